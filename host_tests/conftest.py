@@ -27,3 +27,54 @@ def wycheproof_dir():
         if os.path.isdir(cand):
             return os.path.abspath(cand)
     return None
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def virtual_key(tmp_path):
+    """A running virtual key on a Unix socket; yields the VirtualKey."""
+    from boards.host.virtual_key import VirtualKey
+
+    key = VirtualKey(str(tmp_path / "key.sock")).start()
+    try:
+        yield key
+    finally:
+        key.stop()
+
+
+@pytest.fixture
+def device(virtual_key):
+    """python-fido2's CtapHidDevice connected to the virtual key (INIT done)."""
+    from boards.host.client import open_device
+
+    dev = open_device(virtual_key.address, timeout=60)
+    try:
+        yield dev
+    finally:
+        dev.close()
+
+
+# -- no silent skips -------------------------------------------------------------
+# A test may skip only for a reason listed here (data that lives outside the
+# repository); any other skip fails the run, so a missing tool can never turn
+# into a green CI.
+ALLOWED_SKIP_PREFIXES = ("Wycheproof vectors not found",)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None:
+        return
+    bad = []
+    for rep in reporter.stats.get("skipped", []):
+        reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        if not reason.startswith(ALLOWED_SKIP_PREFIXES):
+            bad.append("%s: %s" % (rep.nodeid, reason))
+    if bad:
+        reporter.write_line("Skips that are not allowed (fix the environment or the test):", red=True)
+        for line in bad:
+            reporter.write_line("  " + line, red=True)
+        session.exitstatus = 1

@@ -1,0 +1,70 @@
+# PyFIDO key — build, test, demo and benchmarks.
+#
+#   make demo    virtual key + a real python-fido2 client, printing what happened
+#   make test    the whole test suite, from nothing (CI runs this)
+#   make bench   benchmarks (numbers and ratios, never pass/fail)
+#
+# Everything a target needs is created by the target itself: the virtual
+# environment, npm packages, Debian packages (installed when missing; CI runs
+# as root), C builds.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+BUILD := build
+NODE_DIR := tools/node
+APT := tools/ensure_apt.sh
+
+# Debian packages the tests use: C toolchains for lib/p256 (host, Cortex-M0+),
+# valgrind (constant-time check), libfido2 (second real client), mbedtls
+# (benchmark reference), Node.js (MicroPython WebAssembly, rp2040js).
+APT_PACKAGES := gcc
+# pytest: both cores, and an empty selection is a failure (see `test`).
+PYTEST_ARGS ?= -n 2 -rs
+
+.PHONY: all venv sysdeps node-deps deps test demo bench clean distclean
+
+all: deps
+
+# -- dependencies -----------------------------------------------------------
+
+$(VENV)/.installed: requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	@touch $@
+
+venv: $(VENV)/.installed
+
+sysdeps:
+	@$(APT) $(APT_PACKAGES)
+
+$(NODE_DIR)/node_modules/.installed: $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
+	@command -v npm >/dev/null || $(APT) nodejs npm  # only when Node.js is absent altogether
+	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+node-deps: $(NODE_DIR)/node_modules/.installed
+
+deps: sysdeps venv node-deps
+
+# -- the two README commands --------------------------------------------------
+
+demo: deps
+	$(PY) tools/demo.py
+
+# pytest exits 5 when it collected nothing: that is a failure here, never green.
+test: deps
+	@set -o pipefail; $(PY) -m pytest host_tests $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests -- failing"; exit 1; fi; \
+	exit $$rc
+
+bench: deps
+
+clean:
+	rm -rf $(BUILD) .pytest_cache .hypothesis
+	find . -name __pycache__ -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV) $(NODE_DIR)/node_modules

@@ -1,0 +1,150 @@
+"""CTAP 2.1 §6 and §8: the authenticator API behind CTAPHID_CBOR / CTAPHID_MSG.
+
+The router: decodes the command byte and its CBOR parameter map, calls the
+command module (firmware/ctap2/<command>.py), and is the one place where a
+result or a CtapError becomes the status byte plus CBOR body (like OpenSK's
+process_command). Handlers take the decoded request dict and return a
+response dict (or None for an empty body); they never see bytes or reports.
+"""
+
+from micropython import const
+
+import cbor
+from firmware.status import (
+    CtapError,
+    CTAP2_OK,
+    CTAP1_ERR_INVALID_COMMAND,
+    CTAP1_ERR_INVALID_LENGTH,
+    CTAP1_ERR_OTHER,
+    CTAP2_ERR_INVALID_CBOR,
+    CTAP2_ERR_CBOR_UNEXPECTED_TYPE,
+)
+from firmware.ctaphid import (
+    CTAPHID_CBOR,
+    CAPABILITY_CBOR,
+    CAPABILITY_NMSG,
+    CAPABILITY_WINK,
+    MAX_MESSAGE_SIZE,
+)
+from firmware.ctap2 import get_info
+
+# Firmware version: CTAPHID INIT device version bytes and getInfo
+# firmwareVersion (major * 10000 + minor * 100 + build).
+FIRMWARE_VERSION = (0, 1, 0)
+
+# The product's AAGUID (CTAP 2.1 §6.4 aaguid; identifies the model, not the
+# device). A batch attestation certificate made by tools/ carries the same
+# value in its id-fido-gen-ce-aaguid extension.
+AAGUID = b"\x6e\xfa\x7b\x26\xb8\xbb\x40\xb3\x82\x7b\x57\xea\x38\xf7\xbd\x0a"
+
+# CTAP 2.1 §6 command bytes
+AUTHENTICATOR_MAKE_CREDENTIAL = const(0x01)
+AUTHENTICATOR_GET_ASSERTION = const(0x02)
+AUTHENTICATOR_GET_INFO = const(0x04)
+AUTHENTICATOR_CLIENT_PIN = const(0x06)
+AUTHENTICATOR_RESET = const(0x07)
+AUTHENTICATOR_GET_NEXT_ASSERTION = const(0x08)
+AUTHENTICATOR_BIO_ENROLLMENT = const(0x09)
+AUTHENTICATOR_CREDENTIAL_MANAGEMENT = const(0x0A)
+AUTHENTICATOR_SELECTION = const(0x0B)
+AUTHENTICATOR_LARGE_BLOBS = const(0x0C)
+AUTHENTICATOR_CONFIG = const(0x0D)
+
+# Command byte -> handler(auth, request) -> response dict or None.
+_COMMANDS = {
+    AUTHENTICATOR_GET_INFO: get_info.handle,
+}
+
+
+class _NoTransport:
+    """Stands in for CTAPHID when a handler is called directly (host tests)."""
+
+    cancelled = False
+
+    def keepalive(self, status):
+        return False
+
+
+class Authenticator:
+    """One security key: the state behind every CTAP command.
+
+    :param board: the board adapter (boards/<name>/board.py); nothing in the
+        core talks to hardware except through it.
+    """
+
+    def __init__(self, board):
+        self.board = board
+        config = board.CONFIG
+        self.max_msg_size = min(config.get("max_msg_size", MAX_MESSAGE_SIZE), MAX_MESSAGE_SIZE)
+        self.transports = config.get("transports", ["usb"])
+        self.aaguid = config.get("aaguid", AAGUID)
+        self.firmware_version = FIRMWARE_VERSION
+        self.transport = _NoTransport()
+
+    # -- what getInfo advertises: derived from what is implemented ---------
+
+    def versions(self):
+        return ["FIDO_2_0"]
+
+    def extensions(self):
+        return []
+
+    def options(self):
+        # plat: a roaming authenticator, not built into a platform.
+        return {"plat": False}
+
+    # -- CTAPHID-facing -----------------------------------------------------
+
+    @property
+    def capabilities(self):
+        """CTAPHID INIT capability flags: only what is implemented."""
+        # CTAPHID_MSG (CTAP1/U2F) is not implemented yet: NMSG says so.
+        return CAPABILITY_CBOR | CAPABILITY_WINK | CAPABILITY_NMSG
+
+    def handle(self, cmd, payload, transport):
+        """A complete CTAPHID message for the application layer."""
+        self.transport = transport
+        try:
+            if cmd == CTAPHID_CBOR:
+                return self.process_cbor(payload)
+            raise ValueError("no handler for CTAPHID command %d" % cmd)
+        finally:
+            self.transport = _NoTransport()
+
+    # -- CTAP2 --------------------------------------------------------------
+
+    def process_cbor(self, data):
+        """CTAP 2.1 §8.1: command byte + CBOR map in, status byte + CBOR map out."""
+        if len(data) < 1:
+            return bytes((CTAP1_ERR_INVALID_LENGTH,))
+        handler = _COMMANDS.get(data[0])
+        if handler is None:
+            return bytes((CTAP1_ERR_INVALID_COMMAND,))
+        if len(data) > 1:
+            try:
+                request = cbor.loads(data[1:])
+            except ValueError:
+                return bytes((CTAP2_ERR_INVALID_CBOR,))
+            if not isinstance(request, dict):
+                return bytes((CTAP2_ERR_CBOR_UNEXPECTED_TYPE,))
+        else:
+            request = {}
+        try:
+            response = handler(self, request)
+        except CtapError as e:
+            return bytes((e.code,))
+        except Exception as e:  # logged once here; the host sees ERR_OTHER
+            self.log_exception(e)
+            return bytes((CTAP1_ERR_OTHER,))
+        if response is None:
+            return bytes((CTAP2_OK,))
+        body = cbor.dumps(response)
+        if 1 + len(body) > self.max_msg_size:
+            self.log_exception(ValueError("response of %d bytes too large" % len(body)))
+            return bytes((CTAP1_ERR_OTHER,))
+        return bytes((CTAP2_OK,)) + body
+
+    def log_exception(self, e):
+        log = getattr(self.board, "log_exception", None)
+        if log:
+            log(e)

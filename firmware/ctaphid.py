@@ -1,0 +1,402 @@
+"""CTAP 2.1 §11.2 USB HID transport (CTAPHID): packets, channels, messages.
+
+This layer turns 64-byte reports into (cid, command, payload) messages and
+frames the answers. It knows nothing of CBOR or CTAP2: CTAPHID_CBOR and
+CTAPHID_MSG payloads go up to the application object unchanged, and the bytes
+it returns go back on the same channel.
+
+Shape (CTAP 2.1 §11.2.4):
+  initialization packet  CID(4) CMD|0x80(1) BCNTH(1) BCNTL(1) DATA(57)
+  continuation packet    CID(4) SEQ 0..0x7F(1) DATA(59)
+so the largest message is 57 + 128 * 59 = 7609 bytes.
+
+The application object (firmware/authenticator.py) provides:
+  capabilities              CAPABILITY_* flags for the INIT answer
+  handle(cmd, payload, ctx) -> bytes, for CTAPHID_CBOR and CTAPHID_MSG
+where ctx is this object: while a command waits (user presence) the
+application calls ctx.keepalive(status), which sends KEEPALIVE at least every
+100 ms, reads incoming reports and returns True once the host has cancelled.
+"""
+
+from micropython import const
+import struct
+
+REPORT_SIZE = const(64)
+_INIT_DATA = const(57)  # REPORT_SIZE - 7
+_CONT_DATA = const(59)  # REPORT_SIZE - 5
+MAX_MESSAGE_SIZE = const(7609)  # _INIT_DATA + 128 * _CONT_DATA
+
+# CTAP 2.1 §11.2.9 commands (the byte on the wire has 0x80 set in an
+# initialization packet)
+CTAPHID_PING = const(0x01)
+CTAPHID_MSG = const(0x03)
+CTAPHID_LOCK = const(0x04)
+CTAPHID_INIT = const(0x06)
+CTAPHID_WINK = const(0x08)
+CTAPHID_CBOR = const(0x10)
+CTAPHID_CANCEL = const(0x11)
+CTAPHID_KEEPALIVE = const(0x3B)
+CTAPHID_ERROR = const(0x3F)
+# 0x40..0x7F vendor commands: none implemented, answered ERR_INVALID_CMD.
+
+_TYPE_INIT = const(0x80)
+CID_BROADCAST = const(0xFFFFFFFF)
+_CID_RESERVED = const(0)
+
+# CTAP 2.1 §11.2.9.1.6 CTAPHID_ERROR codes
+ERR_INVALID_CMD = const(0x01)
+ERR_INVALID_PAR = const(0x02)
+ERR_INVALID_LEN = const(0x03)
+ERR_INVALID_SEQ = const(0x04)
+ERR_MSG_TIMEOUT = const(0x05)
+ERR_CHANNEL_BUSY = const(0x06)
+ERR_LOCK_REQUIRED = const(0x0A)
+ERR_INVALID_CHANNEL = const(0x0B)
+ERR_OTHER = const(0x7F)
+
+# CTAP 2.1 §11.2.9.1.3 CTAPHID_INIT capability flags
+CAPABILITY_WINK = const(0x01)
+CAPABILITY_CBOR = const(0x04)
+CAPABILITY_NMSG = const(0x08)  # set while CTAPHID_MSG (CTAP1) is NOT implemented
+CTAPHID_PROTOCOL_VERSION = const(2)
+
+# CTAP 2.1 §11.2.9.2.1 CTAPHID_KEEPALIVE status
+STATUS_PROCESSING = const(1)
+STATUS_UPNEEDED = const(2)
+
+# Timing. The spec leaves the inter-packet timeout to the vendor; half a
+# second is what U2F keys have used since the U2F HID spec and is far above
+# the few milliseconds a host needs between reports.
+MSG_TIMEOUT_MS = const(500)
+# "at least every 100 ms" (§11.2.9.2.1): send a little earlier than that so a
+# poll loop with 10 ms granularity never overshoots.
+KEEPALIVE_INTERVAL_MS = const(80)
+LOCK_MAX_SECONDS = const(10)
+
+_ZEROS = bytes(REPORT_SIZE)
+
+# Assembler states
+_IDLE = const(0)
+_ASSEMBLING = const(1)
+_BUSY = const(2)  # a complete message is with the application
+
+
+class CtapHid:
+    """The CTAPHID state machine of one HID interface."""
+
+    def __init__(self, board, app, version=(1, 0, 0)):
+        self._board = board
+        self.app = app
+        self._version = version
+        self._rx = bytearray(REPORT_SIZE)
+        # Two transmit buffers, swapped after each report: a USB stack that
+        # queues the buffer it was given never sees it overwritten.
+        self._tx = (bytearray(REPORT_SIZE), bytearray(REPORT_SIZE))
+        self._tx_i = 0
+        self._msg = bytearray(MAX_MESSAGE_SIZE)
+        self._mv = memoryview(self._msg)
+        self._last_cid = 0  # channels 1.._last_cid are allocated
+        self._state = _IDLE
+        self._cid = 0
+        self._cmd = 0
+        self._bcnt = 0
+        self._have = 0
+        self._seq = 0
+        self._last_rx = 0
+        self._lock_cid = 0
+        self._lock_since = 0
+        self._lock_ms = 0
+        # per-transaction state while the application works
+        self._cancelled = False
+        self._resync_nonce = None
+        self._ka_last = 0
+        self._ka_status = 0
+
+    # -- entry points for the main loop ----------------------------------
+
+    def poll(self):
+        """Read and process every report the board has; True if any came."""
+        got = False
+        while self._board.read_report(self._rx):
+            got = True
+            self.process_report(self._rx)
+        self.check_timeout()
+        return got
+
+    def check_timeout(self):
+        """Fail a message whose next packet has not come in time."""
+        if self._state == _ASSEMBLING:
+            now = self._board.ticks_ms()
+            if self._board.ticks_diff(now, self._last_rx) > MSG_TIMEOUT_MS:
+                cid = self._cid
+                self._state = _IDLE
+                self._send_error(cid, ERR_MSG_TIMEOUT)
+
+    def abort(self):
+        """Forget a half-assembled message (after an internal error)."""
+        if self._state != _IDLE:
+            cid = self._cid
+            self._state = _IDLE
+            self._send_error(cid, ERR_OTHER)
+
+    def process_report(self, pkt):
+        """Feed one 64-byte output report from the host."""
+        if len(pkt) != REPORT_SIZE:
+            return  # not a report of this interface; nothing to answer on
+        cid = struct.unpack_from(">I", pkt, 0)[0]
+        b4 = pkt[4]
+        is_init = b4 & _TYPE_INIT
+        self._expire_lock()
+        if self._state == _ASSEMBLING:
+            self.check_timeout()
+        if self._state == _ASSEMBLING:
+            self._continue(cid, pkt, is_init)
+            return
+        if not is_init:
+            return  # §11.2.4: spurious continuation packets are ignored
+        cmd = b4 & 0x7F
+        if self._lock_cid and cid != self._lock_cid and cmd != CTAPHID_INIT:
+            self._send_error(cid, ERR_LOCK_REQUIRED)
+            return
+        if cid == _CID_RESERVED or (cid == CID_BROADCAST and cmd != CTAPHID_INIT):
+            self._send_error(cid, ERR_INVALID_CHANNEL)
+            return
+        if cid != CID_BROADCAST and not (cid <= self._last_cid):
+            self._send_error(cid, ERR_INVALID_CHANNEL)
+            return
+        bcnt = (pkt[5] << 8) | pkt[6]
+        if bcnt > MAX_MESSAGE_SIZE:
+            # Checked before anything is copied (OpenSK hid/receive.rs).
+            self._send_error(cid, ERR_INVALID_LEN)
+            return
+        self._state = _ASSEMBLING
+        self._cid = cid
+        self._cmd = cmd
+        self._bcnt = bcnt
+        self._seq = 0
+        self._last_rx = self._board.ticks_ms()
+        n = bcnt if bcnt < _INIT_DATA else _INIT_DATA
+        self._copy(0, pkt, 7, n)
+        self._have = n
+        if n == bcnt:
+            self._dispatch()
+
+    # -- used by the application while a command is in progress ----------
+
+    def keepalive(self, status):
+        """Keep the host waiting; True once the transaction is cancelled.
+
+        Sends CTAPHID_KEEPALIVE(status) when the last one is KEEPALIVE_INTERVAL_MS
+        old (and at once when the status turns to UPNEEDED), then reads what
+        the host sent meanwhile: CANCEL or INIT on the busy channel cancel the
+        transaction; other channels are told ERR_CHANNEL_BUSY.
+        """
+        if self._state == _BUSY and not self._cancelled:
+            now = self._board.ticks_ms()
+            if (status == STATUS_UPNEEDED and self._ka_status != STATUS_UPNEEDED) or (
+                self._board.ticks_diff(now, self._ka_last) >= KEEPALIVE_INTERVAL_MS
+            ):
+                self._ka_last = now
+                self._ka_status = status
+                self._send(self._cid, CTAPHID_KEEPALIVE, bytes((status,)))
+        while self._board.read_report(self._rx):
+            self._process_while_busy(self._rx)
+        return self._cancelled
+
+    @property
+    def cancelled(self):
+        return self._cancelled
+
+    # -- internals --------------------------------------------------------
+
+    def _continue(self, cid, pkt, is_init):
+        if cid != self._cid:
+            if is_init:
+                # §11.2.5.1: one transaction at a time across channels.
+                self._send_error(cid, ERR_CHANNEL_BUSY)
+            return  # a stray continuation of another channel: ignored
+        if is_init:
+            self._state = _IDLE
+            if (pkt[4] & 0x7F) == CTAPHID_INIT:
+                # INIT on the channel resynchronises it: drop the message.
+                self.process_report(pkt)
+            else:
+                self._send_error(cid, ERR_INVALID_SEQ)
+            return
+        if pkt[4] != self._seq:
+            self._state = _IDLE
+            self._send_error(cid, ERR_INVALID_SEQ)
+            return
+        self._seq += 1
+        self._last_rx = self._board.ticks_ms()
+        n = self._bcnt - self._have
+        if n > _CONT_DATA:
+            n = _CONT_DATA
+        self._copy(self._have, pkt, 5, n)
+        self._have += n
+        if self._have == self._bcnt:
+            self._dispatch()
+
+    def _copy(self, at, pkt, start, n):
+        self._msg[at : at + n] = pkt[start : start + n]
+
+    def _dispatch(self):
+        cid = self._cid
+        cmd = self._cmd
+        n = self._bcnt
+        self._state = _BUSY
+        try:
+            if cmd == CTAPHID_INIT:
+                self._init(cid, n)
+            elif cmd == CTAPHID_PING:
+                self._send(cid, CTAPHID_PING, self._mv[:n])
+            elif cmd == CTAPHID_WINK:
+                if n:
+                    self._send_error(cid, ERR_INVALID_LEN)
+                else:
+                    self._board.led("wink")
+                    self._send(cid, CTAPHID_WINK, b"")
+            elif cmd == CTAPHID_LOCK:
+                self._lock(cid, n)
+            elif cmd == CTAPHID_CANCEL:
+                pass  # nothing in progress to cancel; CANCEL is never answered
+            elif cmd == CTAPHID_CBOR or (
+                cmd == CTAPHID_MSG and not (self.app.capabilities & CAPABILITY_NMSG)
+            ):
+                self._run_app(cid, cmd, n)
+            else:
+                self._send_error(cid, ERR_INVALID_CMD)
+        finally:
+            self._state = _IDLE
+
+    def _run_app(self, cid, cmd, n):
+        self._cancelled = False
+        self._resync_nonce = None
+        self._ka_last = self._board.ticks_ms()
+        self._ka_status = 0
+        try:
+            response = self.app.handle(cmd, self._mv[:n], self)
+        except Exception as e:  # the main loop must never die: answer and go on
+            self._log(e)
+            response = None
+        if self._resync_nonce is not None:
+            # The host re-initialised the channel mid-transaction: the
+            # transaction's answer is dropped and the INIT answered instead.
+            nonce = self._resync_nonce
+            self._resync_nonce = None
+            self._send(cid, CTAPHID_INIT, self._init_response(nonce, cid))
+        elif response is None:
+            self._send_error(cid, ERR_OTHER)
+        elif len(response) > MAX_MESSAGE_SIZE:
+            self._send_error(cid, ERR_OTHER)
+        else:
+            self._send(cid, cmd, response)
+
+    def _process_while_busy(self, pkt):
+        cid = struct.unpack_from(">I", pkt, 0)[0]
+        b4 = pkt[4]
+        if not b4 & _TYPE_INIT:
+            return
+        cmd = b4 & 0x7F
+        if cid == self._cid:
+            if cmd == CTAPHID_CANCEL:
+                self._cancelled = True
+            elif cmd == CTAPHID_INIT and ((pkt[5] << 8) | pkt[6]) == 8:
+                self._cancelled = True
+                self._resync_nonce = bytes(pkt[7:15])
+            else:
+                self._send_error(cid, ERR_CHANNEL_BUSY)
+        elif self._lock_cid and cid != self._lock_cid and cmd != CTAPHID_INIT:
+            self._send_error(cid, ERR_LOCK_REQUIRED)
+        else:
+            self._send_error(cid, ERR_CHANNEL_BUSY)
+
+    def _init(self, cid, n):
+        # §11.2.9.1.3: an 8-byte nonce; on the broadcast channel a new
+        # channel is allocated, on an allocated one that channel is resynced.
+        if n != 8:
+            self._send_error(cid, ERR_INVALID_LEN)
+            return
+        if cid == CID_BROADCAST:
+            if self._last_cid >= 0xFFFFFFFE:
+                self._last_cid = 0  # 4 billion channels later: start over
+            self._last_cid += 1
+            new_cid = self._last_cid
+        else:
+            new_cid = cid
+        self._send(cid, CTAPHID_INIT, self._init_response(bytes(self._mv[:8]), new_cid))
+
+    def _init_response(self, nonce, new_cid):
+        v = self._version
+        return nonce + struct.pack(
+            ">IBBBBB",
+            new_cid,
+            CTAPHID_PROTOCOL_VERSION,
+            v[0],
+            v[1],
+            v[2],
+            self.app.capabilities,
+        )
+
+    def _lock(self, cid, n):
+        # §11.2.9.2.2: lock the device to this channel for 1..10 s; 0 unlocks.
+        if n != 1:
+            self._send_error(cid, ERR_INVALID_LEN)
+            return
+        seconds = self._msg[0]
+        if seconds > LOCK_MAX_SECONDS:
+            self._send_error(cid, ERR_INVALID_PAR)
+            return
+        if seconds == 0:
+            self._lock_cid = 0
+        else:
+            self._lock_cid = cid
+            self._lock_since = self._board.ticks_ms()
+            self._lock_ms = 1000 * seconds
+        self._send(cid, CTAPHID_LOCK, b"")
+
+    def _expire_lock(self):
+        if self._lock_cid:
+            now = self._board.ticks_ms()
+            if self._board.ticks_diff(now, self._lock_since) >= self._lock_ms:
+                self._lock_cid = 0
+
+    def _send_error(self, cid, code):
+        self._send(cid, CTAPHID_ERROR, bytes((code,)))
+
+    def _send(self, cid, cmd, data):
+        """Frame one message into reports and hand them to the board."""
+        n = len(data)
+        tx = self._next_tx()
+        struct.pack_into(">IBH", tx, 0, cid, _TYPE_INIT | cmd, n)
+        chunk = n if n < _INIT_DATA else _INIT_DATA
+        self._fill(tx, 7, data, 0, chunk)
+        self._board.write_report(tx)
+        off = chunk
+        seq = 0
+        while off < n:
+            tx = self._next_tx()
+            struct.pack_into(">IB", tx, 0, cid, seq)
+            chunk = n - off
+            if chunk > _CONT_DATA:
+                chunk = _CONT_DATA
+            self._fill(tx, 5, data, off, chunk)
+            self._board.write_report(tx)
+            off += chunk
+            seq += 1
+
+    def _next_tx(self):
+        self._tx_i ^= 1
+        return self._tx[self._tx_i]
+
+    @staticmethod
+    def _fill(tx, at, data, off, n):
+        tx[at : at + n] = data[off : off + n]
+        end = at + n
+        if end < REPORT_SIZE:
+            tx[end:] = _ZEROS[: REPORT_SIZE - end]
+
+    def _log(self, e):
+        log = getattr(self._board, "log_exception", None)
+        if log:
+            log(e)

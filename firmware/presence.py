@@ -1,0 +1,61 @@
+"""Test of user presence (CTAP 2.1 §6.1.2 step 13, §6.2.2, §6.6, §6.9).
+
+Asks the board for a touch, keeps the host informed with KEEPALIVE
+UPNEEDED, and honours CTAPHID_CANCEL. The board's wait_touch(ms) answers one of
+the TOUCH_* outcomes below; this module maps them to status codes in one table.
+"""
+
+from micropython import const
+
+from firmware.status import (
+    CtapError,
+    CTAP2_ERR_KEEPALIVE_CANCEL,
+    CTAP2_ERR_OPERATION_DENIED,
+    CTAP2_ERR_USER_ACTION_TIMEOUT,
+)
+from firmware.ctaphid import STATUS_UPNEEDED
+
+# Outcomes of board.wait_touch(timeout_ms)
+TOUCH_OK = const(0)
+TOUCH_DECLINED = const(1)
+TOUCH_TIMEOUT = const(2)  # nothing within this slice; keep waiting
+
+# How long a person gets to touch the key (CTAP 2.1 leaves it to the
+# authenticator; 30 s is what platforms expect).
+UP_TIMEOUT_MS = const(30000)
+# One slice of waiting between keepalive/cancel checks.
+_SLICE_MS = const(10)
+
+_FAILURES = {
+    TOUCH_DECLINED: CTAP2_ERR_OPERATION_DENIED,
+}
+
+
+def wait(auth, timeout_ms=UP_TIMEOUT_MS):
+    """Return once the user touched the key; raise CtapError otherwise.
+
+    CTAP2_ERR_KEEPALIVE_CANCEL when the host cancelled,
+    CTAP2_ERR_USER_ACTION_TIMEOUT after timeout_ms without a touch,
+    CTAP2_ERR_OPERATION_DENIED when the board reports a refusal.
+    """
+    board = auth.board
+    transport = auth.transport
+    start = board.ticks_ms()
+    board.led("touch")
+    try:
+        while True:
+            if transport.keepalive(STATUS_UPNEEDED):
+                raise CtapError(CTAP2_ERR_KEEPALIVE_CANCEL)
+            outcome = board.wait_touch(_SLICE_MS)
+            if outcome == TOUCH_OK:
+                # A cancel that raced the touch still wins: the host gave up.
+                if transport.keepalive(STATUS_UPNEEDED):
+                    raise CtapError(CTAP2_ERR_KEEPALIVE_CANCEL)
+                return
+            code = _FAILURES.get(outcome)
+            if code is not None:
+                raise CtapError(code)
+            if board.ticks_diff(board.ticks_ms(), start) >= timeout_ms:
+                raise CtapError(CTAP2_ERR_USER_ACTION_TIMEOUT)
+    finally:
+        board.led("idle")

@@ -1,0 +1,75 @@
+"""Raw CTAPHID packet helpers for tests that speak to the key below python-fido2.
+
+Independent of firmware/ctaphid.py on purpose: the constants are taken from
+python-fido2 (fido2.hid.CTAPHID, fido2.hid.CAPABILITY) and the CTAP 2.1 spec.
+"""
+
+import struct
+
+from fido2.hid import CTAPHID
+
+REPORT = 64
+BROADCAST = 0xFFFFFFFF
+ERR_INVALID_CMD = 0x01
+ERR_INVALID_PAR = 0x02
+ERR_INVALID_LEN = 0x03
+ERR_INVALID_SEQ = 0x04
+ERR_MSG_TIMEOUT = 0x05
+ERR_CHANNEL_BUSY = 0x06
+ERR_LOCK_REQUIRED = 0x0A
+ERR_INVALID_CHANNEL = 0x0B
+ERR_OTHER = 0x7F
+
+
+def init_packet(cid, cmd, data=b"", bcnt=None):
+    """One initialization packet; bcnt defaults to len(data)."""
+    if bcnt is None:
+        bcnt = len(data)
+    pkt = struct.pack(">IBH", cid, 0x80 | cmd, bcnt) + bytes(data[:57])
+    return pkt.ljust(REPORT, b"\0")
+
+
+def cont_packet(cid, seq, data=b""):
+    return (struct.pack(">IB", cid, seq) + bytes(data[:59])).ljust(REPORT, b"\0")
+
+
+def packets(cid, cmd, data):
+    """All packets of one message, as a host sends them."""
+    out = [init_packet(cid, cmd, data)]
+    rest = data[57:]
+    seq = 0
+    while rest:
+        out.append(cont_packet(cid, seq, rest))
+        rest = rest[59:]
+        seq += 1
+    return out
+
+
+def parse_messages(reports):
+    """Reassemble output reports into [(cid, cmd, payload)] and check framing."""
+    msgs = []
+    cur = None
+    for r in reports:
+        assert len(r) == REPORT
+        cid = struct.unpack_from(">I", r)[0]
+        if r[4] & 0x80:
+            assert cur is None, "new message before the last one ended"
+            cmd = r[4] & 0x7F
+            bcnt = struct.unpack_from(">H", r, 5)[0]
+            cur = [cid, cmd, bcnt, bytearray(r[7 : 7 + min(bcnt, 57)]), 0]
+            assert r[7 + min(bcnt, 57) :] == bytes(REPORT - 7 - min(bcnt, 57)), "padding not zero"
+        else:
+            assert cur is not None and cid == cur[0], "stray continuation"
+            assert r[4] == cur[4], "sequence %d, expected %d" % (r[4], cur[4])
+            cur[4] += 1
+            n = min(cur[2] - len(cur[3]), 59)
+            cur[3] += r[5 : 5 + n]
+        if cur is not None and len(cur[3]) == cur[2]:
+            msgs.append((cur[0], cur[1], bytes(cur[3])))
+            cur = None
+    assert cur is None, "incomplete message"
+    return msgs
+
+
+def error(cid, code):
+    return (cid, CTAPHID.ERROR, bytes([code]))
