@@ -25,8 +25,13 @@ from firmware.ctaphid import (
     CAPABILITY_NMSG,
     CAPABILITY_WINK,
     MAX_MESSAGE_SIZE,
+    STATUS_PROCESSING,
 )
-from firmware.ctap2 import get_info
+from firmware import crypto
+from firmware import store as st
+from firmware.credential import MAX_CREDENTIAL_ID_LENGTH, Wrapper
+from firmware.ctap2 import get_assertion, get_info, make_credential, reset, selection
+from firmware.ctap2.authenticator_data import COSE_ALG_ES256
 
 # Firmware version: CTAPHID INIT device version bytes and getInfo
 # firmwareVersion (major * 10000 + minor * 100 + build).
@@ -52,8 +57,16 @@ AUTHENTICATOR_CONFIG = const(0x0D)
 
 # Command byte -> handler(auth, request) -> response dict or None.
 _COMMANDS = {
+    AUTHENTICATOR_MAKE_CREDENTIAL: make_credential.handle,
+    AUTHENTICATOR_GET_ASSERTION: get_assertion.handle,
     AUTHENTICATOR_GET_INFO: get_info.handle,
+    AUTHENTICATOR_RESET: reset.handle,
+    AUTHENTICATOR_GET_NEXT_ASSERTION: get_assertion.handle_next,
+    AUTHENTICATOR_SELECTION: selection.handle,
 }
+
+# getInfo maxCredentialCountInList: allowList/excludeList entries looked at.
+MAX_CREDENTIAL_COUNT_IN_LIST = const(16)
 
 
 class _NoTransport:
@@ -79,7 +92,65 @@ class Authenticator:
         self.transports = config.get("transports", ["usb"])
         self.aaguid = config.get("aaguid", AAGUID)
         self.firmware_version = FIRMWARE_VERSION
+        self.max_credential_count_in_list = MAX_CREDENTIAL_COUNT_IN_LIST
+        self.reset_window_ms = config.get("reset_window_ms", reset.RESET_WINDOW_MS)
         self.transport = _NoTransport()
+        crypto.set_rng(board.random)
+        self.boot_ms = board.ticks_ms()
+        self.store = st.Store(board.storage, config.get("max_resident_credentials", 256))
+        self.wrapper = Wrapper(self.store.master_secret)
+        # pinUvAuthProtocols this key supports (none until clientPIN exists)
+        self.pin_uv_auth_protocols = []
+        # Runtime state spanning commands (the router clears it, see process_cbor)
+        self.assertion_state = None
+
+    def reset_state(self):
+        """authenticatorReset: new master secret, no credentials, no PIN."""
+        self.store.wipe()
+        self.wrapper = Wrapper(self.store.master_secret)
+        self.assertion_state = None
+
+    # -- credentials ----------------------------------------------------------
+
+    def find_credential(self, rp_id_hash, credential_id):
+        """The credential an ID names for this RP, or None.
+
+        A discoverable credential also needs its record: once deleted (by
+        credential management) its ID names nothing, although it unwraps.
+        """
+        if len(credential_id) > MAX_CREDENTIAL_ID_LENGTH:
+            return None
+        cred = self.wrapper.unwrap(rp_id_hash, credential_id)
+        if cred is None:
+            return None
+        cred.record = None
+        if cred.resident:
+            for slot in self.store.rk_slots(rp_id_hash):
+                rec = self.store.rk_load(slot)
+                if rec is not None and rec[st.RK_CREDENTIAL_ID] == cred.id:
+                    cred.record = rec
+                    cred.slot = slot
+                    return cred
+            return None
+        return cred
+
+    def discoverable_credentials(self, rp_id_hash):
+        """The RP's discoverable credentials, newest first."""
+        out = []
+        for slot in self.store.rk_slots(rp_id_hash):
+            rec = self.store.rk_load(slot)
+            if rec is None or rec[st.RK_RP_ID_HASH] != rp_id_hash:
+                continue
+            cred = self.wrapper.unwrap(rp_id_hash, rec[st.RK_CREDENTIAL_ID])
+            if cred is not None:
+                cred.record = rec
+                cred.slot = slot
+                out.append(cred)
+        return out
+
+    def processing(self):
+        """Tell the host we are still working (KEEPALIVE PROCESSING after 100 ms)."""
+        self.transport.keepalive(STATUS_PROCESSING)
 
     # -- what getInfo advertises: derived from what is implemented ---------
 
@@ -90,8 +161,14 @@ class Authenticator:
         return []
 
     def options(self):
-        # plat: a roaming authenticator, not built into a platform.
-        return {"plat": False}
+        return {
+            "plat": False,  # a roaming authenticator, not part of a platform
+            "rk": True,  # discoverable credentials
+            "up": True,  # user presence (the button)
+        }
+
+    def algorithms(self):
+        return [{"alg": COSE_ALG_ES256, "type": "public-key"}]
 
     # -- CTAPHID-facing -----------------------------------------------------
 
@@ -117,9 +194,14 @@ class Authenticator:
         """CTAP 2.1 §8.1: command byte + CBOR map in, status byte + CBOR map out."""
         if len(data) < 1:
             return bytes((CTAP1_ERR_INVALID_LENGTH,))
-        handler = _COMMANDS.get(data[0])
+        cmd = data[0]
+        handler = _COMMANDS.get(cmd)
         if handler is None:
             return bytes((CTAP1_ERR_INVALID_COMMAND,))
+        # State spanning commands lives only until another command comes
+        # (CTAP 2.1 §6.3: getNextAssertion follows getAssertion directly).
+        if cmd != AUTHENTICATOR_GET_NEXT_ASSERTION:
+            self.assertion_state = None
         if len(data) > 1:
             try:
                 request = cbor.loads(data[1:])

@@ -14,6 +14,7 @@ import threading
 import time
 import traceback
 
+from boards.host.memory_storage import MemoryStorage
 from firmware.presence import TOUCH_DECLINED, TOUCH_OK, TOUCH_TIMEOUT
 
 REPORT_SIZE = 64
@@ -109,11 +110,14 @@ class HostBoard:
         "max_msg_size": 7609,
         "transports": ["usb"],
         "max_resident_credentials": 256,
+        "reset_window_ms": 10000,
     }
 
-    def __init__(self, transport, storage=None, presence=None, clock=None, log=None):
+    def __init__(self, transport, storage=None, presence=None, clock=None, log=None, config=None):
         self.transport = transport
-        self.storage = storage
+        self.storage = storage if storage is not None else MemoryStorage()
+        if config:
+            self.CONFIG = dict(HostBoard.CONFIG, **config)
         self.presence = presence or Presence("auto")
         self.clock = clock or MonotonicClock()
         self.led_events = []

@@ -13,7 +13,7 @@ from firmware import main_loop
 class VirtualKey:
     """A running key; `address` is what clients connect to."""
 
-    def __init__(self, address, storage=None, presence=None, clock=None, log=None):
+    def __init__(self, address, storage=None, presence=None, clock=None, log=None, config=None):
         self.transport = SocketTransport(address)
         self.address = self.transport.address
         self.board = HostBoard(
@@ -22,6 +22,7 @@ class VirtualKey:
             presence=presence or Presence("auto"),
             clock=clock,
             log=log,
+            config=config,
         )
         self.hid = main_loop.make_key(self.board)
         self.authenticator = self.hid.app

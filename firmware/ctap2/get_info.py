@@ -6,6 +6,8 @@ so what the key advertises and what it does cannot drift apart.
 
 from micropython import const
 
+from firmware.credential import MAX_CREDENTIAL_ID_LENGTH
+
 # CTAP 2.1 §6.4 authenticatorGetInfo response keys
 _GI_RESP_VERSIONS = const(0x01)
 _GI_RESP_EXTENSIONS = const(0x02)
@@ -34,9 +36,15 @@ def handle(auth, req):
         _GI_RESP_AAGUID: auth.aaguid,
         _GI_RESP_OPTIONS: auth.options(),
         _GI_RESP_MAX_MSG_SIZE: auth.max_msg_size,
+        _GI_RESP_MAX_CREDENTIAL_COUNT_IN_LIST: auth.max_credential_count_in_list,
+        _GI_RESP_MAX_CREDENTIAL_ID_LENGTH: MAX_CREDENTIAL_ID_LENGTH,
         _GI_RESP_TRANSPORTS: auth.transports,
+        _GI_RESP_ALGORITHMS: auth.algorithms(),
         _GI_RESP_FIRMWARE_VERSION: v[0] * 10000 + v[1] * 100 + v[2],
+        _GI_RESP_REMAINING_DISCOVERABLE_CREDENTIALS: auth.store.rk_remaining(),
     }
+    if auth.pin_uv_auth_protocols:
+        resp[_GI_RESP_PIN_UV_AUTH_PROTOCOLS] = auth.pin_uv_auth_protocols
     extensions = auth.extensions()
     if extensions:
         resp[_GI_RESP_EXTENSIONS] = extensions

@@ -1,0 +1,102 @@
+"""Credential IDs: the credential's private key, wrapped under the master secret.
+
+A non-discoverable credential lives only in its ID (CTAP 2.1 §6.1.2: the
+authenticator may "wrap" the key into the credential ID); discoverable ones
+carry an ID in the same format, and U2F key handles are the same format too,
+so a key handle made by U2F_REGISTER works in getAssertion and vice versa.
+
+Format, version 1 (encrypt-then-MAC):
+
+  version(1) | iv(16) | AES-256-CBC(enc_key, iv, plaintext) | tag(16)
+  plaintext = private_key(32) | flags(1) | cred_protect(1) | len(cred_blob)(1)
+              | cred_blob | zero padding to a whole block
+  tag = LEFT(HMAC-SHA-256(mac_key, version | rpIdHash | iv | ciphertext), 16)
+
+The MAC covers the rpIdHash, which is not stored: an ID presented for
+another RP fails the MAC like a forged one. enc_key and mac_key are derived
+from the master secret, so authenticatorReset (a new master secret) kills
+every old ID. Unwrapping does the same work for every ID of a plausible
+length and reports only "not found".
+"""
+
+from micropython import const
+
+from firmware import crypto
+
+_VERSION = const(1)
+_IV_LEN = const(16)
+_TAG_LEN = const(16)
+_HEADER = const(35)  # private key, flags, credProtect, credBlob length
+MAX_CRED_BLOB_LENGTH = const(32)
+# 1 + 16 + 80 (a 35 + 32 byte plaintext rounds up to five blocks) + 16
+MAX_CREDENTIAL_ID_LENGTH = const(113)
+MIN_CREDENTIAL_ID_LENGTH = const(81)
+
+# CTAP 2.1 §12.1 credProtect levels (0: the credential was made without it)
+CRED_PROTECT_UV_OPTIONAL = const(1)
+CRED_PROTECT_UV_OPTIONAL_WITH_LIST = const(2)
+CRED_PROTECT_UV_REQUIRED = const(3)
+
+# flags
+FLAG_RESIDENT = const(0x01)  # discoverable: the store holds the user record
+FLAG_U2F = const(0x02)  # made by U2F_REGISTER
+
+
+class Credential:
+    """An unwrapped credential: what its ID says about it."""
+
+    def __init__(self, credential_id, private_key, flags, cred_protect, cred_blob):
+        self.id = credential_id
+        self.private_key = private_key
+        self.flags = flags
+        self.cred_protect = cred_protect
+        self.cred_blob = cred_blob
+
+    @property
+    def resident(self):
+        return bool(self.flags & FLAG_RESIDENT)
+
+
+class Wrapper:
+    """Wraps and unwraps credential IDs under keys derived from one master secret."""
+
+    def __init__(self, master_secret):
+        self._enc_key = crypto.hmac_sha256(master_secret, b"credential-id enc v1")
+        self._mac_key = crypto.hmac_sha256(master_secret, b"credential-id mac v1")
+
+    def _tag(self, version, rp_id_hash, iv, ciphertext):
+        return crypto.hmac_sha256(self._mac_key, version + rp_id_hash + iv + ciphertext)[:_TAG_LEN]
+
+    def wrap(self, rp_id_hash, private_key, flags=0, cred_protect=0, cred_blob=b""):
+        if len(private_key) != 32 or len(cred_blob) > MAX_CRED_BLOB_LENGTH:
+            raise ValueError("bad credential material")
+        plaintext = bytes(private_key) + bytes((flags, cred_protect, len(cred_blob))) + bytes(cred_blob)
+        plaintext += bytes(-len(plaintext) % 16)
+        iv = crypto.random_bytes(_IV_LEN)
+        ciphertext = crypto.aes256_cbc_encrypt(self._enc_key, iv, plaintext)
+        version = bytes((_VERSION,))
+        return version + iv + ciphertext + self._tag(version, rp_id_hash, iv, ciphertext)
+
+    def unwrap(self, rp_id_hash, credential_id):
+        """The Credential behind an ID made for this RP by this key, else None."""
+        n = len(credential_id)
+        if n < MIN_CREDENTIAL_ID_LENGTH or n > MAX_CREDENTIAL_ID_LENGTH or (n - 1 - _IV_LEN - _TAG_LEN) % 16:
+            return None  # not a length this key makes: public information
+        credential_id = bytes(credential_id)
+        iv = credential_id[1 : 1 + _IV_LEN]
+        ciphertext = credential_id[1 + _IV_LEN : -_TAG_LEN]
+        tag = self._tag(credential_id[:1], rp_id_hash, iv, ciphertext)
+        good = crypto.ct_equal(tag, credential_id[-_TAG_LEN:])
+        if not good or credential_id[0] != _VERSION:
+            return None
+        plaintext = crypto.aes256_cbc_decrypt(self._enc_key, iv, ciphertext)
+        blob_len = plaintext[34]
+        if blob_len > MAX_CRED_BLOB_LENGTH or _HEADER + blob_len > len(plaintext):
+            return None  # cannot happen for an ID that passed the MAC
+        return Credential(
+            credential_id,
+            plaintext[:32],
+            plaintext[32],
+            plaintext[33],
+            plaintext[_HEADER : _HEADER + blob_len],
+        )

@@ -1,0 +1,135 @@
+"""The one crypto facade of the core: P-256, SHA-256, HMAC, AES-256-CBC, randomness.
+
+Backends, chosen once at import and the same on every board:
+  p256        lib/p256 in C -- frozen into firmware, a native .mpy on stock
+              firmware, a CPython extension on the host board
+  hashlib     SHA-256 (MicroPython, CircuitPython and CPython all have it)
+  cryptolib   AES (MicroPython's `cryptolib`/`ucryptolib`; on CPython the shim
+              in lib/cryptolib.py); CircuitPython's `aesio` is used where
+              `cryptolib` is missing
+Randomness comes from the board (set_rng), never from `random`.
+"""
+
+import hashlib
+
+import p256
+
+try:
+    import cryptolib as _aes_mod
+except ImportError:
+    try:
+        import ucryptolib as _aes_mod
+    except ImportError:
+        _aes_mod = None
+        import aesio  # CircuitPython
+
+_CBC = 2  # cryptolib mode number for CBC
+_BLOCK = 64  # SHA-256 block size, for HMAC
+
+_rng = None
+
+
+def set_rng(fn):
+    """Install the board's random source: fn(n) -> n random bytes."""
+    global _rng
+    _rng = fn
+
+
+def random_bytes(n):
+    return _rng(n)
+
+
+# -- hashing ----------------------------------------------------------------
+
+
+def sha256(data):
+    return hashlib.sha256(data).digest()
+
+
+def hmac_sha256(key, data):
+    """RFC 2104 HMAC over SHA-256."""
+    if len(key) > _BLOCK:
+        key = sha256(key)
+    key = key + bytes(_BLOCK - len(key))
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+    inner.update(data)
+    outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+    outer.update(inner.digest())
+    return outer.digest()
+
+
+def hkdf_sha256(salt, ikm, info, length):
+    """RFC 5869 HKDF-SHA-256 (length <= 32 suffices for CTAP)."""
+    prk = hmac_sha256(salt, ikm)
+    out = b""
+    t = b""
+    i = 1
+    while len(out) < length:
+        t = hmac_sha256(prk, t + info + bytes((i,)))
+        out += t
+        i += 1
+    return out[:length]
+
+
+def ct_equal(a, b):
+    """Constant-time comparison (time depends only on the lengths)."""
+    if len(a) != len(b):
+        return False
+    diff = 0
+    for i in range(len(a)):
+        diff |= a[i] ^ b[i]
+    return diff == 0
+
+
+# -- AES-256-CBC (no padding: callers pass whole blocks) ----------------------
+
+
+def aes256_cbc_encrypt(key, iv, data):
+    if _aes_mod is not None:
+        return _aes_mod.aes(key, _CBC, iv).encrypt(data)
+    out = bytearray(len(data))
+    aesio.AES(key, aesio.MODE_CBC, iv).encrypt_into(data, out)
+    return bytes(out)
+
+
+def aes256_cbc_decrypt(key, iv, data):
+    if _aes_mod is not None:
+        return _aes_mod.aes(key, _CBC, iv).decrypt(data)
+    out = bytearray(len(data))
+    aesio.AES(key, aesio.MODE_CBC, iv).decrypt_into(data, out)
+    return bytes(out)
+
+
+# -- P-256 ----------------------------------------------------------------------
+
+
+def p256_keygen():
+    """A fresh key pair: (private key 32 bytes, public key 65 bytes 04||X||Y)."""
+    return p256.keygen(random_bytes(40))
+
+
+def p256_public_key(private_key):
+    return p256.public_key(private_key)
+
+
+def p256_sign(private_key, message):
+    """ECDSA P-256 with SHA-256 over message; DER signature (WebAuthn, U2F)."""
+    raw = p256.sign(private_key, sha256(message), random_bytes(32))
+    return p256.sig_to_der(raw)
+
+
+def p256_verify(public_key, message, der_signature):
+    try:
+        raw = p256.sig_from_der(der_signature)
+    except ValueError:
+        return False
+    return p256.verify(public_key, sha256(message), raw)
+
+
+def p256_ecdh(private_key, peer_public_key):
+    """Shared secret X coordinate; ValueError when the peer point is invalid."""
+    return p256.ecdh(private_key, peer_public_key)
+
+
+def p256_valid_public_key(public_key):
+    return p256.validate_public_key(public_key)

@@ -1,0 +1,177 @@
+"""CTAP 2.1 §6.2 authenticatorGetAssertion (0x02) and §6.3 authenticatorGetNextAssertion (0x08)."""
+
+from micropython import const
+
+from firmware import crypto, presence
+from firmware.credential import CRED_PROTECT_UV_OPTIONAL_WITH_LIST, CRED_PROTECT_UV_REQUIRED
+from firmware.ctap2 import authenticator_data, extensions as exts, params, pin_uv
+from firmware.ctap2.authenticator_data import FLAG_UP, FLAG_UV
+from firmware.ctap2.params import BYTES, TEXT, UINT, need, opt
+from firmware import store as st
+from firmware.status import (
+    CtapError,
+    CTAP2_ERR_INVALID_OPTION,
+    CTAP2_ERR_NO_CREDENTIALS,
+    CTAP2_ERR_NOT_ALLOWED,
+    CTAP2_ERR_UNSUPPORTED_OPTION,
+)
+
+# CTAP 2.1 §6.2 authenticatorGetAssertion request
+_GA_RP_ID = const(0x01)
+_GA_CLIENT_DATA_HASH = const(0x02)
+_GA_ALLOW_LIST = const(0x03)
+_GA_EXTENSIONS = const(0x04)
+_GA_OPTIONS = const(0x05)
+_GA_PIN_UV_AUTH_PARAM = const(0x06)
+_GA_PIN_UV_AUTH_PROTOCOL = const(0x07)
+
+# ... and response
+_GA_RESP_CREDENTIAL = const(0x01)
+_GA_RESP_AUTH_DATA = const(0x02)
+_GA_RESP_SIGNATURE = const(0x03)
+_GA_RESP_USER = const(0x04)
+_GA_RESP_NUMBER_OF_CREDENTIALS = const(0x05)
+_GA_RESP_LARGE_BLOB_KEY = const(0x07)
+
+# §6.3 step 3: getNextAssertion only within 30 s of the last (Next)Assertion.
+NEXT_ASSERTION_TIMEOUT_MS = const(30000)
+_CRED_TYPE = "public-key"
+
+
+class AssertionState:
+    """What getNextAssertion needs to remember (CTAP 2.1 §6.2.2 step 11)."""
+
+    def __init__(self, rp_id_hash, client_data_hash, flags, uv, extensions, credentials, now):
+        self.rp_id_hash = rp_id_hash
+        self.client_data_hash = client_data_hash
+        self.flags = flags
+        self.uv = uv
+        self.extensions = extensions
+        self.credentials = credentials  # the ones not returned yet
+        self.last = now
+
+
+def _applicable(cred, uv, allow_list_given):
+    # Step 7: credProtect hides credentials from requests without UV.
+    if cred.cred_protect == CRED_PROTECT_UV_REQUIRED and not uv:
+        return False
+    if cred.cred_protect == CRED_PROTECT_UV_OPTIONAL_WITH_LIST and not uv and not allow_list_given:
+        return False
+    return True
+
+
+def _assertion(auth, cred, rp_id_hash, client_data_hash, flags, uv, extensions, number=None):
+    """One assertion response for `cred` (steps 11-12)."""
+    ext_out = exts.get_assertion(auth, extensions, cred, uv)
+    auth_data = authenticator_data.build(rp_id_hash, flags, auth.store.next_sign_count(), extensions=ext_out)
+    auth.processing()
+    signature = crypto.p256_sign(cred.private_key, auth_data + client_data_hash)
+    resp = {
+        _GA_RESP_CREDENTIAL: {"id": cred.id, "type": _CRED_TYPE},
+        _GA_RESP_AUTH_DATA: auth_data,
+        _GA_RESP_SIGNATURE: signature,
+    }
+    record = cred.record
+    if record is not None:
+        # User identifiable information only after user verification.
+        user = {"id": record[st.RK_USER_ID]}
+        if uv:
+            if st.RK_USER_NAME in record:
+                user["name"] = record[st.RK_USER_NAME]
+            if st.RK_USER_DISPLAY_NAME in record:
+                user["displayName"] = record[st.RK_USER_DISPLAY_NAME]
+        resp[_GA_RESP_USER] = user
+        if extensions.get("largeBlobKey") is True and st.RK_LARGE_BLOB_KEY in record:
+            resp[_GA_RESP_LARGE_BLOB_KEY] = record[st.RK_LARGE_BLOB_KEY]
+    if number is not None:
+        resp[_GA_RESP_NUMBER_OF_CREDENTIALS] = number
+    return resp
+
+
+def handle(auth, req):
+    """CTAP2 authenticatorGetAssertion command."""
+    # -- parse and validate (no side effects) ----------------------------------
+    rp_id = need(req, _GA_RP_ID, TEXT)
+    client_data_hash = need(req, _GA_CLIENT_DATA_HASH, BYTES)
+    allow_list = params.descriptor_list(req, _GA_ALLOW_LIST)
+    extensions = params.extensions(req, _GA_EXTENSIONS)
+    options = params.options(req, _GA_OPTIONS)
+    pin_uv_auth_param = opt(req, _GA_PIN_UV_AUTH_PARAM, BYTES)
+    opt(req, _GA_PIN_UV_AUTH_PROTOCOL, UINT)
+    rp_id_hash = crypto.sha256(rp_id.encode())
+
+    # Steps 1-2: zero-length pinUvAuthParam probe, pinUvAuthProtocol.
+    pin_uv.check_param(auth, req, _GA_PIN_UV_AUTH_PARAM, _GA_PIN_UV_AUTH_PROTOCOL)
+
+    # Step 4: options. Unknown keys are ignored.
+    uv = options.get("uv", False) and pin_uv_auth_param is None
+    if uv:
+        raise CtapError(CTAP2_ERR_INVALID_OPTION)  # no built-in user verification
+    if "rk" in options:
+        raise CtapError(CTAP2_ERR_UNSUPPORTED_OPTION)
+    up = options.get("up", True)
+
+    # Steps 5-6: PIN/UV policy and pinUvAuthParam verification.
+    uv_performed = pin_uv.verify_for_command(
+        auth, req, _GA_PIN_UV_AUTH_PARAM, _GA_PIN_UV_AUTH_PROTOCOL, client_data_hash,
+        pin_uv.PERMISSION_GA, rp_id, False,
+    )
+
+    # -- act ------------------------------------------------------------------
+    # Step 7: locate the applicable credentials. An empty allowList is the
+    # same as none: the discoverable credentials of the RP.
+    credentials = []
+    if allow_list:
+        for cred_type, cred_id in allow_list:
+            if cred_type != _CRED_TYPE:
+                continue
+            cred = auth.find_credential(rp_id_hash, cred_id)
+            if cred is not None and _applicable(cred, uv_performed, True):
+                credentials.append(cred)
+                break  # "select any credential": the first one listed
+    else:
+        for cred in auth.discoverable_credentials(rp_id_hash):
+            if _applicable(cred, uv_performed, False):
+                credentials.append(cred)
+    if not credentials:
+        raise CtapError(CTAP2_ERR_NO_CREDENTIALS)
+
+    # Step 9: user presence, unless the platform asked for a silent assertion.
+    flags = FLAG_UV if uv_performed else 0
+    if up:
+        if not pin_uv.consume_user_present(auth):
+            presence.wait(auth)
+        flags |= FLAG_UP
+
+    # Steps 11-12: the first credential now; with no allowList the others
+    # wait, newest first, for getNextAssertion.
+    number = None
+    if not allow_list:
+        number = len(credentials)
+        if number > 1:
+            auth.assertion_state = AssertionState(
+                rp_id_hash,
+                client_data_hash,
+                flags,
+                uv_performed,
+                extensions,
+                credentials[1:],
+                auth.board.ticks_ms(),
+            )
+    return _assertion(auth, credentials[0], rp_id_hash, client_data_hash, flags, uv_performed, extensions, number)
+
+
+def handle_next(auth, req):
+    """CTAP2 authenticatorGetNextAssertion command (§6.3)."""
+    state = auth.assertion_state
+    # Steps 1-3: remembered parameters, credentials left, within the timer.
+    if state is None or not state.credentials:
+        raise CtapError(CTAP2_ERR_NOT_ALLOWED)
+    now = auth.board.ticks_ms()
+    if auth.board.ticks_diff(now, state.last) > NEXT_ASSERTION_TIMEOUT_MS:
+        auth.assertion_state = None
+        raise CtapError(CTAP2_ERR_NOT_ALLOWED)
+    # Steps 4-8.
+    cred = state.credentials.pop(0)
+    state.last = now
+    return _assertion(auth, cred, state.rp_id_hash, state.client_data_hash, state.flags, state.uv, state.extensions)

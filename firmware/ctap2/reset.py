@@ -1,0 +1,23 @@
+"""CTAP 2.1 §6.6 authenticatorReset (0x07)."""
+
+from micropython import const
+
+from firmware import presence
+from firmware.status import CtapError, CTAP2_ERR_NOT_ALLOWED
+
+# §6.6: only within 10 s of power-up, so a malicious host cannot wipe a key
+# that has been plugged in for a while. Boards may configure the window
+# (CONFIG "reset_window_ms"); the host board makes it configurable for tests.
+RESET_WINDOW_MS = const(10000)
+
+
+def handle(auth, req):
+    """CTAP2 authenticatorReset command."""
+    # 1. Only shortly after power-up.
+    if auth.board.ticks_diff(auth.board.ticks_ms(), auth.boot_ms) > auth.reset_window_ms:
+        raise CtapError(CTAP2_ERR_NOT_ALLOWED)
+    # 2. User presence; refused -> OPERATION_DENIED, none -> USER_ACTION_TIMEOUT.
+    presence.wait(auth)
+    # 3. Forget credentials, PIN and master secret (non-resident IDs die with it).
+    auth.reset_state()
+    return None

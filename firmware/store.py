@@ -1,0 +1,280 @@
+"""Persistent state of the key, power-loss safe, over the board's `storage`.
+
+Every record is CBOR followed by an 8-byte SHA-256 check value and is
+written as `<name>.new`, then renamed over `<name>`. A power cut at any
+instant leaves the old record or the new one: at boot a `.new` that checks
+out is rolled forward (the cut came after it was complete), a torn one is
+deleted. Nothing else ever writes a record in place.
+
+Record ids (names in board.storage) and what a missing record means:
+"""
+
+from micropython import const
+
+import cbor
+from firmware import crypto
+from firmware.status import CtapError, CTAP2_ERR_KEY_STORE_FULL
+
+REC_STATE = "state"  # factory state: fresh master secret, no PIN, defaults
+REC_COUNTER = "ctr"  # the signature counter has never been used: it starts at 0
+_REC_RK = "rk"  # "rk000".."rkNNN", one discoverable credential each; missing = free slot
+REC_LARGE_BLOBS = "lb"  # the initial serialized large-blob array (CTAP 2.1 §6.10.2)
+REC_ATTESTATION = "att"  # no batch attestation provisioned: self attestation
+_TMP = ".new"
+_CHECK = const(8)
+
+# Keys of the "state" record. New fields are read with .get(key, default) so
+# older records load unchanged; retired keys are never reused.
+STATE_VERSION = const(0)
+STATE_MASTER_SECRET = const(1)  # 32 bytes; wrapping keys for credential IDs derive from it
+STATE_PIN_HASH = const(2)  # LEFT(SHA-256(PIN), 16), absent when no PIN is set
+STATE_PIN_RETRIES = const(3)  # absent = PIN_RETRIES_MAX
+STATE_PIN_CODE_POINTS = const(4)  # length of the current PIN in code points
+STATE_MIN_PIN_LENGTH = const(5)
+STATE_FORCE_PIN_CHANGE = const(6)
+STATE_ALWAYS_UV = const(7)
+STATE_MIN_PIN_LENGTH_RPIDS = const(8)
+STATE_ENTERPRISE_ATTESTATION = const(9)
+_STATE_FORMAT = const(1)
+
+# Keys of a discoverable-credential record
+RK_CREDENTIAL_ID = const(1)
+RK_RP_ID = const(2)
+RK_RP_ID_HASH = const(3)
+RK_USER_ID = const(4)
+RK_USER_NAME = const(5)
+RK_USER_DISPLAY_NAME = const(6)
+RK_CREATED = const(7)  # creation sequence number: newest first in getAssertion
+RK_CRED_BLOB = const(8)
+RK_LARGE_BLOB_KEY = const(9)
+RK_CRED_PROTECT = const(10)
+RK_EPOCH = const(11)  # ties the record to the master secret it was made under
+
+# Keys of the attestation record (written by tools/, survives reset)
+ATT_PRIVATE_KEY = const(1)
+ATT_CERTIFICATES = const(2)  # [DER, ...], leaf first
+
+# The counter is reserved in steps: one flash write per COUNTER_STEP
+# signatures (and one per power-up), never a value handed out twice.
+COUNTER_STEP = const(64)
+
+
+def encode_record(obj):
+    """The bytes of a record as stored (also used by tools/ to provision)."""
+    data = cbor.dumps(obj)
+    return data + crypto.sha256(data)[:_CHECK]
+
+
+def decode_record(blob):
+    """The record's value, or None for a missing, torn or corrupt record."""
+    if blob is None or len(blob) <= _CHECK:
+        return None
+    data = blob[:-_CHECK]
+    if not crypto.ct_equal(crypto.sha256(data)[:_CHECK], blob[-_CHECK:]):
+        return None
+    try:
+        return cbor.loads(data)
+    except ValueError:
+        return None
+
+
+class Store:
+    """The key's persistent state.
+
+    :param storage: the board's storage (read/write/rename/remove/list)
+    :param max_resident: capacity for discoverable credentials
+    """
+
+    def __init__(self, storage, max_resident):
+        self._st = storage
+        self.max_resident = max_resident
+        self._recover()
+        self._load_state()
+        self._load_counter()
+        self._index_rk()
+
+    # -- records ---------------------------------------------------------------
+
+    def _recover(self):
+        for name in self._st.list():
+            if name.endswith(_TMP):
+                if decode_record(self._st.read(name)) is not None:
+                    self._st.rename(name, name[: -len(_TMP)])
+                else:
+                    self._st.remove(name)
+
+    def _save(self, name, obj):
+        self._st.write(name + _TMP, encode_record(obj))
+        self._st.rename(name + _TMP, name)
+
+    def _load(self, name):
+        return decode_record(self._st.read(name))
+
+    # -- the state record --------------------------------------------------------
+
+    def _load_state(self):
+        state = self._load(REC_STATE)
+        if not isinstance(state, dict) or STATE_MASTER_SECRET not in state:
+            state = {STATE_VERSION: _STATE_FORMAT, STATE_MASTER_SECRET: crypto.random_bytes(32)}
+            self._save(REC_STATE, state)
+        self._state = state
+        # Records made under an earlier master secret (a reset cut short by a
+        # power cut) are recognised by this tag and dropped at boot.
+        self._epoch = crypto.sha256(b"rk-epoch" + state[STATE_MASTER_SECRET])[:4]
+
+    def get(self, key, default=None):
+        return self._state.get(key, default)
+
+    def update(self, changes):
+        """Persist changes to the state record (None deletes a key) atomically."""
+        state = dict(self._state)
+        for k in changes:
+            if changes[k] is None:
+                state.pop(k, None)
+            else:
+                state[k] = changes[k]
+        self._save(REC_STATE, state)
+        self._state = state
+
+    @property
+    def master_secret(self):
+        return self._state[STATE_MASTER_SECRET]
+
+    # -- signature counter ---------------------------------------------------------
+
+    def _load_counter(self):
+        rec = self._load(REC_COUNTER)
+        reserved = rec.get(1, 0) if isinstance(rec, dict) else 0
+        # Every value up to `reserved` may have been handed out before the
+        # power went: continue above it.
+        self._counter = reserved
+        self._counter_reserved = reserved
+
+    def next_sign_count(self):
+        """The next signature counter value: strictly increasing, across power cuts."""
+        value = self._counter + 1
+        if value > self._counter_reserved:
+            # Persist the reservation *before* the value is used.
+            self._save(REC_COUNTER, {1: value + COUNTER_STEP - 1})
+            self._counter_reserved = value + COUNTER_STEP - 1
+        self._counter = value
+        return value
+
+    # -- discoverable credentials ------------------------------------------------------
+
+    def _index_rk(self):
+        # RAM index: slot -> (first 8 bytes of rpIdHash, creation number). Full
+        # records are read only for the slots of the RP at hand.
+        self._rk = {}
+        self._rk_created = 0
+        for name in self._st.list():
+            if name.startswith(_REC_RK) and not name.endswith(_TMP):
+                try:
+                    slot = int(name[len(_REC_RK) :])
+                except ValueError:
+                    continue
+                rec = self._load(name)
+                if not isinstance(rec, dict) or rec.get(RK_EPOCH) != self._epoch:
+                    self._st.remove(name)  # torn by nothing we know of, or pre-reset
+                    continue
+                if RK_RP_ID_HASH in rec:
+                    created = rec.get(RK_CREATED, 0)
+                    self._rk[slot] = (bytes(rec[RK_RP_ID_HASH][:8]), created)
+                    if created > self._rk_created:
+                        self._rk_created = created
+
+    @staticmethod
+    def _rk_name(slot):
+        return "%s%03d" % (_REC_RK, slot)
+
+    def rk_count(self):
+        return len(self._rk)
+
+    def rk_remaining(self):
+        return max(0, self.max_resident - len(self._rk))
+
+    def rk_slots(self, rp_id_hash=None):
+        """Slots of the discoverable credentials (of one RP), newest first."""
+        prefix = None if rp_id_hash is None else bytes(rp_id_hash[:8])
+        slots = [s for s in self._rk if prefix is None or self._rk[s][0] == prefix]
+        slots.sort(key=lambda s: self._rk[s][1], reverse=True)
+        return slots
+
+    def rk_load(self, slot):
+        rec = self._load(self._rk_name(slot))
+        return rec if isinstance(rec, dict) else None
+
+    def rk_find_user(self, rp_id_hash, user_id):
+        for slot in self.rk_slots(rp_id_hash):
+            rec = self.rk_load(slot)
+            if rec and rec[RK_RP_ID_HASH] == rp_id_hash and rec[RK_USER_ID] == user_id:
+                return slot
+        return None
+
+    def rk_room_for(self, rp_id_hash, user_id):
+        """Raise KEY_STORE_FULL unless rk_put for this RP and user can succeed."""
+        if len(self._rk) >= self.max_resident and self.rk_find_user(rp_id_hash, user_id) is None:
+            raise CtapError(CTAP2_ERR_KEY_STORE_FULL)
+
+    def rk_put(self, record):
+        """Store a discoverable credential; the same RP + user.id replaces the old one.
+
+        Returns the slot. Raises CTAP2_ERR_KEY_STORE_FULL when there is no
+        room: a credential is never dropped silently.
+        """
+        rp_id_hash = record[RK_RP_ID_HASH]
+        slot = self.rk_find_user(rp_id_hash, record[RK_USER_ID])
+        if slot is None:
+            if len(self._rk) >= self.max_resident:
+                raise CtapError(CTAP2_ERR_KEY_STORE_FULL)
+            slot = 0
+            while slot in self._rk:
+                slot += 1
+        self._rk_created += 1
+        record[RK_CREATED] = self._rk_created
+        record[RK_EPOCH] = self._epoch
+        self._save(self._rk_name(slot), record)
+        self._rk[slot] = (bytes(rp_id_hash[:8]), self._rk_created)
+        return slot
+
+    def rk_update(self, slot, record):
+        """Rewrite an existing record in place (user information update)."""
+        self._save(self._rk_name(slot), record)
+
+    def rk_delete(self, slot):
+        self._st.remove(self._rk_name(slot))
+        self._rk.pop(slot, None)
+
+    # -- other records -----------------------------------------------------------------
+
+    def load(self, name):
+        return self._load(name)
+
+    def save(self, name, obj):
+        self._save(name, obj)
+
+    def attestation(self):
+        """(private key, [certificate DER, ...]) when provisioned, else None."""
+        rec = self._load(REC_ATTESTATION)
+        if isinstance(rec, dict) and ATT_PRIVATE_KEY in rec and rec.get(ATT_CERTIFICATES):
+            return rec[ATT_PRIVATE_KEY], rec[ATT_CERTIFICATES]
+        return None
+
+    # -- authenticatorReset ----------------------------------------------------------------
+
+    def wipe(self):
+        """Forget every credential, the PIN and the master secret.
+
+        The attestation identity and the signature counter survive: the first
+        belongs to the device model, the second must never go backwards.
+        """
+        # The new master secret first, in one atomic write: from that instant
+        # every old credential ID is dead, and leftover records below are
+        # dropped at boot by their epoch tag if the power goes now.
+        self._save(REC_STATE, {STATE_VERSION: _STATE_FORMAT, STATE_MASTER_SECRET: crypto.random_bytes(32)})
+        self._load_state()
+        for name in self._st.list():
+            if name.startswith(_REC_RK) or name.startswith(REC_LARGE_BLOBS):
+                self._st.remove(name)
+        self._rk = {}
+        self._rk_created = 0
