@@ -111,18 +111,6 @@ def test_no_torn_record_decodes():
         assert st.decode_record(blob[:n] + b"\x00" * (len(blob) - n)) is None, n
 
 
-def test_boot_rolls_a_complete_temporary_record_forward_and_drops_a_torn_one():
-    key = Key(PowerCutStorage())
-    files = dict(key.storage.files)
-    good = st.encode_record({1: 41})
-    files["ctr.new"] = good
-    files["lb.new"] = st.encode_record([1, 2])[:-1]
-    key = Key(PowerCutStorage(files))
-    assert key.storage.files["ctr"] == good
-    assert "ctr.new" not in key.storage.files and "lb.new" not in key.storage.files
-    assert key.auth.store.next_sign_count() == 42
-
-
 # -- the store's verbs, cut everywhere --------------------------------------------------
 
 
