@@ -1,0 +1,28 @@
+# Hardening (issue 9): power-cut injection, fuzzing, libfido2 as a second
+# client, benchmarks. Included by the top Makefile; also usable on its own:
+#   make -f tools/mk/hardening.mk libfido2-harness
+#
+#   make libfido2-harness  build/libfido2-harness (C, against Debian libfido2-dev);
+#                          host_tests/test_libfido2.py builds it through this target
+#   make fuzz              long fuzzing run (hypothesis + atheris); prints the counts
+#   make bench-e2e         makeCredential/getAssertion per second, time profile
+#   make bench-wear        flash operations per command, power-cut points
+#   make bench-size        .mpy bytes of the core per module
+#   make bench-mpy         peak heap and allocations under MicroPython (WebAssembly)
+
+PY ?= .venv/bin/python
+BUILD ?= build
+APT ?= tools/ensure_apt.sh
+CC ?= cc
+
+LIBFIDO2_HARNESS := $(BUILD)/libfido2-harness
+
+.PHONY: libfido2-harness
+
+$(LIBFIDO2_HARNESS): tools/libfido2/harness.c
+	@$(APT) gcc libfido2-dev
+	@mkdir -p $(BUILD)
+	@# built under a temporary name: parallel test workers may ask at once
+	$(CC) -O2 -Wall -Wextra -Werror -o $@.tmp$$$$ $< -lfido2 && mv -f $@.tmp$$$$ $@
+
+libfido2-harness: $(LIBFIDO2_HARNESS)
