@@ -26,3 +26,15 @@ $(LIBFIDO2_HARNESS): tools/libfido2/harness.c
 	$(CC) -O2 -Wall -Wextra -Werror -o $@.tmp$$$$ $< -lfido2 && mv -f $@.tmp$$$$ $@
 
 libfido2-harness: $(LIBFIDO2_HARNESS)
+
+# -- fuzzing ---------------------------------------------------------------------
+# The in-suite fuzzing (host_tests/test_fuzz*.py) is bounded and derandomized;
+# this is the long run: FUZZ_EXAMPLES hypothesis cases per target, then
+# FUZZ_ATHERIS_RUNS coverage-guided inputs over FUZZ_WORKERS processes.
+FUZZ_EXAMPLES ?= 20000
+FUZZ_ATHERIS_RUNS ?= 1000000
+FUZZ_WORKERS ?= 2
+
+.PHONY: fuzz
+fuzz:
+	$(PY) tools/fuzz.py --examples $(FUZZ_EXAMPLES) --atheris-runs $(FUZZ_ATHERIS_RUNS) --workers $(FUZZ_WORKERS)
