@@ -70,11 +70,11 @@ class FuzzKey:
     # never answers with a counter, which must be checked every time.
     _seen_good = set()
 
-    def __init__(self, seed=b"fuzz", presence="auto", storage=None):
+    def __init__(self, seed=b"fuzz", presence="auto", storage=None, config=None):
         self.transport = MemoryTransport()
         self.clock = FakeClock()
         self.storage = storage if storage is not None else MemoryStorage()
-        self.board = HostBoard(self.transport, storage=self.storage, presence=Presence(presence), clock=self.clock)
+        self.board = HostBoard(self.transport, storage=self.storage, presence=Presence(presence), clock=self.clock, config=config)
         self.board.random = Drbg(seed)
         self.logged = []
         self.board.log_exception = self.logged.append
