@@ -38,3 +38,12 @@ FUZZ_WORKERS ?= 2
 .PHONY: fuzz
 fuzz:
 	$(PY) tools/fuzz.py --examples $(FUZZ_EXAMPLES) --atheris-runs $(FUZZ_ATHERIS_RUNS) --workers $(FUZZ_WORKERS)
+
+# -- benchmarks (numbers and ratios, never pass/fail) ------------------------------
+.PHONY: bench-e2e bench-wear bench-size bench-mpy
+bench-e2e:
+	$(PY) tools/bench_e2e.py
+bench-wear:
+	$(PY) tools/bench_wear.py
+bench-size:
+	$(PY) tools/bench_size.py
