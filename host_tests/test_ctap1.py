@@ -369,6 +369,7 @@ def test_attestation_is_made_once_and_kept_across_restarts():
 def test_reset_replaces_the_self_signed_attestation(auth):
     before = x509.load_der_x509_certificate(register(auth)[3])
     auth.reset_state()
+    assert st.REC_U2F_ATTESTATION not in auth.board.storage.list()  # its key is gone
     after = x509.load_der_x509_certificate(register(auth)[3])
     assert after.public_key() != before.public_key()
     assert after.serial_number != before.serial_number
