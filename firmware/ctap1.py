@@ -61,7 +61,7 @@ class ApduError(Exception):
     """A U2F status word raised by a handler; .sw is SW1 SW2 as an int."""
 
     def __init__(self, sw):
-        Exception.__init__(self, sw)
+        super().__init__(sw)  # MicroPython has no Exception.__init__ to call directly
         self.sw = sw
 
 
