@@ -21,16 +21,14 @@ from fido2.ctap1 import APDU
 from fido2.hid import CTAPHID
 from hypothesis import given, settings, strategies as st_
 
-from boards.host.board import FakeClock, HostBoard, Presence
+import ctap2_helpers as ctap2
 from boards.host.memory_storage import MemoryStorage
-from boards.host.transport import MemoryTransport
-from firmware import ctap1, main_loop
+from firmware import ctap1
 from firmware import store as st
-from firmware.authenticator import Authenticator
 from firmware.credential import CRED_PROTECT_UV_OPTIONAL_WITH_LIST, CRED_PROTECT_UV_REQUIRED
-from firmware.ctap2 import get_assertion, make_credential
 from firmware.ctaphid import CTAPHID_MSG
-from hidpackets import BROADCAST, init_packet, packets, parse_messages
+from hidpackets import init_packet, packets
+from test_ctaphid import Key
 
 # Status words (U2F raw message formats §3.3; python-fido2 names three of them)
 SW_NO_ERROR = APDU.OK  # 0x9000
@@ -104,9 +102,13 @@ def authenticate(auth, key_handle, app=APP, p1=ENFORCE, challenge=None):
 
 
 def make_auth(mode="auto", storage=None):
-    board = HostBoard(MemoryTransport(), storage=storage, presence=Presence(mode), clock=FakeClock())
-    board.log_exception = lambda e: (_ for _ in ()).throw(e)  # a bug fails the test
-    return Authenticator(board)
+    auth = ctap2.make_auth(mode, storage)
+
+    def log_exception(e):
+        raise e  # an internal fault fails the test instead of becoming 0x6F00
+
+    auth.board.log_exception = log_exception
+    return auth
 
 
 @pytest.fixture
@@ -566,57 +568,30 @@ def test_cred_protect_uv_required_is_not_usable_over_u2f(auth):
 
 # -- shared with CTAP2 --------------------------------------------------------------------------------
 
-RP_ID = "u2f.example.com"
-RP_ID_HASH = hashlib.sha256(RP_ID.encode()).digest()
-
-
-def _make_credential(auth, rk):
-    return make_credential.handle(
-        auth,
-        {
-            1: os.urandom(32),
-            2: {"id": RP_ID},
-            3: {"id": b"user"},
-            4: [{"type": "public-key", "alg": -7}],
-            7: {"rk": rk},
-        },
-    )
-
-
-def _cose_public_key(auth_data):
-    import cbor2
-
-    cred_len = struct.unpack(">H", auth_data[53:55])[0]
-    cose = cbor2.loads(auth_data[55 + cred_len :])
-    return auth_data[55 : 55 + cred_len], b"\x04" + cose[-2] + cose[-3]
-
 
 def test_ctap2_non_discoverable_credential_works_over_u2f(auth):
-    credential_id, public_key = _cose_public_key(_make_credential(auth, False)[2])
-    challenge, data, sw = authenticate(auth, credential_id, app=RP_ID_HASH)
+    credential_id, public_key, _ = ctap2.make_credential(auth)
+    challenge, data, sw = authenticate(auth, credential_id, app=ctap2.RP_ID_HASH)
     assert sw == SW_NO_ERROR
-    verify(public_key, data[5:], RP_ID_HASH + data[:5] + challenge)
+    ctap2.verify_signature(public_key, data[5:], ctap2.RP_ID_HASH + data[:5] + challenge)
 
 
 def test_ctap2_discoverable_credential_is_not_usable_over_u2f(auth):
-    credential_id, _ = _cose_public_key(_make_credential(auth, True)[2])
+    credential_id, _, _ = ctap2.make_credential(auth, rk=True)
     for p1 in (ENFORCE, CHECK_ONLY, DONT_ENFORCE):
-        assert authenticate(auth, credential_id, app=RP_ID_HASH, p1=p1)[1:] == (b"", SW_WRONG_DATA)
+        assert authenticate(auth, credential_id, app=ctap2.RP_ID_HASH, p1=p1)[1:] == (b"", SW_WRONG_DATA)
 
 
 def test_u2f_key_handle_works_in_get_assertion_with_one_counter(auth):
-    _, public_key, key_handle, _, _ = register(auth, app=RP_ID_HASH)
-    c1 = struct.unpack(">I", authenticate(auth, key_handle, app=RP_ID_HASH)[1][1:5])[0]
-    client_data_hash = os.urandom(32)
-    resp = get_assertion.handle(
-        auth, {1: RP_ID, 2: client_data_hash, 3: [{"type": "public-key", "id": key_handle}]}
-    )
-    auth_data = resp[2]
-    assert resp[1]["id"] == key_handle and auth_data[:32] == RP_ID_HASH
-    verify(public_key, resp[3], auth_data + client_data_hash)
-    c2 = struct.unpack(">I", auth_data[33:37])[0]
-    c3 = struct.unpack(">I", authenticate(auth, key_handle, app=RP_ID_HASH)[1][1:5])[0]
-    assert c1 < c2 < c3
+    _, public_key, key_handle, _, _ = register(auth, app=ctap2.RP_ID_HASH)
+    c1 = struct.unpack(">I", authenticate(auth, key_handle, app=ctap2.RP_ID_HASH)[1][1:5])[0]
+    status, resp = ctap2.call(auth, ctap2.GA, ctap2.ga_request(allow=[key_handle]))
+    assert status == 0 and resp[1]["id"] == key_handle
+    auth_data = ctap2.parse_auth_data(resp[2])
+    assert auth_data["rp_id_hash"] == ctap2.RP_ID_HASH
+    verify(public_key, resp[3], resp[2] + ctap2.CDH)
+    c3 = struct.unpack(">I", authenticate(auth, key_handle, app=ctap2.RP_ID_HASH)[1][1:5])[0]
+    assert c1 < auth_data["counter"] < c3
 
 
 def test_u2f_ends_get_next_assertion_state(auth):
@@ -635,21 +610,8 @@ def test_versions_and_capabilities(auth):
 # -- through CTAPHID: MSG never reaches the CBOR path --------------------------------------------------
 
 
-class RawKey:
-    def __init__(self):
-        self.transport = MemoryTransport()
-        self.board = HostBoard(self.transport, presence=Presence("manual"), clock=FakeClock())
-        self.hid = main_loop.make_key(self.board)
-
-    def send(self, *reports):
-        for r in reports:
-            self.transport.inject(r)
-        self.hid.poll()
-        return parse_messages(self.transport.take())
-
-    def init(self):
-        ((_, _, payload),) = self.send(init_packet(BROADCAST, CTAPHID.INIT, bytes(8)))
-        return struct.unpack_from(">I", payload, 8)[0]
+class RawKey(Key):
+    """test_ctaphid's in-memory key (manual presence, fake clock), plus U2F messages."""
 
     def msg(self, cid, apdu):
         ((rcid, cmd, payload),) = self.send(*packets(cid, CTAPHID.MSG, apdu))
