@@ -150,12 +150,16 @@ def _register(auth, p1, data):
     if not presence.check(auth):
         raise ApduError(SW_CONDITIONS_NOT_SATISFIED)
     # 2. The key pair; the key handle is a non-discoverable credential ID
-    #    bound to the application parameter (the MAC covers it).
+    #    bound to the application parameter (the MAC covers it). The slow
+    #    steps tell the host the key is working (CTAP 2.1 §11.2.9.2.1: KEEPALIVE
+    #    is sent while processing a CTAPHID_MSG, at least every 100 ms).
+    auth.processing()
     private_key, public_key = crypto.p256_keygen()
     key_handle = auth.wrapper.wrap(application, private_key, FLAG_U2F)
     # 3. The registration signature by the attestation key (§4.3):
     #    0x00 | application | challenge | key handle | user public key.
     attestation_key, certificate = attestation.u2f_identity(auth.store)
+    auth.processing()
     signature = crypto.p256_sign(
         attestation_key,
         _REGISTER_SIGNED_RESERVED + application + challenge + key_handle + public_key,
@@ -213,6 +217,7 @@ def _authenticate(auth, p1, data):
     #    goes back) and the signature over
     #    application | user presence | counter | challenge (§5.4).
     presence_and_counter = struct.pack(">BI", user_presence, auth.store.next_sign_count())
+    auth.processing()
     signature = crypto.p256_sign(cred.private_key, application + presence_and_counter + challenge)
 
     # -- response -------------------------------------------------------------------

@@ -677,3 +677,21 @@ def test_u2f_over_ctaphid_does_not_hold_the_channel(raw):
     raw.board.presence.press()
     data, sw = raw.msg(a, ext_apdu(REGISTER, data=bytes(64)))
     assert sw == SW_NO_ERROR and data[0] == 0x05
+
+
+def test_slow_register_sends_keepalive_processing(raw, monkeypatch):
+    """While a U2F command computes for more than 100 ms the host hears KEEPALIVE(PROCESSING)."""
+    from firmware import crypto
+
+    keygen = crypto.p256_keygen
+
+    def slow_keygen():
+        raw.clock.advance(150)  # a board whose P-256 is slow
+        return keygen()
+
+    monkeypatch.setattr(crypto, "p256_keygen", slow_keygen)
+    cid = raw.init()
+    raw.board.presence.press()
+    msgs = raw.send(*packets(cid, CTAPHID.MSG, ext_apdu(REGISTER, data=bytes(64))))
+    assert (cid, CTAPHID.KEEPALIVE, b"\x01") in msgs[:-1]
+    assert msgs[-1][:2] == (cid, CTAPHID.MSG) and msgs[-1][2][-2:] == b"\x90\x00"

@@ -365,3 +365,24 @@ def test_counter_and_identity_survive_a_restart(tmp_path):
         assert sig.counter > max(before)
         assert u2f_register(u2f, APP_PARAM)[1].certificate == reg.certificate
         dev.close()
+
+
+def test_ctap1_rides_out_keepalives(device, virtual_key, monkeypatch):
+    """A slow board sends KEEPALIVE(PROCESSING) during U2F_REGISTER; python-fido2 waits."""
+    import time
+
+    from firmware import crypto
+
+    keygen = crypto.p256_keygen
+
+    def slow_keygen():
+        time.sleep(0.25)
+        return keygen()
+
+    monkeypatch.setattr(crypto, "p256_keygen", slow_keygen)
+    sent = []
+    send = virtual_key.transport.send
+    monkeypatch.setattr(virtual_key.transport, "send", lambda r: sent.append(r[4]) or send(r))
+    client_param = os.urandom(32)
+    Ctap1(device).register(client_param, APP_PARAM).verify(APP_PARAM, client_param)
+    assert 0x80 | 0x3B in sent  # CTAPHID_KEEPALIVE went out
