@@ -367,8 +367,9 @@ def test_counter_and_identity_survive_a_restart(tmp_path):
         dev.close()
 
 
-def test_ctap1_rides_out_keepalives(device, virtual_key, monkeypatch):
-    """A slow board sends KEEPALIVE(PROCESSING) during U2F_REGISTER; python-fido2 waits."""
+@pytest.fixture
+def slow_board(virtual_key, monkeypatch):
+    """A board whose P-256 key generation takes 250 ms; yields the command bytes the key sent."""
     import time
 
     from firmware import crypto
@@ -383,6 +384,11 @@ def test_ctap1_rides_out_keepalives(device, virtual_key, monkeypatch):
     sent = []
     send = virtual_key.transport.send
     monkeypatch.setattr(virtual_key.transport, "send", lambda r: sent.append(r[4]) or send(r))
+    return sent
+
+
+def test_ctap1_rides_out_keepalives(device, slow_board):
+    """KEEPALIVE(PROCESSING) during a slow U2F_REGISTER; python-fido2 waits."""
     client_param = os.urandom(32)
     Ctap1(device).register(client_param, APP_PARAM).verify(APP_PARAM, client_param)
-    assert 0x80 | 0x3B in sent  # CTAPHID_KEEPALIVE went out
+    assert 0x80 | 0x3B in slow_board  # CTAPHID_KEEPALIVE went out

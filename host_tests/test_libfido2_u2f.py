@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from boards.host.board import Presence
 from boards.host.virtual_key import VirtualKey
 from libfido2 import FIDO_OK, Libfido2Device, Libfido2Error
+from test_e2e_u2f import slow_board  # noqa: F401 (fixture)
 
 RP_ID = "example.com"
 FLAG_UP = 0x01
@@ -84,26 +85,12 @@ def test_libfido2_polls_until_the_touch(tmp_path):
         assert key.board.led_events.count("touch") >= 2  # refused at once, asked again
 
 
-def test_libfido2_u2f_with_keepalives(virtual_key, monkeypatch):
-    """A slow board: KEEPALIVE(PROCESSING) during U2F_REGISTER, which libfido2 must ride out."""
-    import time
-
-    from firmware import crypto
-
-    keygen = crypto.p256_keygen
-
-    def slow_keygen():
-        time.sleep(0.25)
-        return keygen()
-
-    monkeypatch.setattr(crypto, "p256_keygen", slow_keygen)
-    sent = []
-    send = virtual_key.transport.send
-    monkeypatch.setattr(virtual_key.transport, "send", lambda r: sent.append(r[4]) or send(r))
+def test_libfido2_u2f_with_keepalives(virtual_key, slow_board):
+    """KEEPALIVE(PROCESSING) during a slow U2F_REGISTER, which libfido2 must ride out."""
     dev = Libfido2Device(virtual_key.address, force_u2f=True)
     try:
         cred = dev.make_credential(RP_ID, os.urandom(32), b"user-1")
     finally:
         dev.close()
     assert cred.verified == FIDO_OK
-    assert 0x80 | 0x3B in sent  # CTAPHID_KEEPALIVE went out
+    assert 0x80 | 0x3B in slow_board  # CTAPHID_KEEPALIVE went out
