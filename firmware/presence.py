@@ -14,8 +14,9 @@ What a board promises for wait_touch(timeout_ms):
     the U2F poll of a host that asks every 100-250 ms still sees a short tap,
     but a tap made while nothing was asking cannot approve a later request;
   - wait_touch(0) returns at once: the non-blocking poll check() uses.
-The host board's Presence keeps these rules by construction ("manual" press()
-is one pending touch, consumed by the call that reports it).
+The host board's Presence keeps the first and last rules ("manual" press() is
+one pending touch, consumed by the call that reports it); its pending touch
+does not expire, as a test or a person at the prompt presses only when asked.
 """
 
 from micropython import const
