@@ -246,7 +246,6 @@ def process(auth, apdu):
     (SW_CLA_NOT_SUPPORTED), the instruction (SW_INS_NOT_SUPPORTED), then the
     length encoding and the command's own checks. Never raises.
     """
-    body = b""
     try:
         if len(apdu) < _HEADER_LEN:
             raise ApduError(SW_WRONG_LENGTH)
