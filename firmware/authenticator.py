@@ -21,13 +21,13 @@ from firmware.status import (
 )
 from firmware.ctaphid import (
     CTAPHID_CBOR,
+    CTAPHID_MSG,
     CAPABILITY_CBOR,
-    CAPABILITY_NMSG,
     CAPABILITY_WINK,
     MAX_MESSAGE_SIZE,
     STATUS_PROCESSING,
 )
-from firmware import crypto
+from firmware import crypto, ctap1
 from firmware import store as st
 from firmware.credential import MAX_CREDENTIAL_ID_LENGTH, Wrapper
 from firmware.ctap2 import get_assertion, get_info, make_credential, reset, selection
@@ -155,7 +155,8 @@ class Authenticator:
     # -- what getInfo advertises: derived from what is implemented ---------
 
     def versions(self):
-        return ["FIDO_2_0"]
+        # U2F_V2: CTAP1 over CTAPHID_MSG (firmware/ctap1.py)
+        return ["U2F_V2", "FIDO_2_0"]
 
     def extensions(self):
         return []
@@ -175,8 +176,8 @@ class Authenticator:
     @property
     def capabilities(self):
         """CTAPHID INIT capability flags: only what is implemented."""
-        # CTAPHID_MSG (CTAP1/U2F) is not implemented yet: NMSG says so.
-        return CAPABILITY_CBOR | CAPABILITY_WINK | CAPABILITY_NMSG
+        # NMSG clear: CTAPHID_MSG carries CTAP1/U2F (firmware/ctap1.py).
+        return CAPABILITY_CBOR | CAPABILITY_WINK
 
     def handle(self, cmd, payload, transport):
         """A complete CTAPHID message for the application layer."""
@@ -184,6 +185,10 @@ class Authenticator:
         try:
             if cmd == CTAPHID_CBOR:
                 return self.process_cbor(payload)
+            if cmd == CTAPHID_MSG:
+                # Any other command ends getNextAssertion's state, U2F too.
+                self.assertion_state = None
+                return ctap1.process(self, payload)
             raise ValueError("no handler for CTAPHID command %d" % cmd)
         finally:
             self.transport = _NoTransport()
