@@ -20,6 +20,7 @@ bytes, and one parameter-map strategy per CTAP2 command built from a schema
 (right keys with wrong types, missing keys, huge values, deep nesting).
 """
 
+import hashlib
 import os
 import struct
 
@@ -32,7 +33,7 @@ from boards.host.memory_storage import MemoryStorage
 from boards.host.transport import MemoryTransport
 from firmware import main_loop, status
 from hidpackets import BROADCAST, init_packet, packets, parse_messages
-from powercut import Drbg, observe
+from powercut import Drbg, _Quiet, observe
 
 # python-fido2 names for the CTAPHID commands (fido2.hid.CTAPHID) -- the
 # device's own constants are not the oracle.
@@ -57,6 +58,9 @@ CTAP_STATUSES = {v for k, v in vars(status).items() if k.startswith(("CTAP1_ERR_
 # A status the core must never produce for any input: ERR_OTHER means an
 # unexpected exception was caught by the router.
 CTAP1_ERR_OTHER = 0x7F
+# U2F Raw Message Formats v1.2 §3.3 status words (ISO 7816-4 values)
+U2F_STATUS_WORDS = {0x9000, 0x6985, 0x6A80, 0x6700, 0x6E00, 0x6D00}
+SW_NO_PRECISE_DIAGNOSIS = 0x6F00
 
 
 class CaseFailure(AssertionError):
@@ -117,6 +121,16 @@ class FuzzKey:
             self._remember(cbor2.loads(resp[1:]))
         return resp
 
+    def u2f(self, spec):
+        """A U2F APDU (CTAPHID_MSG) from an apdus() spec, its key-handle
+        stand-ins replaced by handles this key made; checked."""
+        resp = bytes(self.auth.handle(MSG, encode_apdu(spec, self.credential_ids), _Quiet()))
+        self.check_apdu_response(resp)
+        if len(resp) > 70 and resp[0] == 0x05 and resp[-2:] == b"\x90\x00":  # register: remember the handle
+            n = resp[66]
+            self.credential_ids.append(resp[67 : 67 + n])
+        return resp
+
     def _resolve(self, value, depth):
         if isinstance(value, bytes) and value in CRED_REFS:
             i = CRED_REFS.index(value)
@@ -163,7 +177,27 @@ class FuzzKey:
                     raise CaseFailure("INIT allocated channel %08x" % new_cid)
             if cmd == CBOR:
                 self.check_cbor_response(payload)
+            if cmd == MSG:
+                self.check_apdu_response(payload)
         return msgs
+
+    def check_apdu_response(self, resp):
+        """U2F answer: data || SW1 SW2, a status word U2F names, never the
+        internal-error one (it means an exception reached ctap1.process)."""
+        if len(resp) < 2:
+            raise CaseFailure("U2F answer without a status word")
+        sw = struct.unpack_from(">H", resp, len(resp) - 2)[0]
+        if sw == SW_NO_PRECISE_DIAGNOSIS:
+            raise CaseFailure("SW 6F00: an exception reached ctap1.process: %r" % self.logged)
+        if sw not in U2F_STATUS_WORDS:
+            raise CaseFailure("unknown status word %04x" % sw)
+        if sw != 0x9000 and len(resp) != 2:
+            raise CaseFailure("error status word with data")
+        if sw == 0x9000 and len(resp) >= 7 and resp[0] == 0x01:  # authenticate: user presence, counter
+            counter = struct.unpack_from(">I", resp, 1)[0]
+            if counter <= self.max_counter:
+                raise CaseFailure("U2F counter %d after %d" % (counter, self.max_counter))
+            self.max_counter = counter
 
     def check_cbor_response(self, resp):
         if len(resp) < 1:
@@ -282,6 +316,8 @@ def message_reports(draw, payloads=None):
         payload = draw(payloads)
     elif cmd == INIT:
         payload = draw(S.one_of(S.binary(min_size=8, max_size=8), S.binary(max_size=20)))
+    elif cmd == MSG and draw(S.booleans()):
+        payload = encode_apdu(draw(apdus()))
     else:
         payload = draw(S.binary(max_size=300))
     reps = packets(cid, cmd, payload)
@@ -510,3 +546,59 @@ ANY_REQUEST = S.one_of(
     [request_bytes(c) for c in SCHEMAS]
     + [S.tuples(S.integers(0, 0xFF), cbor_bytes()).map(lambda t: bytes([t[0]]) + t[1])]
 )
+
+
+# -- strategies: U2F APDUs (CTAPHID_MSG) ---------------------------------------------------
+
+_APP_A = hashlib.sha256(b"a.example").digest()
+U2F_APP = S.one_of(S.just(_APP_A), S.just(_APP_A), S.just(hashlib.sha256(b"b.example").digest()), B32)
+# mostly the newest handle this key made
+U2F_HANDLE = S.one_of(S.just(CRED_REFS[0]), S.just(CRED_REFS[0]), S.sampled_from(CRED_REFS), S.binary(max_size=255))
+
+
+@S.composite
+def apdus(draw):
+    """ISO 7816-4 command APDUs as U2F clients send them (short and extended
+    length, register/authenticate/version), then perhaps bent: wrong class,
+    instruction, control byte, lengths that disagree with the data.
+    A spec: (header, [data parts], form, le); a part ("handle", h) is a key
+    handle with its length byte, h possibly a CRED_REFS stand-in."""
+    ins = draw(S.sampled_from([1, 2, 2, 3, 0x40, draw(S.integers(0, 255))]))
+    p1 = draw(S.sampled_from([0, 3, 3, 7, 8, 0x80, draw(S.integers(0, 255))]))
+    if ins == 1:
+        parts = [draw(B32), draw(U2F_APP)]
+    elif ins == 2:
+        parts = [draw(B32), draw(U2F_APP), ("handle", draw(U2F_HANDLE))]
+    else:
+        parts = [draw(S.binary(max_size=8))]
+    if draw(S.integers(0, 4)) == 0:
+        parts = [draw(S.binary(max_size=300))]
+    cla = 0 if draw(S.integers(0, 6)) else draw(S.integers(0, 255))
+    form = draw(S.sampled_from(["extended", "extended", "short", "bare", "raw"]))
+    le = draw(S.sampled_from([b"", b"", b"\x00\x00", b"\x01\x00", b"\x00"]))
+    return bytes([cla, ins, p1, 0]), parts, form, le
+
+
+def encode_apdu(spec, handles=()):
+    """Bytes of an apdus() spec; CRED_REFS stand-ins become `handles` (newest first)."""
+    header, parts, form, le = spec
+    data = b""
+    for part in parts:
+        if isinstance(part, tuple):
+            h = part[1]
+            if h in CRED_REFS and CRED_REFS.index(h) < len(handles):
+                h = handles[-1 - CRED_REFS.index(h)]
+            data += bytes([len(h) & 0xFF]) + h
+        else:
+            data += part
+    if form == "extended":
+        return header + (b"\x00" + struct.pack(">H", len(data)) + data if data else b"\x00") + le[:2].rjust(2, b"\x00") if data or le else header
+    if form == "short":
+        return header + (bytes([len(data) & 0xFF]) + data if data else b"") + le[:1]
+    if form == "bare":
+        return header
+    return header + data
+
+
+def apdu_bytes():
+    return apdus().map(encode_apdu)

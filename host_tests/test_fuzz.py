@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as S
 
-from fuzzing import ANY_COMMAND_REQUEST, ANY_REQUEST, SCHEMAS, CaseFailure, FuzzKey, cbor_bytes, report_stream, requests
+from fuzzing import ANY_COMMAND_REQUEST, ANY_REQUEST, SCHEMAS, CaseFailure, FuzzKey, apdus, cbor_bytes, report_stream, requests
 
 _CI = settings(
     derandomize=True,
@@ -60,6 +60,16 @@ def test_request_sequences_on_one_key(reqs):
     key = FuzzKey()
     for cmd, req in reqs:
         key.request(cmd, req)
+    key.check_case()
+
+
+@ci(300)
+@given(S.lists(apdus(), min_size=1, max_size=6))
+def test_u2f_apdus(specs):
+    # Registered key handles come back in later authenticate APDUs.
+    key = FuzzKey()
+    for spec in specs:
+        key.u2f(spec)
     key.check_case()
 
 

@@ -3,7 +3,8 @@
 The model knows which credentials exist (discoverable per RP and user,
 non-discoverable), what reset and restart do, and that counters only go up.
 Rules drive the real key through python-fido2 in-process (powercut.Key):
-register, assert (by ID and discoverable, with getNextAssertion), reset
+register, assert (by ID and discoverable, with getNextAssertion), U2F
+register and authenticate (and CTAP2 assertions with U2F handles), reset
 inside and outside its window, the clock, restart -- and restart after a
 power cut at a chosen flash operation of the next command, after which the
 model accepts the old or the new outcome and adopts what the key shows.
@@ -11,10 +12,12 @@ Every assertion's signature is verified with the public key the model
 recorded at registration.
 """
 
+import hashlib
 import os
 
 import pytest
 from fido2.attestation import PackedAttestation
+from fido2.cose import ES256 as CoseES256
 from fido2.ctap import CtapError
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as S
@@ -102,6 +105,28 @@ class KeyMachine(RuleBasedStateMachine):
             self.resident[(rp, user)] = (cd.credential_id, cd.public_key)
         else:
             self.plain.append((rp, cd.credential_id, cd.public_key))
+
+    @rule(rp=S.sampled_from(RPS))
+    def u2f_register(self, rp):
+        app, chal = hashlib.sha256(rp.encode()).digest(), os.urandom(32)
+        reg, cut = self.run(lambda: self.key.ctap1.register(chal, app))
+        if cut:
+            return
+        reg.verify(app, chal)  # attestation signature over the registration
+        # A U2F key handle is a non-discoverable credential for the RP whose
+        # rpIdHash is the application parameter: CTAP2 assertions use it too.
+        self.plain.append((rp, reg.key_handle, CoseES256.from_ctap1(reg.public_key)))
+
+    @precondition(lambda self: self.plain)
+    @rule(data=S.data())
+    def u2f_authenticate(self, data):
+        rp, cid, pk = data.draw(S.sampled_from(self.plain))
+        app, chal = hashlib.sha256(rp.encode()).digest(), os.urandom(32)
+        sig, cut = self.run(lambda: self.key.ctap1.authenticate(chal, app, cid))
+        if cut:
+            return
+        pk.verify(app + sig[:5] + chal, sig.signature)
+        self.counter(sig.counter)
 
     @precondition(lambda self: self.resident or self.plain)
     @rule(data=S.data())

@@ -82,6 +82,28 @@ def reset():
     return ("reset", step)
 
 
+def u2f_register(app, save=None):
+    def step(key, ctx):
+        app_param, chal = hashlib.sha256(app.encode()).digest(), _cdh("u2f")
+        reg = key.ctap1.register(chal, app_param)
+        reg.verify(app_param, chal)  # signed by the attestation identity on flash
+        if save:
+            ctx[save] = (reg.key_handle, reg.public_key)
+
+    return ("U2F register %s" % app, step)
+
+
+def u2f_authenticate(app, cred):
+    def step(key, ctx):
+        app_param, chal = hashlib.sha256(app.encode()).digest(), _cdh("u2f")
+        handle, public_key = ctx[cred]
+        sig = key.ctap1.authenticate(chal, app_param, handle)
+        sig.verify(app_param, chal, public_key)
+        _counter(ctx, sig.counter)
+
+    return ("U2F authenticate %s" % app, step)
+
+
 def _setup(key, ctx):
     """Two RPs, three discoverable credentials, one non-discoverable, used once."""
     for step in (
@@ -104,6 +126,14 @@ COMMAND_CASES = {
     "getAssertion across counter reservations": [get_assertion(RP_A, "a_carol")] * (st.COUNTER_STEP + 2),
     "getAssertion + getNextAssertion": [get_assertion(RP_A, count=2), get_next_assertion()],
     "reset": [reset()],
+    "U2F register, first (makes the attestation identity)": [u2f_register(RP_A, save="u2f")],
+    "U2F register + authenticate + reset + register": [
+        u2f_register(RP_A, save="u2f"),
+        u2f_authenticate(RP_A, "u2f"),
+        reset(),
+        u2f_register(RP_B, save="u2f_b"),
+        u2f_authenticate(RP_B, "u2f_b"),
+    ],
     "sequence: register, replace, assert, reset, register": [
         make_credential(RP_B, b"frank", save="b_frank"),
         make_credential(RP_B, b"frank", name="frank2", save="b_frank"),

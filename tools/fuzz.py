@@ -14,6 +14,7 @@ is non-zero on any failure; crashing inputs are kept in build/fuzz/.
 """
 
 import argparse
+import hashlib
 import os
 import random
 import re
@@ -34,7 +35,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as S  # noqa: E402
 
 import fuzzing  # noqa: E402
-from fuzzing import ANY_COMMAND_REQUEST, SCHEMAS, FuzzKey, cbor_bytes, report_stream, requests  # noqa: E402
+from fuzzing import ANY_COMMAND_REQUEST, SCHEMAS, FuzzKey, apdus, cbor_bytes, encode_apdu, report_stream, requests  # noqa: E402
 from hidpackets import BROADCAST, init_packet, packets  # noqa: E402
 
 OUT = os.path.join(REPO, "build", "fuzz")
@@ -106,6 +107,14 @@ def hypothesis_phase(examples, seed):
         target("parameter maps, command 0x%02x" % command, S.lists(requests(command), min_size=1, max_size=3), sequence, examples // 4)
     target("request sequences", S.lists(ANY_COMMAND_REQUEST, min_size=2, max_size=10), sequence, examples)
 
+    def u2f(specs):
+        key = FuzzKey()
+        for spec in specs:
+            key.u2f(spec)
+        key.check_case()
+
+    target("U2F APDU sequences", S.lists(apdus(), min_size=1, max_size=8), u2f, examples)
+
     import test_fuzz_stateful
 
     machine = test_fuzz_stateful.KeyMachine
@@ -146,7 +155,11 @@ def seed_corpus(path):
         canonical=True,
     )
     ga = bytes([2]) + cbor2.dumps({1: "a.example", 2: bytes(32)}, canonical=True)
+    app = hashlib.sha256(b"a.example").digest()
+    register = encode_apdu((b"\x00\x01\x03\x00", [bytes(32), app], "extended", b""))
     seeds = {
+        "u2f-register-version": init
+        + [(0, packets(cid, fuzzing.MSG, register)), (0, packets(cid, fuzzing.MSG, b"\x00\x03\x00\x00\x00\x00\x00"))],
         "init": init,
         "getinfo": init + [(0, packets(cid, fuzzing.CBOR, b"\x04"))],
         "ping": init + [(0, packets(cid, fuzzing.PING, bytes(range(200))))],
