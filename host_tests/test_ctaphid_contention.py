@@ -21,12 +21,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from fido2.ctap2 import Ctap2
 from fido2.hid import CTAPHID
 
-from boards.host.board import FakeClock, HostBoard, Presence
-from boards.host.transport import MemoryTransport
-from firmware import main_loop
 from fuzzing import CaseFailure, FuzzKey
 from hidpackets import BROADCAST, ERR_CHANNEL_BUSY, ERR_INVALID_SEQ, ERR_MSG_TIMEOUT, error, init_packet, packets, parse_messages
-from powercut import Drbg
+from test_ctaphid import Key as HidKey
 
 KEEPALIVE_CANCEL = 0x2D
 USER_ACTION_TIMEOUT = 0x2F
@@ -47,20 +44,17 @@ def ga_payload(cred_id=None):
     return bytes([2]) + cbor2.dumps(req, canonical=True)
 
 
-class Rig:
-    """The real key on MemoryTransport; presence comes after `touch_after_ms`
-    (None: never), and `on_read(n)` runs before the n-th time the key reads
-    input while busy (every keepalive() call)."""
+class Rig(HidKey):
+    """test_ctaphid's key (real authenticator, manual presence, fake clock),
+    where the touch comes `touch_after_ms` into a command (None: never) and
+    `on_read(n)` runs before the n-th time the key reads input while busy
+    (every keepalive() call)."""
 
-    def __init__(self, touch_after_ms=40, storage=None):
-        self.transport = MemoryTransport()
-        self.clock = FakeClock()
-        self.presence = Presence("manual")
-        self.board = HostBoard(self.transport, storage=storage, presence=self.presence, clock=self.clock)
-        self.board.random = Drbg(b"rig")
+    def __init__(self, touch_after_ms=40):
+        super().__init__()
+        self.presence = self.board.presence
         self.logged = []
         self.board.log_exception = self.logged.append
-        self.hid = main_loop.make_key(self.board)
         self.auth = self.hid.app
         self.touch_after_ms = touch_after_ms
         self.on_read = None
@@ -80,18 +74,6 @@ class Rig:
             return real_keepalive(status)
 
         self.hid.keepalive = keepalive
-
-    def send(self, *reports):
-        for r in reports:
-            self.transport.inject(r)
-        self.hid.poll()
-        return parse_messages(self.transport.take())
-
-    def init(self):
-        nonce = os.urandom(8)
-        ((cid, cmd, payload),) = self.send(init_packet(BROADCAST, CTAPHID.INIT, nonce))
-        assert payload[:8] == nonce
-        return struct.unpack_from(">I", payload, 8)[0]
 
     def command(self, cid, payload):
         """Send one CBOR request; all messages the key sent back."""

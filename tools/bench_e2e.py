@@ -21,12 +21,10 @@ import tempfile
 import threading
 import time
 
+import hostpaths  # noqa: E402  (tools/ is sys.path[0] when a tool runs)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
-for p in ("build/host", "boards/host", "lib", ""):
-    path = os.path.join(REPO, p) if p else REPO
-    if path not in sys.path:
-        sys.path.insert(0, path)
+REPO = hostpaths.setup()
 
 from cryptography.hazmat.primitives import hashes  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402

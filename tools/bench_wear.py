@@ -15,12 +15,10 @@ import os
 import sys
 import time
 
+import hostpaths  # noqa: E402  (tools/ is sys.path[0] when a tool runs)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
-for p in ("build/host", "boards/host", "lib", "host_tests", ""):
-    path = os.path.join(REPO, p) if p else REPO
-    if path not in sys.path:
-        sys.path.insert(0, path)
+REPO = hostpaths.setup("host_tests")
 
 from firmware import store as st  # noqa: E402
 from powercut import Key, PowerCutStorage  # noqa: E402
