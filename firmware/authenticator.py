@@ -30,7 +30,7 @@ from firmware.ctaphid import (
 from firmware import crypto
 from firmware import store as st
 from firmware.credential import MAX_CREDENTIAL_ID_LENGTH, Wrapper
-from firmware.ctap2 import get_assertion, get_info, make_credential, reset, selection
+from firmware.ctap2 import extensions as exts, get_assertion, get_info, make_credential, reset, selection
 from firmware.ctap2.authenticator_data import COSE_ALG_ES256
 
 # Firmware version: CTAPHID INIT device version bytes and getInfo
@@ -158,7 +158,7 @@ class Authenticator:
         return ["FIDO_2_0"]
 
     def extensions(self):
-        return []
+        return exts.supported(self)
 
     def options(self):
         return {

@@ -6,7 +6,7 @@ so what the key advertises and what it does cannot drift apart.
 
 from micropython import const
 
-from firmware.credential import MAX_CREDENTIAL_ID_LENGTH
+from firmware.credential import MAX_CRED_BLOB_LENGTH, MAX_CREDENTIAL_ID_LENGTH
 
 # CTAP 2.1 §6.4 authenticatorGetInfo response keys
 _GI_RESP_VERSIONS = const(0x01)
@@ -41,6 +41,7 @@ def handle(auth, req):
         _GI_RESP_TRANSPORTS: auth.transports,
         _GI_RESP_ALGORITHMS: auth.algorithms(),
         _GI_RESP_FIRMWARE_VERSION: v[0] * 10000 + v[1] * 100 + v[2],
+        _GI_RESP_MAX_CRED_BLOB_LENGTH: MAX_CRED_BLOB_LENGTH,
         _GI_RESP_REMAINING_DISCOVERABLE_CREDENTIALS: auth.store.rk_remaining(),
     }
     if auth.pin_uv_auth_protocols:

@@ -138,7 +138,7 @@ def handle(auth, req):
     credential_id = auth.wrapper.wrap(
         rp_id_hash,
         private_key,
-        FLAG_RESIDENT if rk else 0,
+        (FLAG_RESIDENT if rk else 0) | ext.flags,
         ext.cred_protect,
         b"" if rk else ext.cred_blob,
     )
@@ -151,7 +151,7 @@ def handle(auth, req):
         auth.aaguid,
         credential_id,
         public_key,
-        ext.outputs,
+        ext.outputs(auth, credential_id),
     )
     fmt = attestation.choose_format(formats)
     auth.processing()
