@@ -55,6 +55,14 @@ AUTHENTICATOR_SELECTION = const(0x0B)
 AUTHENTICATOR_LARGE_BLOBS = const(0x0C)
 AUTHENTICATOR_CONFIG = const(0x0D)
 
+
+def _large_blobs(auth, req):
+    # Rarely used: imported on first use, so it costs no RAM until then.
+    from firmware.ctap2 import large_blobs
+
+    return large_blobs.handle(auth, req)
+
+
 # Command byte -> handler(auth, request) -> response dict or None.
 _COMMANDS = {
     AUTHENTICATOR_MAKE_CREDENTIAL: make_credential.handle,
@@ -63,7 +71,12 @@ _COMMANDS = {
     AUTHENTICATOR_RESET: reset.handle,
     AUTHENTICATOR_GET_NEXT_ASSERTION: get_assertion.handle_next,
     AUTHENTICATOR_SELECTION: selection.handle,
+    AUTHENTICATOR_LARGE_BLOBS: _large_blobs,
 }
+
+# getInfo maxSerializedLargeBlobArray unless CONFIG says otherwise
+# (CTAP 2.1 §6.10: at least 1024; this key promises 8 KiB).
+MAX_SERIALIZED_LARGE_BLOB_ARRAY = const(8192)
 
 # getInfo maxCredentialCountInList: allowList/excludeList entries looked at.
 MAX_CREDENTIAL_COUNT_IN_LIST = const(16)
@@ -94,6 +107,9 @@ class Authenticator:
         self.firmware_version = FIRMWARE_VERSION
         self.max_credential_count_in_list = MAX_CREDENTIAL_COUNT_IN_LIST
         self.reset_window_ms = config.get("reset_window_ms", reset.RESET_WINDOW_MS)
+        self.max_serialized_large_blob_array = config.get(
+            "max_serialized_large_blob_array", MAX_SERIALIZED_LARGE_BLOB_ARRAY
+        )
         self.transport = _NoTransport()
         crypto.set_rng(board.random)
         self.boot_ms = board.ticks_ms()
@@ -103,6 +119,7 @@ class Authenticator:
         self.pin_uv_auth_protocols = []
         # Runtime state spanning commands (the router clears it, see process_cbor)
         self.assertion_state = None
+        self.large_blob_write = None  # a large-blob write in progress
 
     def reset_state(self):
         """authenticatorReset: new master secret, no credentials, no PIN."""
@@ -165,6 +182,7 @@ class Authenticator:
             "plat": False,  # a roaming authenticator, not part of a platform
             "rk": True,  # discoverable credentials
             "up": True,  # user presence (the button)
+            "largeBlobs": True,  # authenticatorLargeBlobs
         }
 
     def algorithms(self):
@@ -202,6 +220,8 @@ class Authenticator:
         # (CTAP 2.1 §6.3: getNextAssertion follows getAssertion directly).
         if cmd != AUTHENTICATOR_GET_NEXT_ASSERTION:
             self.assertion_state = None
+        if cmd != AUTHENTICATOR_LARGE_BLOBS:
+            self.large_blob_write = None  # §6.10: fragments of one write come back to back
         if len(data) > 1:
             try:
                 request = cbor.loads(data[1:])

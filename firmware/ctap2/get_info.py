@@ -41,6 +41,7 @@ def handle(auth, req):
         _GI_RESP_TRANSPORTS: auth.transports,
         _GI_RESP_ALGORITHMS: auth.algorithms(),
         _GI_RESP_FIRMWARE_VERSION: v[0] * 10000 + v[1] * 100 + v[2],
+        _GI_RESP_MAX_SERIALIZED_LARGE_BLOB_ARRAY: auth.max_serialized_large_blob_array,
         _GI_RESP_MAX_CRED_BLOB_LENGTH: MAX_CRED_BLOB_LENGTH,
         _GI_RESP_REMAINING_DISCOVERABLE_CREDENTIALS: auth.store.rk_remaining(),
     }
