@@ -31,6 +31,8 @@ from firmware import crypto
 from firmware import store as st
 from firmware.credential import MAX_CREDENTIAL_ID_LENGTH, Wrapper
 from firmware.ctap2 import extensions as exts, get_assertion, get_info, make_credential, reset, selection
+from firmware.ctap2 import client_pin, pin_uv
+from firmware.pin_protocol import PinUvAuthTokenState
 from firmware.ctap2.authenticator_data import COSE_ALG_ES256
 
 # Firmware version: CTAPHID INIT device version bytes and getInfo
@@ -71,6 +73,7 @@ _COMMANDS = {
     AUTHENTICATOR_RESET: reset.handle,
     AUTHENTICATOR_GET_NEXT_ASSERTION: get_assertion.handle_next,
     AUTHENTICATOR_SELECTION: selection.handle,
+    AUTHENTICATOR_CLIENT_PIN: client_pin.handle,
     AUTHENTICATOR_LARGE_BLOBS: _large_blobs,
 }
 
@@ -115,8 +118,12 @@ class Authenticator:
         self.boot_ms = board.ticks_ms()
         self.store = st.Store(board.storage, config.get("max_resident_credentials", 256))
         self.wrapper = Wrapper(self.store.master_secret)
-        # pinUvAuthProtocols this key supports (none until clientPIN exists)
-        self.pin_uv_auth_protocols = []
+        # pinUvAuthProtocols (getInfo order: preferred first); the key-agreement
+        # keys and pinUvAuthTokens of this power-up (firmware/pin_protocol.py)
+        self.pin_uv_auth_protocols = list(PinUvAuthTokenState.VERSIONS)
+        self.pin_uv = PinUvAuthTokenState(board)
+        # Wrong PINs in a row since power-up (3 -> PIN_AUTH_BLOCKED); RAM only
+        self.pin_consecutive_mismatches = 0
         # Runtime state spanning commands (the router clears it, see process_cbor)
         self.assertion_state = None
         self.large_blob_write = None  # a large-blob write in progress
@@ -126,6 +133,9 @@ class Authenticator:
         self.store.wipe()
         self.wrapper = Wrapper(self.store.master_secret)
         self.assertion_state = None
+        # New key-agreement keys, no token, no mismatches (§6.6).
+        self.pin_uv.reset()
+        self.pin_consecutive_mismatches = 0
 
     # -- credentials ----------------------------------------------------------
 
@@ -172,18 +182,30 @@ class Authenticator:
     # -- what getInfo advertises: derived from what is implemented ---------
 
     def versions(self):
+        # FIDO_2_1 promises the whole of CTAP 2.1's mandatory set; credProtect
+        # (required with discoverable credentials) arrives with the extensions.
+        if "credProtect" in self.extensions() and 2 in self.pin_uv_auth_protocols:
+            return ["FIDO_2_0", "FIDO_2_1"]
         return ["FIDO_2_0"]
 
     def extensions(self):
         return exts.supported(self)
 
     def options(self):
-        return {
+        options = {
             "plat": False,  # a roaming authenticator, not part of a platform
             "rk": True,  # discoverable credentials
             "up": True,  # user presence (the button)
             "largeBlobs": True,  # authenticatorLargeBlobs
+            # No "uv": no built-in user verification; the PIN is the only way.
+            "clientPin": pin_uv.pin_is_set(self),
+            "pinUvAuthToken": True,
+            "alwaysUv": pin_uv.always_uv(self),
+            "makeCredUvNotRqd": pin_uv.make_cred_uv_not_rqd(self),
         }
+        if self.store.enterprise_attestation() is not None:
+            options["ep"] = pin_uv.enterprise_attestation_enabled(self)
+        return options
 
     def algorithms(self):
         return [{"alg": COSE_ALG_ES256, "type": "public-key"}]
@@ -222,6 +244,8 @@ class Authenticator:
             self.assertion_state = None
         if cmd != AUTHENTICATOR_LARGE_BLOBS:
             self.large_blob_write = None  # §6.10: fragments of one write come back to back
+        # pinUvAuthTokenUsageTimerObserver, once before any command.
+        self.pin_uv.observe()
         if len(data) > 1:
             try:
                 request = cbor.loads(data[1:])

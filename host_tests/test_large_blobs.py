@@ -323,7 +323,7 @@ def test_with_a_pin_every_failure_gets_its_error(auth, version):
     assert lb_set(auth, 0, data, 100, sign(token, 0, data, protocol=3)) == ERR.INVALID_PARAMETER
     assert lb_set(auth, 0, data, 100, {5: mac[5], 6: 3 - version}) == ERR.PIN_AUTH_INVALID  # other protocol
     assert lb_set(auth, 0, data, 100, {5: bytes(len(mac[5])), 6: version}) == ERR.PIN_AUTH_INVALID
-    assert lb_set(auth, 0, data, 100, sign(token, 0, data[:-1] + b"\0")) == ERR.PIN_AUTH_INVALID  # other data
+    assert lb_set(auth, 0, data, 100, sign(token, 0, data[:-1] + bytes([data[-1] ^ 1]))) == ERR.PIN_AUTH_INVALID  # other data
     assert lb_set(auth, 0, data, 100, sign(token, 1, data)) == ERR.PIN_AUTH_INVALID  # other offset
     assert read_all(auth) == INITIAL
     assert lb_set(auth, 0, data, 100, mac) == 0

@@ -113,10 +113,10 @@ def handle(auth, req):
     # hmac-secret without presence), so bad input fails before any touch.
     ext = exts.get_assertion(extensions, up)
 
-    # Steps 5-6: PIN/UV policy and pinUvAuthParam verification.
+    # Steps 5-6: alwaysUv and pinUvAuthParam verification.
     uv_performed = pin_uv.verify_for_command(
         auth, req, _GA_PIN_UV_AUTH_PARAM, _GA_PIN_UV_AUTH_PROTOCOL, client_data_hash,
-        pin_uv.PERMISSION_GA, rp_id, False,
+        pin_uv.PERMISSION_GA, rp_id, None, up,
     )
 
     # -- act ------------------------------------------------------------------
@@ -146,7 +146,7 @@ def handle(auth, req):
     # Step 9: user presence, unless the platform asked for a silent assertion.
     flags = FLAG_UV if uv_performed else 0
     if up:
-        if not pin_uv.consume_user_present(auth):
+        if not pin_uv.consume_user_present(auth, uv_performed):
             presence.wait(auth)
         flags |= FLAG_UP
 

@@ -7,6 +7,7 @@ so what the key advertises and what it does cannot drift apart.
 from micropython import const
 
 from firmware.credential import MAX_CRED_BLOB_LENGTH, MAX_CREDENTIAL_ID_LENGTH
+from firmware.ctap2 import pin_uv
 
 # CTAP 2.1 §6.4 authenticatorGetInfo response keys
 _GI_RESP_VERSIONS = const(0x01)
@@ -47,6 +48,8 @@ def handle(auth, req):
     }
     if auth.pin_uv_auth_protocols:
         resp[_GI_RESP_PIN_UV_AUTH_PROTOCOLS] = auth.pin_uv_auth_protocols
+        resp[_GI_RESP_FORCE_PIN_CHANGE] = pin_uv.force_pin_change(auth)
+        resp[_GI_RESP_MIN_PIN_LENGTH] = pin_uv.min_pin_length(auth)
     extensions = auth.extensions()
     if extensions:
         resp[_GI_RESP_EXTENSIONS] = extensions
