@@ -9,8 +9,10 @@ assertion also passes fido2.server.Fido2Server verification.
 import os
 
 import pytest
-from fido2.client import ClientError
-from fido2.ctap2 import Ctap2, LargeBlobs
+from fido2.ctap import CtapError
+from fido2.client import ClientError, DefaultClientDataCollector, Fido2Client, UserInteraction
+from fido2.ctap2 import ClientPin, Ctap2, LargeBlobs
+from fido2.ctap2.extensions import HmacSecretExtension
 from fido2.server import Fido2Server
 from fido2.utils import websafe_decode
 from fido2.webauthn import (
@@ -19,7 +21,7 @@ from fido2.webauthn import (
     ResidentKeyRequirement,
 )
 
-from conftest import RP_ID, webauthn_client
+from conftest import ORIGIN, RP_ID, webauthn_client
 
 
 def _server():
@@ -59,7 +61,9 @@ def client(device):
 
 def test_get_info_through_python_fido2(device):
     info = Ctap2(device).get_info()
-    assert {"credBlob", "credProtect", "largeBlobKey", "minPinLength"} <= set(info.extensions)
+    assert sorted(info.extensions) == sorted(
+        ["credBlob", "credProtect", "hmac-secret", "hmac-secret-mc", "largeBlobKey", "minPinLength"]
+    )
     assert info.options["largeBlobs"] is True
     assert info.max_large_blob == 8192
     assert info.max_cred_blob_length == 32
@@ -140,10 +144,128 @@ def test_large_blobs_api_round_trip(device):
 
 
 def test_large_blob_array_over_capacity_is_refused(device):
-    from fido2.ctap import CtapError
-
     blobs = LargeBlobs(Ctap2(device))
     with pytest.raises(CtapError) as e:
         blobs.write_blob_array([{1: os.urandom(8200), 2: os.urandom(12), 3: 1}])
     assert e.value.code == CtapError.ERR.LARGE_BLOB_STORAGE_FULL
     assert blobs.read_blob_array() == []
+
+
+# -- with a PIN: user verification, prf/hmac-secret, largeBlob writes -------------------------------
+
+PIN = "4321abcd"
+
+
+class PinInteraction(UserInteraction):
+    def request_pin(self, permissions, rd_id):
+        return PIN
+
+
+@pytest.fixture
+def pin_client(device):
+    ClientPin(Ctap2(device)).set_pin(PIN)
+    return webauthn_client(device, interaction=PinInteraction())
+
+
+def prf_first(result):
+    return websafe_decode(result.client_extension_results["prf"]["results"]["first"])
+
+
+def test_prf_at_registration_and_assertion(pin_client):
+    server = _server()
+    salt = os.urandom(20)
+    result, auth_data = register(pin_client, server, {"prf": {"eval": {"first": salt}}}, rk=True, uv="required")
+    assert result.client_extension_results["prf"]["enabled"] is True
+    at_creation = prf_first(result)  # hmac-secret-mc
+    assert auth_data.is_user_verified() and len(at_creation) == 32
+    cred = auth_data.credential_data
+    for allow in (True, False):
+        response = authenticate(
+            pin_client, server, [cred], {"prf": {"eval": {"first": salt, "second": b"x"}}}, allow=allow, uv="required"
+        )
+        assert prf_first(response) == at_creation
+        second = websafe_decode(response.client_extension_results["prf"]["results"]["second"])
+        assert second != at_creation and len(second) == 32
+    other = authenticate(pin_client, server, [cred], {"prf": {"eval": {"first": b"other"}}}, uv="required")
+    assert prf_first(other) != at_creation
+
+
+def hmac_client(device, interaction):
+    """A Fido2Client that lets the raw hmac-secret inputs through (not only prf)."""
+    return Fido2Client(
+        device,
+        client_data_collector=DefaultClientDataCollector(ORIGIN),
+        user_interaction=interaction,
+        extensions=[HmacSecretExtension(allow_hmac_secret=True)],
+    )
+
+
+def test_hmac_secret_with_and_without_uv(device):
+    """Raw hmac-secret: CredRandomWithoutUV before a PIN exists, CredRandomWithUV after."""
+    client = hmac_client(device, UserInteraction())
+    server = _server()
+    result, auth_data = register(client, server, {"hmacCreateSecret": True})
+    assert result.client_extension_results["hmacCreateSecret"] is True
+    cred = auth_data.credential_data
+    salt = os.urandom(32)
+    ext = {"hmacGetSecret": {"salt1": salt}}
+
+    def output(c, uv):
+        response = authenticate(c, server, [cred], ext, uv=uv)
+        assert response.response.authenticator_data.is_user_verified() == (uv == "required")
+        return websafe_decode(response.client_extension_results["hmacGetSecret"]["output1"])
+
+    without_uv = output(client, "discouraged")
+    assert output(client, "discouraged") == without_uv
+    ClientPin(Ctap2(device)).set_pin(PIN)
+    pin_client = hmac_client(device, PinInteraction())
+    with_uv = output(pin_client, "required")
+    assert with_uv != without_uv and output(pin_client, "required") == with_uv
+
+
+def test_large_blob_write_needs_the_lbw_token_once_a_pin_is_set(pin_client, device):
+    server = _server()
+    _, auth_data = register(pin_client, server, {"largeBlob": {"support": "required"}}, rk=True, uv="required")
+    cred = auth_data.credential_data
+    data = os.urandom(2000)
+    response = authenticate(pin_client, server, [cred], {"largeBlob": {"write": data}}, uv="required")
+    assert response.client_extension_results["largeBlob"]["written"] is True
+    response = authenticate(pin_client, server, [cred], {"largeBlob": {"read": True}}, uv="required")
+    assert websafe_decode(response.client_extension_results["largeBlob"]["blob"]) == data
+    # without a token the write is refused
+    with pytest.raises(CtapError) as e:
+        LargeBlobs(Ctap2(device)).write_blob_array([])
+    assert e.value.code == CtapError.ERR.PUAT_REQUIRED
+
+
+def test_large_blobs_api_with_a_token(device):
+    ctap = Ctap2(device)
+    client_pin = ClientPin(ctap)
+    client_pin.set_pin(PIN)
+    token = client_pin.get_pin_token(PIN, ClientPin.PERMISSION.LARGE_BLOB_WRITE)
+    blobs = LargeBlobs(ctap, client_pin.protocol, token)
+    key = os.urandom(32)
+    data = os.urandom(7600)  # incompressible: two fragments
+    blobs.put_blob(key, data)
+    assert blobs.get_blob(key) == data
+    # a token without the lbw permission cannot write
+    token = client_pin.get_pin_token(PIN, ClientPin.PERMISSION.GET_ASSERTION)
+    with pytest.raises(CtapError) as e:
+        LargeBlobs(ctap, client_pin.protocol, token).delete_blob(key)
+    assert e.value.code == CtapError.ERR.PIN_AUTH_INVALID
+    assert blobs.get_blob(key) == data
+
+
+def test_cred_protect_required_with_uv_through_the_client(pin_client):
+    server = _server()
+    _, auth_data = register(
+        pin_client,
+        server,
+        {"credentialProtectionPolicy": "userVerificationRequired", "enforceCredentialProtectionPolicy": True},
+        rk=True,
+        uv="required",
+    )
+    assert auth_data.extensions == {"credProtect": 3}
+    cred = auth_data.credential_data
+    authenticate(pin_client, server, [cred], None, uv="required")
+    authenticate(pin_client, server, [cred], None, allow=False, uv="required")

@@ -28,20 +28,18 @@ from ctap2_helpers import (
     status,
 )
 from firmware import store as st
-from firmware.pin_protocol import PinUvAuthTokenState
+from pinhelpers import PERM_GA, PERM_MC, Platform, with_pin_auth
 
 ERR = CtapError.ERR
 PROTOCOLS = [PinProtocolV1, PinProtocolV2]
+HOST = {1: PinProtocolV1, 2: PinProtocolV2}
 SALT1 = bytes(range(32))
 SALT2 = bytes(range(32, 64))
 
 
 @pytest.fixture
 def auth():
-    a = make_auth(clock=FakeClock())
-    if not hasattr(a, "pin_uv"):  # until authenticatorClientPIN is on main
-        a.pin_uv = PinUvAuthTokenState(a.board)
-    return a
+    return make_auth(clock=FakeClock())
 
 
 def register(auth, extensions, rk=False, user_id=b"user-1"):
@@ -63,15 +61,17 @@ def assert_ok(auth, req):
 
 def test_get_info_lists_exactly_the_implemented_extensions(auth):
     info = call(auth, GET_INFO)[1]
-    names = set(info[2])
-    assert {"credBlob", "credProtect", "largeBlobKey", "minPinLength"} <= names
-    # hmac-secret needs a pinUvAuthProtocol (its keyAgreement comes from clientPIN)
-    if auth.pin_uv_auth_protocols:
-        assert names == {"credBlob", "credProtect", "largeBlobKey", "minPinLength", "hmac-secret", "hmac-secret-mc"}
-    else:
-        assert names == {"credBlob", "credProtect", "largeBlobKey", "minPinLength"}
+    assert sorted(info[2]) == sorted(
+        ["credBlob", "credProtect", "hmac-secret", "hmac-secret-mc", "largeBlobKey", "minPinLength"]
+    )
     assert info[0x0F] == 32  # maxCredBlobLength
-    assert len(info[2]) == len(names)
+    assert info[4]["largeBlobs"] is True and info[0x0B] >= 1024
+
+
+def test_hmac_secret_is_advertised_only_with_a_pin_uv_auth_protocol(auth):
+    # its keyAgreement can only come from clientPIN getKeyAgreement
+    auth.pin_uv_auth_protocols = []
+    assert "hmac-secret" not in call(auth, GET_INFO)[1][2]
 
 
 # -- credProtect ----------------------------------------------------------------------------
@@ -466,3 +466,73 @@ def test_all_extensions_in_one_registration(auth):
     from fido2.webauthn import AuthenticatorData
 
     assert AuthenticatorData(resp[2]).extensions == out
+
+
+# -- with user verification (a PIN and a pinUvAuthToken) ---------------------------------------
+
+PIN = "12345678"
+
+
+def pinned(auth, version=2):
+    platform = Platform(auth, version)
+    platform.set_pin(PIN)
+    return platform
+
+
+def with_token(platform, req, cdh_key, permissions=PERM_MC | PERM_GA):
+    """Add a fresh token's pinUvAuthParam (tokens are used up by each ceremony)."""
+    return with_pin_auth(platform, platform.token(PIN, permissions), req, cdh_key)
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_hmac_secret_with_uv_uses_cred_random_with_uv(auth, version):
+    platform = pinned(auth, version)
+    code, resp = call(auth, MC, with_token(platform, mc_request(rk=True) | {6: {"hmac-secret": True}}, 1))
+    assert code == 0
+    cred_id = parse_auth_data(resp[2])["credential_id"]
+    outputs = {}
+    for uv in (True, False):
+        value, proto, shared = hmac_input(auth, HOST[version], SALT1 + SALT2)
+        req = ga_request([cred_id]) | {4: {"hmac-secret": value}}
+        if uv:
+            req = with_token(platform, req, 2)
+        resp, gad = assert_ok(auth, req)
+        assert bool(gad["flags"] & 0x04) == uv
+        outputs[uv] = proto.decrypt(shared, gad["extensions"]["hmac-secret"])
+        assert outputs[uv] == expected_output(auth, cred_id, SALT1 + SALT2, uv=uv)
+    assert outputs[True] != outputs[False]
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_hmac_secret_mc_with_uv(auth, version):
+    platform = pinned(auth, version)
+    value, proto, shared = hmac_input(auth, HOST[version], SALT1)
+    req = with_token(platform, mc_request(rk=True) | {6: {"hmac-secret": True, "hmac-secret-mc": value}}, 1)
+    code, resp = call(auth, MC, req)
+    assert code == 0
+    ad = parse_auth_data(resp[2])
+    assert ad["flags"] & 0x04
+    out = proto.decrypt(shared, ad["extensions"]["hmac-secret-mc"])
+    assert out == expected_output(auth, ad["credential_id"], SALT1, uv=True)
+
+
+def test_cred_protect_3_is_usable_with_uv(auth):
+    platform = pinned(auth)
+    code, resp = call(auth, MC, with_token(platform, mc_request(rk=True) | {6: {"credProtect": 3}}, 1))
+    assert code == 0
+    cred_id = parse_auth_data(resp[2])["credential_id"]
+    assert status(auth, GA, ga_request([cred_id])) == ERR.NO_CREDENTIALS
+    assert status(auth, GA, ga_request()) == ERR.NO_CREDENTIALS
+    resp, gad = assert_ok(auth, with_token(platform, ga_request(), 2))
+    assert resp[1]["id"] == cred_id and gad["flags"] & 0x04
+    resp, _ = assert_ok(auth, with_token(platform, ga_request([cred_id]), 2))
+    assert resp[1]["id"] == cred_id
+
+
+def test_cred_protect_3_is_excluded_only_with_uv(auth):
+    platform = pinned(auth)
+    code, resp = call(auth, MC, with_token(platform, mc_request() | {6: {"credProtect": 3}}, 1))
+    cred_id = parse_auth_data(resp[2])["credential_id"]
+    exclude = {5: [{"id": cred_id, "type": "public-key"}]}
+    assert status(auth, MC, mc_request(user_id=b"other") | exclude) == 0
+    assert status(auth, MC, with_token(platform, mc_request(user_id=b"other") | exclude, 1)) == ERR.CREDENTIAL_EXCLUDED

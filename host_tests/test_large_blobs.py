@@ -11,20 +11,19 @@ import struct
 
 import pytest
 from fido2.ctap import CtapError
-from fido2.ctap2.pin import PinProtocolV1, PinProtocolV2
 
 from boards.host.board import FakeClock
 from boards.host.memory_storage import MemoryStorage
 from ctap2_helpers import GET_INFO, LARGE_BLOBS, MC, RESET, call, make_auth, mc_request, status
-from firmware import store as st
-from firmware.pin_protocol import PERMISSION_CM, PERMISSION_LBW, PERMISSION_MC, PinUvAuthTokenState
+from firmware.pin_protocol import PERMISSION_CM, PERMISSION_GA, PERMISSION_LBW, PERMISSION_MC
+from pinhelpers import Platform
 
 ERR = CtapError.ERR
 # CTAP 2.1 §6.10.2: the initial array is h'80' || LEFT(SHA-256(h'80'), 16).
 INITIAL = bytes.fromhex("8076be8b528d0075f7aae98d6fa57a6d3c")
 MAX_MSG = 7609  # the host board's maxMsgSize
 FRAGMENT = MAX_MSG - 64
-PROTOCOLS = [PinProtocolV1, PinProtocolV2]
+PIN = "12345678"
 
 
 def serialized(entries_cbor):
@@ -296,13 +295,10 @@ def test_reset_restores_the_initial_array(auth):
 
 
 def protect(auth, permissions, version=2):
-    """A PIN is set and a pinUvAuthToken with `permissions` is in use; returns (protocol, token)."""
-    auth.store.update({st.STATE_PIN_HASH: bytes(16)})
-    if not hasattr(auth, "pin_uv"):  # until authenticatorClientPIN is on main
-        auth.pin_uv = PinUvAuthTokenState(auth.board)
-    auth.pin_uv.begin_using(False, permissions)
-    proto = {1: PinProtocolV1, 2: PinProtocolV2}[version]()
-    return proto, auth.pin_uv.protocols[version].pin_uv_auth_token
+    """Set a PIN and get a pinUvAuthToken with `permissions` through clientPIN: (protocol, token)."""
+    platform = Platform(auth, version)
+    platform.set_pin(PIN)
+    return platform.proto, platform.token(PIN, permissions)
 
 
 @pytest.mark.parametrize("version", [1, 2])
@@ -330,7 +326,7 @@ def test_with_a_pin_every_failure_gets_its_error(auth, version):
     assert read_all(auth) == data
 
 
-@pytest.mark.parametrize("permissions", [PERMISSION_MC, PERMISSION_CM, 0])
+@pytest.mark.parametrize("permissions", [PERMISSION_MC, PERMISSION_GA, PERMISSION_CM | PERMISSION_MC])
 def test_a_token_without_lbw_is_pin_auth_invalid(auth, permissions):
     token = protect(auth, permissions)
     data = blob_array(100)

@@ -21,7 +21,7 @@ from micropython import const
 from firmware import crypto
 from firmware import store as st
 from firmware.credential import FLAG_HMAC_SECRET, MAX_CRED_BLOB_LENGTH
-from firmware.ctap2 import params
+from firmware.ctap2 import params, pin_uv
 from firmware.ctap2.params import BOOL, BYTES, MAP, UINT, need, opt
 from firmware.status import (
     CtapError,
@@ -48,9 +48,6 @@ _SALT_LENGTH = const(32)
 
 # §12.3: the largeBlobKey is a 32-byte AES-256-GCM key.
 LARGE_BLOB_KEY_LENGTH = const(32)
-
-# §6.5.1 / §6.4 minPINLength when none was configured (4 code points).
-_DEFAULT_MIN_PIN_LENGTH = const(4)
 
 
 def supported(auth):
@@ -117,16 +114,6 @@ class _HmacSecret:
         if len(self._salts) > _SALT_LENGTH:
             out += crypto.hmac_sha256(cred_random, self._salts[_SALT_LENGTH:])
         return self._protocol.encrypt(self._shared_secret, out)
-
-
-# -- minPinLength -----------------------------------------------------------------
-
-
-def _min_pin_length_for(auth, rp_id):
-    """§12.4: minPINLength for an RP ID on the minPinLengthRPIDs list, else None."""
-    if rp_id in auth.store.get(st.STATE_MIN_PIN_LENGTH_RPIDS, []):
-        return auth.store.get(st.STATE_MIN_PIN_LENGTH, _DEFAULT_MIN_PIN_LENGTH)
-    return None
 
 
 # -- makeCredential -------------------------------------------------------------------
@@ -204,10 +191,8 @@ def make_credential(auth, extensions, rk, uv, rp_id):
 
     # §12.4 minPinLength: only RPs on the list set by authenticatorConfig
     # setMinPINLength learn the length; others get no output at all.
-    if opt(extensions, MIN_PIN_LENGTH, BOOL) is True:
-        length = _min_pin_length_for(auth, rp_id)
-        if length is not None:
-            out[MIN_PIN_LENGTH] = length
+    if opt(extensions, MIN_PIN_LENGTH, BOOL) is True and rp_id in pin_uv.min_pin_length_rp_ids(auth):
+        out[MIN_PIN_LENGTH] = pin_uv.min_pin_length(auth)
 
     # §12.5 hmac-secret: the credential is marked; CredRandom is derived.
     hmac_secret = opt(extensions, HMAC_SECRET, BOOL)

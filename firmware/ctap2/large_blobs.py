@@ -18,6 +18,7 @@ from micropython import const
 
 from firmware import crypto, pin_protocol
 from firmware import store as st
+from firmware.ctap2 import pin_uv
 from firmware.ctap2.params import BYTES, UINT, opt
 from firmware.pin_protocol import PERMISSION_LBW
 from firmware.status import (
@@ -76,7 +77,7 @@ def stored_array(auth):
 def _protected_by_uv(auth):
     # "protected by some form of user verification": a PIN is set (this key
     # has no built-in UV); alwaysUv demands a token even without one.
-    return auth.store.get(st.STATE_PIN_HASH) is not None or bool(auth.store.get(st.STATE_ALWAYS_UV, False))
+    return pin_uv.pin_is_set(auth) or pin_uv.always_uv(auth)
 
 
 def handle(auth, req):
