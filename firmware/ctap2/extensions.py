@@ -46,8 +46,11 @@ _HS_SALT_AUTH = const(0x03)
 _HS_PIN_UV_AUTH_PROTOCOL = const(0x04)
 _SALT_LENGTH = const(32)
 
-# §12.3: the largeBlobKey is a 32-byte AES-256-GCM key.
+# §12.3: the largeBlobKey is a 32-byte AES-256-GCM key. It travels in the
+# command response, never in authData: makeCredential 0x05, getAssertion 0x07.
 LARGE_BLOB_KEY_LENGTH = const(32)
+_MC_RESP_LARGE_BLOB_KEY = const(0x05)
+_GA_RESP_LARGE_BLOB_KEY = const(0x07)
 
 
 def supported(auth):
@@ -151,9 +154,6 @@ class MakeCredentialExtensions:
             resp[_MC_RESP_LARGE_BLOB_KEY] = self.large_blob_key
 
 
-_MC_RESP_LARGE_BLOB_KEY = const(0x05)
-
-
 def make_credential(auth, extensions, rk, uv, rp_id):
     """makeCredential step 15: check and process the extension inputs.
 
@@ -213,9 +213,6 @@ def make_credential(auth, extensions, rk, uv, rp_id):
 
 
 # -- getAssertion ---------------------------------------------------------------------
-
-
-_GA_RESP_LARGE_BLOB_KEY = const(0x07)
 
 
 class AssertionExtensions:
