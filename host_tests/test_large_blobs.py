@@ -14,7 +14,7 @@ from fido2.ctap import CtapError
 
 from boards.host.board import FakeClock
 from boards.host.memory_storage import MemoryStorage
-from ctap2_helpers import GET_INFO, LARGE_BLOBS, MC, RESET, call, make_auth, mc_request, status
+from ctap2_helpers import GET_INFO, LARGE_BLOBS, RESET, call, make_auth, status
 from firmware.pin_protocol import PERMISSION_CM, PERMISSION_GA, PERMISSION_LBW, PERMISSION_MC
 from pinhelpers import Platform
 
