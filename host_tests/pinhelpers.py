@@ -137,24 +137,31 @@ class Platform:
 # -- makeCredential / getAssertion requests -------------------------------------------------
 
 
-def mc_request(rp_id=RP_ID, user_id=b"user-1", rk=False, name="alice", client_data_hash=None, **extra):
+def mc_request(rp_id=RP_ID, user_id=b"user-1", rk=False, name="alice", client_data_hash=None, options=None, extra=None):
+    """A makeCredential request map; `options` go into 0x07, `extra` adds members."""
     req = {
         1: client_data_hash or os.urandom(32),
         2: {"id": rp_id, "name": rp_id},
         3: {"id": user_id, "name": name, "displayName": name.title()},
         4: [{"alg": -7, "type": "public-key"}],
     }
+    opts = dict(options or {})
     if rk:
-        req[7] = {"rk": True}
-    req.update(extra)
+        opts["rk"] = True
+    if opts:
+        req[7] = opts
+    req.update(extra or {})
     return req
 
 
-def ga_request(rp_id=RP_ID, allow=None, client_data_hash=None, **extra):
+def ga_request(rp_id=RP_ID, allow=None, client_data_hash=None, options=None, extra=None):
+    """A getAssertion request map; `options` go into 0x05, `extra` adds members."""
     req = {1: rp_id, 2: client_data_hash or os.urandom(32)}
     if allow:
         req[3] = [{"id": c, "type": "public-key"} for c in allow]
-    req.update(extra)
+    if options:
+        req[5] = dict(options)
+    req.update(extra or {})
     return req
 
 
