@@ -31,7 +31,7 @@ from firmware import crypto
 from firmware import store as st
 from firmware.credential import MAX_CREDENTIAL_ID_LENGTH, Wrapper
 from firmware.ctap2 import get_assertion, get_info, make_credential, reset, selection
-from firmware.ctap2 import client_pin, pin_uv
+from firmware.ctap2 import client_pin, credential_management, pin_uv
 from firmware.pin_protocol import PinUvAuthTokenState
 from firmware.ctap2.authenticator_data import COSE_ALG_ES256
 
@@ -56,6 +56,7 @@ AUTHENTICATOR_CREDENTIAL_MANAGEMENT = const(0x0A)
 AUTHENTICATOR_SELECTION = const(0x0B)
 AUTHENTICATOR_LARGE_BLOBS = const(0x0C)
 AUTHENTICATOR_CONFIG = const(0x0D)
+AUTHENTICATOR_CREDENTIAL_MANAGEMENT_PREVIEW = const(0x41)  # CTAP 2.1-PRE
 
 # Command byte -> handler(auth, request) -> response dict or None.
 _COMMANDS = {
@@ -66,7 +67,11 @@ _COMMANDS = {
     AUTHENTICATOR_GET_NEXT_ASSERTION: get_assertion.handle_next,
     AUTHENTICATOR_SELECTION: selection.handle,
     AUTHENTICATOR_CLIENT_PIN: client_pin.handle,
+    AUTHENTICATOR_CREDENTIAL_MANAGEMENT: credential_management.handle,
+    AUTHENTICATOR_CREDENTIAL_MANAGEMENT_PREVIEW: credential_management.handle_preview,
 }
+
+_CRED_MGMT_COMMANDS = (AUTHENTICATOR_CREDENTIAL_MANAGEMENT, AUTHENTICATOR_CREDENTIAL_MANAGEMENT_PREVIEW)
 
 # getInfo maxCredentialCountInList: allowList/excludeList entries looked at.
 MAX_CREDENTIAL_COUNT_IN_LIST = const(16)
@@ -110,12 +115,14 @@ class Authenticator:
         self.pin_consecutive_mismatches = 0
         # Runtime state spanning commands (the router clears it, see process_cbor)
         self.assertion_state = None
+        self.cred_mgmt_state = None
 
     def reset_state(self):
         """authenticatorReset: new master secret, no credentials, no PIN."""
         self.store.wipe()
         self.wrapper = Wrapper(self.store.master_secret)
         self.assertion_state = None
+        self.cred_mgmt_state = None
         # New key-agreement keys, no token, no mismatches (§6.6).
         self.pin_uv.reset()
         self.pin_consecutive_mismatches = 0
@@ -182,6 +189,7 @@ class Authenticator:
             # No "uv": no built-in user verification; the PIN is the only way.
             "clientPin": pin_uv.pin_is_set(self),
             "pinUvAuthToken": True,
+            "credMgmt": True,
             "alwaysUv": pin_uv.always_uv(self),
             "makeCredUvNotRqd": pin_uv.make_cred_uv_not_rqd(self),
         }
@@ -221,7 +229,8 @@ class Authenticator:
         if handler is None:
             return bytes((CTAP1_ERR_INVALID_COMMAND,))
         # State spanning commands lives only until another command comes
-        # (CTAP 2.1 §6.3: getNextAssertion follows getAssertion directly).
+        # (CTAP 2.1 §6.3: getNextAssertion follows getAssertion directly;
+        # §6.8: credential management GetNext follows its Begin).
         if cmd != AUTHENTICATOR_GET_NEXT_ASSERTION:
             self.assertion_state = None
         # pinUvAuthTokenUsageTimerObserver, once before any command.
@@ -230,11 +239,15 @@ class Authenticator:
             try:
                 request = cbor.loads(data[1:])
             except ValueError:
+                self.cred_mgmt_state = None
                 return bytes((CTAP2_ERR_INVALID_CBOR,))
             if not isinstance(request, dict):
+                self.cred_mgmt_state = None
                 return bytes((CTAP2_ERR_CBOR_UNEXPECTED_TYPE,))
         else:
             request = {}
+        if not (cmd in _CRED_MGMT_COMMANDS and credential_management.continues(request)):
+            self.cred_mgmt_state = None
         try:
             response = handler(self, request)
         except CtapError as e:
