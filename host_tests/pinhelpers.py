@@ -11,14 +11,10 @@ so a test can break one member at a time.
 import hashlib
 import os
 
-from fido2 import cbor
 from fido2.ctap import CtapError
 from fido2.ctap2.pin import PinProtocolV1, PinProtocolV2
 
-from boards.host.board import FakeClock, HostBoard, Presence
-from boards.host.memory_storage import MemoryStorage
-from boards.host.transport import MemoryTransport
-from firmware.authenticator import Authenticator
+import ctap2_helpers
 
 CLIENT_PIN = 0x06
 MAKE_CREDENTIAL = 0x01
@@ -40,31 +36,27 @@ HOST_PROTOCOLS = {1: PinProtocolV1, 2: PinProtocolV2}
 RP_ID = "example.com"
 
 
-def make_auth(storage=None, presence=None, clock=None):
+def make_auth(storage=None, presence="auto", clock=None):
     """A fresh Authenticator on the host board (a 'power-up'), fake clock by default."""
-    board = HostBoard(
-        MemoryTransport(),
-        storage=storage if storage is not None else MemoryStorage(),
-        presence=presence or Presence("auto"),
-        clock=clock or FakeClock(),
-    )
-    return Authenticator(board)
+    return ctap2_helpers.make_auth(presence, storage, clock)
 
 
 def power_cycle(auth):
     """A new Authenticator on the same flash: RAM state gone, records kept."""
-    return make_auth(storage=auth.board.storage, presence=auth.board.presence, clock=auth.board.clock)
+    return make_auth(auth.board.storage, auth.board.presence.mode, auth.board.clock)
 
 
 def call(auth, cmd, params=None):
-    """One CTAP2 command through the router; the decoded response, or raises CtapError."""
-    data = bytes([cmd])
+    """One CTAP2 command through the router; the decoded response, or raises CtapError.
+
+    Members whose value is None are left out, as a platform leaves them out.
+    """
     if params is not None:
-        data += cbor.encode({k: v for k, v in params.items() if v is not None})
-    resp = auth.process_cbor(data)
-    if resp[0] != 0:
-        raise CtapError(resp[0])
-    return cbor.decode(resp[1:]) if len(resp) > 1 else None
+        params = {k: v for k, v in params.items() if v is not None}
+    status, resp = ctap2_helpers.call(auth, cmd, params)
+    if status != 0:
+        raise CtapError(status)
+    return resp
 
 
 def info(auth):

@@ -5,7 +5,6 @@ import os
 import pytest
 from fido2.ctap import CtapError
 
-from boards.host.board import Presence
 from firmware import store as st
 from pinhelpers import (
     GET_ASSERTION,
@@ -86,7 +85,7 @@ def test_zero_length_probe_with_pin(pinned, cmd, make, key):
 
 @pytest.mark.parametrize("cmd, make, key", PROBES, ids=["mc", "ga"])
 def test_zero_length_probe_refused_touch_is_operation_denied(cmd, make, key):
-    auth = make_auth(presence=Presence("deny"))
+    auth = make_auth(presence="deny")
     req = make()
     req[key] = b""
     assert err(auth, cmd, req) == ERR.OPERATION_DENIED
@@ -94,7 +93,7 @@ def test_zero_length_probe_refused_touch_is_operation_denied(cmd, make, key):
 
 @pytest.mark.parametrize("cmd, make, key", PROBES, ids=["mc", "ga"])
 def test_zero_length_probe_no_touch_is_operation_denied(cmd, make, key):
-    auth = make_auth(presence=Presence("manual"))
+    auth = make_auth(presence="manual")
     req = make()
     req[key] = b""
     assert err(auth, cmd, req) == ERR.OPERATION_DENIED
