@@ -31,7 +31,7 @@ from firmware import crypto
 from firmware import store as st
 from firmware.credential import MAX_CREDENTIAL_ID_LENGTH, Wrapper
 from firmware.ctap2 import get_assertion, get_info, make_credential, reset, selection
-from firmware.ctap2 import client_pin, credential_management, pin_uv
+from firmware.ctap2 import client_pin, config, credential_management, pin_uv
 from firmware.pin_protocol import PinUvAuthTokenState
 from firmware.ctap2.authenticator_data import COSE_ALG_ES256
 
@@ -69,6 +69,7 @@ _COMMANDS = {
     AUTHENTICATOR_CLIENT_PIN: client_pin.handle,
     AUTHENTICATOR_CREDENTIAL_MANAGEMENT: credential_management.handle,
     AUTHENTICATOR_CREDENTIAL_MANAGEMENT_PREVIEW: credential_management.handle_preview,
+    AUTHENTICATOR_CONFIG: config.handle,
 }
 
 _CRED_MGMT_COMMANDS = (AUTHENTICATOR_CREDENTIAL_MANAGEMENT, AUTHENTICATOR_CREDENTIAL_MANAGEMENT_PREVIEW)
@@ -190,6 +191,8 @@ class Authenticator:
             "clientPin": pin_uv.pin_is_set(self),
             "pinUvAuthToken": True,
             "credMgmt": True,
+            "authnrCfg": True,
+            "setMinPINLength": True,
             "alwaysUv": pin_uv.always_uv(self),
             "makeCredUvNotRqd": pin_uv.make_cred_uv_not_rqd(self),
         }
