@@ -11,6 +11,7 @@ so a test can break one member at a time.
 import hashlib
 import os
 
+import pytest
 from fido2.ctap import CtapError
 from fido2.ctap2.pin import PinProtocolV1, PinProtocolV2
 
@@ -34,6 +35,7 @@ PERM_ACFG = 0x20
 
 HOST_PROTOCOLS = {1: PinProtocolV1, 2: PinProtocolV2}
 RP_ID = "example.com"
+PIN = "1234"
 
 
 def make_auth(storage=None, presence="auto", clock=None):
@@ -187,3 +189,30 @@ def flags_of(auth_data):
 
 def code_of(excinfo):
     return excinfo.value.code
+
+
+# -- fixtures (import them into a test module to use them) --------------------------------------
+
+
+@pytest.fixture(params=[1, 2], ids=["v1", "v2"])
+def protocol(request):
+    """Each test that uses it runs once for pinUvAuthProtocol 1 and once for 2."""
+    return request.param
+
+
+@pytest.fixture
+def auth():
+    return make_auth()
+
+
+@pytest.fixture
+def plat(auth, protocol):
+    """The platform side for `protocol`, on a key without a PIN."""
+    return Platform(auth, protocol)
+
+
+@pytest.fixture
+def pinned(plat):
+    """The platform side for `protocol`, on a key whose PIN is PIN."""
+    plat.set_pin(PIN)
+    return plat

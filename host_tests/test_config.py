@@ -9,7 +9,9 @@ from fido2.ctap import CtapError
 
 import make_attestation  # tools/
 from firmware import store as st
+from pinhelpers import auth, pinned, plat, protocol  # noqa: F401 (pytest fixtures)
 from pinhelpers import (
+    PIN,
     CONFIG,
     GET_ASSERTION,
     MAKE_CREDENTIAL,
@@ -29,28 +31,6 @@ from pinhelpers import (
 )
 
 ERR = CtapError.ERR
-PIN = "1234"
-
-
-@pytest.fixture(params=[1, 2], ids=["v1", "v2"])
-def protocol(request):
-    return request.param
-
-
-@pytest.fixture
-def auth():
-    return make_auth()
-
-
-@pytest.fixture
-def plat(auth, protocol):
-    return Platform(auth, protocol)
-
-
-@pytest.fixture
-def pinned(plat):
-    plat.set_pin(PIN)
-    return plat
 
 
 def config_request(sub, params=None, plat=None, token=None):

@@ -11,7 +11,9 @@ from fido2.ctap import CtapError
 from firmware import crypto
 from firmware import store as st
 from firmware.credential import CRED_PROTECT_UV_REQUIRED, FLAG_RESIDENT
+from pinhelpers import auth, pinned, plat, protocol  # noqa: F401 (pytest fixtures)
 from pinhelpers import (
+    PIN,
     CLIENT_PIN,
     CRED_MGMT,
     CRED_MGMT_PRE,
@@ -21,42 +23,27 @@ from pinhelpers import (
     PERM_CM,
     PERM_GA,
     PERM_MC,
-    Platform,
     call,
     code_of,
     credential_id_of,
     ga_request,
-    make_auth,
     mc_with_token,
 )
 
 ERR = CtapError.ERR
-PIN = "1234"
 
 
 def rp_hash(rp_id):
     return hashlib.sha256(rp_id.encode()).digest()
 
 
-@pytest.fixture(params=[1, 2], ids=["v1", "v2"])
-def protocol(request):
-    return request.param
-
-
-@pytest.fixture
-def plat(protocol):
-    p = Platform(make_auth(), protocol)
-    p.set_pin(PIN)
-    return p
-
-
 class Manager:
     """The platform side of credential management: MACs what python-fido2's CredentialManagement._call MACs."""
 
-    def __init__(self, plat, permissions=PERM_CM, rp_id=None, cmd=CRED_MGMT, legacy=False):
-        self.plat = plat
+    def __init__(self, pinned, permissions=PERM_CM, rp_id=None, cmd=CRED_MGMT, legacy=False):
+        self.pinned = pinned
         self.cmd = cmd
-        self.token = plat.token(PIN, permissions, rp_id, legacy=legacy)
+        self.token = pinned.token(PIN, permissions, rp_id, legacy=legacy)
 
     def request(self, sub, params=None, auth=True):
         req = {1: sub}
@@ -64,27 +51,27 @@ class Manager:
             req[2] = params
         if auth:
             msg = bytes([sub]) + (cbor.encode(params) if params is not None else b"")
-            req[3] = self.plat.version
-            req[4] = self.plat.mac(self.token, msg)
+            req[3] = self.pinned.version
+            req[4] = self.pinned.mac(self.token, msg)
         return req
 
     def __call__(self, sub, params=None, auth=True):
-        return call(self.plat.auth, self.cmd, self.request(sub, params, auth))
+        return call(self.pinned.auth, self.cmd, self.request(sub, params, auth))
 
     def err(self, sub, params=None, auth=True, req=None):
         with pytest.raises(CtapError) as e:
-            call(self.plat.auth, self.cmd, req if req is not None else self.request(sub, params, auth))
+            call(self.pinned.auth, self.cmd, req if req is not None else self.request(sub, params, auth))
         return code_of(e)
 
 
-def make_rk(plat, rp_id, user_id, name):
-    token = plat.token(PIN, PERM_MC, rp_id)
-    resp = call(plat.auth, MAKE_CREDENTIAL, mc_with_token(plat, token, rp_id=rp_id, user_id=user_id, rk=True, name=name))
+def make_rk(pinned, rp_id, user_id, name):
+    token = pinned.token(PIN, PERM_MC, rp_id)
+    resp = call(pinned.auth, MAKE_CREDENTIAL, mc_with_token(pinned, token, rp_id=rp_id, user_id=user_id, rk=True, name=name))
     return credential_id_of(resp), resp[2]
 
 
 @pytest.fixture
-def populated(plat):
+def populated(pinned):
     """Three RPs: a.example (2 users), b.example (1), c.example (1)."""
     creds = {}
     for rp_id, user_id, name in [
@@ -93,8 +80,8 @@ def populated(plat):
         ("b.example", b"u3", "carol"),
         ("c.example", b"u4", "dave"),
     ]:
-        creds[user_id] = make_rk(plat, rp_id, user_id, name)
-    return plat, creds
+        creds[user_id] = make_rk(pinned, rp_id, user_id, name)
+    return pinned, creds
 
 
 def descriptor(cred_id):
@@ -105,18 +92,18 @@ def descriptor(cred_id):
 
 
 def test_metadata(populated):
-    plat, _ = populated
-    resp = Manager(plat)(1)
-    assert resp == {1: 4, 2: plat.auth.store.max_resident - 4}
+    pinned, _ = populated
+    resp = Manager(pinned)(1)
+    assert resp == {1: 4, 2: pinned.auth.store.max_resident - 4}
 
 
-def test_metadata_empty(plat):
-    assert Manager(plat)(1) == {1: 0, 2: plat.auth.store.max_resident}
+def test_metadata_empty(pinned):
+    assert Manager(pinned)(1) == {1: 0, 2: pinned.auth.store.max_resident}
 
 
 def test_enumerate_rps(populated):
-    plat, _ = populated
-    m = Manager(plat)
+    pinned, _ = populated
+    m = Manager(pinned)
     first = m(2)
     assert first[5] == 3
     rps = [first] + [m(3) for _ in range(2)]
@@ -127,13 +114,13 @@ def test_enumerate_rps(populated):
     assert m.err(3, auth=False) == ERR.NOT_ALLOWED  # past the end
 
 
-def test_enumerate_rps_empty(plat):
-    assert Manager(plat).err(2) == ERR.NO_CREDENTIALS
+def test_enumerate_rps_empty(pinned):
+    assert Manager(pinned).err(2) == ERR.NO_CREDENTIALS
 
 
 def test_enumerate_credentials(populated):
-    plat, creds = populated
-    m = Manager(plat)
+    pinned, creds = populated
+    m = Manager(pinned)
     first = m(4, {1: rp_hash("a.example")})
     assert first[9] == 2
     second = m(5, auth=False)
@@ -154,8 +141,8 @@ def test_enumerate_credentials(populated):
 
 
 def test_enumerate_credentials_reports_cred_protect(populated):
-    plat, creds = populated
-    auth = plat.auth
+    pinned, creds = populated
+    auth = pinned.auth
     # A credential made with credProtect 3 (the extension's own tests live
     # with the extension; here the level is written the way makeCredential does).
     rp = rp_hash("d.example")
@@ -170,14 +157,14 @@ def test_enumerate_credentials_reports_cred_protect(populated):
             st.RK_CRED_PROTECT: CRED_PROTECT_UV_REQUIRED,
         }
     )
-    r = Manager(plat)(4, {1: rp})
+    r = Manager(pinned)(4, {1: rp})
     assert r[10] == CRED_PROTECT_UV_REQUIRED and r[7]["id"] == cred_id
     assert r[6] == {"id": b"u9"}
 
 
 def test_enumerate_credentials_unknown_rp(populated):
-    plat, _ = populated
-    assert Manager(plat).err(4, {1: rp_hash("nobody.example")}) == ERR.NO_CREDENTIALS
+    pinned, _ = populated
+    assert Manager(pinned).err(4, {1: rp_hash("nobody.example")}) == ERR.NO_CREDENTIALS
 
 
 @pytest.mark.parametrize(
@@ -190,24 +177,24 @@ def test_enumerate_credentials_unknown_rp(populated):
     ],
 )
 def test_enumerate_credentials_bad_params(populated, params, code):
-    plat, _ = populated
-    assert Manager(plat).err(4, params) == code
+    pinned, _ = populated
+    assert Manager(pinned).err(4, params) == code
 
 
-def test_get_next_without_begin(plat):
-    m = Manager(plat)
+def test_get_next_without_begin(pinned):
+    m = Manager(pinned)
     assert m.err(3, auth=False) == ERR.NOT_ALLOWED
     assert m.err(5, auth=False) == ERR.NOT_ALLOWED
 
 
 def test_any_other_command_ends_the_enumeration(populated):
-    plat, _ = populated
-    m = Manager(plat)
+    pinned, _ = populated
+    m = Manager(pinned)
     m(2)
-    call(plat.auth, GET_INFO)
+    call(pinned.auth, GET_INFO)
     assert m.err(3, auth=False) == ERR.NOT_ALLOWED
     m(4, {1: rp_hash("a.example")})
-    call(plat.auth, CLIENT_PIN, {1: plat.version, 2: 1})
+    call(pinned.auth, CLIENT_PIN, {1: pinned.version, 2: 1})
     assert m.err(5, auth=False) == ERR.NOT_ALLOWED
     # An RP cursor does not continue a credential enumeration, nor the reverse.
     m(2)
@@ -217,10 +204,10 @@ def test_any_other_command_ends_the_enumeration(populated):
 
 
 def test_malformed_cbor_also_ends_the_enumeration(populated):
-    plat, _ = populated
-    m = Manager(plat)
+    pinned, _ = populated
+    m = Manager(pinned)
     m(2)
-    assert plat.auth.process_cbor(b"\x0a\xa1") == bytes([ERR.INVALID_CBOR])
+    assert pinned.auth.process_cbor(b"\x0a\xa1") == bytes([ERR.INVALID_CBOR])
     assert m.err(3, auth=False) == ERR.NOT_ALLOWED
 
 
@@ -228,11 +215,11 @@ def test_malformed_cbor_also_ends_the_enumeration(populated):
 
 
 def test_delete_credential(populated):
-    plat, creds = populated
-    auth = plat.auth
+    pinned, creds = populated
+    auth = pinned.auth
     cred_id = creds[b"u1"][0]
     files_before = set(auth.board.storage.files)
-    m = Manager(plat)
+    m = Manager(pinned)
     assert m(6, {2: descriptor(cred_id)}) is None
     assert m(1)[1] == 3
     # exactly one record is gone, nothing else touched
@@ -248,8 +235,8 @@ def test_delete_credential(populated):
 
 
 def test_delete_last_credential_of_an_rp_drops_the_rp(populated):
-    plat, creds = populated
-    m = Manager(plat)
+    pinned, creds = populated
+    m = Manager(pinned)
     m(6, {2: descriptor(creds[b"u3"][0])})
     rps = [m(2)] + [m(3)]
     assert sorted(r[3]["id"] for r in rps) == ["a.example", "c.example"]
@@ -266,19 +253,19 @@ def test_delete_last_credential_of_an_rp_drops_the_rp(populated):
     ],
 )
 def test_delete_bad_params(populated, params, code):
-    plat, _ = populated
-    assert Manager(plat).err(6, params) == code
-    assert plat.auth.store.rk_count() == 4
+    pinned, _ = populated
+    assert Manager(pinned).err(6, params) == code
+    assert pinned.auth.store.rk_count() == 4
 
 
 def test_delete_other_credential_type(populated):
-    plat, creds = populated
-    assert Manager(plat).err(6, {2: {"id": creds[b"u1"][0], "type": "other"}}) == ERR.NO_CREDENTIALS
+    pinned, creds = populated
+    assert Manager(pinned).err(6, {2: {"id": creds[b"u1"][0], "type": "other"}}) == ERR.NO_CREDENTIALS
 
 
 def test_update_user_information(populated):
-    plat, creds = populated
-    m = Manager(plat)
+    pinned, creds = populated
+    m = Manager(pinned)
     cred_id = creds[b"u1"][0]
     m(7, {2: descriptor(cred_id), 3: {"id": b"u1", "name": "alice2"}})
     users = {r[6]["id"]: r[6] for r in [m(4, {1: rp_hash("a.example")}), m(5, auth=False)]}
@@ -289,13 +276,13 @@ def test_update_user_information(populated):
     r = r if r[6]["id"] == b"u1" else m(5, auth=False)
     assert r[6] == {"id": b"u1", "displayName": "A" * 64}
     # the credential still works, under the same ID
-    resp = call(plat.auth, GET_ASSERTION, ga_request(rp_id="a.example", allow=[cred_id]))
+    resp = call(pinned.auth, GET_ASSERTION, ga_request(rp_id="a.example", allow=[cred_id]))
     assert resp[1]["id"] == cred_id
 
 
 def test_update_user_information_other_user_id(populated):
-    plat, creds = populated
-    m = Manager(plat)
+    pinned, creds = populated
+    m = Manager(pinned)
     params = {2: descriptor(creds[b"u1"][0]), 3: {"id": b"u2", "name": "mallory"}}
     assert m.err(7, params) == ERR.INVALID_PARAMETER
 
@@ -312,7 +299,7 @@ def test_update_user_information_other_user_id(populated):
     ],
 )
 def test_update_user_information_bad_params(populated, params, code):
-    plat, creds = populated
+    pinned, creds = populated
     d = descriptor(creds[b"u1"][0])
     params = {
         None: None,
@@ -322,7 +309,7 @@ def test_update_user_information_bad_params(populated, params, code):
         "USER_NAME_TYPE": {2: d, 3: {"id": b"u1", "name": 5}},
         "UNKNOWN": {2: descriptor(os.urandom(81)), 3: {"id": b"u1"}},
     }[params]
-    assert Manager(plat).err(7, params) == code
+    assert Manager(pinned).err(7, params) == code
 
 
 # -- authorization ---------------------------------------------------------------------------------
@@ -330,8 +317,8 @@ def test_update_user_information_bad_params(populated, params, code):
 
 @pytest.mark.parametrize("sub, params", [(1, None), (2, None), (4, {1: rp_hash("a.example")}), (6, {2: descriptor(b"x" * 81)})])
 def test_every_begin_needs_a_pin_uv_auth_param(populated, sub, params):
-    plat, _ = populated
-    m = Manager(plat)
+    pinned, _ = populated
+    m = Manager(pinned)
     assert m.err(sub, params, auth=False) == ERR.PUAT_REQUIRED
     req = m.request(sub, params)
     del req[3]
@@ -345,37 +332,37 @@ def test_every_begin_needs_a_pin_uv_auth_param(populated, sub, params):
 
 
 def test_mac_covers_the_sub_command_params(populated):
-    plat, creds = populated
-    m = Manager(plat)
+    pinned, creds = populated
+    m = Manager(pinned)
     req = m.request(6, {2: descriptor(creds[b"u1"][0])})
     req[2] = {2: descriptor(creds[b"u2"][0])}
     assert m.err(6, req=req) == ERR.PIN_AUTH_INVALID
-    assert plat.auth.store.rk_count() == 4
+    assert pinned.auth.store.rk_count() == 4
 
 
 def test_mac_covers_the_sub_command(populated):
-    plat, _ = populated
-    m = Manager(plat)
+    pinned, _ = populated
+    m = Manager(pinned)
     req = m.request(1)
     req[1] = 2
     assert m.err(2, req=req) == ERR.PIN_AUTH_INVALID
 
 
 def test_needs_cm_permission(populated):
-    plat, _ = populated
-    assert Manager(plat, PERM_MC | PERM_GA).err(1) == ERR.PIN_AUTH_INVALID
+    pinned, _ = populated
+    assert Manager(pinned, PERM_MC | PERM_GA).err(1) == ERR.PIN_AUTH_INVALID
 
 
-def test_no_token_at_all(plat):
-    req = {1: 1, 3: plat.version, 4: plat.mac(os.urandom(32), b"\x01")}
+def test_no_token_at_all(pinned):
+    req = {1: 1, 3: pinned.version, 4: pinned.mac(os.urandom(32), b"\x01")}
     with pytest.raises(CtapError) as e:
-        call(plat.auth, CRED_MGMT, req)
+        call(pinned.auth, CRED_MGMT, req)
     assert code_of(e) == ERR.PIN_AUTH_INVALID
 
 
 def test_cm_token_survives_use(populated):
-    plat, creds = populated
-    m = Manager(plat)
+    pinned, creds = populated
+    m = Manager(pinned)
     m(1)
     m(2)
     m(6, {2: descriptor(creds[b"u4"][0])})
@@ -383,15 +370,15 @@ def test_cm_token_survives_use(populated):
 
 
 def test_expired_token(populated):
-    plat, _ = populated
-    m = Manager(plat)
-    plat.auth.board.clock.advance(30001)
+    pinned, _ = populated
+    m = Manager(pinned)
+    pinned.auth.board.clock.advance(30001)
     assert m.err(1) == ERR.PIN_AUTH_INVALID
 
 
 def test_token_bound_to_an_rp(populated):
-    plat, creds = populated
-    m = Manager(plat, PERM_CM, "a.example")
+    pinned, creds = populated
+    m = Manager(pinned, PERM_CM, "a.example")
     # Nothing that spans RPs.
     assert m.err(1) == ERR.PIN_AUTH_INVALID
     assert m.err(2) == ERR.PIN_AUTH_INVALID
@@ -402,7 +389,7 @@ def test_token_bound_to_an_rp(populated):
     assert m.err(7, {2: descriptor(creds[b"u3"][0]), 3: {"id": b"u3"}}) == ERR.PIN_AUTH_INVALID
     m(7, {2: descriptor(creds[b"u1"][0]), 3: {"id": b"u1", "name": "al"}})
     m(6, {2: descriptor(creds[b"u1"][0])})
-    assert plat.auth.store.rk_count() == 3
+    assert pinned.auth.store.rk_count() == 3
 
 
 @pytest.mark.parametrize(
@@ -417,9 +404,9 @@ def test_token_bound_to_an_rp(populated):
         ({1: 1, 4: "mac"}, ERR.CBOR_UNEXPECTED_TYPE),
     ],
 )
-def test_malformed(plat, req, code):
+def test_malformed(pinned, req, code):
     with pytest.raises(CtapError) as e:
-        call(plat.auth, CRED_MGMT, req)
+        call(pinned.auth, CRED_MGMT, req)
     assert code_of(e) == code
 
 
@@ -427,31 +414,31 @@ def test_malformed(plat, req, code):
 
 
 def test_preview_command_takes_a_legacy_token(populated):
-    plat, _ = populated
-    m = Manager(plat, cmd=CRED_MGMT_PRE, legacy=True)
+    pinned, _ = populated
+    m = Manager(pinned, cmd=CRED_MGMT_PRE, legacy=True)
     assert m(1)[1] == 4
     first = m(2)
     assert first[5] == 3 and m(3)[4]
 
 
 def test_preview_command_with_a_cm_token(populated):
-    plat, _ = populated
-    assert Manager(plat, cmd=CRED_MGMT_PRE)(1)[1] == 4
+    pinned, _ = populated
+    assert Manager(pinned, cmd=CRED_MGMT_PRE)(1)[1] == 4
 
 
 def test_legacy_token_is_not_enough_for_0x0a(populated):
-    plat, _ = populated
-    assert Manager(plat, legacy=True).err(1) == ERR.PIN_AUTH_INVALID
+    pinned, _ = populated
+    assert Manager(pinned, legacy=True).err(1) == ERR.PIN_AUTH_INVALID
 
 
 def test_preview_command_still_needs_the_pin(populated):
-    plat, _ = populated
-    m = Manager(plat, cmd=CRED_MGMT_PRE, legacy=True)
+    pinned, _ = populated
+    m = Manager(pinned, cmd=CRED_MGMT_PRE, legacy=True)
     assert m.err(1, auth=False) == ERR.PUAT_REQUIRED
-    plat.auth.pin_uv.stop_using()
+    pinned.auth.pin_uv.stop_using()
     assert m.err(1) == ERR.PIN_AUTH_INVALID
 
 
-def test_get_info_advertises_cred_mgmt(plat):
-    assert call(plat.auth, GET_INFO)[4]["credMgmt"] is True
-    assert "credentialMgmtPreview" not in call(plat.auth, GET_INFO)[4]
+def test_get_info_advertises_cred_mgmt(pinned):
+    assert call(pinned.auth, GET_INFO)[4]["credMgmt"] is True
+    assert "credentialMgmtPreview" not in call(pinned.auth, GET_INFO)[4]

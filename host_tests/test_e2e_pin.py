@@ -54,6 +54,17 @@ def _user(n):
     return PublicKeyCredentialUserEntity(id=b"user-%d" % n, name="user%d@example.com" % n, display_name="User %d" % n)
 
 
+def _register(client, server, n, uv, rk=False):
+    """Register user n; (options, client result, the server's verified authenticator data)."""
+    opts, state = server.register_begin(
+        _user(n),
+        resident_key_requirement=ResidentKeyRequirement.REQUIRED if rk else ResidentKeyRequirement.DISCOURAGED,
+        user_verification=uv,
+    )
+    result = client.make_credential(opts.public_key)
+    return opts, result, server.register_complete(state, result)
+
+
 # -- ClientPin -------------------------------------------------------------------------------------
 
 
@@ -141,11 +152,7 @@ def test_register_and_sign_in_with_pin(powered):
     user = Pin(PIN)
     client = webauthn_client(powered.dev, interaction=user)
     server = _server()
-    opts, state = server.register_begin(
-        _user(1), resident_key_requirement=ResidentKeyRequirement.REQUIRED, user_verification="required"
-    )
-    result = client.make_credential(opts.public_key)
-    auth_data = server.register_complete(state, result)
+    opts, result, auth_data = _register(client, server, 1, "required", rk=True)
     assert auth_data.is_user_verified() and auth_data.is_user_present()
     reg = webauthn.verify_registration_response(
         credential=dict(result),
@@ -180,8 +187,7 @@ def test_exclude_list_with_pin_still_refuses(powered):
     ClientPin(powered.ctap).set_pin(PIN)
     client = webauthn_client(powered.dev, interaction=Pin(PIN))
     server = _server()
-    opts, state = server.register_begin(_user(1), user_verification="required")
-    first = server.register_complete(state, client.make_credential(opts.public_key))
+    first = _register(client, server, 1, "required")[2]
     opts, _ = server.register_begin(_user(1), credentials=[first.credential_data], user_verification="required")
     with pytest.raises(ClientError) as e:
         client.make_credential(opts.public_key)
@@ -194,13 +200,9 @@ def test_discouraged_uv_resident_key_asks_for_the_pin_after_puat_required(powere
     user = Pin(PIN)
     client = webauthn_client(powered.dev, interaction=user)
     server = _server()
-    opts, state = server.register_begin(
-        _user(2), resident_key_requirement=ResidentKeyRequirement.REQUIRED, user_verification="discouraged"
-    )
-    auth_data = server.register_complete(state, client.make_credential(opts.public_key))
+    auth_data = _register(client, server, 2, "discouraged", rk=True)[2]
     assert auth_data.is_user_verified() and user.asked == 1
-    opts, state = server.register_begin(_user(3), user_verification="discouraged")
-    auth_data = server.register_complete(state, client.make_credential(opts.public_key))
+    auth_data = _register(client, server, 3, "discouraged")[2]
     assert not auth_data.is_user_verified() and user.asked == 1
 
 
@@ -218,15 +220,11 @@ def test_wrong_pin_through_the_client(powered):
 
 
 def _passkeys(powered, users):
-    client = webauthn_client(powered.dev, interaction=Pin(PIN))
     creds = {}
     for rp_id, n in users:
         server = Fido2Server(PublicKeyCredentialRpEntity(id=rp_id, name=rp_id))
-        opts, state = server.register_begin(
-            _user(n), resident_key_requirement=ResidentKeyRequirement.REQUIRED, user_verification="required"
-        )
-        client_for_rp = client if rp_id == RP_ID else webauthn_client(powered.dev, "https://" + rp_id, Pin(PIN))
-        creds[n] = server.register_complete(state, client_for_rp.make_credential(opts.public_key)).credential_data
+        client = webauthn_client(powered.dev, "https://" + rp_id, Pin(PIN))
+        creds[n] = _register(client, server, n, "required", rk=True)[2].credential_data
     return creds
 
 
@@ -308,8 +306,7 @@ def test_config_always_uv_and_min_pin_length(powered, protocol):
     # alwaysUv: even a non-resident credential now needs the PIN.
     user = Pin(PIN)
     client = webauthn_client(powered.dev, interaction=user)
-    opts, state = _server().register_begin(_user(1), user_verification="discouraged")
-    assert _server().register_complete(state, client.make_credential(opts.public_key)).is_user_verified()
+    assert _register(client, _server(), 1, "discouraged")[2].is_user_verified()
     assert user.asked == 1
 
     # That registration took a new token: every older one, cfg's too, is dead.

@@ -6,13 +6,14 @@ import pytest
 from fido2.ctap import CtapError
 
 from firmware import store as st
+from pinhelpers import auth, pinned, plat, protocol  # noqa: F401 (pytest fixtures)
 from pinhelpers import (
+    PIN,
     GET_ASSERTION,
     MAKE_CREDENTIAL,
     PERM_CM,
     PERM_GA,
     PERM_MC,
-    Platform,
     call,
     code_of,
     credential_id_of,
@@ -26,29 +27,7 @@ from pinhelpers import (
 )
 
 ERR = CtapError.ERR
-PIN = "1234"
 UP, UV = 0x01, 0x04
-
-
-@pytest.fixture(params=[1, 2], ids=["v1", "v2"])
-def protocol(request):
-    return request.param
-
-
-@pytest.fixture
-def auth():
-    return make_auth()
-
-
-@pytest.fixture
-def plat(auth, protocol):
-    return Platform(auth, protocol)
-
-
-@pytest.fixture
-def pinned(plat):
-    plat.set_pin(PIN)
-    return plat
 
 
 def err(auth, cmd, req):
@@ -84,16 +63,9 @@ def test_zero_length_probe_with_pin(pinned, cmd, make, key):
 
 
 @pytest.mark.parametrize("cmd, make, key", PROBES, ids=["mc", "ga"])
-def test_zero_length_probe_refused_touch_is_operation_denied(cmd, make, key):
-    auth = make_auth(presence="deny")
-    req = make()
-    req[key] = b""
-    assert err(auth, cmd, req) == ERR.OPERATION_DENIED
-
-
-@pytest.mark.parametrize("cmd, make, key", PROBES, ids=["mc", "ga"])
-def test_zero_length_probe_no_touch_is_operation_denied(cmd, make, key):
-    auth = make_auth(presence="manual")
+@pytest.mark.parametrize("presence", ["deny", "manual"], ids=["refused", "no-touch"])
+def test_zero_length_probe_without_a_touch_is_operation_denied(cmd, make, key, presence):
+    auth = make_auth(presence=presence)
     req = make()
     req[key] = b""
     assert err(auth, cmd, req) == ERR.OPERATION_DENIED

@@ -82,37 +82,19 @@ def make(aaguid=AAGUID, days=3650):
         )
         .sign(ca_key, hashes.SHA256())
     )
-    dev_key = ec.generate_private_key(ec.SECP256R1())
-    # The extension value is an OCTET STRING holding the 16-byte AAGUID.
-    aaguid_ext = x509.UnrecognizedExtension(OID_FIDO_GEN_CE_AAGUID, b"\x04\x10" + bytes(aaguid))
-    dev_cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name("PyFIDO Key Batch 1", ou="Authenticator Attestation"))
-        .issuer_name(ca_name)
-        .public_key(dev_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=days))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(aaguid_ext, critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
+    dev_cert, dev_key = _leaf(_name("PyFIDO Key Batch 1", ou="Authenticator Attestation"), ca_name, ca_key, aaguid, now, days)
     return ca_cert, ca_key, dev_cert, dev_key
 
 
-def make_enterprise(ca_cert, ca_key, serial, aaguid=AAGUID, days=3650):
-    """An enterprise attestation certificate for one device: (cert, key)."""
-    now = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=1)
+def _leaf(subject, issuer, ca_key, aaguid, now, days):
+    """An attestation certificate (WebAuthn §8.2.1) and its new key: (cert, key)."""
     key = ec.generate_private_key(ec.SECP256R1())
+    # The extension value is an OCTET STRING holding the 16-byte AAGUID.
     aaguid_ext = x509.UnrecognizedExtension(OID_FIDO_GEN_CE_AAGUID, b"\x04\x10" + bytes(aaguid))
-    subject = x509.Name(
-        list(_name("PyFIDO Key Enterprise", ou="Authenticator Attestation"))
-        + [x509.NameAttribute(NameOID.SERIAL_NUMBER, serial)]
-    )
     cert = (
         x509.CertificateBuilder()
         .subject_name(subject)
-        .issuer_name(ca_cert.subject)
+        .issuer_name(issuer)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now)
@@ -122,6 +104,16 @@ def make_enterprise(ca_cert, ca_key, serial, aaguid=AAGUID, days=3650):
         .sign(ca_key, hashes.SHA256())
     )
     return cert, key
+
+
+def make_enterprise(ca_cert, ca_key, serial, aaguid=AAGUID, days=3650):
+    """An enterprise attestation certificate for one device: (cert, key)."""
+    now = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=1)
+    subject = x509.Name(
+        list(_name("PyFIDO Key Enterprise", ou="Authenticator Attestation"))
+        + [x509.NameAttribute(NameOID.SERIAL_NUMBER, serial)]
+    )
+    return _leaf(subject, ca_cert.subject, ca_key, aaguid, now, days)
 
 
 def private_key_bytes(key):

@@ -19,10 +19,8 @@ from firmware.status import (
     CtapError,
     CTAP1_ERR_INVALID_PARAMETER,
     CTAP2_ERR_KEY_STORE_FULL,
-    CTAP2_ERR_MISSING_PARAMETER,
     CTAP2_ERR_PIN_NOT_SET,
     CTAP2_ERR_PIN_POLICY_VIOLATION,
-    CTAP2_ERR_PUAT_REQUIRED,
 )
 
 # CTAP 2.1 §6.11 authenticatorConfig request
@@ -138,17 +136,11 @@ def handle(auth, req):
     bypass = sub_command == SUB_TOGGLE_ALWAYS_UV and not protected and pin_uv.always_uv(auth)
     # 4. Protected by UV, or alwaysUv: a pinUvAuthToken with acfg.
     if not bypass and (protected or pin_uv.always_uv(auth)):
-        if param is None:
-            raise CtapError(CTAP2_ERR_PUAT_REQUIRED)
-        version = req.get(_CFG_PIN_UV_AUTH_PROTOCOL)
-        if version is None:
-            raise CtapError(CTAP2_ERR_MISSING_PARAMETER)
         message = b"\xff" * 32 + bytes((_CONFIG_COMMAND_BYTE, sub_command))
         if sub_params is not None:
             # Canonical CBOR in, so this is exactly what the platform MACed.
             message += cbor.dumps(sub_params)
-        pp.verify_token(auth, version, message, param)
-        pp.require_permission(auth, pp.PERMISSION_ACFG)
+        pp.authorize(auth, param, req.get(_CFG_PIN_UV_AUTH_PROTOCOL), message, pp.PERMISSION_ACFG)
 
     # -- act (5-6) ----------------------------------------------------------------------------
     _SUBCOMMANDS[sub_command](auth, sub_params)

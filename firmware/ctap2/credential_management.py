@@ -26,11 +26,9 @@ from firmware.status import (
     CtapError,
     CTAP1_ERR_INVALID_PARAMETER,
     CTAP2_ERR_INVALID_SUBCOMMAND,
-    CTAP2_ERR_MISSING_PARAMETER,
     CTAP2_ERR_NO_CREDENTIALS,
     CTAP2_ERR_NOT_ALLOWED,
     CTAP2_ERR_PIN_AUTH_INVALID,
-    CTAP2_ERR_PUAT_REQUIRED,
 )
 
 # CTAP 2.1 §6.8 authenticatorCredentialManagement request
@@ -92,24 +90,16 @@ def continues(req):
 
 def _authorize(auth, req, sub_command, preview):
     """The checks every subcommand but GetNext starts with (§6.8 steps 1-4)."""
-    param = req.get(_CM_PIN_UV_AUTH_PARAM)
-    if param is None:
-        raise CtapError(CTAP2_ERR_PUAT_REQUIRED)
-    version = req.get(_CM_PIN_UV_AUTH_PROTOCOL)
-    if version is None:
-        raise CtapError(CTAP2_ERR_MISSING_PARAMETER)
     message = bytes((sub_command,))
     sub_params = req.get(_CM_SUB_COMMAND_PARAMS)
     if sub_params is not None:
         # The decoder accepts canonical CBOR only, so this re-encoding is
         # byte for byte what the platform sent and MACed.
         message += cbor.dumps(sub_params)
-    pp.verify_token(auth, version, message, param)
-    if preview and auth.pin_uv.legacy:
-        # CTAP 2.1-PRE platforms get their token with getPinToken and know no
-        # permissions; that token still took the PIN. 0x0A never allows this.
-        return
-    pp.require_permission(auth, pp.PERMISSION_CM)
+    # CTAP 2.1-PRE platforms (0x41) get their token with getPinToken and know
+    # no permissions; that token still took the PIN. 0x0A never allows this.
+    permission = 0 if preview and auth.pin_uv.legacy else pp.PERMISSION_CM
+    pp.authorize(auth, req.get(_CM_PIN_UV_AUTH_PARAM), req.get(_CM_PIN_UV_AUTH_PROTOCOL), message, permission)
 
 
 def _require_unbound(auth):
@@ -204,13 +194,18 @@ def _enumerate_rps_begin(auth, req, preview):
     return resp
 
 
-def _enumerate_rps_get_next_rp(auth, req, preview):
-    """§6.8.3 enumerateRPsGetNextRP: only right after Begin or another GetNext."""
+def _next(auth, kind):
+    """The next item of a cursor of this kind: only right after Begin or another GetNext."""
     cursor = auth.cred_mgmt_state
-    if cursor is None or cursor.kind != _RPS or not cursor.items:
+    if cursor is None or cursor.kind != kind or not cursor.items:
         auth.cred_mgmt_state = None
         raise CtapError(CTAP2_ERR_NOT_ALLOWED)
-    return _rp_response(cursor.items.pop(0))
+    return cursor.items.pop(0)
+
+
+def _enumerate_rps_get_next_rp(auth, req, preview):
+    """§6.8.3 enumerateRPsGetNextRP."""
+    return _rp_response(_next(auth, _RPS))
 
 
 def _enumerate_credentials_begin(auth, req, preview):
@@ -231,11 +226,7 @@ def _enumerate_credentials_begin(auth, req, preview):
 
 def _enumerate_credentials_get_next_credential(auth, req, preview):
     """§6.8.4 enumerateCredentialsGetNextCredential."""
-    cursor = auth.cred_mgmt_state
-    if cursor is None or cursor.kind != _CREDENTIALS or not cursor.items:
-        auth.cred_mgmt_state = None
-        raise CtapError(CTAP2_ERR_NOT_ALLOWED)
-    rp_id_hash, slot = cursor.items.pop(0)
+    rp_id_hash, slot = _next(auth, _CREDENTIALS)
     rec = auth.store.rk_load(slot)
     cred = None if rec is None else auth.wrapper.unwrap(rp_id_hash, rec[st.RK_CREDENTIAL_ID])
     if cred is None:
