@@ -21,13 +21,14 @@ from firmware.status import (
 )
 from firmware.ctaphid import (
     CTAPHID_CBOR,
+    CTAPHID_MSG,
     CAPABILITY_CBOR,
     CAPABILITY_NMSG,
     CAPABILITY_WINK,
     MAX_MESSAGE_SIZE,
     STATUS_PROCESSING,
 )
-from firmware import crypto
+from firmware import crypto, ctap1
 from firmware import store as st
 from firmware.credential import MAX_CREDENTIAL_ID_LENGTH, Wrapper
 from firmware.ctap2 import get_assertion, get_info, make_credential, reset, selection
@@ -173,11 +174,16 @@ class Authenticator:
     # -- what getInfo advertises: derived from what is implemented ---------
 
     def versions(self):
+        # U2F_V2: CTAP1 over CTAPHID_MSG (firmware/ctap1.py) -- but not under
+        # alwaysUv: without built-in UV, CTAP 2.1 §7.2.4 requires CTAP1 off
+        # (capabilities below sets NMSG, so CTAPHID answers ERR_INVALID_CMD).
+        versions = [] if pin_uv.always_uv(self) else ["U2F_V2"]
+        versions.append("FIDO_2_0")
         # FIDO_2_1 promises the whole of CTAP 2.1's mandatory set; credProtect
         # (required with discoverable credentials) arrives with the extensions.
         if "credProtect" in self.extensions() and 2 in self.pin_uv_auth_protocols:
-            return ["FIDO_2_0", "FIDO_2_1"]
-        return ["FIDO_2_0"]
+            versions.append("FIDO_2_1")
+        return versions
 
     def extensions(self):
         return []
@@ -208,8 +214,11 @@ class Authenticator:
     @property
     def capabilities(self):
         """CTAPHID INIT capability flags: only what is implemented."""
-        # CTAPHID_MSG (CTAP1/U2F) is not implemented yet: NMSG says so.
-        return CAPABILITY_CBOR | CAPABILITY_WINK | CAPABILITY_NMSG
+        # NMSG clear: CTAPHID_MSG carries CTAP1/U2F (firmware/ctap1.py),
+        # except under alwaysUv (see versions()).
+        if pin_uv.always_uv(self):
+            return CAPABILITY_CBOR | CAPABILITY_WINK | CAPABILITY_NMSG
+        return CAPABILITY_CBOR | CAPABILITY_WINK
 
     def handle(self, cmd, payload, transport):
         """A complete CTAPHID message for the application layer."""
@@ -217,6 +226,10 @@ class Authenticator:
         try:
             if cmd == CTAPHID_CBOR:
                 return self.process_cbor(payload)
+            if cmd == CTAPHID_MSG:
+                # Any other command ends getNextAssertion's state, U2F too.
+                self.assertion_state = None
+                return ctap1.process(self, payload)
             raise ValueError("no handler for CTAPHID command %d" % cmd)
         finally:
             self.transport = _NoTransport()
