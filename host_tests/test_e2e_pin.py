@@ -389,3 +389,24 @@ def test_get_info_as_python_fido2_sees_it(device):
     assert Config.is_supported(info)
     assert info.min_pin_length == 4 and info.max_rpids_for_min_pin == 8
     assert "uv" not in info.options
+
+
+def test_always_uv_turns_u2f_off(key_factory):
+    from fido2.ctap1 import Ctap1
+    from fido2.hid import CAPABILITY
+
+    powered = PoweredKey(key_factory)
+    try:
+        assert "U2F_V2" in powered.ctap.get_info().versions
+        assert Ctap1(powered.dev).get_version() == "U2F_V2"
+        Config(powered.ctap).toggle_always_uv()
+        assert "U2F_V2" not in powered.ctap.get_info().versions
+        with pytest.raises(CtapError) as e:
+            Ctap1(powered.dev).get_version()
+        assert e.value.code == ERR.INVALID_COMMAND
+        powered.power_cycle()  # a new INIT: the capability says it too
+        assert powered.dev.capabilities & CAPABILITY.NMSG
+        Config(powered.ctap).toggle_always_uv()
+        assert Ctap1(powered.dev).get_version() == "U2F_V2"
+    finally:
+        powered.dev.close()
