@@ -19,7 +19,7 @@ APT := tools/ensure_apt.sh
 # Debian packages the tests use: C toolchains for lib/p256 (host, Cortex-M0+),
 # valgrind (constant-time check), libfido2 (second real client), mbedtls
 # (benchmark reference), Node.js (MicroPython WebAssembly, rp2040js).
-APT_PACKAGES := gcc
+APT_PACKAGES := gcc libfido2-1
 # pytest: both cores, and an empty selection is a failure (see `test`).
 PYTEST_ARGS ?= -n 2 -rs
 

@@ -21,17 +21,18 @@ from firmware.status import (
 )
 from firmware.ctaphid import (
     CTAPHID_CBOR,
+    CTAPHID_MSG,
     CAPABILITY_CBOR,
     CAPABILITY_NMSG,
     CAPABILITY_WINK,
     MAX_MESSAGE_SIZE,
     STATUS_PROCESSING,
 )
-from firmware import crypto
+from firmware import crypto, ctap1
 from firmware import store as st
 from firmware.credential import MAX_CREDENTIAL_ID_LENGTH, Wrapper
 from firmware.ctap2 import extensions as exts, get_assertion, get_info, make_credential, reset, selection
-from firmware.ctap2 import client_pin, pin_uv
+from firmware.ctap2 import client_pin, config, credential_management, pin_uv
 from firmware.pin_protocol import PinUvAuthTokenState
 from firmware.ctap2.authenticator_data import COSE_ALG_ES256
 
@@ -56,6 +57,7 @@ AUTHENTICATOR_CREDENTIAL_MANAGEMENT = const(0x0A)
 AUTHENTICATOR_SELECTION = const(0x0B)
 AUTHENTICATOR_LARGE_BLOBS = const(0x0C)
 AUTHENTICATOR_CONFIG = const(0x0D)
+AUTHENTICATOR_CREDENTIAL_MANAGEMENT_PREVIEW = const(0x41)  # CTAP 2.1-PRE
 
 
 def _large_blobs(auth, req):
@@ -75,7 +77,12 @@ _COMMANDS = {
     AUTHENTICATOR_SELECTION: selection.handle,
     AUTHENTICATOR_CLIENT_PIN: client_pin.handle,
     AUTHENTICATOR_LARGE_BLOBS: _large_blobs,
+    AUTHENTICATOR_CREDENTIAL_MANAGEMENT: credential_management.handle,
+    AUTHENTICATOR_CREDENTIAL_MANAGEMENT_PREVIEW: credential_management.handle_preview,
+    AUTHENTICATOR_CONFIG: config.handle,
 }
+
+_CRED_MGMT_COMMANDS = (AUTHENTICATOR_CREDENTIAL_MANAGEMENT, AUTHENTICATOR_CREDENTIAL_MANAGEMENT_PREVIEW)
 
 # getInfo maxSerializedLargeBlobArray unless CONFIG says otherwise
 # (CTAP 2.1 §6.10: at least 1024; this key promises 8 KiB).
@@ -126,6 +133,7 @@ class Authenticator:
         self.pin_consecutive_mismatches = 0
         # Runtime state spanning commands (the router clears it, see process_cbor)
         self.assertion_state = None
+        self.cred_mgmt_state = None
         self.large_blob_write = None  # a large-blob write in progress
 
     def reset_state(self):
@@ -133,6 +141,7 @@ class Authenticator:
         self.store.wipe()
         self.wrapper = Wrapper(self.store.master_secret)
         self.assertion_state = None
+        self.cred_mgmt_state = None
         # New key-agreement keys, no token, no mismatches (§6.6).
         self.pin_uv.reset()
         self.pin_consecutive_mismatches = 0
@@ -182,11 +191,16 @@ class Authenticator:
     # -- what getInfo advertises: derived from what is implemented ---------
 
     def versions(self):
+        # U2F_V2: CTAP1 over CTAPHID_MSG (firmware/ctap1.py) -- but not under
+        # alwaysUv: without built-in UV, CTAP 2.1 §7.2.4 requires CTAP1 off
+        # (capabilities below sets NMSG, so CTAPHID answers ERR_INVALID_CMD).
+        versions = [] if pin_uv.always_uv(self) else ["U2F_V2"]
+        versions.append("FIDO_2_0")
         # FIDO_2_1 promises the whole of CTAP 2.1's mandatory set; credProtect
         # (required with discoverable credentials) arrives with the extensions.
         if "credProtect" in self.extensions() and 2 in self.pin_uv_auth_protocols:
-            return ["FIDO_2_0", "FIDO_2_1"]
-        return ["FIDO_2_0"]
+            versions.append("FIDO_2_1")
+        return versions
 
     def extensions(self):
         return exts.supported(self)
@@ -200,6 +214,9 @@ class Authenticator:
             # No "uv": no built-in user verification; the PIN is the only way.
             "clientPin": pin_uv.pin_is_set(self),
             "pinUvAuthToken": True,
+            "credMgmt": True,
+            "authnrCfg": True,
+            "setMinPINLength": True,
             "alwaysUv": pin_uv.always_uv(self),
             "makeCredUvNotRqd": pin_uv.make_cred_uv_not_rqd(self),
         }
@@ -215,8 +232,11 @@ class Authenticator:
     @property
     def capabilities(self):
         """CTAPHID INIT capability flags: only what is implemented."""
-        # CTAPHID_MSG (CTAP1/U2F) is not implemented yet: NMSG says so.
-        return CAPABILITY_CBOR | CAPABILITY_WINK | CAPABILITY_NMSG
+        # NMSG clear: CTAPHID_MSG carries CTAP1/U2F (firmware/ctap1.py),
+        # except under alwaysUv (see versions()).
+        if pin_uv.always_uv(self):
+            return CAPABILITY_CBOR | CAPABILITY_WINK | CAPABILITY_NMSG
+        return CAPABILITY_CBOR | CAPABILITY_WINK
 
     def handle(self, cmd, payload, transport):
         """A complete CTAPHID message for the application layer."""
@@ -224,6 +244,10 @@ class Authenticator:
         try:
             if cmd == CTAPHID_CBOR:
                 return self.process_cbor(payload)
+            if cmd == CTAPHID_MSG:
+                # Any other command ends getNextAssertion's state, U2F too.
+                self.assertion_state = None
+                return ctap1.process(self, payload)
             raise ValueError("no handler for CTAPHID command %d" % cmd)
         finally:
             self.transport = _NoTransport()
@@ -239,7 +263,8 @@ class Authenticator:
         if handler is None:
             return bytes((CTAP1_ERR_INVALID_COMMAND,))
         # State spanning commands lives only until another command comes
-        # (CTAP 2.1 §6.3: getNextAssertion follows getAssertion directly).
+        # (CTAP 2.1 §6.3: getNextAssertion follows getAssertion directly;
+        # §6.8: credential management GetNext follows its Begin).
         if cmd != AUTHENTICATOR_GET_NEXT_ASSERTION:
             self.assertion_state = None
         if cmd != AUTHENTICATOR_LARGE_BLOBS:
@@ -250,11 +275,15 @@ class Authenticator:
             try:
                 request = cbor.loads(data[1:])
             except ValueError:
+                self.cred_mgmt_state = None
                 return bytes((CTAP2_ERR_INVALID_CBOR,))
             if not isinstance(request, dict):
+                self.cred_mgmt_state = None
                 return bytes((CTAP2_ERR_CBOR_UNEXPECTED_TYPE,))
         else:
             request = {}
+        if not (cmd in _CRED_MGMT_COMMANDS and credential_management.continues(request)):
+            self.cred_mgmt_state = None
         try:
             response = handler(self, request)
         except CtapError as e:

@@ -1,8 +1,22 @@
-"""Test of user presence (CTAP 2.1 §6.1.2 step 13, §6.2.2, §6.6, §6.9).
+"""Test of user presence (CTAP 2.1 §6.1.2 step 13, §6.2.2, §6.6, §6.9; U2F §4.1, §5.1).
 
-Asks the board for a touch, keeps the host informed with KEEPALIVE
-UPNEEDED, and honours CTAPHID_CANCEL. The board's wait_touch(ms) answers one of
-the TOUCH_* outcomes below; this module maps them to status codes in one table.
+CTAP2 (wait): asks the board for a touch, keeps the host informed with
+KEEPALIVE UPNEEDED, and honours CTAPHID_CANCEL. CTAP1/U2F (check): never
+waits; the client polls. The board's wait_touch(ms) answers one of the
+TOUCH_* outcomes below; this module maps them to status codes in one table.
+
+What a board promises for wait_touch(timeout_ms):
+  - TOUCH_OK once per press: a press approves one operation, so a long press
+    never approves two (a button board reports the press edge, not the level);
+  - a press that came since the previous call counts, when it is recent: a
+    board whose button is sampled only inside wait_touch latches the press
+    (an interrupt or a fast scan) and forgets it after about two seconds, so
+    the U2F poll of a host that asks every 100-250 ms still sees a short tap,
+    but a tap made while nothing was asking cannot approve a later request;
+  - wait_touch(0) returns at once: the non-blocking poll check() uses.
+The host board's Presence keeps the first and last rules ("manual" press() is
+one pending touch, consumed by the call that reports it); its pending touch
+does not expire, as a test or a person at the prompt presses only when asked.
 """
 
 from micropython import const
@@ -59,3 +73,21 @@ def wait(auth, timeout_ms=UP_TIMEOUT_MS):
                 raise CtapError(CTAP2_ERR_USER_ACTION_TIMEOUT)
     finally:
         board.led("idle")
+
+
+def check(auth):
+    """Non-blocking test of user presence for CTAP1/U2F: True once per touch.
+
+    U2F must not hold the channel while a person finds the key: a request
+    that needs presence asks the board once, without waiting. No touch: the
+    LED asks for one and the caller answers SW_CONDITIONS_NOT_SATISFIED; the
+    client repeats the request until the touch comes, and that request
+    consumes it. A refusal (TOUCH_DECLINED) counts as no touch: U2F has no
+    status word for it, and the client gives up on its own timeout.
+    """
+    board = auth.board
+    if board.wait_touch(0) == TOUCH_OK:
+        board.led("idle")
+        return True
+    board.led("touch")
+    return False

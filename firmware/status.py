@@ -63,5 +63,6 @@ class CtapError(Exception):
     """A CTAP status code raised by a handler; .code is the status byte."""
 
     def __init__(self, code):
-        Exception.__init__(self, code)
+        # super(): MicroPython has no Exception.__init__ to call directly.
+        super().__init__(code)
         self.code = code

@@ -21,6 +21,7 @@ _REC_RK = "rk"  # "rk000".."rkNNN", one discoverable credential each; missing = 
 REC_LARGE_BLOBS = "lb"  # the initial serialized large-blob array (CTAP 2.1 §6.10.2)
 REC_ATTESTATION = "att"  # no batch attestation provisioned: self attestation
 REC_ENTERPRISE_ATTESTATION = "eatt"  # not enterprise attestation capable (no getInfo "ep")
+REC_U2F_ATTESTATION = "u2fatt"  # no self-signed U2F attestation made yet (or since reset)
 _TMP = ".new"
 _CHECK = const(8)
 
@@ -57,6 +58,12 @@ ATT_CERTIFICATES = const(2)  # [DER, ...], leaf first
 # The enterprise attestation record (tools/, survives reset) uses the same two
 # keys plus:
 EATT_RP_IDS = const(3)  # RP IDs for vendor-facilitated EA (enterpriseAttestation 1); absent = none
+
+# Keys of the self-signed U2F attestation record (made on the device when no
+# batch attestation is provisioned; authenticatorReset replaces it)
+U2F_ATT_PRIVATE_KEY = const(1)
+U2F_ATT_CERTIFICATE = const(2)  # DER
+U2F_ATT_EPOCH = const(3)  # the master secret it was made under (see epoch)
 
 # The counter is reserved in steps: one flash write per COUNTER_STEP
 # signatures (and one per power-up), never a value handed out twice.
@@ -143,6 +150,11 @@ class Store:
     @property
     def master_secret(self):
         return self._state[STATE_MASTER_SECRET]
+
+    @property
+    def epoch(self):
+        """A tag of the current master secret: records made before a reset carry another."""
+        return self._epoch
 
     # -- signature counter ---------------------------------------------------------
 
@@ -281,8 +293,11 @@ class Store:
     def wipe(self):
         """Forget every credential, the PIN and the master secret.
 
-        The attestation identity and the signature counter survive: the first
-        belongs to the device model, the second must never go backwards.
+        The batch attestation identity and the signature counter survive: the
+        first belongs to the device model, the second must never go backwards.
+        A self-signed U2F attestation identity is unique to this device, so it
+        is replaced: a reset key cannot be linked to its earlier registrations
+        (a record left by a cut reset fails its epoch check and is replaced).
         """
         # The new master secret first, in one atomic write: from that instant
         # every old credential ID is dead, and leftover records below are
@@ -292,5 +307,6 @@ class Store:
         for name in self._st.list():
             if name.startswith(_REC_RK) or name.startswith(REC_LARGE_BLOBS):
                 self._st.remove(name)
+        self._st.remove(REC_U2F_ATTESTATION)
         self._rk = {}
         self._rk_created = 0

@@ -11,14 +11,11 @@ so a test can break one member at a time.
 import hashlib
 import os
 
-from fido2 import cbor
+import pytest
 from fido2.ctap import CtapError
 from fido2.ctap2.pin import PinProtocolV1, PinProtocolV2
 
-from boards.host.board import FakeClock, HostBoard, Presence
-from boards.host.memory_storage import MemoryStorage
-from boards.host.transport import MemoryTransport
-from firmware.authenticator import Authenticator
+import ctap2_helpers
 
 CLIENT_PIN = 0x06
 MAKE_CREDENTIAL = 0x01
@@ -38,33 +35,30 @@ PERM_ACFG = 0x20
 
 HOST_PROTOCOLS = {1: PinProtocolV1, 2: PinProtocolV2}
 RP_ID = "example.com"
+PIN = "1234"
 
 
-def make_auth(storage=None, presence=None, clock=None):
+def make_auth(storage=None, presence="auto", clock=None):
     """A fresh Authenticator on the host board (a 'power-up'), fake clock by default."""
-    board = HostBoard(
-        MemoryTransport(),
-        storage=storage if storage is not None else MemoryStorage(),
-        presence=presence or Presence("auto"),
-        clock=clock or FakeClock(),
-    )
-    return Authenticator(board)
+    return ctap2_helpers.make_auth(presence, storage, clock)
 
 
 def power_cycle(auth):
     """A new Authenticator on the same flash: RAM state gone, records kept."""
-    return make_auth(storage=auth.board.storage, presence=auth.board.presence, clock=auth.board.clock)
+    return make_auth(auth.board.storage, auth.board.presence.mode, auth.board.clock)
 
 
 def call(auth, cmd, params=None):
-    """One CTAP2 command through the router; the decoded response, or raises CtapError."""
-    data = bytes([cmd])
+    """One CTAP2 command through the router; the decoded response, or raises CtapError.
+
+    Members whose value is None are left out, as a platform leaves them out.
+    """
     if params is not None:
-        data += cbor.encode({k: v for k, v in params.items() if v is not None})
-    resp = auth.process_cbor(data)
-    if resp[0] != 0:
-        raise CtapError(resp[0])
-    return cbor.decode(resp[1:]) if len(resp) > 1 else None
+        params = {k: v for k, v in params.items() if v is not None}
+    status, resp = ctap2_helpers.call(auth, cmd, params)
+    if status != 0:
+        raise CtapError(status)
+    return resp
 
 
 def info(auth):
@@ -137,24 +131,31 @@ class Platform:
 # -- makeCredential / getAssertion requests -------------------------------------------------
 
 
-def mc_request(rp_id=RP_ID, user_id=b"user-1", rk=False, name="alice", client_data_hash=None, **extra):
+def mc_request(rp_id=RP_ID, user_id=b"user-1", rk=False, name="alice", client_data_hash=None, options=None, extra=None):
+    """A makeCredential request map; `options` go into 0x07, `extra` adds members."""
     req = {
         1: client_data_hash or os.urandom(32),
         2: {"id": rp_id, "name": rp_id},
         3: {"id": user_id, "name": name, "displayName": name.title()},
         4: [{"alg": -7, "type": "public-key"}],
     }
+    opts = dict(options or {})
     if rk:
-        req[7] = {"rk": True}
-    req.update(extra)
+        opts["rk"] = True
+    if opts:
+        req[7] = opts
+    req.update(extra or {})
     return req
 
 
-def ga_request(rp_id=RP_ID, allow=None, client_data_hash=None, **extra):
+def ga_request(rp_id=RP_ID, allow=None, client_data_hash=None, options=None, extra=None):
+    """A getAssertion request map; `options` go into 0x05, `extra` adds members."""
     req = {1: rp_id, 2: client_data_hash or os.urandom(32)}
     if allow:
         req[3] = [{"id": c, "type": "public-key"} for c in allow]
-    req.update(extra)
+    if options:
+        req[5] = dict(options)
+    req.update(extra or {})
     return req
 
 
@@ -188,3 +189,30 @@ def flags_of(auth_data):
 
 def code_of(excinfo):
     return excinfo.value.code
+
+
+# -- fixtures (import them into a test module to use them) --------------------------------------
+
+
+@pytest.fixture(params=[1, 2], ids=["v1", "v2"])
+def protocol(request):
+    """Each test that uses it runs once for pinUvAuthProtocol 1 and once for 2."""
+    return request.param
+
+
+@pytest.fixture
+def auth():
+    return make_auth()
+
+
+@pytest.fixture
+def plat(auth, protocol):
+    """The platform side for `protocol`, on a key without a PIN."""
+    return Platform(auth, protocol)
+
+
+@pytest.fixture
+def pinned(plat):
+    """The platform side for `protocol`, on a key whose PIN is PIN."""
+    plat.set_pin(PIN)
+    return plat

@@ -13,7 +13,9 @@ from fido2.ctap import CtapError
 
 from firmware import store as st
 from firmware.ctap2 import client_pin
+from pinhelpers import auth, pinned, plat, protocol  # noqa: F401 (pytest fixtures)
 from pinhelpers import (
+    PIN,
     CLIENT_PIN,
     GET_ASSERTION,
     MAKE_CREDENTIAL,
@@ -29,7 +31,6 @@ from pinhelpers import (
     code_of,
     ga_with_token,
     info,
-    make_auth,
     mc_request,
     mc_with_token,
     pad_pin,
@@ -37,29 +38,6 @@ from pinhelpers import (
 )
 
 ERR = CtapError.ERR
-PIN = "1234"
-
-
-@pytest.fixture(params=[1, 2], ids=["v1", "v2"])
-def protocol(request):
-    return request.param
-
-
-@pytest.fixture
-def auth():
-    return make_auth()
-
-
-@pytest.fixture
-def plat(auth, protocol):
-    return Platform(auth, protocol)
-
-
-@pytest.fixture
-def pinned(plat):
-    """A platform talking to a key whose PIN is PIN."""
-    plat.set_pin(PIN)
-    return plat
 
 
 def err(auth, req, cmd=CLIENT_PIN):

@@ -72,8 +72,8 @@ def test_init_allocates_fresh_channels(key):
     assert proto == 2
     assert (major, minor, build) == key.hid.app.firmware_version
     assert new_cid not in (0, BROADCAST)
-    # CTAP1 is not implemented yet: NMSG says so; CBOR and WINK are.
-    assert caps == CAPABILITY.CBOR | CAPABILITY.WINK | CAPABILITY.NMSG
+    # CBOR, WINK and CTAP1 (NMSG clear) are implemented.
+    assert caps == CAPABILITY.CBOR | CAPABILITY.WINK
     others = {key.init() for _ in range(5)}
     assert new_cid not in others and len(others) == 5
 
@@ -221,10 +221,19 @@ def test_unknown_and_host_side_commands_are_invalid(key, cmd):
     assert key.send(init_packet(cid, cmd, b"")) == [error(cid, ERR_INVALID_CMD)]
 
 
-def test_msg_is_invalid_while_ctap1_is_absent(key):
+def test_msg_reaches_ctap1(key):
     cid = key.init()
     apdu = bytes([0, 3, 0, 0, 0, 0, 0])  # U2F_VERSION
-    assert key.send(*packets(cid, CTAPHID.MSG, apdu)) == [error(cid, ERR_INVALID_CMD)]
+    assert key.send(*packets(cid, CTAPHID.MSG, apdu)) == [(cid, CTAPHID.MSG, b"U2F_V2\x90\x00")]
+
+
+def test_msg_is_invalid_for_an_application_that_advertises_nmsg():
+    """The CTAPHID layer honours NMSG: such an application never sees MSG."""
+    k = Key(WaitingApp())
+    cid = k.init()
+    apdu = bytes([0, 3, 0, 0, 0, 0, 0])
+    assert k.send(*packets(cid, CTAPHID.MSG, apdu)) == [error(cid, ERR_INVALID_CMD)]
+    assert k.hid.app.events == [] and k.hid.app.transport is None
 
 
 def test_wink(key):

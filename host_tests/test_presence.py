@@ -83,3 +83,30 @@ def test_host_presence_policies():
     p.press()
     assert p.wait(10, clock) == TOUCH_OK
     assert p.wait(10, clock) == TOUCH_TIMEOUT  # a press is used once
+
+
+# -- check(): the non-blocking test of presence U2F uses ---------------------------------
+
+
+@pytest.mark.parametrize(
+    "outcome, present, led",
+    [(TOUCH_OK, True, "idle"), (TOUCH_TIMEOUT, False, "touch"), (TOUCH_DECLINED, False, "touch")],
+)
+def test_check_polls_once_without_waiting(outcome, present, led):
+    board = ScriptedBoard([outcome])
+    polled = []
+    board.wait_touch = lambda ms: polled.append(ms) or outcome
+    t0 = board.clock.now
+    assert presence.check(Auth(board, Transport())) is present
+    assert polled == [0] and board.clock.now == t0
+    assert board.led_events == [led]
+
+
+def test_check_consumes_one_pending_touch():
+    board = HostBoard(MemoryTransport(), presence=Presence("manual"), clock=FakeClock())
+    auth = Auth(board, Transport())
+    assert presence.check(auth) is False
+    board.presence.press()
+    assert presence.check(auth) is True
+    assert presence.check(auth) is False  # one touch, one operation
+    assert board.presence.requests == 2  # asked again after the touch was used

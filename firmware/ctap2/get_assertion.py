@@ -53,6 +53,8 @@ class AssertionState:
 
 def _applicable(cred, uv, allow_list_given):
     # Step 7: credProtect hides credentials from requests without UV.
+    # U2F_AUTHENTICATE applies the same rule (never UV, always a list):
+    # firmware/ctap1.py _authenticate.
     if cred.cred_protect == CRED_PROTECT_UV_REQUIRED and not uv:
         return False
     if cred.cred_protect == CRED_PROTECT_UV_OPTIONAL_WITH_LIST and not uv and not allow_list_given:

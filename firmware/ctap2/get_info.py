@@ -8,6 +8,7 @@ from micropython import const
 
 from firmware.credential import MAX_CRED_BLOB_LENGTH, MAX_CREDENTIAL_ID_LENGTH
 from firmware.ctap2 import pin_uv
+from firmware.ctap2.config import MAX_RPIDS_FOR_SET_MIN_PIN_LENGTH
 
 # CTAP 2.1 §6.4 authenticatorGetInfo response keys
 _GI_RESP_VERSIONS = const(0x01)
@@ -50,6 +51,7 @@ def handle(auth, req):
         resp[_GI_RESP_PIN_UV_AUTH_PROTOCOLS] = auth.pin_uv_auth_protocols
         resp[_GI_RESP_FORCE_PIN_CHANGE] = pin_uv.force_pin_change(auth)
         resp[_GI_RESP_MIN_PIN_LENGTH] = pin_uv.min_pin_length(auth)
+        resp[_GI_RESP_MAX_RPIDS_FOR_SET_MIN_PIN_LENGTH] = MAX_RPIDS_FOR_SET_MIN_PIN_LENGTH
     extensions = auth.extensions()
     if extensions:
         resp[_GI_RESP_EXTENSIONS] = extensions
