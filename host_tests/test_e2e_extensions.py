@@ -6,12 +6,13 @@ fido2.ctap2.LargeBlobs over the socket transport; every registration and
 assertion also passes fido2.server.Fido2Server verification.
 """
 
+import hashlib
 import os
 
 import pytest
 from fido2.ctap import CtapError
 from fido2.client import ClientError, DefaultClientDataCollector, Fido2Client, UserInteraction
-from fido2.ctap2 import ClientPin, Ctap2, LargeBlobs
+from fido2.ctap2 import ClientPin, Config, CredentialManagement, Ctap2, LargeBlobs
 from fido2.ctap2.extensions import HmacSecretExtension
 from fido2.server import Fido2Server
 from fido2.utils import websafe_decode
@@ -269,3 +270,55 @@ def test_cred_protect_required_with_uv_through_the_client(pin_client):
     cred = auth_data.credential_data
     authenticate(pin_client, server, [cred], None, uv="required")
     authenticate(pin_client, server, [cred], None, allow=False, uv="required")
+
+
+def test_min_pin_length_only_for_rps_on_the_config_list(pin_client, device):
+    ctap = Ctap2(device)
+    client_pin = ClientPin(ctap)
+
+    def configure(rp_ids):
+        token = client_pin.get_pin_token(PIN, ClientPin.PERMISSION.AUTHENTICATOR_CFG)
+        Config(ctap, client_pin.protocol, token).set_min_pin_length(min_pin_length=6, rp_ids=rp_ids)
+
+    server = _server()
+    _, auth_data = register(pin_client, server, {"minPinLength": True}, uv="required")
+    assert auth_data.extensions is None  # no RP is on the list yet
+    configure(["other.example"])
+    _, auth_data = register(pin_client, server, {"minPinLength": True}, uv="required")
+    assert auth_data.extensions is None
+    configure(["other.example", RP_ID])
+    _, auth_data = register(pin_client, server, {"minPinLength": True}, uv="required")
+    assert auth_data.extensions == {"minPinLength": 6}
+    assert ctap.get_info().min_pin_length == 6
+
+
+def test_credential_management_lists_what_the_extensions_kept(device):
+    ctap = Ctap2(device)
+    client_pin = ClientPin(ctap)
+    client_pin.set_pin(PIN)
+    keys = {}
+    for level in (1, 2, 3):
+        token = client_pin.get_pin_token(PIN, ClientPin.PERMISSION.MAKE_CREDENTIAL, RP_ID)
+        cdh = os.urandom(32)
+        resp = ctap.make_credential(
+            cdh,
+            {"id": RP_ID, "name": "Example"},
+            {"id": b"user-%d" % level, "name": "u%d" % level},
+            [{"type": "public-key", "alg": -7}],
+            extensions={"credProtect": level, "largeBlobKey": True},
+            options={"rk": True},
+            pin_uv_param=client_pin.protocol.authenticate(token, cdh),
+            pin_uv_protocol=client_pin.protocol.VERSION,
+        )
+        assert resp.auth_data.extensions == {"credProtect": level}
+        keys[resp.auth_data.credential_data.credential_id] = (level, resp.large_blob_key)
+    token = client_pin.get_pin_token(PIN, ClientPin.PERMISSION.CREDENTIAL_MGMT)
+    cm = CredentialManagement(ctap, client_pin.protocol, token)
+    listed = {
+        c[CredentialManagement.RESULT.CREDENTIAL_ID]["id"]: (
+            c[CredentialManagement.RESULT.CRED_PROTECT],
+            c[CredentialManagement.RESULT.LARGE_BLOB_KEY],
+        )
+        for c in cm.enumerate_creds(hashlib.sha256(RP_ID.encode()).digest())
+    }
+    assert listed == keys
