@@ -334,3 +334,16 @@ class Libfido2Device:
 
 def _pin(pin):
     return None if pin is None else pin.encode()
+
+
+@pytest.fixture
+def dev(virtual_key):
+    """A libfido2 device on the test's virtual key, closed afterwards.
+
+    Test modules use it with `from libfido2 import dev`.
+    """
+    d = Libfido2Device(virtual_key.address)
+    try:
+        yield d
+    finally:
+        d.close()

@@ -14,7 +14,7 @@ import os
 import pytest
 
 from ctap2_helpers import parse_auth_data
-from libfido2 import FIDO_OK, Libfido2Device, Libfido2Error, library
+from libfido2 import FIDO_OK, Libfido2Error, dev, library  # noqa: F401 (dev: the fixture)
 
 RP_ID = "example.com"
 PIN = "97531357"
@@ -179,15 +179,6 @@ def expected_hmac(virtual_key, cred_id, salt, uv):
     key = hmac.new(virtual_key.authenticator.store.master_secret, b"hmac-secret CredRandom v1", hashlib.sha256).digest()
     cred_random = hmac.new(key, (b"\x01" if uv else b"\x00") + cred_id, hashlib.sha256).digest()
     return b"".join(hmac.new(cred_random, salt[i : i + 32], hashlib.sha256).digest() for i in range(0, len(salt), 32))
-
-
-@pytest.fixture
-def dev(virtual_key):
-    d = Libfido2Device(virtual_key.address)
-    try:
-        yield d
-    finally:
-        d.close()
 
 
 @pytest.mark.parametrize("salt_len", [32, 64])

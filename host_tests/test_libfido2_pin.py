@@ -11,7 +11,7 @@ import os
 import pytest
 
 from boards.host.memory_storage import MemoryStorage
-from libfido2 import FIDO_OK, Libfido2Device, Libfido2Error
+from libfido2 import FIDO_OK, Libfido2Device, Libfido2Error, dev  # noqa: F401 (dev: the fixture)
 
 RP_ID = "example.com"
 PIN = "246810"
@@ -21,15 +21,6 @@ FIDO_ERR_PIN_INVALID = 0x31
 FIDO_ERR_PIN_BLOCKED = 0x32
 FIDO_ERR_PIN_AUTH_BLOCKED = 0x34
 FIDO_ERR_PIN_POLICY_VIOLATION = 0x37
-
-
-@pytest.fixture
-def dev(virtual_key):
-    d = Libfido2Device(virtual_key.address)
-    try:
-        yield d
-    finally:
-        d.close()
 
 
 def expect(code, fn, *args):
