@@ -30,12 +30,16 @@ def choose_format(preference):
     return FMT_PACKED
 
 
-def statement(store, fmt, auth_data, client_data_hash, credential_private_key):
-    """attStmt for the chosen format over authData || clientDataHash."""
+def statement(store, fmt, auth_data, client_data_hash, credential_private_key, identity=None):
+    """attStmt for the chosen format over authData || clientDataHash.
+
+    identity: (private key, certificates) to attest with instead of the batch
+    attestation -- the enterprise attestation identity (CTAP 2.1 §7.1).
+    """
     if fmt == FMT_NONE:
         return {}
     signed = auth_data + client_data_hash
-    batch = store.attestation()
+    batch = identity if identity is not None else store.attestation()
     if batch is not None:
         key, certificates = batch
         return {

@@ -23,6 +23,7 @@ from firmware.ctaphid import (
     CTAPHID_CBOR,
     CTAPHID_MSG,
     CAPABILITY_CBOR,
+    CAPABILITY_NMSG,
     CAPABILITY_WINK,
     MAX_MESSAGE_SIZE,
     STATUS_PROCESSING,
@@ -30,7 +31,9 @@ from firmware.ctaphid import (
 from firmware import crypto, ctap1
 from firmware import store as st
 from firmware.credential import MAX_CREDENTIAL_ID_LENGTH, Wrapper
-from firmware.ctap2 import get_assertion, get_info, make_credential, reset, selection
+from firmware.ctap2 import extensions as exts, get_assertion, get_info, make_credential, reset, selection
+from firmware.ctap2 import client_pin, config, credential_management, pin_uv
+from firmware.pin_protocol import PinUvAuthTokenState
 from firmware.ctap2.authenticator_data import COSE_ALG_ES256
 
 # Firmware version: CTAPHID INIT device version bytes and getInfo
@@ -54,6 +57,15 @@ AUTHENTICATOR_CREDENTIAL_MANAGEMENT = const(0x0A)
 AUTHENTICATOR_SELECTION = const(0x0B)
 AUTHENTICATOR_LARGE_BLOBS = const(0x0C)
 AUTHENTICATOR_CONFIG = const(0x0D)
+AUTHENTICATOR_CREDENTIAL_MANAGEMENT_PREVIEW = const(0x41)  # CTAP 2.1-PRE
+
+
+def _large_blobs(auth, req):
+    # Rarely used: imported on first use, so it costs no RAM until then.
+    from firmware.ctap2 import large_blobs
+
+    return large_blobs.handle(auth, req)
+
 
 # Command byte -> handler(auth, request) -> response dict or None.
 _COMMANDS = {
@@ -63,7 +75,18 @@ _COMMANDS = {
     AUTHENTICATOR_RESET: reset.handle,
     AUTHENTICATOR_GET_NEXT_ASSERTION: get_assertion.handle_next,
     AUTHENTICATOR_SELECTION: selection.handle,
+    AUTHENTICATOR_CLIENT_PIN: client_pin.handle,
+    AUTHENTICATOR_LARGE_BLOBS: _large_blobs,
+    AUTHENTICATOR_CREDENTIAL_MANAGEMENT: credential_management.handle,
+    AUTHENTICATOR_CREDENTIAL_MANAGEMENT_PREVIEW: credential_management.handle_preview,
+    AUTHENTICATOR_CONFIG: config.handle,
 }
+
+_CRED_MGMT_COMMANDS = (AUTHENTICATOR_CREDENTIAL_MANAGEMENT, AUTHENTICATOR_CREDENTIAL_MANAGEMENT_PREVIEW)
+
+# getInfo maxSerializedLargeBlobArray unless CONFIG says otherwise
+# (CTAP 2.1 §6.10: at least 1024; this key promises 8 KiB).
+MAX_SERIALIZED_LARGE_BLOB_ARRAY = const(8192)
 
 # getInfo maxCredentialCountInList: allowList/excludeList entries looked at.
 MAX_CREDENTIAL_COUNT_IN_LIST = const(16)
@@ -94,21 +117,34 @@ class Authenticator:
         self.firmware_version = FIRMWARE_VERSION
         self.max_credential_count_in_list = MAX_CREDENTIAL_COUNT_IN_LIST
         self.reset_window_ms = config.get("reset_window_ms", reset.RESET_WINDOW_MS)
+        self.max_serialized_large_blob_array = config.get(
+            "max_serialized_large_blob_array", MAX_SERIALIZED_LARGE_BLOB_ARRAY
+        )
         self.transport = _NoTransport()
         crypto.set_rng(board.random)
         self.boot_ms = board.ticks_ms()
         self.store = st.Store(board.storage, config.get("max_resident_credentials", 256))
         self.wrapper = Wrapper(self.store.master_secret)
-        # pinUvAuthProtocols this key supports (none until clientPIN exists)
-        self.pin_uv_auth_protocols = []
+        # pinUvAuthProtocols (getInfo order: preferred first); the key-agreement
+        # keys and pinUvAuthTokens of this power-up (firmware/pin_protocol.py)
+        self.pin_uv_auth_protocols = list(PinUvAuthTokenState.VERSIONS)
+        self.pin_uv = PinUvAuthTokenState(board)
+        # Wrong PINs in a row since power-up (3 -> PIN_AUTH_BLOCKED); RAM only
+        self.pin_consecutive_mismatches = 0
         # Runtime state spanning commands (the router clears it, see process_cbor)
         self.assertion_state = None
+        self.cred_mgmt_state = None
+        self.large_blob_write = None  # a large-blob write in progress
 
     def reset_state(self):
         """authenticatorReset: new master secret, no credentials, no PIN."""
         self.store.wipe()
         self.wrapper = Wrapper(self.store.master_secret)
         self.assertion_state = None
+        self.cred_mgmt_state = None
+        # New key-agreement keys, no token, no mismatches (§6.6).
+        self.pin_uv.reset()
+        self.pin_consecutive_mismatches = 0
 
     # -- credentials ----------------------------------------------------------
 
@@ -155,18 +191,38 @@ class Authenticator:
     # -- what getInfo advertises: derived from what is implemented ---------
 
     def versions(self):
-        # U2F_V2: CTAP1 over CTAPHID_MSG (firmware/ctap1.py)
-        return ["U2F_V2", "FIDO_2_0"]
+        # U2F_V2: CTAP1 over CTAPHID_MSG (firmware/ctap1.py) -- but not under
+        # alwaysUv: without built-in UV, CTAP 2.1 §7.2.4 requires CTAP1 off
+        # (capabilities below sets NMSG, so CTAPHID answers ERR_INVALID_CMD).
+        versions = [] if pin_uv.always_uv(self) else ["U2F_V2"]
+        versions.append("FIDO_2_0")
+        # FIDO_2_1 promises the whole of CTAP 2.1's mandatory set; credProtect
+        # (required with discoverable credentials) arrives with the extensions.
+        if "credProtect" in self.extensions() and 2 in self.pin_uv_auth_protocols:
+            versions.append("FIDO_2_1")
+        return versions
 
     def extensions(self):
-        return []
+        return exts.supported(self)
 
     def options(self):
-        return {
+        options = {
             "plat": False,  # a roaming authenticator, not part of a platform
             "rk": True,  # discoverable credentials
             "up": True,  # user presence (the button)
+            "largeBlobs": True,  # authenticatorLargeBlobs
+            # No "uv": no built-in user verification; the PIN is the only way.
+            "clientPin": pin_uv.pin_is_set(self),
+            "pinUvAuthToken": True,
+            "credMgmt": True,
+            "authnrCfg": True,
+            "setMinPINLength": True,
+            "alwaysUv": pin_uv.always_uv(self),
+            "makeCredUvNotRqd": pin_uv.make_cred_uv_not_rqd(self),
         }
+        if self.store.enterprise_attestation() is not None:
+            options["ep"] = pin_uv.enterprise_attestation_enabled(self)
+        return options
 
     def algorithms(self):
         return [{"alg": COSE_ALG_ES256, "type": "public-key"}]
@@ -176,7 +232,10 @@ class Authenticator:
     @property
     def capabilities(self):
         """CTAPHID INIT capability flags: only what is implemented."""
-        # NMSG clear: CTAPHID_MSG carries CTAP1/U2F (firmware/ctap1.py).
+        # NMSG clear: CTAPHID_MSG carries CTAP1/U2F (firmware/ctap1.py),
+        # except under alwaysUv (see versions()).
+        if pin_uv.always_uv(self):
+            return CAPABILITY_CBOR | CAPABILITY_WINK | CAPABILITY_NMSG
         return CAPABILITY_CBOR | CAPABILITY_WINK
 
     def handle(self, cmd, payload, transport):
@@ -204,18 +263,27 @@ class Authenticator:
         if handler is None:
             return bytes((CTAP1_ERR_INVALID_COMMAND,))
         # State spanning commands lives only until another command comes
-        # (CTAP 2.1 §6.3: getNextAssertion follows getAssertion directly).
+        # (CTAP 2.1 §6.3: getNextAssertion follows getAssertion directly;
+        # §6.8: credential management GetNext follows its Begin).
         if cmd != AUTHENTICATOR_GET_NEXT_ASSERTION:
             self.assertion_state = None
+        if cmd != AUTHENTICATOR_LARGE_BLOBS:
+            self.large_blob_write = None  # §6.10: fragments of one write come back to back
+        # pinUvAuthTokenUsageTimerObserver, once before any command.
+        self.pin_uv.observe()
         if len(data) > 1:
             try:
                 request = cbor.loads(data[1:])
             except ValueError:
+                self.cred_mgmt_state = None
                 return bytes((CTAP2_ERR_INVALID_CBOR,))
             if not isinstance(request, dict):
+                self.cred_mgmt_state = None
                 return bytes((CTAP2_ERR_CBOR_UNEXPECTED_TYPE,))
         else:
             request = {}
+        if not (cmd in _CRED_MGMT_COMMANDS and credential_management.continues(request)):
+            self.cred_mgmt_state = None
         try:
             response = handler(self, request)
         except CtapError as e:

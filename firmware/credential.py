@@ -17,6 +17,19 @@ another RP fails the MAC like a forged one. enc_key and mac_key are derived
 from the master secret, so authenticatorReset (a new master secret) kills
 every old ID. Unwrapping does the same work for every ID of a plausible
 length and reports only "not found".
+
+hmac-secret's CredRandom (CTAP 2.1 §12.5) is derived, never stored, so a
+non-discoverable credential needs no storage for it either:
+
+  cred_random_key = HMAC-SHA-256(master_secret, "hmac-secret CredRandom v1")
+  CredRandomWithoutUV = HMAC-SHA-256(cred_random_key, 0x00 | credential ID)
+  CredRandomWithUV    = HMAC-SHA-256(cred_random_key, 0x01 | credential ID)
+
+The credential ID is unique per credential (a random IV under a MAC), so
+each credential gets its own pair of 32-byte values; they are as secret as
+the master secret (HMAC is a PRF), differ from each other, and die with it
+on authenticatorReset. FLAG_HMAC_SECRET in the ID records that the
+credential was made with hmac-secret, so only those credentials answer.
 """
 
 from micropython import const
@@ -40,6 +53,7 @@ CRED_PROTECT_UV_REQUIRED = const(3)
 # flags
 FLAG_RESIDENT = const(0x01)  # discoverable: the store holds the user record
 FLAG_U2F = const(0x02)  # made by U2F_REGISTER
+FLAG_HMAC_SECRET = const(0x04)  # made with the hmac-secret extension
 
 
 class Credential:
@@ -56,6 +70,10 @@ class Credential:
     def resident(self):
         return bool(self.flags & FLAG_RESIDENT)
 
+    @property
+    def hmac_secret(self):
+        return bool(self.flags & FLAG_HMAC_SECRET)
+
 
 class Wrapper:
     """Wraps and unwraps credential IDs under keys derived from one master secret."""
@@ -63,6 +81,11 @@ class Wrapper:
     def __init__(self, master_secret):
         self._enc_key = crypto.hmac_sha256(master_secret, b"credential-id enc v1")
         self._mac_key = crypto.hmac_sha256(master_secret, b"credential-id mac v1")
+        self._cred_random_key = crypto.hmac_sha256(master_secret, b"hmac-secret CredRandom v1")
+
+    def cred_random(self, credential_id, uv):
+        """hmac-secret's CredRandomWithUV (uv true) or CredRandomWithoutUV."""
+        return crypto.hmac_sha256(self._cred_random_key, (b"\x01" if uv else b"\x00") + bytes(credential_id))
 
     def _tag(self, version, rp_id_hash, iv, ciphertext):
         return crypto.hmac_sha256(self._mac_key, version + rp_id_hash + iv + ciphertext)[:_TAG_LEN]

@@ -26,7 +26,13 @@ makes new keys and forgets every token.
 from micropython import const
 
 from firmware import crypto
-from firmware.status import CtapError, CTAP1_ERR_INVALID_PARAMETER, CTAP2_ERR_PIN_AUTH_INVALID
+from firmware.status import (
+    CtapError,
+    CTAP1_ERR_INVALID_PARAMETER,
+    CTAP2_ERR_MISSING_PARAMETER,
+    CTAP2_ERR_PIN_AUTH_INVALID,
+    CTAP2_ERR_PUAT_REQUIRED,
+)
 
 # CTAP 2.1 §6.5.5.7 pinUvAuthToken permissions
 PERMISSION_MC = const(0x01)  # makeCredential
@@ -205,6 +211,9 @@ class PinUvAuthTokenState:
     :ivar permissions: the token's permission bits (PERMISSION_*).
     :ivar rp_id: the permissions RP ID, or None.
     :ivar in_use: True between beginUsing and stopUsing (or expiry).
+    :ivar legacy: the token came from getPinToken (CTAP 2.0, no permissions
+        asked for); only the CTAP 2.1-PRE credential management command
+        looks at it.
     """
 
     # getInfo pinUvAuthProtocols, in order of preference
@@ -247,12 +256,14 @@ class PinUvAuthTokenState:
         self.rp_id = rp_id
         self.in_use = True
         self.used = False
+        self.legacy = False
         self._start = self._board.ticks_ms()
 
     def stop_using(self):
         """stopUsingPinUvAuthToken(): no permissions, no RP ID, flags false."""
         self.in_use = False
         self.used = False
+        self.legacy = False
         self.permissions = 0
         self.rp_id = None
         self.user_present = False
@@ -335,3 +346,23 @@ def require_permission(auth, permission, rp_id=None, rp_id_hash=None):
             raise CtapError(CTAP2_ERR_PIN_AUTH_INVALID)
     if rp_id_hash is not None and state.rp_id is not None and not state.rp_id_matches_hash(rp_id_hash):
         raise CtapError(CTAP2_ERR_PIN_AUTH_INVALID)
+
+
+def authorize(auth, param, protocol, message, permission):
+    """The pinUvAuthParam steps of a command that requires a token (credential
+    management, authenticatorConfig, largeBlobs writes).
+
+    :param param: the request's pinUvAuthParam, or None.
+    :param protocol: the request's pinUvAuthProtocol, or None.
+    :param message: exactly the bytes the platform MACed.
+    :param permission: PERMISSION_* the token must carry (0: any token in use).
+    CTAP2_ERR_PUAT_REQUIRED without pinUvAuthParam, CTAP2_ERR_MISSING_PARAMETER
+    without pinUvAuthProtocol, CTAP1_ERR_INVALID_PARAMETER for an unsupported
+    one, CTAP2_ERR_PIN_AUTH_INVALID for a bad MAC or a missing permission.
+    """
+    if param is None:
+        raise CtapError(CTAP2_ERR_PUAT_REQUIRED)
+    if protocol is None:
+        raise CtapError(CTAP2_ERR_MISSING_PARAMETER)
+    verify_token(auth, protocol, message, param)
+    require_permission(auth, permission)

@@ -20,6 +20,7 @@ REC_COUNTER = "ctr"  # the signature counter has never been used: it starts at 0
 _REC_RK = "rk"  # "rk000".."rkNNN", one discoverable credential each; missing = free slot
 REC_LARGE_BLOBS = "lb"  # the initial serialized large-blob array (CTAP 2.1 §6.10.2)
 REC_ATTESTATION = "att"  # no batch attestation provisioned: self attestation
+REC_ENTERPRISE_ATTESTATION = "eatt"  # not enterprise attestation capable (no getInfo "ep")
 REC_U2F_ATTESTATION = "u2fatt"  # no self-signed U2F attestation made yet (or since reset)
 _TMP = ".new"
 _CHECK = const(8)
@@ -54,6 +55,9 @@ RK_EPOCH = const(11)  # ties the record to the master secret it was made under
 # Keys of the attestation record (written by tools/, survives reset)
 ATT_PRIVATE_KEY = const(1)
 ATT_CERTIFICATES = const(2)  # [DER, ...], leaf first
+# The enterprise attestation record (tools/, survives reset) uses the same two
+# keys plus:
+EATT_RP_IDS = const(3)  # RP IDs for vendor-facilitated EA (enterpriseAttestation 1); absent = none
 
 # Keys of the self-signed U2F attestation record (made on the device when no
 # batch attestation is provisioned; authenticatorReset replaces it)
@@ -270,6 +274,18 @@ class Store:
         rec = self._load(REC_ATTESTATION)
         if isinstance(rec, dict) and ATT_PRIVATE_KEY in rec and rec.get(ATT_CERTIFICATES):
             return rec[ATT_PRIVATE_KEY], rec[ATT_CERTIFICATES]
+        return None
+
+    def enterprise_attestation(self):
+        """(private key, [certificate DER, ...], [RP ID, ...]) when provisioned, else None.
+
+        Like the batch attestation this identity belongs to the device and
+        survives authenticatorReset; whether it may be used (getInfo "ep")
+        is STATE_ENTERPRISE_ATTESTATION, which reset clears.
+        """
+        rec = self._load(REC_ENTERPRISE_ATTESTATION)
+        if isinstance(rec, dict) and ATT_PRIVATE_KEY in rec and rec.get(ATT_CERTIFICATES):
+            return rec[ATT_PRIVATE_KEY], rec[ATT_CERTIFICATES], rec.get(EATT_RP_IDS, [])
         return None
 
     # -- authenticatorReset ----------------------------------------------------------------

@@ -73,6 +73,49 @@ def device(virtual_key):
         dev.close()
 
 
+class PoweredKey:
+    """A virtual key whose flash survives power cycles (power_cycle(): stop it,
+    start a new VirtualKey on the same storage); .dev and .ctap are the
+    python-fido2 connection of the current power-up."""
+
+    def __init__(self, key_factory, storage=None, **kw):
+        from boards.host.memory_storage import MemoryStorage
+
+        self._factory = key_factory
+        self._kw = kw
+        self.storage = storage if storage is not None else MemoryStorage()
+        self.dev = None
+        self.power_on()
+
+    def power_on(self):
+        from boards.host.client import open_device
+        from fido2.ctap2 import Ctap2
+
+        self.key = self._factory(storage=self.storage, **self._kw)
+        self.dev = open_device(self.key.address, timeout=60)
+        self.ctap = Ctap2(self.dev)
+
+    def power_cycle(self):
+        self.dev.close()
+        self.key.stop()
+        self.power_on()
+
+    def client_pin(self, protocol):
+        from fido2.ctap2 import ClientPin
+
+        return ClientPin(self.ctap, protocol())
+
+
+@pytest.fixture
+def powered(key_factory):
+    """A key that a test can power-cycle (stop, then start on the same storage)."""
+    k = PoweredKey(key_factory)
+    try:
+        yield k
+    finally:
+        k.dev.close()
+
+
 ORIGIN = "https://example.com"
 RP_ID = "example.com"
 

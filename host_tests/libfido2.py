@@ -58,6 +58,7 @@ _SIGNATURES = {
         [_P, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p],
     ),
     "fido_cred_verify": (ctypes.c_int, [_P]),
+    "fido_cred_verify_self": (ctypes.c_int, [_P]),
     "fido_cred_fmt": (ctypes.c_char_p, [_P]),
     "fido_cred_id_ptr": (_P, [_P]),
     "fido_cred_id_len": (ctypes.c_size_t, [_P]),
@@ -79,7 +80,33 @@ _SIGNATURES = {
     "es256_pk_new": (_P, []),
     "es256_pk_free": (None, [ctypes.POINTER(_P)]),
     "es256_pk_from_ptr": (ctypes.c_int, [_P, ctypes.c_char_p, ctypes.c_size_t]),
+    # PIN, user verification, credential management, authenticatorConfig
+    "fido_dev_set_pin": (ctypes.c_int, [_P, ctypes.c_char_p, ctypes.c_char_p]),
+    "fido_dev_get_retry_count": (ctypes.c_int, [_P, ctypes.POINTER(ctypes.c_int)]),
+    "fido_cred_set_rk": (ctypes.c_int, [_P, ctypes.c_int]),
+    "fido_cred_flags": (ctypes.c_uint8, [_P]),
+    "fido_credman_metadata_new": (_P, []),
+    "fido_credman_metadata_free": (None, [ctypes.POINTER(_P)]),
+    "fido_credman_get_dev_metadata": (ctypes.c_int, [_P, _P, ctypes.c_char_p]),
+    "fido_credman_rk_existing": (ctypes.c_uint64, [_P]),
+    "fido_credman_rk_remaining": (ctypes.c_uint64, [_P]),
+    "fido_credman_rp_new": (_P, []),
+    "fido_credman_rp_free": (None, [ctypes.POINTER(_P)]),
+    "fido_credman_get_dev_rp": (ctypes.c_int, [_P, _P, ctypes.c_char_p]),
+    "fido_credman_rp_count": (ctypes.c_size_t, [_P]),
+    "fido_credman_rp_id": (ctypes.c_char_p, [_P, ctypes.c_size_t]),
+    "fido_credman_rk_new": (_P, []),
+    "fido_credman_rk_free": (None, [ctypes.POINTER(_P)]),
+    "fido_credman_get_dev_rk": (ctypes.c_int, [_P, ctypes.c_char_p, _P, ctypes.c_char_p]),
+    "fido_credman_rk_count": (ctypes.c_size_t, [_P]),
+    "fido_credman_rk": (_P, [_P, ctypes.c_size_t]),
+    "fido_credman_del_dev_rk": (ctypes.c_int, [_P, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p]),
+    "fido_dev_toggle_always_uv": (ctypes.c_int, [_P, ctypes.c_char_p]),
+    "fido_dev_set_pin_minlen": (ctypes.c_int, [_P, ctypes.c_size_t, ctypes.c_char_p]),
+    "fido_dev_force_pin_change": (ctypes.c_int, [_P, ctypes.c_char_p]),
 }
+
+FIDO_OPT_TRUE = 2  # fido_opt_t
 
 _lib = None
 
@@ -117,12 +144,13 @@ def _bytes(ptr, n):
 
 
 class Credential:
-    def __init__(self, fmt, credential_id, public_key, x5c, verified):
+    def __init__(self, fmt, credential_id, public_key, x5c, verified, flags=0):
         self.fmt = fmt
         self.id = credential_id
         self.public_key = public_key  # libfido2's ES256 form: X || Y
         self.x5c = x5c
-        self.verified = verified  # fido_cred_verify() result
+        self.verified = verified  # fido_cred_verify() (fido_cred_verify_self() without x5c)
+        self.flags = flags  # authenticator data flags (UP 0x01, UV 0x04)
 
 
 class Assertion:
@@ -201,7 +229,8 @@ class Libfido2Device:
 
     # -- operations ----------------------------------------------------------------
 
-    def make_credential(self, rp_id, client_data_hash, user_id):
+    def make_credential(self, rp_id, client_data_hash, user_id, pin=None, rk=False):
+        """pin: libfido2 gets a pinUvAuthToken with it; rk: a discoverable credential."""
         lib = self._lib
         cred = _P(lib.fido_cred_new())
         try:
@@ -209,18 +238,22 @@ class Libfido2Device:
             _check("set_cdh", lib.fido_cred_set_clientdata_hash(cred, client_data_hash, len(client_data_hash)))
             _check("set_rp", lib.fido_cred_set_rp(cred, rp_id.encode(), None))
             _check("set_user", lib.fido_cred_set_user(cred, user_id, len(user_id), b"user", None, None))
-            _check("fido_dev_make_cred", lib.fido_dev_make_cred(self._dev, cred, None))
+            if rk:
+                _check("set_rk", lib.fido_cred_set_rk(cred, FIDO_OPT_TRUE))
+            _check("fido_dev_make_cred", lib.fido_dev_make_cred(self._dev, cred, _pin(pin)))
+            x5c = _bytes(lib.fido_cred_x5c_ptr(cred), lib.fido_cred_x5c_len(cred))
             return Credential(
                 lib.fido_cred_fmt(cred).decode(),
                 _bytes(lib.fido_cred_id_ptr(cred), lib.fido_cred_id_len(cred)),
                 _bytes(lib.fido_cred_pubkey_ptr(cred), lib.fido_cred_pubkey_len(cred)),
-                _bytes(lib.fido_cred_x5c_ptr(cred), lib.fido_cred_x5c_len(cred)),
-                lib.fido_cred_verify(cred),
+                x5c,
+                lib.fido_cred_verify(cred) if x5c else lib.fido_cred_verify_self(cred),
+                lib.fido_cred_flags(cred),
             )
         finally:
             lib.fido_cred_free(ctypes.byref(cred))
 
-    def get_assertion(self, rp_id, client_data_hash, allow, public_key):
+    def get_assertion(self, rp_id, client_data_hash, allow, public_key, pin=None):
         """One assertion for a credential of `allow`, verified with `public_key` (X || Y)."""
         lib = self._lib
         assertion = _P(lib.fido_assert_new())
@@ -230,7 +263,7 @@ class Libfido2Device:
             _check("set_rp", lib.fido_assert_set_rp(assertion, rp_id.encode()))
             for credential_id in allow:
                 _check("allow_cred", lib.fido_assert_allow_cred(assertion, credential_id, len(credential_id)))
-            _check("fido_dev_get_assert", lib.fido_dev_get_assert(self._dev, assertion, None))
+            _check("fido_dev_get_assert", lib.fido_dev_get_assert(self._dev, assertion, _pin(pin)))
             assert lib.fido_assert_count(assertion) == 1
             _check("es256_pk_from_ptr", lib.es256_pk_from_ptr(pk, public_key, len(public_key)))
             return Assertion(
@@ -242,3 +275,75 @@ class Libfido2Device:
         finally:
             lib.es256_pk_free(ctypes.byref(pk))
             lib.fido_assert_free(ctypes.byref(assertion))
+
+    # -- PIN, credential management, authenticatorConfig ----------------------------
+
+    def set_pin(self, pin, old_pin=None):
+        """setPIN, or changePIN when old_pin is given."""
+        _check("fido_dev_set_pin", self._lib.fido_dev_set_pin(self._dev, _pin(pin), _pin(old_pin)))
+
+    def retry_count(self):
+        n = ctypes.c_int(-1)
+        _check("fido_dev_get_retry_count", self._lib.fido_dev_get_retry_count(self._dev, ctypes.byref(n)))
+        return n.value
+
+    def credman_metadata(self, pin):
+        """(existing, remaining) discoverable credentials."""
+        lib = self._lib
+        meta = _P(lib.fido_credman_metadata_new())
+        try:
+            _check("fido_credman_get_dev_metadata", lib.fido_credman_get_dev_metadata(self._dev, meta, _pin(pin)))
+            return lib.fido_credman_rk_existing(meta), lib.fido_credman_rk_remaining(meta)
+        finally:
+            lib.fido_credman_metadata_free(ctypes.byref(meta))
+
+    def credman_rp_ids(self, pin):
+        lib = self._lib
+        rp = _P(lib.fido_credman_rp_new())
+        try:
+            _check("fido_credman_get_dev_rp", lib.fido_credman_get_dev_rp(self._dev, rp, _pin(pin)))
+            return [lib.fido_credman_rp_id(rp, i).decode() for i in range(lib.fido_credman_rp_count(rp))]
+        finally:
+            lib.fido_credman_rp_free(ctypes.byref(rp))
+
+    def credman_credential_ids(self, rp_id, pin):
+        lib = self._lib
+        rk = _P(lib.fido_credman_rk_new())
+        try:
+            _check("fido_credman_get_dev_rk", lib.fido_credman_get_dev_rk(self._dev, rp_id.encode(), rk, _pin(pin)))
+            out = []
+            for i in range(lib.fido_credman_rk_count(rk)):
+                cred = lib.fido_credman_rk(rk, i)
+                out.append(_bytes(lib.fido_cred_id_ptr(cred), lib.fido_cred_id_len(cred)))
+            return out
+        finally:
+            lib.fido_credman_rk_free(ctypes.byref(rk))
+
+    def credman_delete(self, credential_id, pin):
+        _check(
+            "fido_credman_del_dev_rk",
+            self._lib.fido_credman_del_dev_rk(self._dev, credential_id, len(credential_id), _pin(pin)),
+        )
+
+    def toggle_always_uv(self, pin=None):
+        _check("fido_dev_toggle_always_uv", self._lib.fido_dev_toggle_always_uv(self._dev, _pin(pin)))
+
+    def set_pin_minlen(self, length, pin=None):
+        _check("fido_dev_set_pin_minlen", self._lib.fido_dev_set_pin_minlen(self._dev, length, _pin(pin)))
+
+
+def _pin(pin):
+    return None if pin is None else pin.encode()
+
+
+@pytest.fixture
+def dev(virtual_key):
+    """A libfido2 device on the test's virtual key, closed afterwards.
+
+    Test modules use it with `from libfido2 import dev`.
+    """
+    d = Libfido2Device(virtual_key.address)
+    try:
+        yield d
+    finally:
+        d.close()

@@ -26,7 +26,7 @@ def test_empty_message_is_invalid_length(auth):
     assert auth.process_cbor(b"") == bytes([ERR.INVALID_LENGTH])
 
 
-@pytest.mark.parametrize("cmd", [0x00, 0x03, 0x05, 0x0E, 0x3F, 0x40, 0x41, 0xFF])
+@pytest.mark.parametrize("cmd", [0x00, 0x03, 0x05, 0x0E, 0x3F, 0x40, 0x42, 0xFF])
 def test_unknown_command_byte(auth, cmd):
     assert auth.process_cbor(bytes([cmd])) == bytes([ERR.INVALID_COMMAND])
 

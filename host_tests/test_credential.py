@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings, strategies as hs
 
 from firmware import credential as credmod, crypto
-from firmware.credential import FLAG_RESIDENT, FLAG_U2F, Wrapper
+from firmware.credential import FLAG_HMAC_SECRET, FLAG_RESIDENT, FLAG_U2F, Wrapper
 
 crypto.set_rng(os.urandom)
 RP = crypto.sha256(b"example.com")
@@ -88,3 +88,18 @@ def test_bad_material_is_refused(wrapper):
         wrapper.wrap(RP, KEY[:31])
     with pytest.raises(ValueError):
         wrapper.wrap(RP, KEY, cred_blob=bytes(33))
+
+
+def test_hmac_secret_flag_round_trips(wrapper):
+    cred = wrapper.unwrap(RP, wrapper.wrap(RP, KEY, FLAG_HMAC_SECRET | FLAG_RESIDENT))
+    assert cred.hmac_secret and cred.resident
+    assert not wrapper.unwrap(RP, wrapper.wrap(RP, KEY)).hmac_secret
+
+
+def test_cred_random_is_per_credential_per_uv_and_per_master_secret(wrapper):
+    a, b = wrapper.wrap(RP, KEY, FLAG_HMAC_SECRET), wrapper.wrap(RP, KEY, FLAG_HMAC_SECRET)
+    values = {wrapper.cred_random(c, uv) for c in (a, b) for uv in (False, True)}
+    values.add(Wrapper(b"\x01" * 32).cred_random(a, False))
+    assert len(values) == 5 and all(len(v) == 32 for v in values)
+    # deterministic: nothing to store for a non-discoverable credential
+    assert wrapper.cred_random(a, True) == Wrapper(bytes(32)).cred_random(a, True)

@@ -337,3 +337,24 @@ def test_expired_token_has_no_permissions():
 @pytest.mark.parametrize("ours", [pp.PinProtocolV1, pp.PinProtocolV2], ids=IDS)
 def test_decapsulate_accepts_the_unmutated_key(ours):
     assert len(ours().decapsulate(_good_key())) == 32 * ours.VERSION
+
+
+def test_authorize_checks_in_the_spec_order():
+    a = Auth()
+    st = a.pin_uv
+    st.begin_using(False, pp.PERMISSION_CM)
+    token = st.protocol(2).pin_uv_auth_token
+    good = HostV2().authenticate(token, b"m")
+    cases = [
+        ((None, 2, b"m", pp.PERMISSION_CM), ERR.PUAT_REQUIRED),
+        ((good, None, b"m", pp.PERMISSION_CM), ERR.MISSING_PARAMETER),
+        ((good, 9, b"m", pp.PERMISSION_CM), ERR.INVALID_PARAMETER),
+        ((good, 2, b"n", pp.PERMISSION_CM), ERR.PIN_AUTH_INVALID),
+        ((good, 2, b"m", pp.PERMISSION_ACFG), ERR.PIN_AUTH_INVALID),
+    ]
+    for args, expected in cases:
+        with pytest.raises(FwCtapError) as e:
+            pp.authorize(a, *args)
+        assert code(e) == expected
+    pp.authorize(a, good, 2, b"m", pp.PERMISSION_CM)
+    pp.authorize(a, good, 2, b"m", 0)  # any token in use

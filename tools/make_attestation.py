@@ -12,6 +12,18 @@ writes
                             "att" into the key's storage (tools/provision.py does it;
                             boards/host/run.py --attestation DIR too)
 
+and with --enterprise (CTAP 2.1 §7.1 enterprise attestation) also
+    enterprise-cert.der     an enterprise attestation certificate for ONE device
+                            (its serial number in the subject: enterprise
+                            attestation may identify the device, batch
+                            attestation must not)
+    eatt.rec                the store record "eatt": that key and certificate
+                            plus the RP IDs given with --enterprise-rp-id, for
+                            which vendor-facilitated enterprise attestation
+                            (enterpriseAttestation = 1) is allowed. The key
+                            then advertises "ep" (off until authenticatorConfig
+                            enableEnterpriseAttestation; reset turns it off).
+
 The certificate meets WebAuthn §8.2.1 (packed attestation certificate
 requirements) and the FIDO metadata rules: X.509 v3; subject C, O,
 OU = "Authenticator Attestation", CN; basic constraints CA:FALSE; the
@@ -70,14 +82,20 @@ def make(aaguid=AAGUID, days=3650):
         )
         .sign(ca_key, hashes.SHA256())
     )
-    dev_key = ec.generate_private_key(ec.SECP256R1())
+    dev_cert, dev_key = _leaf(_name("PyFIDO Key Batch 1", ou="Authenticator Attestation"), ca_name, ca_key, aaguid, now, days)
+    return ca_cert, ca_key, dev_cert, dev_key
+
+
+def _leaf(subject, issuer, ca_key, aaguid, now, days):
+    """An attestation certificate (WebAuthn §8.2.1) and its new key: (cert, key)."""
+    key = ec.generate_private_key(ec.SECP256R1())
     # The extension value is an OCTET STRING holding the 16-byte AAGUID.
     aaguid_ext = x509.UnrecognizedExtension(OID_FIDO_GEN_CE_AAGUID, b"\x04\x10" + bytes(aaguid))
-    dev_cert = (
+    cert = (
         x509.CertificateBuilder()
-        .subject_name(_name("PyFIDO Key Batch 1", ou="Authenticator Attestation"))
-        .issuer_name(ca_name)
-        .public_key(dev_key.public_key())
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now)
         .not_valid_after(now + datetime.timedelta(days=days))
@@ -85,7 +103,17 @@ def make(aaguid=AAGUID, days=3650):
         .add_extension(aaguid_ext, critical=False)
         .sign(ca_key, hashes.SHA256())
     )
-    return ca_cert, ca_key, dev_cert, dev_key
+    return cert, key
+
+
+def make_enterprise(ca_cert, ca_key, serial, aaguid=AAGUID, days=3650):
+    """An enterprise attestation certificate for one device: (cert, key)."""
+    now = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=1)
+    subject = x509.Name(
+        list(_name("PyFIDO Key Enterprise", ou="Authenticator Attestation"))
+        + [x509.NameAttribute(NameOID.SERIAL_NUMBER, serial)]
+    )
+    return _leaf(subject, ca_cert.subject, ca_key, aaguid, now, days)
 
 
 def private_key_bytes(key):
@@ -111,10 +139,38 @@ def install(storage, device_key, device_cert):
     storage.write(store.REC_ATTESTATION, record(device_key, device_cert))
 
 
+def enterprise_record(key, cert, rp_ids=()):
+    """The store record "eatt": enterprise attestation key, certificate, RP IDs."""
+    from firmware import store
+
+    return store.encode_record(
+        {
+            store.ATT_PRIVATE_KEY: private_key_bytes(key),
+            store.ATT_CERTIFICATES: [cert.public_bytes(serialization.Encoding.DER)],
+            store.EATT_RP_IDS: list(rp_ids),
+        }
+    )
+
+
+def install_enterprise(storage, key, cert, rp_ids=()):
+    """Write the enterprise attestation record into a board's storage."""
+    from firmware import store
+
+    storage.write(store.REC_ENTERPRISE_ATTESTATION, enterprise_record(key, cert, rp_ids))
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[1])
     ap.add_argument("--out", required=True, help="directory to write into")
     ap.add_argument("--aaguid", help="AAGUID as 32 hex digits (default: the firmware's)")
+    ap.add_argument("--enterprise", metavar="SERIAL", help="also make an enterprise attestation identity")
+    ap.add_argument(
+        "--enterprise-rp-id",
+        action="append",
+        default=[],
+        metavar="RPID",
+        help="an RP ID allowed vendor-facilitated enterprise attestation (repeatable)",
+    )
     args = ap.parse_args(argv)
     aaguid = bytes.fromhex(args.aaguid) if args.aaguid else AAGUID
     if len(aaguid) != 16:
@@ -141,6 +197,10 @@ def main(argv=None):
     )
     put("device-cert.der", dev_cert.public_bytes(serialization.Encoding.DER))
     put("att.rec", record(dev_key, dev_cert), 0o600)
+    if args.enterprise:
+        ea_cert, ea_key = make_enterprise(ca_cert, ca_key, args.enterprise, aaguid)
+        put("enterprise-cert.der", ea_cert.public_bytes(serialization.Encoding.DER))
+        put("eatt.rec", enterprise_record(ea_key, ea_cert, args.enterprise_rp_id), 0o600)
 
 
 if __name__ == "__main__":

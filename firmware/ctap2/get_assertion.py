@@ -31,7 +31,7 @@ _GA_RESP_AUTH_DATA = const(0x02)
 _GA_RESP_SIGNATURE = const(0x03)
 _GA_RESP_USER = const(0x04)
 _GA_RESP_NUMBER_OF_CREDENTIALS = const(0x05)
-_GA_RESP_LARGE_BLOB_KEY = const(0x07)
+# 0x07 largeBlobKey: added by extensions.AssertionExtensions
 
 # §6.3 step 3: getNextAssertion only within 30 s of the last (Next)Assertion.
 NEXT_ASSERTION_TIMEOUT_MS = const(30000)
@@ -46,7 +46,7 @@ class AssertionState:
         self.client_data_hash = client_data_hash
         self.flags = flags
         self.uv = uv
-        self.extensions = extensions
+        self.extensions = extensions  # extensions.AssertionExtensions
         self.credentials = credentials  # the ones not returned yet
         self.last = now
 
@@ -62,9 +62,9 @@ def _applicable(cred, uv, allow_list_given):
     return True
 
 
-def _assertion(auth, cred, rp_id_hash, client_data_hash, flags, uv, extensions, number=None):
+def _assertion(auth, cred, rp_id_hash, client_data_hash, flags, uv, ext, number=None):
     """One assertion response for `cred` (steps 11-12)."""
-    ext_out = exts.get_assertion(auth, extensions, cred, uv)
+    ext_out = ext.outputs(auth, cred, uv)
     auth_data = authenticator_data.build(rp_id_hash, flags, auth.store.next_sign_count(), extensions=ext_out)
     auth.processing()
     signature = crypto.p256_sign(cred.private_key, auth_data + client_data_hash)
@@ -83,8 +83,7 @@ def _assertion(auth, cred, rp_id_hash, client_data_hash, flags, uv, extensions, 
             if st.RK_USER_DISPLAY_NAME in record:
                 user["displayName"] = record[st.RK_USER_DISPLAY_NAME]
         resp[_GA_RESP_USER] = user
-        if extensions.get("largeBlobKey") is True and st.RK_LARGE_BLOB_KEY in record:
-            resp[_GA_RESP_LARGE_BLOB_KEY] = record[st.RK_LARGE_BLOB_KEY]
+    ext.add_assertion_response(resp, cred)
     if number is not None:
         resp[_GA_RESP_NUMBER_OF_CREDENTIALS] = number
     return resp
@@ -112,11 +111,14 @@ def handle(auth, req):
     if "rk" in options:
         raise CtapError(CTAP2_ERR_UNSUPPORTED_OPTION)
     up = options.get("up", True)
+    # Step 10's inputs are checked now (types, largeBlobKey false,
+    # hmac-secret without presence), so bad input fails before any touch.
+    ext = exts.get_assertion(extensions, up)
 
-    # Steps 5-6: PIN/UV policy and pinUvAuthParam verification.
+    # Steps 5-6: alwaysUv and pinUvAuthParam verification.
     uv_performed = pin_uv.verify_for_command(
         auth, req, _GA_PIN_UV_AUTH_PARAM, _GA_PIN_UV_AUTH_PROTOCOL, client_data_hash,
-        pin_uv.PERMISSION_GA, rp_id, False,
+        pin_uv.PERMISSION_GA, rp_id, None, up,
     )
 
     # -- act ------------------------------------------------------------------
@@ -138,10 +140,15 @@ def handle(auth, req):
     if not credentials:
         raise CtapError(CTAP2_ERR_NO_CREDENTIALS)
 
+    # Step 10's checks that need cryptography (hmac-secret's key agreement
+    # and salt MAC) run before step 9's touch: a request that can only fail
+    # does not ask the user for presence first.
+    ext.agree(auth)
+
     # Step 9: user presence, unless the platform asked for a silent assertion.
     flags = FLAG_UV if uv_performed else 0
     if up:
-        if not pin_uv.consume_user_present(auth):
+        if not pin_uv.consume_user_present(auth, uv_performed):
             presence.wait(auth)
         flags |= FLAG_UP
 
@@ -156,11 +163,11 @@ def handle(auth, req):
                 client_data_hash,
                 flags,
                 uv_performed,
-                extensions,
+                ext,
                 credentials[1:],
                 auth.board.ticks_ms(),
             )
-    return _assertion(auth, credentials[0], rp_id_hash, client_data_hash, flags, uv_performed, extensions, number)
+    return _assertion(auth, credentials[0], rp_id_hash, client_data_hash, flags, uv_performed, ext, number)
 
 
 def handle_next(auth, req):

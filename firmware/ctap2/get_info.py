@@ -6,7 +6,9 @@ so what the key advertises and what it does cannot drift apart.
 
 from micropython import const
 
-from firmware.credential import MAX_CREDENTIAL_ID_LENGTH
+from firmware.credential import MAX_CRED_BLOB_LENGTH, MAX_CREDENTIAL_ID_LENGTH
+from firmware.ctap2 import pin_uv
+from firmware.ctap2.config import MAX_RPIDS_FOR_SET_MIN_PIN_LENGTH
 
 # CTAP 2.1 §6.4 authenticatorGetInfo response keys
 _GI_RESP_VERSIONS = const(0x01)
@@ -41,10 +43,15 @@ def handle(auth, req):
         _GI_RESP_TRANSPORTS: auth.transports,
         _GI_RESP_ALGORITHMS: auth.algorithms(),
         _GI_RESP_FIRMWARE_VERSION: v[0] * 10000 + v[1] * 100 + v[2],
+        _GI_RESP_MAX_SERIALIZED_LARGE_BLOB_ARRAY: auth.max_serialized_large_blob_array,
+        _GI_RESP_MAX_CRED_BLOB_LENGTH: MAX_CRED_BLOB_LENGTH,
         _GI_RESP_REMAINING_DISCOVERABLE_CREDENTIALS: auth.store.rk_remaining(),
     }
     if auth.pin_uv_auth_protocols:
         resp[_GI_RESP_PIN_UV_AUTH_PROTOCOLS] = auth.pin_uv_auth_protocols
+        resp[_GI_RESP_FORCE_PIN_CHANGE] = pin_uv.force_pin_change(auth)
+        resp[_GI_RESP_MIN_PIN_LENGTH] = pin_uv.min_pin_length(auth)
+        resp[_GI_RESP_MAX_RPIDS_FOR_SET_MIN_PIN_LENGTH] = MAX_RPIDS_FOR_SET_MIN_PIN_LENGTH
     extensions = auth.extensions()
     if extensions:
         resp[_GI_RESP_EXTENSIONS] = extensions

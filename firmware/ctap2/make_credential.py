@@ -35,6 +35,11 @@ _MC_ATTESTATION_FORMATS_PREFERENCE = const(0x0B)  # CTAP 2.2
 _MC_RESP_FMT = const(0x01)
 _MC_RESP_AUTH_DATA = const(0x02)
 _MC_RESP_ATT_STMT = const(0x03)
+_MC_RESP_EP_ATT = const(0x04)
+
+# CTAP 2.1 §6.1 enterpriseAttestation values
+_EA_VENDOR_FACILITATED = const(1)
+_EA_PLATFORM_MANAGED = const(2)
 
 # WebAuthn §5.4.3: a user handle is at most 64 bytes.
 _MAX_USER_ID_LENGTH = const(64)
@@ -57,6 +62,26 @@ def _choose_algorithm(pub_key_cred_params):
     return chosen
 
 
+def _enterprise_identity(auth, enterprise_attestation, rp_id):
+    """Step 9: the enterprise attestation identity to use, or None."""
+    if enterprise_attestation is None:
+        return None
+    # 9.1 Not capable (nothing provisioned), or capable but ep disabled.
+    identity = auth.store.enterprise_attestation()
+    if identity is None or not pin_uv.enterprise_attestation_enabled(auth):
+        raise CtapError(CTAP1_ERR_INVALID_PARAMETER)
+    # 9.2 Only the two defined modes.
+    if enterprise_attestation != _EA_VENDOR_FACILITATED and enterprise_attestation != _EA_PLATFORM_MANAGED:
+        raise CtapError(CTAP2_ERR_INVALID_OPTION)
+    key, certificates, rp_ids = identity
+    # 9.3 Vendor-facilitated: only RP IDs provisioned with the certificate;
+    # for any other RP the ordinary attestation is used. 9.4 Platform-managed:
+    # the platform vouches for the RP (its own enterprise policy).
+    if enterprise_attestation == _EA_VENDOR_FACILITATED and rp_id not in rp_ids:
+        return None
+    return key, certificates
+
+
 def handle(auth, req):
     """CTAP2 authenticatorMakeCredential command."""
     # -- parse and validate (no side effects) ----------------------------------
@@ -76,7 +101,7 @@ def handle(auth, req):
     options = params.options(req, _MC_OPTIONS)
     pin_uv_auth_param = opt(req, _MC_PIN_UV_AUTH_PARAM, BYTES)
     opt(req, _MC_PIN_UV_AUTH_PROTOCOL, UINT)
-    opt(req, _MC_ENTERPRISE_ATTESTATION, UINT)
+    enterprise_attestation = opt(req, _MC_ENTERPRISE_ATTESTATION, UINT)
     formats = opt(req, _MC_ATTESTATION_FORMATS_PREFERENCE, ARRAY)
     if formats is not None:
         for f in formats:
@@ -96,10 +121,13 @@ def handle(auth, req):
     if options.get("up") is False:
         raise CtapError(CTAP2_ERR_INVALID_OPTION)
 
-    # Steps 6-10: PIN/UV policy and pinUvAuthParam verification.
-    uv_performed = pin_uv.verify_for_command(
-        auth, req, _MC_PIN_UV_AUTH_PARAM, _MC_PIN_UV_AUTH_PROTOCOL, client_data_hash,
-        pin_uv.PERMISSION_MC, rp_id, rk,
+    # Steps 6-8: alwaysUv, makeCredUvNotRqd.
+    pin_uv.require_uv_policy(auth, req, _MC_PIN_UV_AUTH_PARAM, rk, True)
+    # Step 9: enterpriseAttestation.
+    enterprise_identity = _enterprise_identity(auth, enterprise_attestation, rp_id)
+    # Step 10: pinUvAuthParam verification.
+    uv_performed = pin_uv.verify_param(
+        auth, req, _MC_PIN_UV_AUTH_PARAM, _MC_PIN_UV_AUTH_PROTOCOL, client_data_hash, pin_uv.PERMISSION_MC, rp_id
     )
 
     # -- act ------------------------------------------------------------------
@@ -128,7 +156,7 @@ def handle(auth, req):
         auth.store.rk_room_for(rp_id_hash, user_id)
 
     # Step 14: user presence (always required for makeCredential).
-    if not pin_uv.consume_user_present(auth):
+    if not pin_uv.consume_user_present(auth, uv_performed):
         presence.wait(auth)
     flags = FLAG_UP | (FLAG_UV if uv_performed else 0)
 
@@ -138,7 +166,7 @@ def handle(auth, req):
     credential_id = auth.wrapper.wrap(
         rp_id_hash,
         private_key,
-        FLAG_RESIDENT if rk else 0,
+        (FLAG_RESIDENT if rk else 0) | ext.flags,
         ext.cred_protect,
         b"" if rk else ext.cred_blob,
     )
@@ -151,11 +179,13 @@ def handle(auth, req):
         auth.aaguid,
         credential_id,
         public_key,
-        ext.outputs,
+        ext.outputs(auth, credential_id),
     )
     fmt = attestation.choose_format(formats)
     auth.processing()
-    att_stmt = attestation.statement(auth.store, fmt, auth_data, client_data_hash, private_key)
+    if fmt == attestation.FMT_NONE:
+        enterprise_identity = None
+    att_stmt = attestation.statement(auth.store, fmt, auth_data, client_data_hash, private_key, enterprise_identity)
 
     # Step 17: store a discoverable credential last, once nothing can fail
     # after it (same RP + user.id replaces the old record atomically).
@@ -184,5 +214,7 @@ def handle(auth, req):
         _MC_RESP_AUTH_DATA: auth_data,
         _MC_RESP_ATT_STMT: att_stmt,
     }
+    if enterprise_identity is not None:
+        resp[_MC_RESP_EP_ATT] = True
     ext.add_make_credential_response(resp)
     return resp

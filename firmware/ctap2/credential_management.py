@@ -1,0 +1,306 @@
+"""CTAP 2.1 §6.8 authenticatorCredentialManagement (0x0A, and 0x41 from CTAP 2.1-PRE).
+
+Lists, deletes and renames the discoverable credentials in the store. Every
+subcommand but the two GetNext ones needs a pinUvAuthToken with the cm
+permission over subCommand || subCommandParams (the bytes python-fido2's
+CredentialManagement._call MACs). A token bound to an RP ID only reaches
+that RP's credentials and never the RP list.
+
+The enumeration cursors live on the Authenticator (auth.cred_mgmt_state);
+the router clears them when any other command arrives.
+
+credProtect: management requires user verification, so every credential is
+listed whatever its level, and each carries its level (credProtect, 0x0A).
+"""
+
+from micropython import const
+
+import cbor
+from firmware import crypto
+from firmware import pin_protocol as pp
+from firmware import store as st
+from firmware.credential import CRED_PROTECT_UV_OPTIONAL
+from firmware.ctap2 import authenticator_data, params
+from firmware.ctap2.params import BYTES, MAP, TEXT, UINT, need, opt
+from firmware.status import (
+    CtapError,
+    CTAP1_ERR_INVALID_PARAMETER,
+    CTAP2_ERR_INVALID_SUBCOMMAND,
+    CTAP2_ERR_NO_CREDENTIALS,
+    CTAP2_ERR_NOT_ALLOWED,
+    CTAP2_ERR_PIN_AUTH_INVALID,
+)
+
+# CTAP 2.1 §6.8 authenticatorCredentialManagement request
+_CM_SUB_COMMAND = const(0x01)
+_CM_SUB_COMMAND_PARAMS = const(0x02)
+_CM_PIN_UV_AUTH_PROTOCOL = const(0x03)
+_CM_PIN_UV_AUTH_PARAM = const(0x04)
+
+# ... subCommandParams
+_CM_PARAM_RP_ID_HASH = const(0x01)
+_CM_PARAM_CREDENTIAL_ID = const(0x02)
+_CM_PARAM_USER = const(0x03)
+
+# ... response
+_CM_RESP_EXISTING_RESIDENT_CREDENTIALS_COUNT = const(0x01)
+_CM_RESP_MAX_POSSIBLE_REMAINING_RESIDENT_CREDENTIALS_COUNT = const(0x02)
+_CM_RESP_RP = const(0x03)
+_CM_RESP_RP_ID_HASH = const(0x04)
+_CM_RESP_TOTAL_RPS = const(0x05)
+_CM_RESP_USER = const(0x06)
+_CM_RESP_CREDENTIAL_ID = const(0x07)
+_CM_RESP_PUBLIC_KEY = const(0x08)
+_CM_RESP_TOTAL_CREDENTIALS = const(0x09)
+_CM_RESP_CRED_PROTECT = const(0x0A)
+_CM_RESP_LARGE_BLOB_KEY = const(0x0B)
+
+# ... subcommands
+SUB_GET_CREDS_METADATA = const(0x01)
+SUB_ENUMERATE_RPS_BEGIN = const(0x02)
+SUB_ENUMERATE_RPS_GET_NEXT_RP = const(0x03)
+SUB_ENUMERATE_CREDENTIALS_BEGIN = const(0x04)
+SUB_ENUMERATE_CREDENTIALS_GET_NEXT_CREDENTIAL = const(0x05)
+SUB_DELETE_CREDENTIAL = const(0x06)
+SUB_UPDATE_USER_INFORMATION = const(0x07)
+
+_CRED_TYPE = "public-key"
+
+# Cursor kinds
+_RPS = const(1)
+_CREDENTIALS = const(2)
+
+
+class _Cursor:
+    """What a GetNext subcommand continues: the items not returned yet."""
+
+    def __init__(self, kind, items):
+        self.kind = kind
+        self.items = items
+
+
+def continues(req):
+    """True for the GetNext subcommands: the router keeps the cursor for them."""
+    sub = req.get(_CM_SUB_COMMAND)
+    return sub == SUB_ENUMERATE_RPS_GET_NEXT_RP or sub == SUB_ENUMERATE_CREDENTIALS_GET_NEXT_CREDENTIAL
+
+
+# -- authorization ---------------------------------------------------------------------
+
+
+def _authorize(auth, req, sub_command, preview):
+    """The checks every subcommand but GetNext starts with (§6.8 steps 1-4)."""
+    message = bytes((sub_command,))
+    sub_params = req.get(_CM_SUB_COMMAND_PARAMS)
+    if sub_params is not None:
+        # The decoder accepts canonical CBOR only, so this re-encoding is
+        # byte for byte what the platform sent and MACed.
+        message += cbor.dumps(sub_params)
+    # CTAP 2.1-PRE platforms (0x41) get their token with getPinToken and know
+    # no permissions; that token still took the PIN. 0x0A never allows this.
+    permission = 0 if preview and auth.pin_uv.legacy else pp.PERMISSION_CM
+    pp.authorize(auth, req.get(_CM_PIN_UV_AUTH_PARAM), req.get(_CM_PIN_UV_AUTH_PROTOCOL), message, permission)
+
+
+def _require_unbound(auth):
+    # Metadata and the RP list span every RP: not for a token bound to one.
+    if auth.pin_uv.rp_id is not None:
+        raise CtapError(CTAP2_ERR_PIN_AUTH_INVALID)
+
+
+def _require_rp(auth, rp_id_hash):
+    # A token bound to an RP ID reaches only that RP's credentials.
+    token = auth.pin_uv
+    if token.rp_id is not None and not token.rp_id_matches_hash(rp_id_hash):
+        raise CtapError(CTAP2_ERR_PIN_AUTH_INVALID)
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+
+def _rps(auth):
+    """[(rp_id, rp_id_hash)] of every RP with a discoverable credential, newest first."""
+    out = []
+    seen = []
+    for slot in auth.store.rk_slots():
+        rec = auth.store.rk_load(slot)
+        if rec is None:
+            continue
+        rp_id_hash = rec[st.RK_RP_ID_HASH]
+        if rp_id_hash not in seen:
+            seen.append(rp_id_hash)
+            out.append((rec[st.RK_RP_ID], rp_id_hash))
+    return out
+
+
+def _rp_response(rp):
+    rp_id, rp_id_hash = rp
+    return {_CM_RESP_RP: {"id": rp_id}, _CM_RESP_RP_ID_HASH: rp_id_hash}
+
+
+def _credential_response(cred):
+    rec = cred.record
+    user = {"id": rec[st.RK_USER_ID]}
+    if st.RK_USER_NAME in rec:
+        user["name"] = rec[st.RK_USER_NAME]
+    if st.RK_USER_DISPLAY_NAME in rec:
+        user["displayName"] = rec[st.RK_USER_DISPLAY_NAME]
+    resp = {
+        _CM_RESP_USER: user,
+        _CM_RESP_CREDENTIAL_ID: {"id": cred.id, "type": _CRED_TYPE},
+        _CM_RESP_PUBLIC_KEY: authenticator_data.cose_key_es256(crypto.p256_public_key(cred.private_key)),
+        # A credential made without credProtect has the default level 1.
+        _CM_RESP_CRED_PROTECT: cred.cred_protect or CRED_PROTECT_UV_OPTIONAL,
+    }
+    if st.RK_LARGE_BLOB_KEY in rec:
+        resp[_CM_RESP_LARGE_BLOB_KEY] = rec[st.RK_LARGE_BLOB_KEY]
+    return resp
+
+
+def _find(auth, sub_params):
+    """The (slot, record) of the discoverable credential a descriptor names, else NO_CREDENTIALS."""
+    cred_type, cred_id = params.descriptor(need(sub_params, _CM_PARAM_CREDENTIAL_ID, MAP))
+    if cred_type == _CRED_TYPE:
+        for slot in auth.store.rk_slots():
+            rec = auth.store.rk_load(slot)
+            if rec is not None and crypto.ct_equal(rec[st.RK_CREDENTIAL_ID], cred_id):
+                return slot, rec
+    raise CtapError(CTAP2_ERR_NO_CREDENTIALS)
+
+
+# -- subcommands ---------------------------------------------------------------------------
+
+
+def _get_creds_metadata(auth, req, preview):
+    """§6.8.2 getCredsMetadata."""
+    _authorize(auth, req, SUB_GET_CREDS_METADATA, preview)
+    _require_unbound(auth)
+    return {
+        _CM_RESP_EXISTING_RESIDENT_CREDENTIALS_COUNT: auth.store.rk_count(),
+        _CM_RESP_MAX_POSSIBLE_REMAINING_RESIDENT_CREDENTIALS_COUNT: auth.store.rk_remaining(),
+    }
+
+
+def _enumerate_rps_begin(auth, req, preview):
+    """§6.8.3 enumerateRPsBegin."""
+    _authorize(auth, req, SUB_ENUMERATE_RPS_BEGIN, preview)
+    _require_unbound(auth)
+    rps = _rps(auth)
+    if not rps:
+        raise CtapError(CTAP2_ERR_NO_CREDENTIALS)
+    auth.cred_mgmt_state = _Cursor(_RPS, rps[1:])
+    resp = _rp_response(rps[0])
+    resp[_CM_RESP_TOTAL_RPS] = len(rps)
+    return resp
+
+
+def _next(auth, kind):
+    """The next item of a cursor of this kind: only right after Begin or another GetNext."""
+    cursor = auth.cred_mgmt_state
+    if cursor is None or cursor.kind != kind or not cursor.items:
+        auth.cred_mgmt_state = None
+        raise CtapError(CTAP2_ERR_NOT_ALLOWED)
+    return cursor.items.pop(0)
+
+
+def _enumerate_rps_get_next_rp(auth, req, preview):
+    """§6.8.3 enumerateRPsGetNextRP."""
+    return _rp_response(_next(auth, _RPS))
+
+
+def _enumerate_credentials_begin(auth, req, preview):
+    """§6.8.4 enumerateCredentialsBegin."""
+    _authorize(auth, req, SUB_ENUMERATE_CREDENTIALS_BEGIN, preview)
+    sub_params = need(req, _CM_SUB_COMMAND_PARAMS, MAP)
+    rp_id_hash = need(sub_params, _CM_PARAM_RP_ID_HASH, BYTES)
+    _require_rp(auth, rp_id_hash)
+    creds = auth.discoverable_credentials(rp_id_hash)
+    if not creds:
+        raise CtapError(CTAP2_ERR_NO_CREDENTIALS)
+    # Cursor: slots only; each credential is unwrapped when it is returned.
+    auth.cred_mgmt_state = _Cursor(_CREDENTIALS, [(rp_id_hash, c.slot) for c in creds[1:]])
+    resp = _credential_response(creds[0])
+    resp[_CM_RESP_TOTAL_CREDENTIALS] = len(creds)
+    return resp
+
+
+def _enumerate_credentials_get_next_credential(auth, req, preview):
+    """§6.8.4 enumerateCredentialsGetNextCredential."""
+    rp_id_hash, slot = _next(auth, _CREDENTIALS)
+    rec = auth.store.rk_load(slot)
+    cred = None if rec is None else auth.wrapper.unwrap(rp_id_hash, rec[st.RK_CREDENTIAL_ID])
+    if cred is None:
+        # Only another command could have removed it, and that ends the cursor.
+        raise CtapError(CTAP2_ERR_NOT_ALLOWED)
+    cred.record = rec
+    return _credential_response(cred)
+
+
+def _delete_credential(auth, req, preview):
+    """§6.8.5 deleteCredential."""
+    _authorize(auth, req, SUB_DELETE_CREDENTIAL, preview)
+    sub_params = need(req, _CM_SUB_COMMAND_PARAMS, MAP)
+    slot, rec = _find(auth, sub_params)
+    _require_rp(auth, rec[st.RK_RP_ID_HASH])
+    # The record goes: from now on the ID names nothing here, although it
+    # still unwraps (Authenticator.find_credential checks for the record).
+    auth.store.rk_delete(slot)
+    return None
+
+
+def _update_user_information(auth, req, preview):
+    """§6.8.6 updateUserInformation."""
+    _authorize(auth, req, SUB_UPDATE_USER_INFORMATION, preview)
+    sub_params = need(req, _CM_SUB_COMMAND_PARAMS, MAP)
+    user = need(sub_params, _CM_PARAM_USER, MAP)
+    user_id = need(user, "id", BYTES)
+    name = opt(user, "name", TEXT)
+    display_name = opt(user, "displayName", TEXT)
+    slot, rec = _find(auth, sub_params)
+    _require_rp(auth, rec[st.RK_RP_ID_HASH])
+    # The user handle identifies the account: it cannot change here.
+    if not crypto.ct_equal(user_id, rec[st.RK_USER_ID]):
+        raise CtapError(CTAP1_ERR_INVALID_PARAMETER)
+    # Absent or empty fields are removed; others replace the stored ones.
+    rec = dict(rec)
+    for key, value in ((st.RK_USER_NAME, name), (st.RK_USER_DISPLAY_NAME, display_name)):
+        if value:
+            rec[key] = params.truncate_utf8(value)
+        else:
+            rec.pop(key, None)
+    auth.store.rk_update(slot, rec)
+    return None
+
+
+_SUBCOMMANDS = {
+    SUB_GET_CREDS_METADATA: _get_creds_metadata,
+    SUB_ENUMERATE_RPS_BEGIN: _enumerate_rps_begin,
+    SUB_ENUMERATE_RPS_GET_NEXT_RP: _enumerate_rps_get_next_rp,
+    SUB_ENUMERATE_CREDENTIALS_BEGIN: _enumerate_credentials_begin,
+    SUB_ENUMERATE_CREDENTIALS_GET_NEXT_CREDENTIAL: _enumerate_credentials_get_next_credential,
+    SUB_DELETE_CREDENTIAL: _delete_credential,
+    SUB_UPDATE_USER_INFORMATION: _update_user_information,
+}
+
+
+def _handle(auth, req, preview):
+    # -- parse and validate (types, no side effects) ---------------------------------
+    sub_command = need(req, _CM_SUB_COMMAND, UINT)
+    opt(req, _CM_SUB_COMMAND_PARAMS, MAP)
+    opt(req, _CM_PIN_UV_AUTH_PROTOCOL, UINT)
+    opt(req, _CM_PIN_UV_AUTH_PARAM, BYTES)
+    fn = _SUBCOMMANDS.get(sub_command)
+    if fn is None:
+        raise CtapError(CTAP2_ERR_INVALID_SUBCOMMAND)
+    # -- act + response ------------------------------------------------------------------
+    return fn(auth, req, preview)
+
+
+def handle(auth, req):
+    """CTAP2 authenticatorCredentialManagement command (0x0A)."""
+    return _handle(auth, req, False)
+
+
+def handle_preview(auth, req):
+    """CTAP 2.1-PRE authenticatorCredentialManagement (0x41): the same subcommands."""
+    return _handle(auth, req, True)

@@ -1,0 +1,99 @@
+"""End to end with libfido2 (C, the second real client): PIN, UV, credential management, config.
+
+libfido2 negotiates the pinUvAuthProtocol itself (2, as getInfo prefers),
+asks for getPinUvAuthTokenUsingPinWithPermissions because pinUvAuthToken is
+advertised, and MACs every command its own way: an independent check of the
+bytes the key verifies.
+"""
+
+import os
+
+import pytest
+
+from boards.host.memory_storage import MemoryStorage
+from libfido2 import FIDO_OK, Libfido2Device, Libfido2Error, dev  # noqa: F401 (dev: the fixture)
+
+RP_ID = "example.com"
+PIN = "246810"
+FLAG_UP, FLAG_UV = 0x01, 0x04
+# libfido2 passes CTAP status codes through as its FIDO_ERR_* values.
+FIDO_ERR_PIN_INVALID = 0x31
+FIDO_ERR_PIN_BLOCKED = 0x32
+FIDO_ERR_PIN_AUTH_BLOCKED = 0x34
+FIDO_ERR_PIN_POLICY_VIOLATION = 0x37
+
+
+def expect(code, fn, *args):
+    with pytest.raises(Libfido2Error) as e:
+        fn(*args)
+    assert e.value.code == code, e.value
+
+
+def test_set_pin_and_ceremonies_with_it(dev):
+    assert dev.retry_count() == 8
+    dev.set_pin(PIN)
+    cred = dev.make_credential(RP_ID, os.urandom(32), b"user-1", pin=PIN, rk=True)
+    assert cred.verified == FIDO_OK and cred.flags & (FLAG_UP | FLAG_UV) == FLAG_UP | FLAG_UV
+    a = dev.get_assertion(RP_ID, os.urandom(32), [cred.id], cred.public_key, pin=PIN)
+    assert a.verified == FIDO_OK and a.flags & (FLAG_UP | FLAG_UV) == FLAG_UP | FLAG_UV
+    # Without the PIN: an assertion without UV is allowed, a passkey is not.
+    a = dev.get_assertion(RP_ID, os.urandom(32), [cred.id], cred.public_key)
+    assert a.verified == FIDO_OK and not a.flags & FLAG_UV
+
+
+def test_change_pin_and_wrong_pins(dev, virtual_key):
+    dev.set_pin(PIN)
+    dev.set_pin("13579", old_pin=PIN)
+    expect(FIDO_ERR_PIN_INVALID, dev.make_credential, RP_ID, os.urandom(32), b"u", PIN)
+    assert dev.retry_count() == 7
+    expect(FIDO_ERR_PIN_INVALID, dev.set_pin, "999999", PIN)
+    expect(FIDO_ERR_PIN_AUTH_BLOCKED, dev.make_credential, RP_ID, os.urandom(32), b"u", PIN)
+    expect(FIDO_ERR_PIN_AUTH_BLOCKED, dev.make_credential, RP_ID, os.urandom(32), b"u", "13579")
+    assert dev.retry_count() == 5
+    assert virtual_key.authenticator.pin_consecutive_mismatches == 3
+
+
+def test_pin_blocked_after_eight(key_factory):
+    storage = MemoryStorage()
+    key = key_factory(storage=storage)
+    dev = Libfido2Device(key.address)
+    dev.set_pin(PIN)
+    for i in range(8):
+        if i and i % 3 == 0:  # power cycle before the power-up block bites
+            dev.close()
+            key.stop()
+            key = key_factory(storage=storage)
+            dev = Libfido2Device(key.address)
+        expected = FIDO_ERR_PIN_BLOCKED if i == 7 else (FIDO_ERR_PIN_AUTH_BLOCKED if i % 3 == 2 else FIDO_ERR_PIN_INVALID)
+        expect(expected, dev.make_credential, RP_ID, os.urandom(32), b"u", "000000")
+    assert dev.retry_count() == 0
+    expect(FIDO_ERR_PIN_BLOCKED, dev.make_credential, RP_ID, os.urandom(32), b"u", PIN)
+    dev.close()
+
+
+def test_credential_management(dev):
+    dev.set_pin(PIN)
+    creds = [
+        dev.make_credential(rp, os.urandom(32), user, pin=PIN, rk=True)
+        for rp, user in [(RP_ID, b"u1"), (RP_ID, b"u2"), ("other.example", b"u3")]
+    ]
+    existing, remaining = dev.credman_metadata(PIN)
+    assert existing == 3 and remaining > 0
+    assert sorted(dev.credman_rp_ids(PIN)) == [RP_ID, "other.example"]
+    assert sorted(dev.credman_credential_ids(RP_ID, PIN)) == sorted(c.id for c in creds[:2])
+    dev.credman_delete(creds[0].id, PIN)
+    assert dev.credman_credential_ids(RP_ID, PIN) == [creds[1].id]
+    assert dev.credman_metadata(PIN)[0] == 2
+
+
+def test_config(dev, virtual_key):
+    dev.set_pin(PIN)
+    dev.toggle_always_uv(PIN)
+    assert virtual_key.authenticator.options()["alwaysUv"] is True
+    dev.set_pin_minlen(8, PIN)
+    # The PIN is now too short: tokens wait for a change to an 8+ PIN.
+    expect(FIDO_ERR_PIN_POLICY_VIOLATION, dev.make_credential, RP_ID, os.urandom(32), b"u", PIN)
+    expect(FIDO_ERR_PIN_POLICY_VIOLATION, dev.set_pin, "1234567", PIN)
+    dev.set_pin("12345678", old_pin=PIN)
+    cred = dev.make_credential(RP_ID, os.urandom(32), b"u", pin="12345678")
+    assert cred.flags & FLAG_UV
