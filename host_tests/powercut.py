@@ -33,9 +33,12 @@ once per cut point. After every cut the key is restarted and checked:
   - the key still works: getInfo, an assertion with every surviving resident
     credential (signature verified), and a new credential.
 
-Commands whose outcome becomes observable before they return (a PIN
-comparison) list that point in `commit_before`: a cut after it must leave
-the new state.
+Steps are atomic unless they say otherwise (Step): a command that writes
+twice on purpose (a correct PIN guess: retries decremented, then restored)
+may leave any state the uncut run passed through, under an invariant of
+its own; and a command whose outcome becomes observable before it returns
+(the PIN comparison) names that point: when it is reached, the flash must
+already show what a cut there would have to keep (the guess is counted).
 """
 
 import copy
@@ -45,6 +48,7 @@ import os
 import fido2.cbor
 from fido2.ctap import CtapDevice
 from fido2.ctap1 import Ctap1
+from fido2.ctap2.pin import ClientPin
 from fido2.ctap2 import Ctap2
 from fido2.hid import CAPABILITY, CTAPHID
 
@@ -53,6 +57,7 @@ from boards.host.transport import MemoryTransport
 from firmware import crypto
 from firmware import store as st
 from firmware.authenticator import Authenticator
+from firmware.credential import CRED_PROTECT_UV_REQUIRED
 
 
 class PowerCut(BaseException):
@@ -122,6 +127,7 @@ class PowerCutStorage:
         self.writes = 0
         self.dead = False
         self._cut = None
+        self.after_op = None  # called after each operation that completed
 
     def arm(self, index, variant):
         """Lose power at operation `index` (counted from now) as `variant`."""
@@ -143,6 +149,12 @@ class PowerCutStorage:
         self.dead = True
         raise PowerCut(variant)
 
+    def _done(self, variant):
+        if self.after_op is not None:
+            self.after_op()
+        if variant is not None:  # AFTER: the operation completed, then the power went
+            self._die(variant)
+
     # the five operations
 
     def read(self, name):
@@ -163,8 +175,7 @@ class PowerCutStorage:
             self._die(v)
         self.files[name] = data
         self.writes += 1
-        if v is not None:
-            self._die(v)
+        self._done(v)
 
     def rename(self, old, new):
         two_step = self.fat and new in self.files and old != new
@@ -179,8 +190,7 @@ class PowerCutStorage:
                 self._die(v)
         self.files[new] = self.files.pop(old)
         self.writes += 1
-        if v is not None:
-            self._die(v)
+        self._done(v)
 
     def remove(self, name):
         if name not in self.files:
@@ -191,8 +201,7 @@ class PowerCutStorage:
             self._die(v)
         del self.files[name]
         self.writes += 1
-        if v is not None:
-            self._die(v)
+        self._done(v)
 
 
 # -- a key in this process -----------------------------------------------------------
@@ -368,11 +377,30 @@ def describe(state):
     )
 
 
+class _Uv:
+    """pinUvAuthParam for the probe when the key demands user verification
+    (alwaysUv, credProtect uvRequired): a token from the PIN the flash holds."""
+
+    def __init__(self, key, pins):
+        self.key = key
+        stored = key.auth.store.get(st.STATE_PIN_HASH)
+        self.pin = next((p for p in pins if crypto.sha256(p.encode())[:16] == stored), None)
+
+    def params(self, rp_id, cdh):
+        if self.pin is None:
+            raise Violation("the key demands user verification, and its PIN is none of %r" % (self.pin,))
+        cp = ClientPin(self.key.ctap2)
+        perms = ClientPin.PERMISSION.MAKE_CREDENTIAL | ClientPin.PERMISSION.GET_ASSERTION
+        token = cp.get_pin_token(self.pin, perms, rp_id)
+        return {"pin_uv_param": cp.protocol.authenticate(token, cdh), "pin_uv_protocol": cp.protocol.VERSION}
+
+
 @_keeps_rng
-def probe(files, fat, above, use=True):
+def probe(files, fat, above, use=True, pins=()):
     """Restart on `files`; the next counter value must exceed `above` (every
     value handed out so far). With `use`, then use the key: getInfo, an
-    assertion with every resident credential, a new credential.
+    assertion with every resident credential, a new credential, U2F (when
+    alwaysUv leaves it on); with the PIN among `pins` where UV is required.
     """
     key = Key(PowerCutStorage(files, fat), seed=os.urandom(16))
     nxt = key.auth.store.next_sign_count()
@@ -382,6 +410,8 @@ def probe(files, fat, above, use=True):
         return
     info = key.ctap2.get_info()
     assert info.aaguid
+    always_uv = bool(info.options.get("alwaysUv"))
+    uv = _Uv(key, pins)
     store = key.auth.store
     for slot in store.rk_slots():
         rec = store.rk_load(slot)
@@ -390,24 +420,30 @@ def probe(files, fat, above, use=True):
         if cred is None:
             raise Violation("resident credential in slot %d does not unwrap under the master secret" % slot)
         cdh = os.urandom(32)
-        a = key.ctap2.get_assertion(rp_id, cdh, [{"type": "public-key", "id": rec[st.RK_CREDENTIAL_ID]}])
+        extra = uv.params(rp_id, cdh) if always_uv or cred.cred_protect == CRED_PROTECT_UV_REQUIRED else {}
+        a = key.ctap2.get_assertion(rp_id, cdh, [{"type": "public-key", "id": rec[st.RK_CREDENTIAL_ID]}], **extra)
         public = crypto.p256_public_key(cred.private_key)
         if not crypto.p256_verify(public, bytes(a.auth_data) + cdh, a.signature):
             raise Violation("assertion signature does not verify")
         if a.auth_data.counter <= nxt:
             raise Violation("counter %d not above %d" % (a.auth_data.counter, nxt))
         nxt = a.auth_data.counter
-    r = key.ctap2.make_credential(os.urandom(32), {"id": "probe.example"}, {"id": b"p"}, [{"type": "public-key", "alg": -7}])
+    cdh = os.urandom(32)
+    extra = uv.params("probe.example", cdh) if always_uv else {}
+    r = key.ctap2.make_credential(cdh, {"id": "probe.example"}, {"id": b"p"}, [{"type": "public-key", "alg": -7}], **extra)
     if r.auth_data.counter <= nxt:
         raise Violation("counter %d not above %d" % (r.auth_data.counter, nxt))
-    # U2F too: registration signs with the attestation identity on flash.
-    app, chal = crypto.sha256(b"probe.example"), os.urandom(32)
-    reg = key.ctap1.register(chal, app)
-    reg.verify(app, chal)
-    sig = key.ctap1.authenticate(chal, app, reg.key_handle)
-    sig.verify(app, chal, reg.public_key)
-    if sig.counter <= r.auth_data.counter:
-        raise Violation("U2F counter %d not above %d" % (sig.counter, r.auth_data.counter))
+    if "U2F_V2" in info.versions:
+        # U2F too: registration signs with the attestation identity on flash.
+        app, chal = crypto.sha256(b"probe.example"), os.urandom(32)
+        reg = key.ctap1.register(chal, app)
+        reg.verify(app, chal)
+        sig = key.ctap1.authenticate(chal, app, reg.key_handle)
+        sig.verify(app, chal, reg.public_key)
+        if sig.counter <= r.auth_data.counter:
+            raise Violation("U2F counter %d not above %d" % (sig.counter, r.auth_data.counter))
+    elif not always_uv:
+        raise Violation("U2F is off although alwaysUv is not set")
     if key.logged:
         raise Violation("the restarted key logged %r" % key.logged)
 
@@ -435,26 +471,73 @@ class Stats:
         )
 
 
+class Step:
+    """One step of a power-cut run: a label, fn(key, ctx), and what a cut
+    inside it may leave.
+
+    atomic (default): the state before the step or the state after it.
+    atomic=False: a command that writes more than once (a correct PIN guess:
+        retries decremented, then restored) may also leave the state of any
+        operation boundary the uncut run passed up to the cut, provided
+        invariant(before, got, after) holds.
+    observable: [(object, attribute[, match(args)])] -- functions whose call
+        (with arguments match() accepts) makes the command's outcome
+        observable (the PIN comparison). In the uncut run,
+        at every such call, the flash as it is at that instant (restarted and
+        observed) must satisfy at_observable(before, now): e.g. the guess is
+        already counted.
+    """
+
+    def __init__(self, label, fn, atomic=True, invariant=None, observable=(), at_observable=None):
+        self.label = label
+        self.fn = fn
+        self.atomic = atomic
+        self.invariant = invariant
+        self.observable = observable
+        self.at_observable = at_observable
+
+
+def _step(s):
+    return s if isinstance(s, Step) else Step(*s)
+
+
 def _run_steps(key, steps, ctx):
     """Run steps in order; return the index of the step the power went in, or None."""
-    for i, (label, fn) in enumerate(steps):
+    for i, step in enumerate(steps):
         try:
-            fn(key, ctx)
+            step.fn(key, ctx)
         except PowerCut:
             return i
         if key.logged:
-            raise Violation("step %r logged %r" % (label, key.logged))
+            raise Violation("step %r logged %r" % (step.label, key.logged))
     return None
 
 
-def _patched(commit_before, hit):
-    """Install wrappers marking when an outcome became observable; returns undo()."""
+def _watch_observables(steps, current, storage, fat, states):
+    """In the uncut run: at each call of a step's observable function, the
+    flash at that instant must satisfy the step's at_observable. Returns
+    (undo, calls, failures): the steps that made checks, the checks that failed."""
     undo = []
-    for obj, attr in commit_before:
+    calls = []
+    failures = []
+    for entry in {entry for step in steps for entry in step.observable}:
+        obj, attr = entry[0], entry[1]
         real = getattr(obj, attr)
 
-        def wrapper(*a, _real=real, **kw):
-            hit.append(True)
+        def wrapper(*a, _real=real, _entry=entry, **kw):
+            i = current[0]
+            step = steps[i] if i is not None else None
+            relevant = len(_entry) < 3 or _entry[2](a)
+            if step is not None and _entry in step.observable and relevant:
+                now = observe(storage.files, fat)
+                calls.append(i)
+                if not step.at_observable(states[i], now):
+                    # Reported after the step: raised here, the firmware's
+                    # safety net would turn it into ERR_OTHER.
+                    failures.append(
+                        "step %r: the outcome becomes observable (%s) while the flash does not show it yet\n"
+                        "  flash  %s\n  before %s" % (step.label, _entry[1], describe(now), describe(states[i]))
+                    )
             return _real(*a, **kw)
 
         setattr(obj, attr, wrapper)
@@ -464,25 +547,28 @@ def _patched(commit_before, hit):
         for obj, attr, real in undo:
             setattr(obj, attr, real)
 
-    return restore
+    return restore, calls, failures
 
 
-def run_powercut(steps, setup=None, fat_modes=(False, True), seed=b"powercut", nested_boot=True, check_probe=True, commit_before=()):
+def run_powercut(steps, setup=None, fat_modes=(False, True), seed=b"powercut", nested_boot=True, check_probe=True, pins=()):
     """Cut `steps` at every flash operation; restart and check after each cut.
 
-    steps: [(label, fn(key, ctx))]; setup: fn(key, ctx) run uncut before the
-    snapshot the trials start from (ctx carries e.g. credential IDs to the
-    steps). check_probe=False skips using the restarted key (for records that
-    are not real credentials); the counter is checked regardless. Returns
-    Stats; raises Violation naming the cut on failure.
+    steps: [Step or (label, fn(key, ctx))]; setup: fn(key, ctx) run uncut
+    before the snapshot the trials start from (ctx carries e.g. credential
+    IDs to the steps). check_probe=False skips using the restarted key (for
+    records that are not real credentials); the counter is checked
+    regardless. pins: the PINs the steps may leave set (the probe needs one
+    when the key demands user verification). Returns Stats; raises Violation
+    naming the cut on failure.
     """
+    steps = [_step(s) for s in steps]
     total = Stats()
     for fat in fat_modes:
-        total += _run_mode(steps, setup, fat, seed, nested_boot, check_probe, commit_before)
+        total += _run_mode(steps, setup, fat, seed, nested_boot, check_probe, pins)
     return total
 
 
-def _run_mode(steps, setup, fat, seed, nested_boot, check_probe, commit_before):
+def _run_mode(steps, setup, fat, seed, nested_boot, check_probe, pins):
     stats = Stats()
     # The starting point: setup on a fresh key, then a snapshot of its flash.
     counters = []
@@ -494,38 +580,51 @@ def _run_mode(steps, setup, fat, seed, nested_boot, check_probe, commit_before):
     files0 = dict(key.storage.files)
     setup_max = max(counters, default=0)
 
-    # One uncut run: the operations of each step and the state after it.
+    # One uncut run: the operations of each step, the flash after each
+    # operation and the state after each step.
     ref = PowerCutStorage(files0, fat)
     ref_counters = []
     key = Key(ref, seed=seed, counters=ref_counters)
     boot_ops = len(ref.log)
+    flash_after_op = []
+    ref.after_op = lambda: flash_after_op.append(dict(ref.files))
     states = [observe(files0, fat)]
     step_of_op = []
     ctx = copy.deepcopy(ctx0)
-    for i, (label, fn) in enumerate(steps):
-        fn(key, ctx)
-        if key.logged:
-            raise Violation("step %r logged %r" % (label, key.logged))
-        step_of_op += [i] * (len(ref.log) - boot_ops - len(step_of_op))
-        states.append(observe(ref.files, fat))
+    current = [None]
+    restore, calls, failures = _watch_observables(steps, current, ref, fat, states)
+    try:
+        for i, step in enumerate(steps):
+            current[0] = i
+            try:
+                step.fn(key, ctx)
+            finally:
+                if failures:
+                    raise Violation(failures[0])
+            if key.logged:
+                raise Violation("step %r logged %r" % (step.label, key.logged))
+            step_of_op += [i] * (len(ref.log) - boot_ops - len(step_of_op))
+            states.append(observe(ref.files, fat))
+            if step.observable and i not in calls:
+                raise Violation("step %r never called its observable %r" % (step.label, step.observable))
+    finally:
+        restore()
     ops = ref.log[boot_ops:]
     stats.operations = len(ops)
+    boundary = {}  # op index -> observed state right after it (non-atomic steps)
 
     cuts = [(k, v) for k, op in enumerate(ops) for v in variants(op)]
     if ops:
         cuts.append((len(ops) - 1, AFTER))
     for k, v in cuts:
-        where = "fat=%s op %d %r (%s) of step %r" % (fat, k, ops[k], v, steps[step_of_op[k]][0])
+        i = step_of_op[k]
+        step = steps[i]
+        where = "fat=%s op %d %r (%s) of step %r" % (fat, k, ops[k], v, step.label)
         storage = PowerCutStorage(files0, fat)
         trial_counters = []
         key = Key(storage, seed=seed, counters=trial_counters)
         storage.arm(k, v)
-        hit = []
-        restore = _patched(commit_before, hit)
-        try:
-            cut_step = _run_steps(key, steps, copy.deepcopy(ctx0))
-        finally:
-            restore()
+        cut_step = _run_steps(key, steps, copy.deepcopy(ctx0))
         if cut_step is None:
             raise Violation("%s: the power never went (the run is not deterministic)" % where)
         # Same operations on the same records as the uncut run (sizes may
@@ -533,40 +632,49 @@ def _run_mode(steps, setup, fat, seed, nested_boot, check_probe, commit_before):
         # self-signed certificate, vary in length).
         if [op[:2] for op in storage.log[boot_ops:]] != [op[:2] for op in ops[: k + 1]]:
             raise Violation("%s: operations differ from the uncut run:\n%r\n%r" % (where, storage.log[boot_ops:], ops[: k + 1]))
-        assert cut_step == step_of_op[k], (cut_step, step_of_op[k])
+        assert cut_step == i, (cut_step, i)
         stats.cut_points += 1
         survived = dict(storage.files)
-        _check_cut(where, survived, fat, states[cut_step], states[cut_step + 1], bool(hit))
+        allowed = [states[i], states[i + 1]]
+        if not step.atomic:
+            for j in range(step_of_op.index(i), k + 1):
+                if j not in boundary:
+                    boundary[j] = observe(flash_after_op[j], fat)
+                allowed.append(boundary[j])
+        _check_cut(where, survived, fat, step, states[i], states[i + 1], allowed)
         handed_out = max([setup_max] + trial_counters)
         if nested_boot:
-            stats.boot_cut_points += _cut_boot(where, survived, fat, states[cut_step], states[cut_step + 1])
+            stats.boot_cut_points += _cut_boot(where, survived, fat)
         try:
-            probe(survived, fat, handed_out, use=check_probe)
+            probe(survived, fat, handed_out, use=check_probe, pins=pins)
         except Violation as e:
             raise Violation("%s: %s" % (where, e)) from None
     return stats
 
 
-def _check_cut(where, files, fat, before, after, committed):
+def _check_cut(where, files, fat, step, before, after, allowed):
     try:
         got = observe(files, fat)
     except Violation as e:
         raise Violation("%s: %s" % (where, e)) from None
-    if committed:
-        if got != after:
-            raise Violation(
-                "%s: the outcome was observable before the cut but the state is not the new one\n"
-                "  got   %s\n  after %s" % (where, describe(got), describe(after))
-            )
-    elif got not in (before, after):
+    if got not in allowed:
         raise Violation(
-            "%s: state after restart is neither the old nor the new one\n"
-            "  got    %s\n  before %s\n  after  %s" % (where, describe(got), describe(before), describe(after))
+            "%s: state after restart is %s\n"
+            "  got    %s\n  before %s\n  after  %s"
+            % (
+                where,
+                "neither the old nor the new one" if step.atomic else "none the uncut run passed through",
+                describe(got),
+                describe(before),
+                describe(after),
+            )
         )
+    if step.invariant is not None and not step.invariant(before, got, after):
+        raise Violation("%s: invariant broken\n  got    %s\n  before %s" % (where, describe(got), describe(before)))
 
 
 @_keeps_rng
-def _cut_boot(where, files, fat, before, after):
+def _cut_boot(where, files, fat):
     """Cut the recovery boot on `files` at each of its operations; boot again."""
     dry = PowerCutStorage(files, fat)
     Key(dry, seed=b"boot")

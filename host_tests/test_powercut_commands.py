@@ -13,10 +13,19 @@ from the same table).
 
 import hashlib
 
+import fido2.cbor
 import pytest
+from fido2.ctap import CtapError
+from fido2.ctap2 import blob as blob_module
+from fido2.ctap2.blob import LargeBlobs
+from fido2.ctap2.config import Config
+from fido2.ctap2.credman import CredentialManagement
+from fido2.ctap2.pin import ClientPin
 
-from powercut import Key, PowerCut, PowerCutStorage, Violation, observe, probe, run_powercut, variants
+from firmware import crypto
 from firmware import store as st
+from firmware.ctap2 import client_pin, pin_uv
+from powercut import Key, PowerCut, PowerCutStorage, Step, Violation, observe, probe, run_powercut, variants
 
 ES256 = [{"type": "public-key", "alg": -7}]
 RP_A = "a.example"
@@ -115,6 +124,191 @@ def _setup(key, ctx):
     ):
         step[1](key, ctx)
     ctx.pop("last_counter")  # a restart may continue anywhere above it
+
+
+# -- PIN and the commands behind a pinUvAuthToken --------------------------------------
+
+PIN = "1234"
+NEW_PIN = "56789"
+PIN_HASH = hashlib.sha256(PIN.encode()).digest()[:16]
+PERM = ClientPin.PERMISSION
+
+
+def _flash_state(observed):
+    return fido2.cbor.decode(observed[0])
+
+
+def _retries(observed):
+    return _flash_state(observed).get(st.STATE_PIN_RETRIES, pin_uv.PIN_RETRIES_MAX)
+
+
+def _pin(observed):
+    return _flash_state(observed).get(st.STATE_PIN_HASH)
+
+
+def _retries_not_higher(before, got, after):
+    """PIN retries never higher than before the attempt (unless it completed)."""
+    return got == after or _retries(got) <= _retries(before)
+
+
+def _pin_old_or_new(before, got, after):
+    return _pin(got) in (_pin(before), _pin(after)) and _retries_not_higher(before, got, after)
+
+
+# The PIN comparison: crypto.ct_equal with the stored PIN hash. When it runs,
+# the guess must already be counted in flash.
+_COMPARE = (crypto, "ct_equal", lambda args: PIN_HASH in (bytes(args[0]), bytes(args[1])))
+
+
+def _guess_counted(before, now):
+    return _retries(now) < _retries(before)
+
+
+def set_pin(pin=PIN):
+    def step(key, ctx):
+        ClientPin(key.ctap2).set_pin(pin)
+
+    return Step("setPIN", step)
+
+
+def change_pin(old=PIN, new=NEW_PIN):
+    def step(key, ctx):
+        ClientPin(key.ctap2).change_pin(old, new)
+
+    # decrement, compare, restore retries, store the new PIN: three writes
+    return Step("changePIN", step, atomic=False, invariant=_pin_old_or_new, observable=[_COMPARE], at_observable=_guess_counted)
+
+
+def pin_token(permissions, pin=PIN, save="token"):
+    def step(key, ctx):
+        cp = ClientPin(key.ctap2)
+        ctx[save] = (cp.protocol, cp.get_pin_token(pin, permissions))
+
+    return Step(
+        "getPinUvAuthToken (right PIN)", step, atomic=False, invariant=_retries_not_higher, observable=[_COMPARE], at_observable=_guess_counted
+    )
+
+
+def wrong_pin(times=1):
+    def step(key, ctx):
+        for _ in range(times):
+            with pytest.raises(CtapError) as e:
+                ClientPin(key.ctap2).get_pin_token("0000")
+            assert e.value.code in (CtapError.ERR.PIN_INVALID, CtapError.ERR.PIN_AUTH_BLOCKED)
+
+    return Step("getPinUvAuthToken (wrong PIN x%d)" % times, step, atomic=times == 1, invariant=_retries_not_higher, observable=[_COMPARE], at_observable=_guess_counted)
+
+
+def _credman(key, ctx):
+    protocol, token = ctx["token"]
+    return CredentialManagement(key.ctap2, protocol, token)
+
+
+def delete_credential(cred):
+    def step(key, ctx):
+        _credman(key, ctx).delete_cred({"type": "public-key", "id": ctx[cred][0]})
+
+    return Step("credentialManagement deleteCredential %s" % cred, step)
+
+
+def update_user(cred, user_id, name):
+    def step(key, ctx):
+        _credman(key, ctx).update_user_info({"type": "public-key", "id": ctx[cred][0]}, {"id": user_id, "name": name, "displayName": name})
+
+    return Step("credentialManagement updateUserInformation %s" % cred, step)
+
+
+def put_large_blob(data):
+    def step(key, ctx):
+        protocol, token = ctx["token"]
+        # python-fido2 encrypts the blob with a random nonce; a fixed one
+        # keeps the stored array the same in the uncut run and every trial.
+        real = blob_module.os.urandom
+        blob_module.os.urandom = lambda n: bytes(n)
+        try:
+            LargeBlobs(key.ctap2, protocol, token).put_blob(ctx["lbk"], data)
+        finally:
+            blob_module.os.urandom = real
+
+    return Step("largeBlobs set (%d bytes)" % len(data), step)
+
+
+def config(label, call):
+    def step(key, ctx):
+        protocol, token = ctx["token"]
+        call(Config(key.ctap2, protocol, token))
+
+    return Step("authenticatorConfig " + label, step)
+
+
+def _setup_pin(key, ctx):
+    _setup(key, ctx)
+    r = key.ctap2.make_credential(
+        _cdh("mc"), {"id": RP_B, "name": RP_B}, {"id": b"blob", "name": "b"}, ES256, extensions={"largeBlobKey": True}, options={"rk": True}
+    )
+    ctx["lbk"] = r.large_blob_key
+    ClientPin(key.ctap2).set_pin(PIN)
+
+
+PIN_CASES = {
+    "setPIN": (_setup, [set_pin()]),
+    "changePIN": (_setup_pin, [change_pin()]),
+    "wrong PIN": (_setup_pin, [wrong_pin()]),
+    "three wrong PINs (power-cycle block), then power cut": (_setup_pin, [wrong_pin(3)]),
+    "right PIN (retries restored)": (_setup_pin, [wrong_pin(), pin_token(PERM.MAKE_CREDENTIAL)]),
+    "credMgmt delete": (_setup_pin, [pin_token(PERM.CREDENTIAL_MGMT), delete_credential("a_bob")]),
+    "credMgmt update user": (_setup_pin, [pin_token(PERM.CREDENTIAL_MGMT), update_user("a_alice", b"alice", "Alice Renamed")]),
+    "largeBlobs set, then replace": (
+        _setup_pin,
+        [pin_token(PERM.LARGE_BLOB_WRITE), put_large_blob(b"first blob"), put_large_blob(bytes(range(256)) * 8)],
+    ),
+    "config setMinPINLength (forces a PIN change)": (
+        _setup_pin,
+        [pin_token(PERM.AUTHENTICATOR_CFG), config("setMinPINLength", lambda c: c.set_min_pin_length(6, ["a.example"], True))],
+    ),
+    "config toggleAlwaysUv": (_setup_pin, [pin_token(PERM.AUTHENTICATOR_CFG), config("toggleAlwaysUv", lambda c: c.toggle_always_uv())]),
+    "reset with a PIN and large blobs": (_setup_pin, [pin_token(PERM.LARGE_BLOB_WRITE), put_large_blob(b"x" * 40), reset()]),
+}
+
+
+@pytest.mark.parametrize("case", list(PIN_CASES))
+def test_pin_protected_command_survives_every_cut(case):
+    setup, steps = PIN_CASES[case]
+    stats = run_powercut(steps, setup=setup, pins=(PIN, NEW_PIN))
+    assert stats.cut_points > stats.operations > 0
+
+
+def test_comparing_the_pin_before_counting_the_guess_is_caught(monkeypatch):
+    """A clientPIN that compares first and decrements after is caught by the
+    observable check even though no cut point lies between the two."""
+
+    def check_pin_hash(auth, protocol, shared_secret, pin_hash_enc):
+        stored = auth.store.get(st.STATE_PIN_HASH)
+        pin_hash = protocol.decrypt(shared_secret, pin_hash_enc)
+        same = pin_hash is not None and crypto.ct_equal(pin_hash, stored)
+        auth.store.update({st.STATE_PIN_RETRIES: pin_uv.pin_retries(auth) - 1})
+        if not same:
+            protocol.regenerate()
+            raise client_pin.CtapError(client_pin.CTAP2_ERR_PIN_INVALID)
+        auth.store.update({st.STATE_PIN_RETRIES: None})
+
+    monkeypatch.setattr(client_pin, "_check_pin_hash", check_pin_hash)
+    with pytest.raises(Violation, match="observable"):
+        run_powercut([wrong_pin()], setup=_setup_pin, fat_modes=(False,))
+
+
+def test_a_pin_change_that_loses_the_pin_is_caught(monkeypatch):
+    """changePIN that clears the old PIN before storing the new one: a cut in
+    between leaves no PIN at all."""
+    real = client_pin._store_pin
+
+    def store_pin(auth, pin_hash, code_points):
+        auth.store.update({st.STATE_PIN_HASH: None})
+        real(auth, pin_hash, code_points)
+
+    monkeypatch.setattr(client_pin, "_store_pin", store_pin)
+    with pytest.raises(Violation):
+        run_powercut([change_pin()], setup=_setup_pin, fat_modes=(False,))
 
 
 COMMAND_CASES = {

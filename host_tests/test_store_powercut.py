@@ -135,6 +135,7 @@ def _seed_store(key, ctx):
     ctx["a1"] = s.rk_put(_record(RP_A, b"1"))
     ctx["a2"] = s.rk_put(_record(RP_A, b"2"))
     ctx["b1"] = s.rk_put(_record(RP_B, b"1"))
+    s.save(st.REC_LARGE_BLOBS, b"\x81" + b"z" * 40)
     s.next_sign_count()
 
 
@@ -201,6 +202,23 @@ def test_using_a_counter_value_before_reserving_it_is_caught(monkeypatch):
     monkeypatch.setattr(st.Store, "next_sign_count", next_sign_count)
     with pytest.raises(Violation, match="counter went back"):
         run_powercut(STORE_CASES["counter across reservations"], setup=_seed_store, check_probe=False, fat_modes=(False,))
+
+
+def test_wipe_without_the_pending_mark_is_caught(monkeypatch):
+    """The bug this harness found: a reset cut after the new master secret
+    but before the large-blob record was removed left the old array on a
+    key that had been reset. Without the mark that lets boot finish the
+    wipe, the cut is caught."""
+    real = st.Store._save
+
+    def save_without_mark(self, name, obj):
+        if name == st.REC_STATE and isinstance(obj, dict):
+            obj = {k: v for k, v in obj.items() if k != st.STATE_WIPE_PENDING}
+        real(self, name, obj)
+
+    monkeypatch.setattr(st.Store, "_save", save_without_mark)
+    with pytest.raises(Violation, match="of step 'wipe'.*neither the old nor the new"):
+        run_powercut(STORE_CASES["wipe"], setup=_seed_store, check_probe=False, fat_modes=(False,))
 
 
 def test_wipe_that_deletes_credentials_before_the_new_secret_is_caught(monkeypatch):
