@@ -4,10 +4,13 @@ The model knows which credentials exist (discoverable per RP and user,
 non-discoverable), what reset and restart do, and that counters only go up.
 Rules drive the real key through python-fido2 in-process (powercut.Key):
 register, assert (by ID and discoverable, with getNextAssertion), U2F
-register and authenticate (and CTAP2 assertions with U2F handles), reset
-inside and outside its window, the clock, restart -- and restart after a
-power cut at a chosen flash operation of the next command, after which the
-model accepts the old or the new outcome and adopts what the key shows.
+register and authenticate (and CTAP2 assertions with U2F handles), PIN set,
+change, right and wrong guesses (retries, the power-cycle block after three
+mismatches, PIN_BLOCKED at zero), reset inside and outside its window, the
+clock, restart -- and restart after a power cut at a chosen flash operation
+of the next command, after which the model accepts the old or the new
+outcome (PIN retries never above what they were before the attempt) and
+adopts what the key shows.
 Every assertion's signature is verified with the public key the model
 recorded at registration.
 """
@@ -23,13 +26,22 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as S
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from fido2.ctap2.pin import ClientPin
+
 from firmware import store as st
+from firmware.ctap2.pin_uv import PIN_RETRIES_MAX
 from powercut import BEFORE, TORN_HALF, AFTER, FAT_TARGET_REMOVED, Key, PowerCut, PowerCutStorage
 
 ES256 = [{"type": "public-key", "alg": -7}]
 RPS = ["a.example", "b.example", "c.example"]
 USERS = [b"u1", b"u2", b"u3"]
+PINS = ["1234", "98765", "correct horse"]
 RESET_WINDOW_MS = 10_000
+ERR = CtapError.ERR
+
+
+def _pin_hash(pin):
+    return None if pin is None else hashlib.sha256(pin.encode()).digest()[:16]
 
 
 class KeyMachine(RuleBasedStateMachine):
@@ -45,6 +57,9 @@ class KeyMachine(RuleBasedStateMachine):
         self.dead = []  # [(rp, credential id)] killed by reset
         self.max_counter = 0
         self.cut = None  # (op index, variant) for the next command
+        self.pin = None  # the PIN the model believes is set
+        self.retries = PIN_RETRIES_MAX
+        self.mismatches = 0  # consecutive wrong PINs since power-up (RAM)
 
     # -- plumbing ------------------------------------------------------------------
 
@@ -52,6 +67,57 @@ class KeyMachine(RuleBasedStateMachine):
         self.storage = PowerCutStorage(self.storage.files if files is None else files, self.fat)
         self.key = Key(self.storage, seed=os.urandom(16))
         self.since_boot = 0
+        self.mismatches = 0
+
+    # -- the PIN model -------------------------------------------------------------
+
+    def predict_guess(self, right):
+        """Status of a PIN guess (CTAP 2.1 §6.5.5.7), updating the model."""
+        if self.pin is None:
+            return ERR.PIN_NOT_SET
+        if self.retries <= 0:
+            return ERR.PIN_BLOCKED
+        if self.mismatches >= 3:
+            return ERR.PIN_AUTH_BLOCKED
+        self.retries -= 1  # counted before the comparison
+        if right:
+            self.retries = PIN_RETRIES_MAX
+            self.mismatches = 0
+            return 0
+        self.mismatches += 1
+        if self.retries <= 0:
+            return ERR.PIN_BLOCKED
+        if self.mismatches >= 3:
+            return ERR.PIN_AUTH_BLOCKED
+        return ERR.PIN_INVALID
+
+    def adopt_pin_after_cut(self, old_pin, new_pin, retries_before, may_restore):
+        """After a cut inside a PIN command: the PIN is the old or the new one,
+        retries never above their value before the attempt (a right guess
+        may have restored them); the model takes what the key shows."""
+        stored = self.key.auth.store.get(st.STATE_PIN_HASH)
+        assert stored in (_pin_hash(old_pin), _pin_hash(new_pin)), "PIN neither old nor new"
+        self.pin = old_pin if stored == _pin_hash(old_pin) else new_pin
+        retries = self.key.auth.store.get(st.STATE_PIN_RETRIES, PIN_RETRIES_MAX)
+        assert retries <= retries_before or (may_restore and retries == PIN_RETRIES_MAX), (retries, retries_before)
+        self.retries = retries
+
+    def token(self, permissions, rp_id=None, right=True):
+        """getPinUvAuthToken with the right (or a wrong) PIN, checked against
+        the model. Returns (protocol, token, cut) -- token None on an error."""
+        expected = self.predict_guess(right) if self.pin is not None else ERR.PIN_NOT_SET
+        cp = ClientPin(self.key.ctap2)
+        old, before = self.pin, self.key.auth.store.get(st.STATE_PIN_RETRIES, PIN_RETRIES_MAX)
+        try:
+            token, cut = self.run(lambda: cp.get_pin_token(self.pin if right else "0000", permissions, rp_id))
+        except CtapError as e:
+            assert e.code == expected, (e.code, expected)
+            return cp.protocol, None, False
+        if cut:
+            self.adopt_pin_after_cut(old, old, before, may_restore=right)
+            return cp.protocol, None, True
+        assert expected == 0, expected
+        return cp.protocol, token, False
 
     def counter(self, value):
         assert value > self.max_counter, "counter %d after %d" % (value, self.max_counter)
@@ -84,8 +150,22 @@ class KeyMachine(RuleBasedStateMachine):
     @rule(rp=S.sampled_from(RPS), user=S.sampled_from(USERS), rk=S.booleans())
     def register(self, rp, user, rk):
         cdh = os.urandom(32)
+        extra = {}
+        if self.pin is not None and rk:
+            # A discoverable credential needs user verification once a PIN
+            # is set (no makeCredUvNotRqd for rk): a token first.
+            protocol, token, cut = self.token(ClientPin.PERMISSION.MAKE_CREDENTIAL, rp)
+            if token is None:
+                if not cut:  # the PIN is blocked: without UV the key refuses
+                    with pytest.raises(CtapError) as e:
+                        self.key.ctap2.make_credential(cdh, {"id": rp}, {"id": user}, ES256, options={"rk": True})
+                    assert e.value.code == ERR.PUAT_REQUIRED
+                return
+            extra = {"pin_uv_param": protocol.authenticate(token, cdh), "pin_uv_protocol": protocol.VERSION}
         r, cut = self.run(
-            lambda: self.key.ctap2.make_credential(cdh, {"id": rp}, {"id": user, "name": "n"}, ES256, options={"rk": rk} if rk else None)
+            lambda: self.key.ctap2.make_credential(
+                cdh, {"id": rp}, {"id": user, "name": "n"}, ES256, options={"rk": rk} if rk else None, **extra
+            )
         )
         if cut:
             # Old or new: the user's discoverable credential is the old one,
@@ -175,6 +255,55 @@ class KeyMachine(RuleBasedStateMachine):
             self.key.ctap2.get_assertion(rp, os.urandom(32), [{"type": "public-key", "id": cid}])
         assert e.value.code == CtapError.ERR.NO_CREDENTIALS
 
+    @rule(pin=S.sampled_from(PINS))
+    def set_pin(self, pin):
+        cp = ClientPin(self.key.ctap2)
+        try:
+            _, cut = self.run(lambda: cp.set_pin(pin))
+        except CtapError as e:
+            assert self.pin is not None and e.code == ERR.PIN_AUTH_INVALID, e.code  # changePIN is the way
+            return
+        assert self.pin is None or cut
+        if cut:
+            self.adopt_pin_after_cut(self.pin, pin, PIN_RETRIES_MAX, may_restore=True)
+            return
+        self.pin, self.retries = pin, PIN_RETRIES_MAX
+
+    @rule(new=S.sampled_from(PINS))
+    def change_pin(self, new):
+        old, before = self.pin, self.key.auth.store.get(st.STATE_PIN_RETRIES, PIN_RETRIES_MAX)
+        expected = self.predict_guess(True)
+        cp = ClientPin(self.key.ctap2)
+        try:
+            _, cut = self.run(lambda: cp.change_pin(old or "0000", new))
+        except CtapError as e:
+            assert e.code == expected, (e.code, expected)
+            return
+        if cut:
+            self.adopt_pin_after_cut(old, new, before, may_restore=True)
+            return
+        assert expected == 0, expected
+        self.pin = new
+
+    @precondition(lambda self: self.pin is not None)
+    @rule(times=S.integers(1, 3))
+    def wrong_pin(self, times):
+        for _ in range(times):
+            self.token(ClientPin.PERMISSION.GET_ASSERTION, right=False)
+
+    @precondition(lambda self: self.pin is not None)
+    @rule()
+    def right_pin(self):
+        self.token(ClientPin.PERMISSION.GET_ASSERTION)
+
+    @rule()
+    def pin_retries(self):
+        if self.pin is None:
+            return
+        retries, power_cycle = ClientPin(self.key.ctap2).get_pin_retries()
+        assert retries == self.retries
+        assert bool(power_cycle) == (self.mismatches >= 3)
+
     @rule()
     def reset(self):
         allowed = self.since_boot <= RESET_WINDOW_MS
@@ -191,6 +320,7 @@ class KeyMachine(RuleBasedStateMachine):
         self.dead += [(rp, cid) for rp, cid, _ in self.plain]
         self.resident = {}
         self.plain = []
+        self.pin, self.retries, self.mismatches = None, PIN_RETRIES_MAX, 0
 
     @rule(ms=S.sampled_from([1_000, 5_000, 11_000]))
     def time_passes(self, ms):
@@ -219,6 +349,13 @@ class KeyMachine(RuleBasedStateMachine):
     def known_resident_credentials_are_on_the_key(self):
         on_key = self.resident_on_key()
         assert on_key == {k: cid for k, (cid, _) in self.resident.items()}
+
+    @invariant()
+    def pin_state_is_the_models(self):
+        store = self.key.auth.store
+        assert store.get(st.STATE_PIN_HASH) == _pin_hash(self.pin)
+        assert store.get(st.STATE_PIN_RETRIES, PIN_RETRIES_MAX) == self.retries
+        assert self.key.auth.pin_consecutive_mismatches == self.mismatches
 
     @invariant()
     def no_temporary_records_outside_a_command(self):
