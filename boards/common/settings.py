@@ -71,15 +71,23 @@ def load(chip_defaults, path=None):
     return settings
 
 
+def maintenance_requested(path=None):
+    """True when the maintenance flag is set (it stays set)."""
+    import os
+
+    try:
+        os.stat(path or MAINTENANCE_FLAG)
+    except OSError:
+        return False
+    return True
+
+
 def take_maintenance_flag(path=None):
     """True (once) when maintenance mode was asked for; the flag is removed."""
     import os
 
     path = path or MAINTENANCE_FLAG
-
-    try:
-        os.stat(path)
-    except OSError:
+    if not maintenance_requested(path):
         return False
     try:
         os.remove(path)
