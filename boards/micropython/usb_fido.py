@@ -121,10 +121,14 @@ class FidoInterface(HIDInterface):
         return got
 
     def write_report(self, buf):
-        # After one report timed out (the host stopped reading, e.g. the
-        # client closed the device mid-answer), the rest of that answer is
-        # dropped at once instead of waiting for each report in turn.
-        if self.send_report(buf, 0 if self._tx_failing else _SEND_TIMEOUT_MS):
+        # After a report timed out (the host stopped reading, e.g. the client
+        # closed the device mid-answer) the rest of that message is dropped
+        # at once; the next message (an initialization packet, bit 7 of byte
+        # 4) gets the full timeout again.
+        if self._tx_failing and not buf[4] & 0x80:
+            self.tx_dropped += 1
+            return False
+        if self.send_report(buf, _SEND_TIMEOUT_MS):
             self._tx_failing = False
             return True
         self._tx_failing = True
