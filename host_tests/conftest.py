@@ -9,7 +9,7 @@ import os
 import sys
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-for sub in ("build/host", "boards/host", "lib", ""):
+for sub in ("build/host", "boards/host", "lib", "tools", ""):
     path = os.path.join(REPO, sub) if sub else REPO
     if path not in sys.path:
         sys.path.insert(0, path)
@@ -33,15 +33,32 @@ import pytest  # noqa: E402
 
 
 @pytest.fixture
-def virtual_key(tmp_path):
-    """A running virtual key on a Unix socket; yields the VirtualKey."""
+def key_factory(tmp_path):
+    """Start virtual keys: key_factory(storage=..., presence=..., config=...).
+
+    Each call starts a new key (a "power-up") on its own socket; passing the
+    storage of an earlier one restarts that key. All are stopped at the end.
+    """
     from boards.host.virtual_key import VirtualKey
 
-    key = VirtualKey(str(tmp_path / "key.sock")).start()
+    keys = []
+
+    def make(**kw):
+        key = VirtualKey(str(tmp_path / ("key%d.sock" % len(keys))), **kw).start()
+        keys.append(key)
+        return key
+
     try:
-        yield key
+        yield make
     finally:
-        key.stop()
+        for key in keys:
+            key.stop()
+
+
+@pytest.fixture
+def virtual_key(key_factory):
+    """A running virtual key on a Unix socket; yields the VirtualKey."""
+    return key_factory()
 
 
 @pytest.fixture
@@ -54,6 +71,21 @@ def device(virtual_key):
         yield dev
     finally:
         dev.close()
+
+
+ORIGIN = "https://example.com"
+RP_ID = "example.com"
+
+
+def webauthn_client(dev, origin=ORIGIN, interaction=None):
+    """python-fido2's Fido2Client on a device, approving every prompt."""
+    from fido2.client import DefaultClientDataCollector, Fido2Client, UserInteraction
+
+    return Fido2Client(
+        dev,
+        client_data_collector=DefaultClientDataCollector(origin),
+        user_interaction=interaction or UserInteraction(),
+    )
 
 
 # -- no silent skips -------------------------------------------------------------

@@ -1,7 +1,10 @@
-"""`make demo`: start the virtual key as its own process and use it with python-fido2.
+"""`make demo`: start the virtual key as its own process and use it like a browser would.
 
 The key runs as `boards/host/run.py` on a Unix socket; this script is the
-client side, exactly what any python-fido2 program would do with a USB key.
+client side, exactly what any python-fido2 program does with a USB key:
+CTAPHID INIT and PING, authenticatorGetInfo, then a passkey registered with
+a relying party (python-fido2's Fido2Server) and a sign-in with it, each
+response verified by the relying party.
 """
 
 import dataclasses
@@ -14,9 +17,18 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
+from fido2.client import DefaultClientDataCollector, Fido2Client, UserInteraction  # noqa: E402
 from fido2.ctap2 import Ctap2, Info  # noqa: E402
+from fido2.server import Fido2Server  # noqa: E402
+from fido2.webauthn import (  # noqa: E402
+    PublicKeyCredentialRpEntity,
+    PublicKeyCredentialUserEntity,
+    ResidentKeyRequirement,
+)
 
 from boards.host.client import open_device  # noqa: E402
+
+ORIGIN = "https://demo.example"
 
 
 def start_key(sock):
@@ -35,6 +47,52 @@ def start_key(sock):
     return proc
 
 
+class Touch(UserInteraction):
+    def prompt_up(self):
+        print("[client] the key asks for a touch (the virtual key approves by itself)")
+
+
+def show_info(dev):
+    raw = Ctap2(dev).send_cbor(Ctap2.CMD.GET_INFO)
+    names = [f.name for f in dataclasses.fields(Info)]
+    print("[client] authenticatorGetInfo (what the key returned):")
+    for k in sorted(raw):
+        name = names[k - 1] if k <= len(names) else "0x%02x" % k
+        value = raw[k].hex() if isinstance(raw[k], bytes) else raw[k]
+        print("           %-24s %s" % (name, value))
+
+
+def passkey(dev):
+    rp = PublicKeyCredentialRpEntity(id="demo.example", name="Demo RP")
+    server = Fido2Server(rp)
+    client = Fido2Client(dev, client_data_collector=DefaultClientDataCollector(ORIGIN), user_interaction=Touch())
+    user = PublicKeyCredentialUserEntity(id=b"alice-0001", name="alice", display_name="Alice")
+
+    print("[rp]     registration for %s at %s" % (user.name, rp.id))
+    options, state = server.register_begin(
+        user, resident_key_requirement=ResidentKeyRequirement.REQUIRED, user_verification="discouraged"
+    )
+    result = client.make_credential(options.public_key)
+    auth_data = server.register_complete(state, result)
+    cred = auth_data.credential_data
+    print("[rp]     registered and verified a passkey (%s attestation)" % result.response.attestation_object.fmt)
+    print("           credential id  %s" % cred.credential_id.hex())
+    pk = cred.public_key
+    print("           public key     ES256 (COSE alg %d) x=%s" % (pk[3], pk[-2].hex()))
+    print("                                               y=%s" % pk[-3].hex())
+    print("           counter        %d" % auth_data.counter)
+
+    print("[rp]     sign-in without a username (the key finds the passkey)")
+    options, state = server.authenticate_begin(user_verification="discouraged")
+    selection = client.get_assertion(options.public_key)
+    response = selection.get_response(0)
+    server.authenticate_complete(state, [cred], response)
+    ad = response.response.authenticator_data
+    print("[rp]     signature verified for user handle %r" % response.response.user_handle)
+    print("           signature      %s" % response.response.signature.hex())
+    print("           counter        %d (went up from %d)" % (ad.counter, auth_data.counter))
+
+
 def main():
     with tempfile.TemporaryDirectory() as tmp:
         sock = os.path.join(tmp, "key.sock")
@@ -42,21 +100,15 @@ def main():
         try:
             dev = open_device(sock, timeout=60)
             print(
-                "[client] CTAPHID INIT: channel 0x%08x, protocol %d, device version %s, "
-                "capabilities 0x%02x" % (dev._channel_id, dev.version, dev.device_version, dev.capabilities)
+                "[client] CTAPHID INIT: channel 0x%08x, protocol %d, device version %s, capabilities 0x%02x"
+                % (dev._channel_id, dev.version, dev.device_version, dev.capabilities)
             )
             msg = os.urandom(1000)
             t = time.perf_counter()
             assert dev.ping(msg) == msg
             print("[client] PING of %d bytes echoed in %.1f ms" % (len(msg), 1000 * (time.perf_counter() - t)))
-            ctap2 = Ctap2(dev)  # python-fido2 runs getInfo itself here
-            raw = ctap2.send_cbor(Ctap2.CMD.GET_INFO)
-            names = [f.name for f in dataclasses.fields(Info)]
-            print("[client] authenticatorGetInfo (what the key returned):")
-            for k in sorted(raw):
-                name = names[k - 1] if k <= len(names) else "0x%02x" % k
-                value = raw[k].hex() if isinstance(raw[k], bytes) else raw[k]
-                print("           %-22s %s" % (name, value))
+            show_info(dev)
+            passkey(dev)
             dev.close()
         finally:
             proc.terminate()

@@ -1,0 +1,205 @@
+"""firmware/ctap2/get_assertion.py: CTAP 2.1 §6.2 getAssertion and §6.3 getNextAssertion."""
+
+import pytest
+from fido2.ctap import CtapError
+
+from boards.host.board import FakeClock
+from ctap2_helpers import (
+    CDH,
+    GA,
+    GET_INFO,
+    GNA,
+    RP_ID_HASH,
+    call,
+    ga_request,
+    make_auth,
+    make_credential,
+    mc_request,
+    parse_auth_data,
+    status,
+    verify_signature,
+)
+
+ERR = CtapError.ERR
+
+
+@pytest.fixture
+def auth():
+    return make_auth(clock=FakeClock())
+
+
+def test_assertion_with_allow_list(auth):
+    cred_id, key, reg = make_credential(auth)
+    code, resp = call(auth, GA, ga_request([cred_id]))
+    assert code == 0 and set(resp) == {1, 2, 3}
+    assert resp[1] == {"id": cred_id, "type": "public-key"}
+    ad = parse_auth_data(resp[2])
+    assert ad["rp_id_hash"] == RP_ID_HASH and ad["flags"] == 0x01 and ad["counter"] > reg["counter"]
+    verify_signature(key, resp[3], resp[2] + CDH)
+
+
+def test_first_good_credential_in_the_allow_list_is_used(auth):
+    cred_id, key, _ = make_credential(auth)
+    junk = [b"", b"x" * 81, cred_id[:-1], cred_id + b"\0", bytes(len(cred_id))]
+    code, resp = call(auth, GA, ga_request(junk + [cred_id]))
+    assert code == 0 and resp[1]["id"] == cred_id and 5 not in resp
+
+
+def test_no_matching_credential_is_no_credentials_without_a_touch(auth):
+    cred_id, _, _ = make_credential(auth)
+    touches = auth.board.presence.requests
+    assert status(auth, GA, ga_request([b"\x01" * 90])) == ERR.NO_CREDENTIALS
+    assert status(auth, GA, ga_request([cred_id]) | {1: "other.example"}) == ERR.NO_CREDENTIALS
+    assert status(auth, GA, ga_request()) == ERR.NO_CREDENTIALS  # nothing discoverable
+    assert auth.board.presence.requests == touches
+
+
+def test_every_altered_credential_id_is_not_found(auth):
+    cred_id, _, _ = make_credential(auth)
+    for i in range(len(cred_id)):
+        altered = bytearray(cred_id)
+        altered[i] ^= 0x01
+        assert status(auth, GA, ga_request([bytes(altered)])) == ERR.NO_CREDENTIALS, i
+
+
+def test_empty_allow_list_means_discoverable_credentials(auth):
+    make_credential(auth)  # non-resident: not discoverable
+    assert status(auth, GA, ga_request([])) == ERR.NO_CREDENTIALS
+    cred_id, _, _ = make_credential(auth, rk=True)
+    code, resp = call(auth, GA, ga_request([]))
+    assert code == 0 and resp[1]["id"] == cred_id and resp[4] == {"id": b"user-1"} and resp[5] == 1
+
+
+def test_discoverable_credential_via_allow_list_returns_its_user(auth):
+    cred_id, _, _ = make_credential(auth, rk=True)
+    code, resp = call(auth, GA, ga_request([cred_id]))
+    assert code == 0 and resp[4] == {"id": b"user-1"} and 5 not in resp
+
+
+def test_deleted_discoverable_credential_is_gone_even_by_id(auth):
+    cred_id, _, _ = make_credential(auth, rk=True)
+    (slot,) = auth.store.rk_slots(RP_ID_HASH)
+    auth.store.rk_delete(slot)
+    assert status(auth, GA, ga_request([cred_id])) == ERR.NO_CREDENTIALS
+    assert status(auth, GA, ga_request()) == ERR.NO_CREDENTIALS
+
+
+def test_silent_assertion_needs_no_touch(auth):
+    cred_id, _, _ = make_credential(auth)
+    touches = auth.board.presence.requests
+    code, resp = call(auth, GA, ga_request([cred_id]) | {5: {"up": False}})
+    assert code == 0 and parse_auth_data(resp[2])["flags"] == 0x00
+    assert auth.board.presence.requests == touches
+
+
+@pytest.mark.parametrize(
+    "options,code",
+    [
+        ({"rk": True}, ERR.UNSUPPORTED_OPTION),
+        ({"rk": False}, ERR.UNSUPPORTED_OPTION),
+        ({"uv": True}, ERR.INVALID_OPTION),
+        ({"up": "yes"}, ERR.CBOR_UNEXPECTED_TYPE),
+        ({"unknown": True}, 0),
+    ],
+)
+def test_options(auth, options, code):
+    cred_id, _, _ = make_credential(auth)
+    assert status(auth, GA, ga_request([cred_id]) | {5: options}) == code
+
+
+@pytest.mark.parametrize("key", [1, 2])
+def test_missing_required_parameter(auth, key):
+    req = ga_request()
+    del req[key]
+    assert status(auth, GA, req) == ERR.MISSING_PARAMETER
+
+
+@pytest.mark.parametrize(
+    "key,value",
+    [(1, b"example.com"), (2, "hash"), (3, {"id": b"x"}), (4, [1]), (5, True), (6, 1), (7, "1")],
+)
+def test_wrong_types(auth, key, value):
+    assert status(auth, GA, ga_request() | {key: value}) == ERR.CBOR_UNEXPECTED_TYPE
+
+
+@pytest.mark.parametrize(
+    "entry,code",
+    [
+        ({"type": "public-key"}, ERR.MISSING_PARAMETER),
+        ({"id": b"x"}, ERR.MISSING_PARAMETER),
+        ({"id": 5, "type": "public-key"}, ERR.CBOR_UNEXPECTED_TYPE),
+        ("public-key", ERR.CBOR_UNEXPECTED_TYPE),
+    ],
+)
+def test_malformed_allow_list_entries(auth, entry, code):
+    assert status(auth, GA, ga_request() | {3: [entry]}) == code
+
+
+def test_pin_uv_auth_param_needs_a_supported_protocol(auth):
+    assert status(auth, GA, ga_request() | {6: bytes(16)}) == ERR.MISSING_PARAMETER
+    assert status(auth, GA, ga_request() | {6: bytes(16), 7: 9}) == ERR.INVALID_PARAMETER
+
+
+def test_refused_touch_and_timeout(auth):
+    cred_id, _, _ = make_credential(auth)
+    auth.board.presence.mode = "deny"
+    assert status(auth, GA, ga_request([cred_id])) == ERR.OPERATION_DENIED
+    auth.board.presence.mode = "manual"
+    assert status(auth, GA, ga_request([cred_id])) == ERR.USER_ACTION_TIMEOUT
+
+
+# -- getNextAssertion ------------------------------------------------------------
+
+
+def register_three(auth):
+    return [make_credential(auth, user_id=b"u%d" % i, rk=True) for i in range(3)]
+
+
+def test_next_assertion_walks_newest_first_then_stops(auth):
+    creds = register_three(auth)
+    code, first = call(auth, GA, ga_request())
+    assert code == 0 and first[5] == 3 and first[4]["id"] == b"u2"
+    seen = [first]
+    for _ in range(2):
+        code, resp = call(auth, GNA)
+        assert code == 0 and 5 not in resp
+        seen.append(resp)
+    assert [r[4]["id"] for r in seen] == [b"u2", b"u1", b"u0"]
+    counters = [parse_auth_data(r[2])["counter"] for r in seen]
+    assert counters == sorted(set(counters))
+    by_id = {c[0]: c[1] for c in creds}
+    for r in seen:
+        verify_signature(by_id[r[1]["id"]], r[3], r[2] + CDH)
+        assert parse_auth_data(r[2])["flags"] == 0x01  # the original flags
+    assert status(auth, GNA) == ERR.NOT_ALLOWED
+
+
+def test_next_assertion_without_get_assertion(auth):
+    assert status(auth, GNA) == ERR.NOT_ALLOWED
+    cred_id, _, _ = make_credential(auth)
+    assert status(auth, GA, ga_request([cred_id])) == 0
+    assert status(auth, GNA) == ERR.NOT_ALLOWED  # an allowList assertion has no "next"
+
+
+def test_any_other_command_ends_the_sequence(auth):
+    register_three(auth)
+    assert status(auth, GA, ga_request()) == 0
+    assert status(auth, GET_INFO) == 0
+    assert status(auth, GNA) == ERR.NOT_ALLOWED
+
+
+def test_next_assertion_times_out_after_30_seconds(auth):
+    register_three(auth)
+    assert status(auth, GA, ga_request()) == 0
+    auth.board.clock.advance(29000)
+    assert status(auth, GNA) == 0  # resets the timer
+    auth.board.clock.advance(30001)
+    assert status(auth, GNA) == ERR.NOT_ALLOWED
+
+
+def test_other_rps_credentials_are_not_walked(auth):
+    register_three(auth)
+    req = mc_request(user_id=b"elsewhere", rk=True) | {2: {"id": "other.example"}}
+    assert status(auth, 0x01, req) == 0
+    code, resp = call(auth, GA, ga_request())
+    assert resp[5] == 3

@@ -1,0 +1,85 @@
+"""firmware/presence.py: touch outcomes -> status codes, timeout, cancel, LED."""
+
+import pytest
+from fido2.ctap import CtapError
+
+from boards.host.board import FakeClock, HostBoard, Presence
+from boards.host.transport import MemoryTransport
+from firmware import presence
+from firmware.presence import TOUCH_DECLINED, TOUCH_OK, TOUCH_TIMEOUT
+from firmware.status import CtapError as FwError
+
+
+class Transport:
+    def __init__(self, cancel_after=None):
+        self.calls = 0
+        self.cancel_after = cancel_after
+
+    def keepalive(self, status):
+        assert status == 2  # UPNEEDED
+        self.calls += 1
+        return self.cancel_after is not None and self.calls > self.cancel_after
+
+
+class Auth:
+    def __init__(self, board, transport):
+        self.board = board
+        self.transport = transport
+
+
+class ScriptedBoard(HostBoard):
+    def __init__(self, outcomes):
+        super().__init__(MemoryTransport(), clock=FakeClock())
+        self.outcomes = list(outcomes)
+
+    def wait_touch(self, ms):
+        self.clock.advance(ms)
+        return self.outcomes.pop(0) if self.outcomes else TOUCH_TIMEOUT
+
+
+def run(board, transport, **kw):
+    try:
+        presence.wait(Auth(board, transport), **kw)
+        return 0
+    except FwError as e:
+        return e.code
+
+
+def test_touch_returns_and_led_shows_waiting():
+    board = ScriptedBoard([TOUCH_TIMEOUT, TOUCH_TIMEOUT, TOUCH_OK])
+    t = Transport()
+    assert run(board, t) == 0
+    assert board.led_events == ["touch", "idle"]
+    assert t.calls == 4  # before each slice, and once more after the touch
+
+
+def test_refusal_is_operation_denied():
+    assert run(ScriptedBoard([TOUCH_DECLINED]), Transport()) == CtapError.ERR.OPERATION_DENIED
+
+
+def test_no_touch_is_user_action_timeout():
+    board = ScriptedBoard([])
+    assert run(board, Transport(), timeout_ms=2000) == CtapError.ERR.USER_ACTION_TIMEOUT
+    assert board.clock.now - 1_000_000 == 2000
+    assert board.led_events[-1] == "idle"
+
+
+@pytest.mark.parametrize("after", [0, 3])
+def test_cancel_is_keepalive_cancel(after):
+    assert run(ScriptedBoard([]), Transport(cancel_after=after)) == CtapError.ERR.KEEPALIVE_CANCEL
+
+
+def test_a_cancel_that_races_the_touch_wins():
+    board = ScriptedBoard([TOUCH_OK])
+    assert run(board, Transport(cancel_after=1)) == CtapError.ERR.KEEPALIVE_CANCEL
+
+
+def test_host_presence_policies():
+    clock = FakeClock()
+    assert Presence("auto").wait(10, clock) == TOUCH_OK
+    assert Presence("deny").wait(10, clock) == TOUCH_DECLINED
+    p = Presence("manual")
+    assert p.wait(10, clock) == TOUCH_TIMEOUT
+    p.press()
+    assert p.wait(10, clock) == TOUCH_OK
+    assert p.wait(10, clock) == TOUCH_TIMEOUT  # a press is used once

@@ -1,0 +1,184 @@
+"""firmware/store.py: records, recovery, the counter, discoverable credentials, wipe.
+
+(The power-cut injection at every storage operation is in test_powercut*.py.)
+"""
+
+import os
+
+import pytest
+from fido2.ctap import CtapError
+
+from boards.host.memory_storage import MemoryStorage
+from firmware import crypto, store as st
+from firmware.store import Store
+
+crypto.set_rng(os.urandom)
+RP = crypto.sha256(b"example.com")
+OTHER = crypto.sha256(b"other.example")
+
+
+def new_store(storage=None, capacity=8):
+    return Store(storage if storage is not None else MemoryStorage(), capacity)
+
+
+def rk(rp_id_hash, user_id, cred=b"c"):
+    return {st.RK_CREDENTIAL_ID: cred, st.RK_RP_ID: "x", st.RK_RP_ID_HASH: rp_id_hash, st.RK_USER_ID: user_id}
+
+
+def test_record_ids_are_unique():
+    ids = [st.REC_STATE, st.REC_COUNTER, st._REC_RK, st.REC_LARGE_BLOBS, st.REC_ATTESTATION]
+    assert len(set(ids)) == len(ids)
+    # no id is a prefix of another (the rk and lb families are matched by prefix)
+    for a in ids:
+        for b in ids:
+            assert a == b or not b.startswith(a), (a, b)
+    for prefix in ("STATE_", "RK_", "ATT_"):
+        values = [getattr(st, n) for n in dir(st) if n.startswith(prefix)]
+        assert len(values) == len(set(values)), prefix
+
+
+def test_fresh_store_makes_and_keeps_a_master_secret():
+    storage = MemoryStorage()
+    a = new_store(storage)
+    assert len(a.master_secret) == 32
+    assert new_store(storage).master_secret == a.master_secret
+    assert new_store().master_secret != a.master_secret
+
+
+def test_state_updates_persist_and_none_deletes():
+    storage = MemoryStorage()
+    s = new_store(storage)
+    s.update({st.STATE_PIN_RETRIES: 5, st.STATE_MIN_PIN_LENGTH: 6})
+    s.update({st.STATE_MIN_PIN_LENGTH: None})
+    again = new_store(storage)
+    assert again.get(st.STATE_PIN_RETRIES) == 5
+    assert again.get(st.STATE_MIN_PIN_LENGTH, 4) == 4
+
+
+def test_records_are_cbor_with_a_check_value():
+    blob = st.encode_record({1: b"x"})
+    assert st.decode_record(blob) == {1: b"x"}
+    assert st.decode_record(blob[:-1]) is None
+    assert st.decode_record(blob[:-8] + bytes(8)) is None
+    assert st.decode_record(b"") is None and st.decode_record(None) is None
+
+
+def test_a_complete_new_record_is_rolled_forward_and_a_torn_one_dropped():
+    storage = MemoryStorage()
+    s = new_store(storage)
+    s.update({st.STATE_PIN_RETRIES: 7})
+    # a cut after writing state.new but before the rename
+    storage.files["state.new"] = st.encode_record({**s._state, st.STATE_PIN_RETRIES: 6})
+    assert new_store(storage).get(st.STATE_PIN_RETRIES) == 6
+    assert "state.new" not in storage.files
+    # a cut in the middle of writing state.new
+    good = st.encode_record({**s._state, st.STATE_PIN_RETRIES: 5})
+    storage.files["state.new"] = good[: len(good) // 2]
+    assert new_store(storage).get(st.STATE_PIN_RETRIES) == 6
+    assert "state.new" not in storage.files
+
+
+def test_fat_style_rename_window_is_recovered():
+    """FAT removes the target before renaming: only name.new may exist."""
+    storage = MemoryStorage()
+    s = new_store(storage)
+    secret = s.master_secret
+    storage.files["state.new"] = storage.files.pop("state")
+    assert new_store(storage).master_secret == secret
+
+
+def test_counter_strictly_increases_across_restarts_with_bounded_writes():
+    storage = MemoryStorage()
+    s = new_store(storage)
+    writes = storage.writes
+    values = [s.next_sign_count() for _ in range(200)]
+    assert values == list(range(1, 201))
+    # one reservation (write + rename) per COUNTER_STEP values
+    assert storage.writes - writes == 2 * ((200 + st.COUNTER_STEP - 1) // st.COUNTER_STEP)
+    for _ in range(5):  # power cuts right after a value was handed out
+        s = new_store(storage)
+        v = s.next_sign_count()
+        assert v > values[-1]
+        values.append(v)
+    assert values[-1] < 2**31 // 1000
+
+
+def test_resident_credentials_newest_first_and_overwrite():
+    s = new_store()
+    s.rk_put(rk(RP, b"u1", b"c1"))
+    s.rk_put(rk(OTHER, b"u1", b"o1"))
+    s.rk_put(rk(RP, b"u2", b"c2"))
+    slots = s.rk_slots(RP)
+    assert [s.rk_load(x)[st.RK_CREDENTIAL_ID] for x in slots] == [b"c2", b"c1"]
+    # same RP + user: replaced in place, and now the newest
+    s.rk_put(rk(RP, b"u1", b"c1b"))
+    assert s.rk_count() == 3
+    assert [s.rk_load(x)[st.RK_CREDENTIAL_ID] for x in s.rk_slots(RP)] == [b"c1b", b"c2"]
+    assert len(s.rk_slots()) == 3
+
+
+def test_index_is_rebuilt_at_boot():
+    storage = MemoryStorage()
+    s = new_store(storage)
+    s.rk_put(rk(RP, b"u1", b"c1"))
+    s.rk_put(rk(RP, b"u2", b"c2"))
+    again = new_store(storage)
+    assert [again.rk_load(x)[st.RK_CREDENTIAL_ID] for x in again.rk_slots(RP)] == [b"c2", b"c1"]
+    again.rk_put(rk(RP, b"u3", b"c3"))
+    assert again.rk_load(again.rk_slots(RP)[0])[st.RK_CREDENTIAL_ID] == b"c3"
+
+
+def test_full_store_refuses_and_loses_nothing():
+    s = new_store(capacity=2)
+    s.rk_put(rk(RP, b"u1"))
+    s.rk_put(rk(RP, b"u2"))
+    assert s.rk_remaining() == 0
+    with pytest.raises(Exception) as e:
+        s.rk_put(rk(RP, b"u3"))
+    assert e.value.code == CtapError.ERR.KEY_STORE_FULL
+    with pytest.raises(Exception):
+        s.rk_room_for(RP, b"u3")
+    s.rk_room_for(RP, b"u1")  # replacing needs no room
+    s.rk_put(rk(RP, b"u1", b"new"))
+    assert s.rk_count() == 2
+    s.rk_delete(s.rk_slots(RP)[-1])
+    assert s.rk_remaining() == 1
+
+
+def test_wipe_keeps_attestation_and_counter_and_drops_the_rest():
+    storage = MemoryStorage()
+    s = new_store(storage)
+    storage.write(st.REC_ATTESTATION, st.encode_record({st.ATT_PRIVATE_KEY: b"k" * 32, st.ATT_CERTIFICATES: [b"cert"]}))
+    s.rk_put(rk(RP, b"u1"))
+    s.update({st.STATE_PIN_HASH: bytes(16)})
+    storage.write(st.REC_LARGE_BLOBS, b"blob")
+    c = s.next_sign_count()
+    secret = s.master_secret
+    s.wipe()
+    assert s.master_secret != secret and s.get(st.STATE_PIN_HASH) is None
+    assert s.rk_count() == 0 and st.REC_LARGE_BLOBS not in storage.files
+    assert s.attestation() == (b"k" * 32, [b"cert"])
+    assert s.next_sign_count() > c
+    assert new_store(storage).master_secret == s.master_secret
+
+
+def test_records_from_before_a_reset_are_dropped_at_boot():
+    """A reset cut short after the new master secret: old records must not come back."""
+    storage = MemoryStorage()
+    s = new_store(storage)
+    s.rk_put(rk(RP, b"u1"))
+    leftover = dict(storage.files)
+    s.wipe()
+    storage.files.update({k: v for k, v in leftover.items() if k.startswith("rk")})
+    again = new_store(storage)
+    assert again.rk_count() == 0
+    assert not [k for k in storage.files if k.startswith("rk")]
+
+
+def test_a_corrupt_rk_record_is_not_indexed():
+    storage = MemoryStorage()
+    s = new_store(storage)
+    s.rk_put(rk(RP, b"u1"))
+    (name,) = [k for k in storage.files if k.startswith("rk")]
+    storage.files[name] = storage.files[name][:-1] + b"\x00"
+    assert new_store(storage).rk_count() == 0
