@@ -189,11 +189,11 @@ def test_depth_checked_before_descending(monkeypatch):
     calls = {"depth": 0, "max": 0}
     real = cbor._decode
 
-    def counting(buf, pos, depth, max_depth):
+    def counting(buf, at, depth, max_depth):
         calls["depth"] += 1
         calls["max"] = max(calls["max"], calls["depth"])
         try:
-            return real(buf, pos, depth, max_depth)
+            return real(buf, at, depth, max_depth)
         finally:
             calls["depth"] -= 1
 

@@ -74,6 +74,10 @@ _AI_INDEFINITE = const(31)
 
 _UINT64_LIMIT = const(0x10000000000000000)  # 2**64
 
+# Built once: MicroPython would build an inline (a, b, c) tuple on every call.
+_BUFFER_TYPES = (bytes, bytearray, memoryview)
+_ARRAY_TYPES = (list, tuple)
+
 
 class CBORDecodeError(ValueError):
     """Input is not CTAP2 canonical CBOR of a supported type (-> CTAP2_ERR_INVALID_CBOR)."""
@@ -114,23 +118,26 @@ def _write_head(out, major, n):
         shift -= 8
 
 
-def _encode_key(key):
-    """The canonical encoding of a map key (int, str or bytes), as bytes."""
-    out = bytearray()
+def _sort_entry(key):
+    """(major type, length, comparable, key): sorts map keys in CTAP2 order.
+
+    CTAP 2.1 §8 orders keys by major type, then encoded length, then encoded
+    bytes. Within one major type that is the order of the argument for ints
+    (the encoded length grows with it) and of (length, content bytes) for
+    strings, so plain tuples sort right without encoding the keys twice.
+    """
     if key is True or key is False or key is None:
         raise CBOREncodeError("unsupported map key type")
     if isinstance(key, int):
-        _encode_int(out, key)
-    elif isinstance(key, str):
+        if key >= 0:
+            return (_MT_UINT, 0, key, key)
+        return (_MT_NINT, 0, -1 - key, key)
+    if isinstance(key, str):
         raw = key.encode("utf-8")
-        _write_head(out, _MT_TEXT, len(raw))
-        out.extend(raw)
-    elif isinstance(key, bytes):
-        _write_head(out, _MT_BYTES, len(key))
-        out.extend(key)
-    else:
-        raise CBOREncodeError("unsupported map key type")
-    return bytes(out)
+        return (_MT_TEXT, len(raw), raw, key)
+    if isinstance(key, bytes):
+        return (_MT_BYTES, len(key), key, key)
+    raise CBOREncodeError("unsupported map key type")
 
 
 def _encode_int(out, n):
@@ -140,14 +147,6 @@ def _encode_int(out, n):
         _write_head(out, _MT_NINT, -1 - n)
     else:
         _write_head(out, _MT_UINT, n)
-
-
-def _key_order(entry):
-    # CTAP 2.1 §8 canonical map key order: major type (top bits of the first
-    # byte), then encoded length, then bytes. Sorting on the whole first
-    # byte is equivalent and is what python-fido2 does.
-    key = entry[0]
-    return (key[0], len(key), key)
 
 
 def _encode(out, obj, depth, max_depth):
@@ -160,7 +159,7 @@ def _encode(out, obj, depth, max_depth):
         out.append(0xF6)
     elif isinstance(obj, int):
         _encode_int(out, obj)
-    elif isinstance(obj, (bytes, bytearray, memoryview)):
+    elif isinstance(obj, _BUFFER_TYPES):
         if isinstance(obj, memoryview):
             obj = bytes(obj)  # len() of a memoryview counts items, not bytes
         _write_head(out, _MT_BYTES, len(obj))
@@ -169,25 +168,56 @@ def _encode(out, obj, depth, max_depth):
         raw = obj.encode("utf-8")
         _write_head(out, _MT_TEXT, len(raw))
         out.extend(raw)
-    elif isinstance(obj, (list, tuple, dict)):
+    elif isinstance(obj, _ARRAY_TYPES) or isinstance(obj, dict):
         # The limit is checked before descending, so a cycle or a deep object
         # raises here instead of exhausting the (small) MicroPython stack.
         if depth >= max_depth:
             raise CBOREncodeError("nesting too deep")
         depth += 1
         if isinstance(obj, dict):
-            items = [(_encode_key(k), v) for k, v in obj.items()]
-            items.sort(key=_key_order)
-            _write_head(out, _MT_MAP, len(items))
-            for key, value in items:
-                out.extend(key)
-                _encode(out, value, depth, max_depth)
+            _encode_map(out, obj, depth, max_depth)
         else:
             _write_head(out, _MT_ARRAY, len(obj))
             for item in obj:
                 _encode(out, item, depth, max_depth)
     else:
         raise CBOREncodeError("unsupported type: " + type(obj).__name__)
+
+
+def _encode_map(out, obj, depth, max_depth):
+    _write_head(out, _MT_MAP, len(obj))
+    keys = list(obj)
+    for k in keys:
+        if not isinstance(k, int) or k is True or k is False:
+            break
+    else:
+        # All keys are ints (CTAP's commands, responses and COSE keys): the
+        # CTAP2 order is the unsigned keys ascending, then the negative ones
+        # by growing argument (-1, -2, ...). Sorting plain ints needs no
+        # encoded copies of the keys and no sort-key tuples.
+        keys.sort()
+        split = 0
+        while split < len(keys) and keys[split] < 0:
+            split += 1
+        for i in range(split, len(keys)):
+            _encode_int(out, keys[i])
+            _encode(out, obj[keys[i]], depth, max_depth)
+        for i in range(split - 1, -1, -1):
+            _encode_int(out, keys[i])
+            _encode(out, obj[keys[i]], depth, max_depth)
+        return
+    # Mixed or string keys: decorate once, then sort plain tuples (a key=
+    # function would be called on every comparison by MicroPython's sort).
+    for i in range(len(keys)):
+        keys[i] = _sort_entry(keys[i])
+    keys.sort()
+    for major, _, raw, key in keys:
+        if major <= _MT_NINT:
+            _encode_int(out, key)
+        else:
+            _write_head(out, major, len(raw))
+            out.extend(raw)
+        _encode(out, obj[key], depth, max_depth)
 
 
 def dumps(obj, max_depth=MAX_DEPTH):
@@ -242,23 +272,29 @@ def _check_utf8(buf, i, end):
         i += n
 
 
-def _decode(buf, pos, depth, max_depth):
-    """Decode one item at buf[pos:]; return (value, position after it)."""
+def _decode(buf, at, depth, max_depth):
+    """Decode the item at buf[at[0]:] and leave at[0] just after it.
+
+    The position lives in a one-element list rather than being returned in
+    a tuple: on MicroPython that saves one heap tuple per item.
+    """
+    pos = at[0]
     end = len(buf)
     if pos >= end:
         raise CBORDecodeError("truncated input")
     initial = buf[pos]
     pos += 1
+    at[0] = pos
     major = initial >> 5
     ai = initial & 0x1F
 
     if major == _MT_SIMPLE:
         if ai == _SIMPLE_FALSE:
-            return False, pos
+            return False
         if ai == _SIMPLE_TRUE:
-            return True, pos
+            return True
         if ai == _SIMPLE_NULL:
-            return None, pos
+            return None
         if 25 <= ai <= 27:
             raise CBORDecodeError("floating-point values are not supported")
         if ai == _AI_INDEFINITE:
@@ -280,6 +316,7 @@ def _decode(buf, pos, depth, max_depth):
         for i in range(pos, pos + size):
             arg = (arg << 8) | buf[i]
         pos += size
+        at[0] = pos
         # CTAP2 canonical: the shortest form. 24 needs >= 24, 25 needs >= 2**8,
         # 26 needs >= 2**16, 27 needs >= 2**32.
         if arg < (24 if size == 1 else 1 << (4 * size)):
@@ -290,17 +327,18 @@ def _decode(buf, pos, depth, max_depth):
         raise CBORDecodeError("reserved additional information")
 
     if major == _MT_UINT:
-        return arg, pos
+        return arg
     if major == _MT_NINT:
-        return -1 - arg, pos
+        return -1 - arg
     if major == _MT_BYTES or major == _MT_TEXT:
         # Compare against what is left before slicing: a forged length must
         # not make us allocate or read past the buffer.
         if arg > end - pos:
             raise CBORDecodeError("truncated input")
         stop = pos + arg
+        at[0] = stop
         if major == _MT_BYTES:
-            return bytes(buf[pos:stop]), stop
+            return bytes(buf[pos:stop])
         try:
             text = str(buf[pos:stop], "utf-8")
         except UnicodeError:
@@ -309,21 +347,21 @@ def _decode(buf, pos, depth, max_depth):
             # Not pure ASCII: MicroPython's str() accepts overlong forms,
             # surrogates and values above U+10FFFF, so check by hand.
             _check_utf8(buf, pos, stop)
-        return text, stop
+        return text
 
     # Arrays and maps. Depth is checked before descending (CTAP 2.1 §8).
     if depth >= max_depth:
         raise CBORDecodeError("nesting too deep")
     depth += 1
     if major == _MT_ARRAY:
-        # Each item takes at least one byte: reject a forged count up front.
+        # Each item takes at least one byte: reject a forged count before
+        # allocating the list (sized once: no regrowth).
         if arg > end - pos:
             raise CBORDecodeError("truncated input")
-        items = []
-        for _ in range(arg):
-            item, pos = _decode(buf, pos, depth, max_depth)
-            items.append(item)
-        return items, pos
+        items = [None] * arg
+        for i in range(arg):
+            items[i] = _decode(buf, at, depth, max_depth)
+        return items
 
     # major == _MT_MAP
     if arg > (end - pos) // 2:
@@ -333,19 +371,19 @@ def _decode(buf, pos, depth, max_depth):
     prev_len = 0
     prev_key = None
     for _ in range(arg):
-        if pos >= end:
+        key_start = at[0]
+        if key_start >= end:
             raise CBORDecodeError("truncated input")
-        key_major = buf[pos] >> 5
+        key_major = buf[key_start] >> 5
         if key_major > _MT_TEXT:
             raise CBORDecodeError("unsupported map key type")
-        key_start = pos
-        key, pos = _decode(buf, pos, depth, max_depth)
+        key = _decode(buf, at, depth, max_depth)
         # CTAP 2.1 §8 key order: major type, then encoded length, then the
         # encoded bytes. At equal major type and length the heads agree, so
         # the bytes order is the value order (uint), its reverse (nint: the
         # argument is -1 - value) or the content order (bytes; text too,
         # since UTF-8 byte order is code point order). No re-encoding.
-        key_len = pos - key_start
+        key_len = at[0] - key_start
         if key_major != prev_major:
             if key_major < prev_major:
                 raise CBORDecodeError("map keys not in canonical order")
@@ -359,15 +397,15 @@ def _decode(buf, pos, depth, max_depth):
         prev_major = key_major
         prev_len = key_len
         prev_key = key
-        value, pos = _decode(buf, pos, depth, max_depth)
-        result[key] = value
-    return result, pos
+        result[key] = _decode(buf, at, depth, max_depth)
+    return result
 
 
 def loads(data, max_depth=MAX_DEPTH):
     """Decode exactly one CTAP2 canonical CBOR item; raises CBORDecodeError."""
     buf = memoryview(data)
-    value, pos = _decode(buf, 0, 0, max_depth)
-    if pos != len(buf):
+    at = [0]
+    value = _decode(buf, at, 0, max_depth)
+    if at[0] != len(buf):
         raise CBORDecodeError("trailing bytes")
     return value
