@@ -86,3 +86,27 @@ def test_ceremony_through_the_adapter_on_micropython(runner, chip):
     assert "PRESSES 2" in lines
     store = [l for l in lines if l.startswith("STORE ")][0].split()[1:]
     assert "state" in store and any(n.startswith("rk") for n in store)
+
+
+def test_on_device_selftest_and_provisioning_helpers_on_micropython():
+    """What tools/provision.py runs on the board: init (master secret from the RNG), self-test."""
+    script = """
+import testcrypto, os
+def random(n):
+    return bytes(testcrypto.random_bytes(n))
+with open("/pyfido.json", "w") as f:
+    f.write('{"store": "/pyfido"}')
+from boards.common import provision_device, selftest
+from firmware import crypto
+import firmware.store
+# the wasm build has no os.urandom: the helpers take the bridge's randomness
+provision_device.os = type("os", (), {"urandom": staticmethod(random), "listdir": os.listdir, "stat": os.stat})
+provision_device.init()
+provision_device.init()
+provision_device.attestation_keygen()
+assert selftest.run(random)
+"""
+    out = run_micropython(script, extra_files=board_files(), timeout=300).stdout.splitlines()
+    assert out[0] == "PYFIDO-INIT new" and out[1] == "PYFIDO-INIT kept"
+    assert out[2].startswith("PYFIDO-ATTPUB 04") and len(out[2].split()[1]) == 130
+    assert out[-1] == "PYFIDO-SELFTEST OK"
