@@ -20,7 +20,6 @@ _PATTERNS = {
     "idle": (1, 0),  # steady: powered and ready
     "touch": (250, 250),  # 2 Hz blink: waiting for a touch (CTAP UP)
     "wink": (60, 60),  # fast flicker: CTAPHID_WINK, "this is the key"
-    "maintenance": (60, 940),  # short flash each second: no FIDO, REPL open
     "off": (0, 1),
 }
 # CTAPHID_WINK is a one-shot: flicker this long, then back to what was shown.
