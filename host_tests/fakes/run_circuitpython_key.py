@@ -9,11 +9,20 @@ from ctaphid_host import CtapHidHost
 
 def run(chip_config, messages, settings_file, maintenance_flag, random=None, max_turns=5000):
     from boards.common import settings
+
+    saved = (settings.SETTINGS_FILE, settings.MAINTENANCE_FLAG)
+    settings.SETTINGS_FILE = settings_file
+    settings.MAINTENANCE_FLAG = maintenance_flag
+    try:
+        return _run(chip_config, messages, random, max_turns)
+    finally:
+        settings.SETTINGS_FILE, settings.MAINTENANCE_FLAG = saved
+
+
+def _run(chip_config, messages, random, max_turns):
     from boards.circuitpython import app, setup
     import usb_hid
 
-    settings.SETTINGS_FILE = settings_file
-    settings.MAINTENANCE_FLAG = maintenance_flag
     setup.boot(chip_config)
     usb_hid._start_code_py()
     if random is not None:
