@@ -19,10 +19,9 @@ import microcontroller
 import supervisor
 
 from boards.common import settings as st
-from boards.common.board_base import MAX_MSG_SIZE, Board, print_exception
-from boards.common.fido_hid import FIDO_USAGE_CTAPHID, FIDO_USAGE_PAGE, REPORT_SIZE, ReportQueue
-from boards.common.ui import Button, Led
-from boards.common.vfs_storage import VfsStorage
+from boards.common import board_base
+from boards.common.board_base import print_exception
+from boards.common.fido_hid import FIDO_USAGE_CTAPHID, FIDO_USAGE_PAGE, ReportQueue
 from firmware import main_loop
 
 # supervisor.ticks_ms() wraps at 2**29 (CircuitPython docs)
@@ -89,9 +88,10 @@ def _pin(name):
     return getattr(board, name)
 
 
-def make_button(spec, active_low, clock):
+def button_reader(spec, active_low):
+    """read() -> truthy while the button is held."""
     if not spec:
-        return Button(_never, clock.ticks_ms, clock.ticks_diff)
+        return _never
     import digitalio
 
     dio = digitalio.DigitalInOut(_pin(spec))
@@ -107,7 +107,7 @@ def make_button(spec, active_low, clock):
         def read():
             return dio.value
 
-    return Button(read, clock.ticks_ms, clock.ticks_diff)
+    return read
 
 
 def _never():
@@ -167,24 +167,15 @@ def find_fido_device():
 
 
 def build(settings, device):
-    clock = Clock()
-    config = {
-        "max_msg_size": MAX_MSG_SIZE,
-        "transports": ["usb"],
-        "max_resident_credentials": settings["max_resident_credentials"],
-    }
-    board = Board(
+    return board_base.build(
         Hid(device),
-        clock,
-        make_button(settings["button"], settings["button_active_low"], clock),
-        Led(make_led_writer(settings["led"], settings["led_active_low"]), clock.ticks_ms, clock.ticks_diff),
-        None,
+        Clock(),
+        button_reader(settings["button"], settings["button_active_low"]),
+        make_led_writer(settings["led"], settings["led_active_low"]),
         _urandom,
-        config,
-        on_long_press=enter_maintenance,
+        settings,
+        enter_maintenance,
     )
-    board.storage = VfsStorage(settings["store"], feed=board.feed_watchdog)
-    return board
 
 
 def enter_maintenance():

@@ -126,6 +126,30 @@ class Board:
         self._led.update()
 
 
+def build(hid, clock, read_button, write_led, random, settings, on_long_press):
+    """The Board for these settings (boards/common/settings.py), the same on both runtimes."""
+    from boards.common.ui import Button, Led
+    from boards.common.vfs_storage import VfsStorage
+
+    config = {
+        "max_msg_size": MAX_MSG_SIZE,
+        "transports": ["usb"],
+        "max_resident_credentials": settings["max_resident_credentials"],
+    }
+    board = Board(
+        hid,
+        clock,
+        Button(read_button, clock.ticks_ms, clock.ticks_diff),
+        Led(write_led, clock.ticks_ms, clock.ticks_diff),
+        None,
+        random,
+        config,
+        on_long_press=on_long_press,
+    )
+    board.storage = VfsStorage(settings["store"], feed=board.feed_watchdog)
+    return board
+
+
 def print_exception(e):
     """Print a traceback the way the runtime can (MicroPython, CircuitPython, CPython)."""
     pe = getattr(sys, "print_exception", None)  # MicroPython

@@ -26,9 +26,8 @@ import micropython
 from micropython import const
 
 from boards.common import settings as st
-from boards.common.board_base import MAX_MSG_SIZE, Board, print_exception
-from boards.common.ui import Button, Led
-from boards.common.vfs_storage import VfsStorage
+from boards.common import board_base
+from boards.common.board_base import print_exception
 from firmware import main_loop
 from firmware.authenticator import FIRMWARE_VERSION
 
@@ -71,7 +70,8 @@ def _pin_id(name):
     return int(name) if name.isdigit() else name
 
 
-def make_button(spec, active_low, clock):
+def button_reader(spec, active_low):
+    """read() -> truthy while the button is held."""
     if not spec:
         read = _never
     elif spec == "BOOTSEL":
@@ -88,7 +88,7 @@ def make_button(spec, active_low, clock):
 
         else:
             read = pin.value
-    return Button(read, clock.ticks_ms, clock.ticks_diff)
+    return read
 
 
 def _never():
@@ -133,26 +133,17 @@ def build(settings, hid=None):
     """The Board (not yet on USB) for these settings."""
     from boards.micropython.usb_fido import FidoInterface
 
-    clock = Clock()
     if hid is None:
         hid = FidoInterface(settings["product"])
-    config = {
-        "max_msg_size": MAX_MSG_SIZE,
-        "transports": ["usb"],
-        "max_resident_credentials": settings["max_resident_credentials"],
-    }
-    board = Board(
+    return board_base.build(
         hid,
-        clock,
-        make_button(settings["button"], settings["button_active_low"], clock),
-        Led(make_led_writer(settings["led"], settings["led_active_low"]), clock.ticks_ms, clock.ticks_diff),
-        None,
+        Clock(),
+        button_reader(settings["button"], settings["button_active_low"]),
+        make_led_writer(settings["led"], settings["led_active_low"]),
         _urandom,
-        config,
-        on_long_press=enter_maintenance,
+        settings,
+        enter_maintenance,
     )
-    board.storage = VfsStorage(settings["store"], feed=board.feed_watchdog)
-    return board
 
 
 def start_usb(board, settings):
