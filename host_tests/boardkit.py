@@ -121,3 +121,23 @@ def fake_hardware(monkeypatch):
     finally:
         forget()
         sys.modules.update(saved)
+
+
+def write_settings(tmp_path, **changes):
+    """/pyfido.json for a test key whose store is in tmp_path; returns its path."""
+    import json
+
+    settings = {"store": str(tmp_path / "pyfido")}
+    settings.update(changes)
+    path = tmp_path / "pyfido.json"
+    path.write_text(json.dumps(settings))
+    return str(path)
+
+
+def run_adapter(runner, tmp_path, chip="rp2040", **settings):
+    """Run one adapter (run_micropython_key / run_circuitpython_key) through the ceremony."""
+    import importlib
+
+    config = importlib.import_module("boards.%s.config" % chip)
+    run_key = importlib.import_module(runner).run
+    return run_key(config, messages(), write_settings(tmp_path, **settings), str(tmp_path / "pyfido.maintenance"))

@@ -4,7 +4,6 @@ adafruit_hid (the real package, as installed on the board) finds the FIDO
 device; a simulated USB host runs makeCredential + getAssertion through it.
 """
 
-import json
 import os
 
 import pytest
@@ -22,20 +21,8 @@ def hw(monkeypatch, tmp_path):
         yield tmp_path
 
 
-def settings_file(tmp_path, **changes):
-    settings = {"store": str(tmp_path / "pyfido")}
-    settings.update(changes)
-    path = tmp_path / "pyfido.json"
-    path.write_text(json.dumps(settings))
-    return str(path)
-
-
 def run(tmp_path, chip="rp2040", **settings):
-    import importlib
-    from run_circuitpython_key import run as run_key
-
-    config = importlib.import_module("boards.%s.config" % chip)
-    return run_key(config, boardkit.messages(), settings_file(tmp_path, **settings), str(tmp_path / "pyfido.maintenance"))
+    return boardkit.run_adapter("run_circuitpython_key", tmp_path, chip, **settings)
 
 
 def test_make_credential_and_get_assertion_on_the_pico(hw):
@@ -88,7 +75,7 @@ def test_maintenance_boot_has_console_but_no_fido(hw):
 
     flag = hw / "pyfido.maintenance"
     flag.write_text("1")
-    _, result = run_key(config, boardkit.messages(), settings_file(hw), str(flag))
+    _, result = run_key(config, boardkit.messages(), boardkit.write_settings(hw), str(flag))
     assert result is None and not flag.exists()
     names = fakehw.names()
     assert "usb_hid.disable" in names and "usb_cdc.disable" not in names

@@ -6,7 +6,6 @@ and cryptography check the answers. test_board_micropython_wasm.py runs the
 same adapter on real MicroPython.
 """
 
-import json
 import os
 import struct
 
@@ -25,21 +24,8 @@ def hw(monkeypatch, tmp_path):
         yield tmp_path
 
 
-def write_settings(tmp_path, **changes):
-    settings = {"store": str(tmp_path / "pyfido")}
-    settings.update(changes)
-    path = tmp_path / "pyfido.json"
-    path.write_text(json.dumps(settings))
-    return str(path)
-
-
 def run(tmp_path, chip="rp2040", **settings):
-    import importlib
-    from run_micropython_key import run as run_key
-
-    config = importlib.import_module("boards.%s.config" % chip)
-    path = write_settings(tmp_path, **settings)
-    return run_key(config, boardkit.messages(), path, str(tmp_path / "pyfido.maintenance"))
+    return boardkit.run_adapter("run_micropython_key", tmp_path, chip, **settings)
 
 
 def test_make_credential_and_get_assertion_on_the_pico(hw):
@@ -135,7 +121,7 @@ def test_maintenance_flag_gives_one_boot_without_fido(hw):
 
     flag = hw / "pyfido.maintenance"
     flag.write_text("1")
-    host, result = run_key(config, boardkit.messages(), write_settings(hw), str(flag))
+    host, result = run_key(config, boardkit.messages(), boardkit.write_settings(hw), str(flag))
     assert result is None and not flag.exists()
     assert "usb.config" not in fakehw.names()
 
