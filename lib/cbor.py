@@ -345,7 +345,11 @@ def _decode(buf, at, depth, max_depth):
             raise CBORDecodeError("invalid UTF-8")
         if len(text) != arg:
             # Not pure ASCII: MicroPython's str() accepts overlong forms,
-            # surrogates and values above U+10FFFF, so check by hand.
+            # surrogates and values above U+10FFFF, so check by hand. An
+            # accepted str with one character per byte is ASCII: MicroPython's
+            # own check (MICROPY_PY_BUILTINS_STR_UNICODE_CHECK, on with unicode
+            # strings on rp2, esp32 and CircuitPython) refuses lone lead and
+            # continuation bytes, and each multi-byte sequence is one character.
             _check_utf8(buf, pos, stop)
         return text
 
