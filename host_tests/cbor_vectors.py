@@ -164,6 +164,9 @@ REJECTS = [
     ("62e282", "invalid UTF-8"),
     ("62c328", "invalid UTF-8"),
     ("63e228a1", "invalid UTF-8"),
+    ("626180", "invalid UTF-8"),
+    ("63c3a980", "invalid UTF-8"),
+    ("6261c3", "invalid UTF-8"),
     ("a1 6180 00", "invalid UTF-8"),
     # Duplicate map keys.
     ("a2 0100 0100", "duplicate map key"),

@@ -1,18 +1,43 @@
 """Run code on real MicroPython (the WebAssembly build, under Node) from host tests.
 
     from mpy import run_micropython
-    out = run_micropython('''
-    import cbor
-    print(cbor.dumps({1: 2}).hex())
+
+    def test_get_info_on_micropython():
+        out = run_micropython('''
+    import cbor, testcrypto
+    from firmware.authenticator import Authenticator   # the real core, unchanged
+    class Board:                                        # a minimal board for the script
+        def random(self, n):
+            return bytes(testcrypto.random_bytes(n))
+        ...
+    auth = Authenticator(Board())
+    print(cbor.dumps(auth.process_cbor(b"\\x04")).hex())  # whatever the API is
     ''').stdout
+        assert cbor.loads(bytes.fromhex(out.split()[-1]))[0] == 0   # check on CPython
 
 The script runs as `__main__` in a MicroPython whose filesystem is laid out
-as on a board: firmware/ at /firmware (cwd / is sys.path[0]), the top-level
-lib/*.py and lib/ packages in /lib, minus the CPython-only shims listed in
-WASM_EXCLUDE. The test-only bridges in host_tests/mpy_wasm/ (p256,
-cryptolib) go in /bridges, first on sys.path, the way a board's built-in
-modules come before its filesystem. A JS module `testcrypto` offers
-random_bytes(n) and the test crypto the bridges use.
+as on a board: firmware/ at /firmware (cwd / is on sys.path), the top-level
+lib/*.py and lib/ packages (directories with __init__.py) in /lib, minus the
+CPython-only shims listed in WASM_EXCLUDE. The test-only bridges in
+host_tests/mpy_wasm/ (p256, cryptolib) go in /bridges, first on sys.path,
+the way a board's built-in modules come before its filesystem. A JS module
+`testcrypto` offers random_bytes(n) and the test crypto the bridges use.
+
+Conventions that keep these tests cheap and their failures readable:
+- One run costs ~0.2 s of start-up: batch many cases into one script, print
+  one line per case, and compare on the CPython side.
+- Pass data as hex strings (binascii.unhexlify on MicroPython); avoid list
+  displays of thousands of items (they overflow the wasm build's pystack).
+- An exception or failed assert in the script fails the test with the
+  MicroPython traceback and all output (MicroPythonError).
+- Measure memory with gc.mem_alloc() deltas (gc.disable() around the call).
+  Observed with this build: a gc.collect() inside a run frees nothing and
+  the heap grows past --heapsize instead, so deltas count every allocation,
+  temporaries included, and "live after collect" cannot be measured here.
+- To prove a section allocation-free, assert a zero gc.mem_alloc() delta.
+  Observed with this build: an allocation under micropython.heap_lock()
+  often hangs (bytearray, bytes, dict) instead of raising MemoryError; the
+  run then ends only at `timeout`.
 
 Missing Node or the npm package is a test failure with instructions
 (`make node-deps`), never a skip.
@@ -89,7 +114,7 @@ def wasm_files():
     return files
 
 
-def run_micropython(script, extra_files=None, timeout=120, check=True, heapsize=None):
+def run_micropython(script, extra_files=None, timeout=60, check=True, heapsize=None):
     """Run `script` (source text) on MicroPython; return a CompletedProcess.
 
     extra_files: {MicroPython path: str or bytes} written into the

@@ -231,8 +231,8 @@ print(n, ok, binascii.hexlify(h.digest()).decode())
 
 
 # ---------------------------------------------------------------------------
-# Allocation under MicroPython: measured with the collector off, so
-# gc.mem_alloc() deltas count every block allocated, temporaries included.
+# Allocation under MicroPython: gc.mem_alloc() deltas with the collector off
+# count every block allocated (16-byte blocks), temporaries included.
 
 CLIENT_DATA_HASH = bytes(range(32))
 MAKE_CREDENTIAL_REQUEST = {  # CTAP 2.1 §6.1 authenticatorMakeCredential, PIN protocol 2
@@ -286,9 +286,9 @@ MESSAGES = [
 
 
 def test_allocation_on_micropython():
-    # Only totals: under the wasm build a gc.collect() frees nothing the
-    # codec left behind, because stale pointers on its Python stack (pystack)
-    # keep temporaries reachable, so "live after collect" is not measurable.
+    # Only totals: under the wasm build a gc.collect() inside a run frees
+    # nothing (the heap grows instead), so "live after collect" is not
+    # measurable here; on a board the temporaries are reclaimed.
     script = """
 import gc, binascii, cbor
 

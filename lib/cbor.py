@@ -23,13 +23,16 @@ reject messages with duplicate map keys", and authenticators SHOULD answer
 such input with CTAP2_ERR_INVALID_CBOR. We follow the SHOULD (as OpenSK's
 sk-cbor reader does): a non-shortest argument, a map key out of order or
 repeated is an error, so every accepted message has exactly one encoding
-and `dumps(loads(x)) == x`. Every conforming client (python-fido2, libfido2,
-browsers) sends canonical CBOR, so this costs no interoperability.
+and `dumps(loads(x)) == x`. The same section says all encoders MUST
+produce that form, and the clients we test against (python-fido2, libfido2)
+do, so strictness costs a conforming platform nothing.
 
 Also rejected, each with its own message: truncated input, trailing bytes,
 indefinite lengths (additional info 31), reserved additional info 28-30,
 tags (major type 6), floats and every simple value except false, true and
-null (nothing in CTAP uses them; sk-cbor rejects floats too), invalid UTF-8
+null (nothing in CTAP uses them; sk-cbor rejects floats too; the one cost:
+a float inside an unknown extension, which §8 says to ignore, fails the
+whole request), invalid UTF-8
 (RFC 3629: overlong forms, surrogates and code points above U+10FFFF
 included; MicroPython's own decoder lets those through, so text is checked
 here), map keys that are not int, text or bytes (a bool key would collide
@@ -345,7 +348,11 @@ def _decode(buf, at, depth, max_depth):
             raise CBORDecodeError("invalid UTF-8")
         if len(text) != arg:
             # Not pure ASCII: MicroPython's str() accepts overlong forms,
-            # surrogates and values above U+10FFFF, so check by hand.
+            # surrogates and values above U+10FFFF, so check by hand. An
+            # accepted str with one character per byte is ASCII: MicroPython's
+            # own check (MICROPY_PY_BUILTINS_STR_UNICODE_CHECK, on with unicode
+            # strings on rp2, esp32 and CircuitPython) refuses lone lead and
+            # continuation bytes, and each multi-byte sequence is one character.
             _check_utf8(buf, pos, stop)
         return text
 
