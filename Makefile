@@ -25,6 +25,9 @@ PYTEST_ARGS ?= -n 2 -rs
 
 .PHONY: all venv sysdeps node-deps deps test demo bench clean distclean
 
+# Targets owned by parts of the tree: boards (firmware images, UHID checks).
+include boards/boards.mk
+
 all: deps
 
 # -- dependencies -----------------------------------------------------------
@@ -55,12 +58,17 @@ demo: deps
 	$(PY) tools/demo.py
 
 # pytest exits 5 when it collected nothing: that is a failure here, never green.
-test: deps
+test: deps boards-test-deps
 	@set -o pipefail; $(PY) -m pytest host_tests $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests -- failing"; exit 1; fi; \
 	exit $$rc
 
+# Benchmarks print numbers and ratios against a reference measured in the
+# same run; they never pass or fail on speed.
 bench: deps
+	$(PY) tools/bench_u2f.py
+	$(PY) tools/bench_pin.py
+	$(PY) tools/bench_extensions.py
 
 clean:
 	rm -rf $(BUILD) .pytest_cache .hypothesis

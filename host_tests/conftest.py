@@ -153,3 +153,21 @@ def pytest_sessionfinish(session, exitstatus):
         for line in bad:
             reporter.write_line("  " + line, red=True)
         session.exitstatus = 1
+
+# Hypothesis profiles. "ci" (the default) is what every run uses: 2,000
+# examples per property, derandomized so CI is reproducible. Raise the count
+# for a long local hunt with HYPOTHESIS_PROFILE=long (HYPOTHESIS_MAX_EXAMPLES,
+# default 50,000, random seeds); HYPOTHESIS_PROFILE=dev runs 100 for quick edits.
+try:
+    from hypothesis import HealthCheck, settings
+
+    settings.register_profile(
+        "ci", max_examples=2000, derandomize=True, database=None, deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    settings.register_profile(
+        "long", max_examples=int(os.environ.get("HYPOTHESIS_MAX_EXAMPLES", "50000")),
+        deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    settings.register_profile("dev", max_examples=100, deadline=None)
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+except ImportError:  # hypothesis is in requirements.txt; tolerate its absence elsewhere
+    pass

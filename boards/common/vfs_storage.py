@@ -21,13 +21,22 @@ _sync = None if _fsync is not None else getattr(os, "sync", None)
 
 
 class VfsStorage:
-    def __init__(self, root):
+    """:param feed: called before each flash operation (a board's watchdog
+        feed), so a long run of them -- a reset wiping every record -- is
+        never mistaken for a wedged loop."""
+
+    def __init__(self, root, feed=None):
         self.root = root.rstrip("/") or "/"
+        self._feed = feed
         try:
             os.mkdir(self.root)
         except OSError:
             pass  # exists
         self.writes = 0  # write/rename/remove operations, for wear figures
+
+    def _touch(self):
+        if self._feed is not None:
+            self._feed()
 
     def _path(self, name):
         return self.root + "/" + name
@@ -40,6 +49,7 @@ class VfsStorage:
             return None
 
     def write(self, name, data):
+        self._touch()
         self.writes += 1
         with open(self._path(name), "wb") as f:
             f.write(data)
@@ -50,6 +60,7 @@ class VfsStorage:
             _sync()
 
     def rename(self, old, new):
+        self._touch()
         self.writes += 1
         try:
             os.rename(self._path(old), self._path(new))
@@ -70,6 +81,7 @@ class VfsStorage:
                 os.close(fd)
 
     def remove(self, name):
+        self._touch()
         try:
             os.remove(self._path(name))
         except OSError:

@@ -18,3 +18,8 @@ def heap_unlock():
 
 def mem_info(*_args):
     pass
+
+
+def kbd_intr(chr):
+    """MicroPython: set (or with -1 disable) the character that raises KeyboardInterrupt."""
+    return None

@@ -13,8 +13,10 @@ from firmware import main_loop
 class VirtualKey:
     """A running key; `address` is what clients connect to."""
 
-    def __init__(self, address, storage=None, presence=None, clock=None, log=None, config=None):
-        self.transport = SocketTransport(address)
+    def __init__(self, address, storage=None, presence=None, clock=None, log=None, config=None, transport=None):
+        # transport: another report transport (boards/host/uhid.py) instead of
+        # the socket at `address`.
+        self.transport = transport if transport is not None else SocketTransport(address)
         self.address = self.transport.address
         self.board = HostBoard(
             self.transport,

@@ -1,0 +1,101 @@
+"""The key's settings: built-in defaults, the chip's, then /pyfido.json (written by tools/provision.py).
+
+Only known keys are taken from the file, each must have the default's type,
+and a missing or broken file means the defaults: a key with a bad settings
+file still starts (and says so on its console).
+"""
+
+import json
+
+SETTINGS_FILE = "/pyfido.json"
+# Present for exactly one boot: start with the USB serial REPL and no FIDO
+# interface, so tools/provision.py can reach a locked key. Written when the
+# button is held for LONG_PRESS_MS while the key is idle; removed at boot.
+MAINTENANCE_FLAG = "/pyfido.maintenance"
+
+DEFAULTS = {
+    # pid.codes test ids (VID 0x1209, PID 0x0001 "Test PID"): for development
+    # and personal keys only; a product needs its own ids.
+    "vid": 0x1209,
+    "pid": 0x0001,
+    "manufacturer": "PyFIDO",
+    "product": "PyFIDO security key",
+    "serial": "",  # "" = the chip's unique id in hex
+    # Pins: "BOOTSEL" (Raspberry Pi Pico's BOOTSEL button, MicroPython only),
+    # a pin name ("GP15", "LED", "BUTTON", "NEOPIXEL") or number ("0", "48");
+    # "neopixel:<pin>" for an addressable RGB LED; "" = none.
+    "button": "",
+    "button_active_low": True,  # button to ground with the internal pull-up
+    "led": "",
+    "led_active_low": False,
+    # Keep the USB serial REPL next to the FIDO interface. Anything on the
+    # host that can open the serial port could then read every key on the
+    # board, so a key in use has this off (maintenance mode opens it once).
+    "repl": False,
+    "watchdog_ms": 8000,  # RP2040's hardware maximum is 8388 ms
+    "store": "/pyfido",  # directory of the key's records (firmware/store.py)
+    "max_resident_credentials": 64,
+}
+
+
+def merge(base, changes):
+    """base updated with the changes whose key is known and whose type matches."""
+    out = dict(base)
+    bad = []
+    for k in changes:
+        if k in DEFAULTS and type(changes[k]) is type(DEFAULTS[k]):
+            out[k] = changes[k]
+        else:
+            bad.append(k)
+    return out, bad
+
+
+def load(chip_defaults, path=None):
+    """The settings for this board: DEFAULTS < chip_defaults < the file."""
+    path = path or SETTINGS_FILE
+    settings, _ = merge(DEFAULTS, chip_defaults)
+    try:
+        with open(path) as f:
+            stored = json.load(f)
+    except OSError:
+        return settings  # no file: defaults
+    except ValueError:
+        print("pyfido: %s is not valid JSON; using defaults" % path)
+        return settings
+    if not isinstance(stored, dict):
+        print("pyfido: %s is not a JSON object; using defaults" % path)
+        return settings
+    settings, bad = merge(settings, stored)
+    if bad:
+        print("pyfido: ignored settings %s" % ", ".join(sorted(str(k) for k in bad)))
+    return settings
+
+
+def maintenance_requested(path=None):
+    """True when the maintenance flag is set (it stays set)."""
+    import os
+
+    try:
+        os.stat(path or MAINTENANCE_FLAG)
+    except OSError:
+        return False
+    return True
+
+
+def take_maintenance_flag(path=None):
+    """True (once) when maintenance mode was asked for; the flag is removed."""
+    import os
+
+    path = path or MAINTENANCE_FLAG
+    if not maintenance_requested(path):
+        return False
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+    return True
+
+
+def set_maintenance_flag(path=None):
+    with open(path or MAINTENANCE_FLAG, "w") as f:
+        f.write("1")

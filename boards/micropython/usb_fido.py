@@ -1,0 +1,139 @@
+"""The FIDO HID interface on MicroPython: machine.USBDevice through micropython-lib's usb-device-hid.
+
+usb.device.hid.HIDInterface (micropython-lib) gives the HID class requests
+and descriptors but only an IN endpoint, with 8-byte packets. CTAPHID wants
+64-byte reports both ways on interrupt endpoints (CTAP 2.1 §11.2.8), so this
+subclass declares an interrupt IN and an interrupt OUT endpoint of 64 bytes
+and keeps one OUT transfer armed while the report queue has room. When the
+main loop falls behind, no transfer is armed and the host is NAKed: reports
+wait in the host instead of being lost.
+
+USB callbacks only copy the report into the queue (they run between two
+bytecodes of the main loop, scheduled by the USB stack); all CTAPHID work
+happens in the main loop.
+"""
+
+from micropython import const
+
+from usb.device.hid import HIDInterface
+
+from boards.common.fido_hid import REPORT_DESCRIPTOR, REPORT_SIZE, ReportQueue
+
+_EP_IN_FLAG = const(0x80)
+# USB HID 1.11 §4.1-4.3: interface class HID, no boot subclass or protocol
+_INTERFACE_CLASS_HID = const(0x03)
+_INTERFACE_SUBCLASS_NONE = const(0x00)
+_INTERFACE_PROTOCOL_NONE = const(0x00)
+# bInterval (ms) of both interrupt endpoints; 5 ms is what most FIDO keys use.
+_POLL_INTERVAL_MS = const(5)
+# tinyusb xfer_result_t: XFER_RESULT_SUCCESS (what the xfer callback gets)
+_XFER_RESULT_SUCCESS = const(0)
+# How long write_report waits for the host to take the previous report.
+_SEND_TIMEOUT_MS = const(100)
+
+
+class FidoInterface(HIDInterface):
+    """CTAPHID's HID interface: 64-byte input and output reports, no report IDs."""
+
+    def __init__(self, interface_str=None):
+        # set_report_buf: hosts may also send output reports as SET_REPORT on
+        # the control pipe (HID 1.11 §7.2.2); they land in the same queue.
+        super().__init__(
+            REPORT_DESCRIPTOR,
+            set_report_buf=bytearray(REPORT_SIZE),
+            protocol=_INTERFACE_PROTOCOL_NONE,
+            interface_str=interface_str,
+        )
+        self.queue = ReportQueue()
+        self._rx = bytearray(REPORT_SIZE)
+        self._out_ep = None
+        self._rx_armed = False
+        self._tx_failing = False
+        self.tx_dropped = 0  # reports the host did not take in time
+
+    # -- descriptors (USB 2.0 §9.6.5-9.6.6, HID 1.11 §7.1) -------------------
+
+    def desc_cfg(self, desc, itf_num, ep_num, strs):
+        desc.interface(
+            itf_num,
+            2,  # bNumEndpoints: interrupt IN + interrupt OUT
+            _INTERFACE_CLASS_HID,
+            _INTERFACE_SUBCLASS_NONE,
+            _INTERFACE_PROTOCOL_NONE,
+            len(strs) if self.interface_str else 0,
+        )
+        if self.interface_str:
+            strs.append(self.interface_str)
+        # The HID descriptor sits between the interface and its endpoints.
+        self.get_hid_descriptor(desc)
+        self._int_ep = ep_num | _EP_IN_FLAG
+        self._out_ep = ep_num
+        desc.endpoint(self._int_ep, "interrupt", REPORT_SIZE, _POLL_INTERVAL_MS)
+        desc.endpoint(self._out_ep, "interrupt", REPORT_SIZE, _POLL_INTERVAL_MS)
+        # HID class state the base class answers GET_IDLE/GET_PROTOCOL from
+        # (report protocol; HID 1.11 Appendix F.5).
+        self.idle_rate = 0
+        self.protocol = 1
+
+    def num_eps(self):
+        return 1  # one endpoint number, used IN and OUT
+
+    # -- USB callbacks: copy and return ------------------------------------
+
+    def on_open(self):
+        super().on_open()
+        self._rx_armed = False
+        self._tx_failing = False
+        self._arm_rx()
+
+    def on_reset(self):
+        super().on_reset()
+        self._rx_armed = False  # the stack dropped the pending transfer
+
+    def _arm_rx(self):
+        if self._rx_armed or self._out_ep is None or not self.is_open():
+            return
+        if self.queue.free() == 0:
+            return  # the host waits (NAK) until the main loop has read one
+        self._rx_armed = True
+        try:
+            self.submit_xfer(self._out_ep, self._rx, self._rx_done)
+        except RuntimeError:
+            self._rx_armed = False  # closed meanwhile; re-armed on open
+
+    def _rx_done(self, ep, result, xferred_bytes):
+        self._rx_armed = False
+        if result == _XFER_RESULT_SUCCESS and xferred_bytes == REPORT_SIZE:
+            self.queue.put(self._rx)
+        self._arm_rx()
+
+    def on_set_report(self, report_data, report_id, report_type):
+        # Output report over the control pipe; only report ID 0 exists.
+        if report_id == 0 and len(report_data) == REPORT_SIZE:
+            self.queue.put(report_data)
+        return True
+
+    # -- what the board calls ------------------------------------------------
+
+    def read_report(self, buf):
+        got = self.queue.get_into(buf)
+        self._arm_rx()
+        return got
+
+    def write_report(self, buf):
+        # After a report timed out (the host stopped reading, e.g. the client
+        # closed the device mid-answer) the rest of that message is dropped
+        # at once; the next message (an initialization packet, bit 7 of byte
+        # 4) gets the full timeout again.
+        if self._tx_failing and not buf[4] & 0x80:
+            self.tx_dropped += 1
+            return False
+        if self.send_report(buf, _SEND_TIMEOUT_MS):
+            self._tx_failing = False
+            return True
+        self._tx_failing = True
+        self.tx_dropped += 1
+        return False
+
+    def service(self):
+        self._arm_rx()

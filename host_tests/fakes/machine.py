@@ -1,0 +1,60 @@
+"""Fake of MicroPython's `machine` (Pin, WDT, unique_id, reset, idle) for the board tests."""
+
+import fakehw
+
+
+class Pin:
+    IN = 0
+    OUT = 1
+    PULL_UP = 1
+    PULL_DOWN = 2
+
+    def __init__(self, id, mode=-1, pull=-1, value=None):
+        self.id = id
+        self.mode = mode
+        self.pull = pull
+        self._value = 0 if value is None else value
+        fakehw.log("Pin", id, mode, pull)
+
+    def value(self, *v):
+        if v:
+            self._value = 1 if v[0] else 0
+            fakehw.log("Pin.value", self.id, self._value)
+            return None
+        if self.mode == Pin.IN:
+            # A button to ground with a pull-up reads 0 while pressed.
+            pressed = fakehw.button()
+            return (0 if pressed else 1) if self.pull == Pin.PULL_UP else (1 if pressed else 0)
+        return self._value
+
+    def __call__(self, *v):
+        return self.value(*v)
+
+
+class WDT:
+    def __init__(self, id=0, timeout=5000):
+        self.timeout = timeout
+        self.feeds = 0
+        fakehw.log("WDT", timeout)
+
+    def feed(self):
+        self.feeds += 1
+
+
+class ResetCalled(BaseException):
+    """machine.reset() never returns on a board; here it unwinds the test."""
+
+
+def reset():
+    fakehw.log("reset")
+    raise ResetCalled()
+
+
+def unique_id():
+    return b"\xe6\x61\x38\x52\x83\x1b\x2a\x2f"
+
+
+def idle():
+    host = fakehw.HOST
+    if host is not None:
+        host.tick()

@@ -1,0 +1,6 @@
+"""Fake of CircuitPython's `watchdog` (WatchDogMode)."""
+
+
+class WatchDogMode:
+    RAISE = "RAISE"
+    RESET = "RESET"

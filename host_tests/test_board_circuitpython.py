@@ -1,0 +1,142 @@
+"""boards/circuitpython: boot.py and code.py on CPython over fakes of usb_hid, digitalio, board, ...
+
+adafruit_hid (the real package, as installed on the board) finds the FIDO
+device; a simulated USB host runs makeCredential + getAssertion through it.
+"""
+
+import os
+
+import pytest
+
+import boardkit
+from boardkit import fake_hardware
+
+
+@pytest.fixture
+def hw(monkeypatch, tmp_path):
+    with fake_hardware(monkeypatch):
+        import fakehw
+
+        fakehw.reset()
+        yield tmp_path
+
+
+def run(tmp_path, chip="rp2040", **settings):
+    return boardkit.run_adapter("run_circuitpython_key", tmp_path, chip, **settings)
+
+
+def test_make_credential_and_get_assertion_on_the_pico(hw):
+    import fakehw
+    import microcontroller
+    import usb_hid
+
+    host, _ = run(hw)
+    boardkit.check_ceremony(host.responses)
+    assert host.presses == 2
+    assert usb_hid.devices[0].overwritten == 0  # the loop read every report in time
+    assert "state" in os.listdir(hw / "pyfido")
+    assert microcontroller.watchdog.mode == "RESET" and microcontroller.watchdog.timeout == 8.0
+    assert microcontroller.watchdog.feeds > 0
+    assert ("DigitalInOut", "board.GP15") in [(e[0], repr(e[1])) for e in fakehw.EVENTS if e[0] == "DigitalInOut"]
+
+
+def test_boot_enables_only_the_fido_device_and_hides_the_drive(hw):
+    import fakehw
+
+    run(hw)
+    names = fakehw.names()
+    # The drive goes before the key may write its filesystem.
+    assert names.index("storage.disable_usb_drive") < names.index("storage.remount")
+    assert ("storage.remount", "/", False) in fakehw.EVENTS
+    assert "usb_cdc.disable" in names  # locked: no serial console
+    (enable,) = [e for e in fakehw.EVENTS if e[0] == "usb_hid.enable"]
+    (device,), boot_device = enable[1], enable[2]
+    assert boot_device == 0
+    assert (device.usage_page, device.usage) == (0xF1D0, 0x01)
+    assert device.report_ids == (0,)
+    assert device.in_report_lengths == (64,) and device.out_report_lengths == (64,)
+    (ident,) = [e for e in fakehw.EVENTS if e[0] == "set_usb_identification"]
+    assert ident[3:] == (0x1209, 0x0001)
+
+
+def test_repl_setting_keeps_the_console(hw):
+    import fakehw
+
+    run(hw, repl=True, product="Dev key")
+    assert "usb_cdc.disable" not in fakehw.names()
+    (ident,) = [e for e in fakehw.EVENTS if e[0] == "set_usb_identification"]
+    assert ident[2] == "Dev key"
+
+
+def test_maintenance_boot_has_console_but_no_fido(hw):
+    import fakehw
+    from run_circuitpython_key import run as run_key
+    from boards.rp2040 import config
+
+    flag = hw / "pyfido.maintenance"
+    flag.write_text("1")
+    _, result = run_key(config, boardkit.messages(), boardkit.write_settings(hw), str(flag))
+    assert result is None and not flag.exists()
+    names = fakehw.names()
+    assert "usb_hid.disable" in names and "usb_cdc.disable" not in names
+
+
+def test_esp32s3_neopixel_and_boot_button(hw):
+    import fakehw
+
+    host, _ = run(hw, chip="esp32s3")
+    boardkit.check_ceremony(host.responses)
+    assert any(e[0] == "neopixel_write" and e[1] == bytes((24, 0, 0)) for e in fakehw.EVENTS)
+
+
+def test_hid_drops_the_rest_of_a_message_the_host_does_not_take():
+    """After send_report fails, continuation packets go at once; the next INIT packet retries."""
+    import sys
+
+    sys_modules = dict(sys.modules)
+    try:
+        sys.modules.setdefault("supervisor", type(sys)("supervisor"))
+        sys.modules.setdefault("microcontroller", type(sys)("microcontroller"))
+        from boards.circuitpython.app import Hid
+    finally:
+        sys.modules.clear()
+        sys.modules.update(sys_modules)
+
+    class Device:
+        def __init__(self):
+            self.fail = True
+            self.sent = 0
+
+        def send_report(self, report):
+            self.sent += 1
+            if self.fail:
+                raise OSError("USB busy")
+
+    dev = Device()
+    hid = Hid(dev)
+    init = bytes(4) + b"\x90" + bytes(59)
+    cont = bytes(4) + b"\x00" + bytes(59)
+    assert not hid.write_report(init)
+    assert not hid.write_report(cont) and not hid.write_report(cont)
+    assert dev.sent == 1 and hid.tx_dropped == 3
+    dev.fail = False
+    assert hid.write_report(init) and hid.write_report(cont) and dev.sent == 3
+
+
+def test_hashlib_shim_is_sha256(tmp_path, monkeypatch):
+    import hashlib
+    import importlib.util
+    import shutil
+
+    import adafruit_hashlib
+
+    shutil.copy(os.path.join(os.path.dirname(adafruit_hashlib.__file__), "_sha256.py"), tmp_path / "_pyfido_sha256.py")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    spec = importlib.util.spec_from_file_location(
+        "hashlib_shim", os.path.join(boardkit.REPO, "boards", "circuitpython", "hashlib_shim.py"))
+    shim = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(shim)
+    for data in (b"", b"abc", bytes(range(256)) * 5):
+        h = shim.sha256(data[:7])
+        h.update(data[7:])
+        assert h.digest() == hashlib.sha256(data).digest()

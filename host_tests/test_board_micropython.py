@@ -1,0 +1,135 @@
+"""boards/micropython: the MicroPython adapter, on CPython over fakes of machine, rp2 and usb.device.
+
+A simulated USB host (host_tests/fakes/ctaphid_host.py) opens a channel and
+runs makeCredential + getAssertion through the real adapter code; python-fido2
+and cryptography check the answers. test_board_micropython_wasm.py runs the
+same adapter on real MicroPython.
+"""
+
+import os
+import struct
+
+import pytest
+
+import boardkit
+from boardkit import fake_hardware
+
+
+@pytest.fixture
+def hw(monkeypatch, tmp_path):
+    with fake_hardware(monkeypatch):
+        import fakehw
+
+        fakehw.reset()
+        yield tmp_path
+
+
+def run(tmp_path, chip="rp2040", **settings):
+    return boardkit.run_adapter("run_micropython_key", tmp_path, chip, **settings)
+
+
+def test_make_credential_and_get_assertion_on_the_pico(hw):
+    import fakehw
+
+    host, _ = run(hw)
+    att, _ = boardkit.check_ceremony(host.responses)
+    # The person pressed BOOTSEL once per request that asked (UPNEEDED).
+    assert host.presses == 2 and 2 in host.keepalives
+    # The credential and the master secret are in the store's directory.
+    names = os.listdir(hw / "pyfido")
+    assert "state" in names and any(n.startswith("rk") for n in names)
+    # Locked mode: no REPL next to the FIDO interface, and a watchdog.
+    config = [e for e in fakehw.EVENTS if e[0] == "usb.config"][-1][1]
+    assert config["builtin_driver"] is False
+    assert ("WDT", 8000) in fakehw.EVENTS
+
+
+def test_usb_identity_comes_from_settings(hw):
+    import fakehw
+    import usb.device
+
+    run(hw, vid=0x1234, pid=0x5678, product="My key", manufacturer="Me", serial="ABC")
+    config = [e for e in fakehw.EVENTS if e[0] == "usb.config"][-1][1]
+    assert (config["id_vendor"], config["id_product"]) == (0x1234, 0x5678)
+    assert (config["manufacturer_str"], config["product_str"], config["serial_str"]) == ("Me", "My key", "ABC")
+    assert "My key" in usb.device.get().strings  # the interface string too
+
+
+def test_default_ids_are_the_documented_test_ids_and_serial_is_the_chip_id(hw):
+    import fakehw
+
+    run(hw)
+    config = [e for e in fakehw.EVENTS if e[0] == "usb.config"][-1][1]
+    assert (config["id_vendor"], config["id_product"]) == (0x1209, 0x0001)
+    assert config["serial_str"] == "E6613852831B2A2F"  # machine.unique_id() in hex
+
+
+def test_configuration_descriptor_has_64_byte_interrupt_in_and_out(hw):
+    import usb.device
+    from boards.common.fido_hid import REPORT_DESCRIPTOR
+
+    run(hw)
+    d = usb.device.get().desc_cfg
+    i, interfaces, endpoints, hid = 9, [], [], []
+    while i < len(d):
+        length, kind = d[i], d[i + 1]
+        if kind == 0x04:
+            interfaces.append(d[i : i + length])
+        elif kind == 0x05:
+            endpoints.append(struct.unpack_from("<BBBBHB", d, i))
+        elif kind == 0x21:
+            hid.append(struct.unpack_from("<BBHBBBH", d, i))
+        i += length
+    (itf,) = interfaces
+    assert (itf[4], itf[5], itf[6], itf[7]) == (2, 0x03, 0, 0)  # 2 endpoints, HID, no boot
+    assert sorted((e[2] & 0x80, e[3], e[4]) for e in endpoints) == [(0, 3, 64), (0x80, 3, 64)]
+    assert hid[0][1] == 0x21 and hid[0][5] == 0x22 and hid[0][6] == len(REPORT_DESCRIPTOR)
+
+
+def test_everything_slow_happens_before_the_fido_interface_appears(hw):
+    """INIT within 50 ms of enumeration: the store is ready before USB goes active."""
+    import fakehw
+
+    seen = {}
+
+    def at_usb_init():
+        seen["store"] = sorted(os.listdir(hw / "pyfido"))
+
+    fakehw.USB_INIT_HOOK = at_usb_init
+    host, _ = run(hw)
+    assert "state" in seen["store"]  # master secret made before enumeration
+    names = fakehw.names()
+    active = names.index("usb.active", names.index("usb.config"))
+    # Between going on the bus and polling reports only the watchdog starts.
+    assert names[active + 1 :][:1] in (["WDT"], ["usb.in"])
+    assert host.init_response is not None
+
+
+def test_repl_mode_keeps_the_serial_port_and_has_no_watchdog(hw):
+    import fakehw
+
+    run(hw, repl=True)
+    config = [e for e in fakehw.EVENTS if e[0] == "usb.config"][-1][1]
+    assert config["builtin_driver"] is True
+    assert not [e for e in fakehw.EVENTS if e[0] == "WDT"]
+
+
+def test_maintenance_flag_gives_one_boot_without_fido(hw):
+    import fakehw
+    from run_micropython_key import run as run_key
+    from boards.rp2040 import config
+
+    flag = hw / "pyfido.maintenance"
+    flag.write_text("1")
+    host, result = run_key(config, boardkit.messages(), boardkit.write_settings(hw), str(flag))
+    assert result is None and not flag.exists()
+    assert "usb.config" not in fakehw.names()
+
+
+def test_esp32s3_uses_gpio0_and_the_rgb_led(hw):
+    import fakehw
+
+    host, _ = run(hw, chip="esp32s3")
+    boardkit.check_ceremony(host.responses)
+    assert ("Pin", 0, 0, 1) in fakehw.EVENTS  # GPIO0 input with pull-up
+    assert any(e[0] == "NeoPixel.write" and e[1] != (0, 0, 0) for e in fakehw.EVENTS)

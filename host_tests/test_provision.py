@@ -1,0 +1,225 @@
+"""tools/provision.py against a fake mpremote that records the commands and plays the board."""
+
+import importlib.util
+import json
+import os
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FAKE = os.path.join(REPO, "host_tests", "fake_mpremote.py")
+
+_spec = importlib.util.spec_from_file_location("provision", os.path.join(REPO, "tools", "provision.py"))
+provision = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(provision)
+
+PICO = {
+    "runtime": "micropython", "version": [1, 27, 0], "platform": "rp2",
+    "machine": "Raspberry Pi Pico with RP2040", "free": 800 * 1024, "p256": True, "hashlib": True,
+    "usb_device_hid": False, "frozen_core": False, "provisioned": False, "passkeys": 0, "readonly": False,
+}
+
+
+class Rig:
+    def __init__(self, tmp_path, monkeypatch, **probe):
+        self.board_path = tmp_path / "board.json"
+        self.log_path = tmp_path / "log.jsonl"
+        self.tmp = tmp_path
+        board = {"probe": dict(PICO, **probe)}
+        self.board_path.write_text(json.dumps(board))
+        self.log_path.write_text("")
+        monkeypatch.setenv("FAKE_MPREMOTE_BOARD", str(self.board_path))
+        monkeypatch.setenv("FAKE_MPREMOTE_LOG", str(self.log_path))
+
+    def set(self, **changes):
+        board = self.board
+        board.update(changes)
+        self.board_path.write_text(json.dumps(board))
+
+    @property
+    def board(self):
+        return json.loads(self.board_path.read_text())
+
+    @property
+    def log(self):
+        return [json.loads(l) for l in self.log_path.read_text().splitlines()]
+
+    def run(self, *args):
+        return provision.main(["--mpremote", "%s %s" % (sys.executable, FAKE), "--port", "/dev/ttyACM9"] + list(args))
+
+
+@pytest.fixture
+def rig(tmp_path, monkeypatch):
+    return Rig(tmp_path, monkeypatch)
+
+
+def copied(rig):
+    return rig.board.get("files", {})
+
+
+def test_fresh_pico_gets_compiled_core_adapter_and_dependencies(rig, capsys):
+    assert rig.run() == 0
+    files = copied(rig)
+    assert "/main.py" in files and "/pyfido.json" in files
+    assert "/firmware/ctaphid.mpy" in files and "/firmware/ctap2/make_credential.mpy" in files
+    assert "/lib/cbor.mpy" in files and "/boards/micropython/usb_fido.mpy" in files
+    assert "/boards/rp2040/config.mpy" in files and "/boards/esp32s3/config.mpy" not in files
+    assert not any(f.startswith("/boards/circuitpython") or f.startswith("/boards/host") for f in files)
+    assert not any(f.endswith(".py") and f != "/main.py" for f in files)  # compiled
+    # .mpy files really are mpy-cross output (magic 'M', version 6)
+    assert bytes.fromhex(files["/firmware/ctaphid.mpy"])[:2] == b"M\x06"
+    settings = json.loads(bytes.fromhex(files["/pyfido.json"]))
+    assert settings["repl"] is False  # locked by default
+    log = rig.log
+    assert ["connect", "/dev/ttyACM9", "resume", "mip", "install", "usb-device-hid"] in log
+    execs = [c[4] for c in log if c[3:4] == ["exec"]]
+    assert any("p.init()" in e for e in execs) and any("selftest.run()" in e for e in execs)
+    # init and self-test come after the copy, the reset last
+    assert log[-1] == ["connect", "/dev/ttyACM9", "resume", "reset"]
+    assert rig.board["resets"] == 1
+    assert "self-test passed" in capsys.readouterr().out
+
+
+def test_usb_identity_and_pins_go_into_the_settings(rig):
+    assert rig.run("--vid", "0x1234", "--pid", "0x00ab", "--product", "Key", "--button", "GP15", "--repl") == 0
+    settings = json.loads(bytes.fromhex(copied(rig)["/pyfido.json"]))
+    assert settings == {"vid": 0x1234, "pid": 0xAB, "product": "Key", "button": "GP15", "repl": True}
+
+
+def test_no_board_found(rig, capsys):
+    rig.set(present=False)
+    assert rig.run() == 1
+    err = capsys.readouterr().err
+    assert "No board found" in err and "hold its button for 5 seconds" in err
+
+
+def test_wrong_runtime(tmp_path, monkeypatch, capsys):
+    rig = Rig(tmp_path, monkeypatch, runtime="cpython", platform="linux")
+    assert rig.run() == 1
+    assert "not MicroPython or CircuitPython" in capsys.readouterr().err
+    assert not copied(rig)
+
+
+def test_micropython_too_old(tmp_path, monkeypatch, capsys):
+    rig = Rig(tmp_path, monkeypatch, version=[1, 22, 2])
+    assert rig.run() == 1
+    assert "1.22.2 on rp2040 is too old: the adapter needs 1.23.0" in capsys.readouterr().err
+
+
+def test_esp32_without_s3_is_refused(tmp_path, monkeypatch, capsys):
+    rig = Rig(tmp_path, monkeypatch, platform="esp32", machine="Generic ESP32 module with ESP32")
+    assert rig.run() == 1
+    assert "needs an ESP32S3" in capsys.readouterr().err
+
+
+def test_esp32s3_gets_its_own_pins_and_a_newer_minimum(tmp_path, monkeypatch, capsys):
+    rig = Rig(tmp_path, monkeypatch, platform="esp32", machine="ESP32S3 module with ESP32S3", version=[1, 24, 1])
+    assert rig.run() == 1
+    assert "needs 1.25.0" in capsys.readouterr().err
+    rig.set(probe=dict(rig.board["probe"], version=[1, 27, 0]))
+    assert rig.run() == 0
+    assert "/boards/esp32s3/config.mpy" in copied(rig)
+
+
+def test_filesystem_full_is_found_before_copying(tmp_path, monkeypatch, capsys):
+    rig = Rig(tmp_path, monkeypatch, free=60 * 1024)
+    assert rig.run() == 1
+    err = capsys.readouterr().err
+    assert "filesystem is full" in err and "make firmware" in err
+    assert not copied(rig)
+
+
+def test_filesystem_filling_up_during_the_copy(rig, capsys):
+    rig.set(used=790 * 1024)  # other files the probe's estimate did not see
+    assert rig.run() == 1
+    assert "filesystem is full" in capsys.readouterr().err
+
+
+def test_already_provisioned_key_is_refused_and_says_what_is_lost(tmp_path, monkeypatch, capsys):
+    rig = Rig(tmp_path, monkeypatch, provisioned=True, passkeys=3, usb_device_hid=True)
+    assert rig.run() == 1
+    err = capsys.readouterr().err
+    assert "already is a PyFIDO key" in err and "3 passkey(s)" in err and "master secret" in err
+    assert "--force" in err
+    assert not copied(rig) and not any("p.wipe()" in " ".join(c) for c in rig.log)
+
+
+def test_force_wipes_then_provisions(tmp_path, monkeypatch, capsys):
+    rig = Rig(tmp_path, monkeypatch, provisioned=True, passkeys=3, usb_device_hid=True)
+    assert rig.run("--force") == 0
+    execs = [c[4] for c in rig.log if c[3:4] == ["exec"]]
+    wipe = next(i for i, e in enumerate(execs) if "p.wipe()" in e)
+    init = next(i for i, e in enumerate(execs) if "p.init()" in e)
+    assert wipe < init
+    assert not any(c[3:5] == ["mip", "install"] for c in rig.log)  # already there
+    assert "erasing the existing key" in capsys.readouterr().out
+
+
+def test_missing_p256_module_is_explained(tmp_path, monkeypatch, capsys):
+    rig = Rig(tmp_path, monkeypatch, p256=False)
+    assert rig.run() == 1
+    err = capsys.readouterr().err
+    assert "no P-256 module" in err and "armv6m" in err
+
+
+def test_p256_native_module_is_copied_when_the_firmware_lacks_it(tmp_path, monkeypatch):
+    rig = Rig(tmp_path, monkeypatch, p256=False)
+    natmod = tmp_path / "p256.mpy"
+    natmod.write_bytes(b"M\x06\x0a" + bytes(20))
+    assert rig.run("--p256-mpy", str(natmod)) == 0
+    assert copied(rig)["/lib/p256.mpy"] == natmod.read_bytes().hex()
+
+
+def test_frozen_core_copies_only_the_entry_point(tmp_path, monkeypatch):
+    rig = Rig(tmp_path, monkeypatch, frozen_core=True, usb_device_hid=True)
+    assert rig.run() == 0
+    assert sorted(copied(rig)) == ["/main.py", "/pyfido.json"]
+
+
+def test_selftest_failure_stops_before_the_reset(rig, capsys):
+    rig.set(selftest="PYFIDO-SELFTEST FAIL p256 verify (known answer)\nPYFIDO-SELFTEST FAILED 1")
+    assert rig.run() == 1
+    assert "self-test failed" in capsys.readouterr().err
+    assert "resets" not in rig.board
+
+
+def test_attestation_key_made_on_the_board_is_certified_by_the_ca(rig, tmp_path):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    ca_dir = tmp_path / "ca"
+    spec = importlib.util.spec_from_file_location("make_attestation", os.path.join(REPO, "tools", "make_attestation.py"))
+    mk = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mk)
+    mk.main(["--out", str(ca_dir)])
+    assert rig.run("--attestation-ca", str(ca_dir)) == 0
+    board = rig.board
+    cert = x509.load_der_x509_certificate(bytes.fromhex(board["attestation_certificate"]))
+    pub = cert.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    assert pub.hex() == board["attestation_public_key"]  # the board's key; its private half never left
+    ca = x509.load_pem_x509_certificate((ca_dir / "attestation-ca.pem").read_bytes())
+    cert.verify_directly_issued_by(ca)
+    assert cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca is False
+    ou = cert.subject.get_attributes_for_oid(x509.oid.NameOID.ORGANIZATIONAL_UNIT_NAME)[0].value
+    assert ou == "Authenticator Attestation"
+
+
+def test_circuitpython_first_install_goes_through_the_drive(tmp_path, monkeypatch, capsys):
+    rig = Rig(tmp_path, monkeypatch, runtime="circuitpython", version=[9, 2, 1], platform="RP2040",
+              machine="Raspberry Pi Pico with rp2040", readonly=True, hashlib=False)
+    monkeypatch.setattr(provision, "wait_for_board", lambda board: board.probe())
+    assert rig.run() == 1
+    assert "--circuitpy-drive" in capsys.readouterr().err
+    drive = tmp_path / "CIRCUITPY"
+    drive.mkdir()
+    assert rig.run("--circuitpy-drive", str(drive)) == 0
+    for name in ("boot.py", "code.py", "safemode.py", "pyfido.json", "firmware/ctaphid.py",
+                 "boards/circuitpython/setup.py", "lib/adafruit_hid/__init__.py", "lib/hashlib.py",
+                 "lib/_pyfido_sha256.py", "lib/cbor.py"):
+        assert (drive / name).exists(), name
+    assert json.loads((drive / "pyfido.json").read_text())["repl"] is True  # console kept for the install
+    # After the reset: init and self-test over the console, then the final settings, then reset.
+    assert json.loads(bytes.fromhex(copied(rig)["/pyfido.json"]))["repl"] is False
+    assert all(c[2] == "resume" for c in rig.log if c[0] == "connect")  # never a soft reset
+    assert rig.board["resets"] == 2
