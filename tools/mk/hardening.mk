@@ -47,3 +47,5 @@ bench-wear:
 	$(PY) tools/bench_wear.py
 bench-size:
 	$(PY) tools/bench_size.py
+bench-mpy:  # needs tools/node (the top Makefile's node-deps)
+	$(PY) tools/bench_mpy.py
