@@ -199,6 +199,29 @@ def wrong_pin(times=1):
     return Step("getPinUvAuthToken (wrong PIN x%d)" % times, step, atomic=times == 1, invariant=_retries_not_higher, observable=[_COMPARE], at_observable=_guess_counted)
 
 
+def make_credential_with_extensions(rp_id, user_id):
+    """A discoverable credential whose record carries what the extensions
+    store: credProtect (uvRequired), credBlob and a largeBlobKey."""
+
+    def step(key, ctx):
+        protocol, token = ctx["token"]
+        cdh = _cdh("mc-ext")
+        r = key.ctap2.make_credential(
+            cdh,
+            {"id": rp_id},
+            {"id": user_id, "name": "ext"},
+            ES256,
+            extensions={"credProtect": 3, "credBlob": b"blob-" * 6, "largeBlobKey": True},
+            options={"rk": True},
+            pin_uv_param=protocol.authenticate(token, cdh),
+            pin_uv_protocol=protocol.VERSION,
+        )
+        assert r.auth_data.extensions.get("credProtect") == 3 and r.large_blob_key
+        _counter(ctx, r.auth_data.counter)
+
+    return Step("makeCredential rk with credProtect, credBlob, largeBlobKey", step)
+
+
 def _credman(key, ctx):
     protocol, token = ctx["token"]
     return CredentialManagement(key.ctap2, protocol, token)
@@ -256,6 +279,10 @@ PIN_CASES = {
     "wrong PIN": (_setup_pin, [wrong_pin()]),
     "three wrong PINs (power-cycle block), then power cut": (_setup_pin, [wrong_pin(3)]),
     "right PIN (retries restored)": (_setup_pin, [wrong_pin(), pin_token(PERM.MAKE_CREDENTIAL)]),
+    "makeCredential rk with extensions (PIN set)": (
+        _setup_pin,
+        [pin_token(PERM.MAKE_CREDENTIAL), make_credential_with_extensions(RP_A, b"erin")],
+    ),
     "credMgmt delete": (_setup_pin, [pin_token(PERM.CREDENTIAL_MGMT), delete_credential("a_bob")]),
     "credMgmt update user": (_setup_pin, [pin_token(PERM.CREDENTIAL_MGMT), update_user("a_alice", b"alice", "Alice Renamed")]),
     "largeBlobs set, then replace": (

@@ -123,15 +123,14 @@ def main(argv=None):
 
         total = total_boot = 0
         t0 = time.time()
-        for title, table, setup, probe in (
-            ("command", cmds.COMMAND_CASES, cmds._setup, True),
-            ("store", store_cases.STORE_CASES, store_cases._seed_store, False),
-        ):
-            for name, steps in table.items():
-                s = run_powercut(steps, setup=setup, check_probe=probe)
-                total += s.cut_points
-                total_boot += s.boot_cut_points
-                print("  %-7s %-52s %4d cuts %4d recovery-boot cuts %3d flash ops" % (title, name, s.cut_points, s.boot_cut_points, s.operations))
+        cases = [("command", name, cmds._setup, steps, True) for name, steps in cmds.COMMAND_CASES.items()]
+        cases += [("PIN", name, setup, steps, True) for name, (setup, steps) in cmds.PIN_CASES.items()]
+        cases += [("store", name, store_cases._seed_store, steps, False) for name, steps in store_cases.STORE_CASES.items()]
+        for title, name, setup, steps, probe in cases:
+            s = run_powercut(steps, setup=setup, check_probe=probe, pins=(cmds.PIN, cmds.NEW_PIN))
+            total += s.cut_points
+            total_boot += s.boot_cut_points
+            print("  %-7s %-55s %4d cuts %4d recovery-boot cuts %3d flash ops" % (title, name, s.cut_points, s.boot_cut_points, s.operations))
         print(
             "  total: %d cut points in commands and %d in the recovery boots after them (%.1f s),"
             " littlefs and FAT rename semantics" % (total, total_boot, time.time() - t0)
