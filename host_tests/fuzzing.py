@@ -33,7 +33,10 @@ from boards.host.memory_storage import MemoryStorage
 from boards.host.transport import MemoryTransport
 from firmware import main_loop, status
 from hidpackets import BROADCAST, init_packet, packets, parse_messages
-from powercut import Drbg, _Quiet, observe
+from fido2.ctap2 import Ctap2
+from fido2.ctap2.pin import ClientPin
+
+from powercut import Drbg, InProcessDevice, _Quiet, observe
 
 # python-fido2 names for the CTAPHID commands (fido2.hid.CTAPHID) -- the
 # device's own constants are not the oracle.
@@ -74,7 +77,7 @@ class FuzzKey:
     # never answers with a counter, which must be checked every time.
     _seen_good = set()
 
-    def __init__(self, seed=b"fuzz", presence="auto", storage=None, config=None):
+    def __init__(self, seed=b"fuzz", presence="auto", storage=None, config=None, pin=False):
         self.transport = MemoryTransport()
         self.clock = FakeClock()
         self.storage = storage if storage is not None else MemoryStorage()
@@ -87,6 +90,20 @@ class FuzzKey:
         self.max_counter = 0
         self.credential_ids = []
         self.cases = 0
+        self.pin_protocol = self.pin_token = None
+        if pin:
+            # A PIN and a token with every permission, as a platform would
+            # set up before credential management, large blobs or config.
+            ctap2 = Ctap2(InProcessDevice(self.auth))
+            client = ClientPin(ctap2)
+            client.set_pin("1234")
+            perms = 0
+            for p in (ClientPin.PERMISSION.MAKE_CREDENTIAL, ClientPin.PERMISSION.GET_ASSERTION,
+                      ClientPin.PERMISSION.CREDENTIAL_MGMT, ClientPin.PERMISSION.LARGE_BLOB_WRITE,
+                      ClientPin.PERMISSION.AUTHENTICATOR_CFG):
+                perms |= p
+            self.pin_token = client.get_pin_token("1234", perms)
+            self.pin_protocol = client.protocol
 
     # -- input -----------------------------------------------------------------
 
@@ -115,7 +132,10 @@ class FuzzKey:
         """A CTAP2 request whose credential-ID stand-ins (CRED_REFS) become
         IDs this key returned earlier; the response is checked and the IDs
         in it remembered."""
-        resp = self.cbor(encode_request(command, self._resolve(req, 0)))
+        req = self._resolve(req, 0)
+        if self.pin_token is not None:
+            req = self._authenticate(command, req)
+        resp = self.cbor(encode_request(command, req))
         self.check_cbor_response(resp)
         if resp[:1] == b"\0" and len(resp) > 1:
             self._remember(cbor2.loads(resp[1:]))
@@ -130,6 +150,32 @@ class FuzzKey:
             n = resp[66]
             self.credential_ids.append(resp[67 : 67 + n])
         return resp
+
+    # command -> (pinUvAuthParam key, pinUvAuthProtocol key)
+    _PIN_KEYS = {0x01: (8, 9), 0x02: (6, 7), 0x0A: (4, 3), 0x0C: (5, 6), 0x0D: (4, 3)}
+
+    def _authenticate(self, command, req):
+        """Replace a PIN_AUTH stand-in by the token's MAC over what the
+        command authenticates (CTAP 2.1 §6.1.2, §6.8, §6.10.2, §6.11)."""
+        keys = self._PIN_KEYS.get(command)
+        if keys is None or not isinstance(req, dict) or req.get(keys[0]) != PIN_AUTH:
+            return req
+        req = dict(req)
+        if command in (0x01, 0x02):
+            message = req.get(1 if command == 0x01 else 2)
+        elif command == 0x0A:
+            message = _byte(req.get(1)) + (cbor2.dumps(req[2], canonical=True) if 2 in req else b"")
+        elif command == 0x0D:
+            message = b"\xff" * 32 + b"\x0d" + _byte(req.get(1)) + (cbor2.dumps(req[2], canonical=True) if 2 in req else b"")
+        else:
+            offset = req.get(3) if isinstance(req.get(3), int) and 0 <= req.get(3) < 2**32 else 0
+            blob = req.get(2) if isinstance(req.get(2), bytes) else b""
+            message = b"\xff" * 32 + b"\x0c\x00" + struct.pack("<I", offset) + hashlib.sha256(blob).digest()
+        if not isinstance(message, bytes):
+            return req
+        req[keys[0]] = self.pin_protocol.authenticate(self.pin_token, message)
+        req[keys[1]] = self.pin_protocol.VERSION
+        return req
 
     def _resolve(self, value, depth):
         if isinstance(value, bytes) and value in CRED_REFS:
@@ -279,6 +325,10 @@ class FuzzKey:
         self.cases += 1
 
 
+def _byte(value):
+    return bytes([value]) if isinstance(value, int) and 0 <= value < 256 else b""
+
+
 # -- strategies: CTAPHID -------------------------------------------------------------
 
 GAPS = S.sampled_from([0, 0, 0, 5, 100, 499, 501, 10_001])
@@ -418,6 +468,11 @@ EXTENSIONS = S.dictionaries(
     max_size=3,
 )
 PIN_PROTOCOL = S.sampled_from([1, 2, 0, 3])
+# Stand-in for "the right pinUvAuthParam for this request": a FuzzKey made
+# with pin=True swaps it for the MAC its token makes over what the command
+# authenticates, so requests get past the PIN check into the handler.
+PIN_AUTH = b"\0pin-auth"
+PIN_UV_AUTH_PARAM = S.one_of(S.just(PIN_AUTH), S.just(PIN_AUTH), S.binary(max_size=33))
 
 # command byte -> {key: strategy of a well-typed value}
 SCHEMAS = {
@@ -429,7 +484,7 @@ SCHEMAS = {
         5: S.lists(DESCRIPTOR, max_size=3),
         6: EXTENSIONS,
         7: MC_OPTIONS,
-        8: S.binary(max_size=33),
+        8: PIN_UV_AUTH_PARAM,
         9: PIN_PROTOCOL,
         0x0A: UINT,
         0x0B: S.lists(S.sampled_from(["packed", "none", "tpm"]), max_size=3),
@@ -440,7 +495,7 @@ SCHEMAS = {
         3: S.lists(DESCRIPTOR, max_size=3),
         4: EXTENSIONS,
         5: GA_OPTIONS,
-        6: S.binary(max_size=33),
+        6: PIN_UV_AUTH_PARAM,
         7: PIN_PROTOCOL,
     },
     0x04: {},  # getInfo
@@ -460,7 +515,7 @@ SCHEMAS = {
         1: S.integers(0, 8),
         2: S.fixed_dictionaries({}, optional={1: B32, 2: DESCRIPTOR, 3: S.fixed_dictionaries({"id": S.binary(max_size=70)})}),
         3: PIN_PROTOCOL,
-        4: S.binary(max_size=33),
+        4: PIN_UV_AUTH_PARAM,
     },
     0x0B: {},  # selection
     0x0C: {  # largeBlobs
@@ -468,14 +523,14 @@ SCHEMAS = {
         2: S.binary(max_size=200),
         3: S.integers(0, 2000),
         4: S.integers(0, 2000),
-        5: S.binary(max_size=33),
+        5: PIN_UV_AUTH_PARAM,
         6: PIN_PROTOCOL,
     },
     0x0D: {  # authenticatorConfig
         1: S.integers(0, 4),
         2: S.fixed_dictionaries({}, optional={1: S.integers(0, 70), 2: S.lists(TEXT, max_size=3), 3: S.booleans()}),
         3: PIN_PROTOCOL,
-        4: S.binary(max_size=33),
+        4: PIN_UV_AUTH_PARAM,
     },
 }
 

@@ -42,9 +42,11 @@ def test_cbor_bytes_into_the_router(command, body):
 @pytest.mark.parametrize("command", sorted(SCHEMAS))
 def test_parameter_maps(command):
     @ci(150)
-    @given(S.lists(requests(command), min_size=1, max_size=3))
-    def run(reqs):
-        key = FuzzKey()
+    @given(S.lists(requests(command), min_size=1, max_size=3), S.booleans())
+    def run(reqs, pin):
+        # With a PIN and a token, pinUvAuthParam stand-ins become real MACs
+        # and requests reach what lies behind the PIN check.
+        key = FuzzKey(pin=pin)
         for cmd, req in reqs:
             key.request(cmd, req)
         key.check_case()
@@ -53,11 +55,11 @@ def test_parameter_maps(command):
 
 
 @ci(150)
-@given(S.lists(ANY_COMMAND_REQUEST, min_size=2, max_size=8))
-def test_request_sequences_on_one_key(reqs):
+@given(S.lists(ANY_COMMAND_REQUEST, min_size=2, max_size=8), S.booleans())
+def test_request_sequences_on_one_key(reqs, pin):
     # State carried between requests: credentials made earlier are named in
     # allow and exclude lists, getNextAssertion follows getAssertion, counters.
-    key = FuzzKey()
+    key = FuzzKey(pin=pin)
     for cmd, req in reqs:
         key.request(cmd, req)
     key.check_case()

@@ -93,8 +93,9 @@ def hypothesis_phase(examples, seed):
         key.check_cbor_response(key.cbor(bytes([t[0]]) + t[1]))
         key.check_case()
 
-    def sequence(reqs):
-        key = FuzzKey()
+    def sequence(t):
+        reqs, pin = t
+        key = FuzzKey(pin=pin)
         for cmd, req in reqs:
             key.request(cmd, req)
         key.check_case()
@@ -102,8 +103,8 @@ def hypothesis_phase(examples, seed):
     target("CTAPHID report streams", report_stream(fuzzing.ANY_REQUEST), stream, examples)
     target("CBOR bytes into the router", S.tuples(S.integers(0, 0xFF), cbor_bytes()), cbor_case, examples)
     for command in sorted(SCHEMAS):
-        target("parameter maps, command 0x%02x" % command, S.lists(requests(command), min_size=1, max_size=3), sequence, examples // 4)
-    target("request sequences", S.lists(ANY_COMMAND_REQUEST, min_size=2, max_size=10), sequence, examples)
+        target("parameter maps, command 0x%02x" % command, S.tuples(S.lists(requests(command), min_size=1, max_size=3), S.booleans()), sequence, examples // 4)
+    target("request sequences", S.tuples(S.lists(ANY_COMMAND_REQUEST, min_size=2, max_size=10), S.booleans()), sequence, examples)
 
     def u2f(specs):
         key = FuzzKey()
