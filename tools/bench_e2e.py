@@ -99,10 +99,30 @@ def _client(address, fn, queue):
         dev.close()
 
 
-def _session(key_cls, address, storage, fn):
+def _timed(key, times):
+    """Accumulate the key's own time per CTAP2 command byte (its handle())."""
+    auth = key.authenticator
+    real = auth.handle
+
+    def handle(cmd, payload, transport):
+        t = time.perf_counter()
+        try:
+            return real(cmd, payload, transport)
+        finally:
+            k = payload[0] if len(payload) else None
+            n, total = times.get(k, (0, 0.0))
+            times[k] = (n + 1, total + time.perf_counter() - t)
+
+    auth.handle = handle
+
+
+def _session(key_cls, address, storage, fn, times=None):
     """Serve a key here while `fn(dev, ctap2)` runs in a child process: the
     client does not share the key's interpreter (or its GIL), as with a USB key."""
-    key = key_cls(address, storage=storage).start()
+    key = key_cls(address, storage=storage)
+    if times is not None:
+        _timed(key, times)
+    key.start()
     try:
         ctx = multiprocessing.get_context("fork")
         queue = ctx.Queue()
@@ -138,7 +158,8 @@ def main(argv=None):
 
             return ping, mc, ga, rate(mc_rk, args.seconds), [{"type": "public-key", "id": bytes(allow[0]["id"])}]
 
-        _, (ping, mc, ga, mcrk, allow) = _session(VirtualKey, address, storage, rates)
+        times = {}
+        _, (ping, mc, ga, mcrk, allow) = _session(VirtualKey, address, storage, rates, times)
         priv = ec.generate_private_key(ec.SECP256R1())
         sign = rate(lambda: priv.sign(cdh, ec.ECDSA(hashes.SHA256())), args.seconds)
 
@@ -161,6 +182,10 @@ def main(argv=None):
     print("  %-40s %10.0f %.3f of PING, %.3f of a raw sign" % ("makeCredential (non-discoverable)", mc, mc / ping, mc / sign))
     print("  %-40s %10.0f %.3f of PING" % ("makeCredential (discoverable)", mcrk, mcrk / ping))
     print("  %-40s %10.0f %.3f of PING, %.3f of a raw sign" % ("getAssertion (allowList)", ga, ga / ping, ga / sign))
+    for cmd, name in ((0x01, "makeCredential (both kinds)"), (0x02, "getAssertion")):
+        n, total = times.get(cmd, (0, 0.0))
+        if n:
+            print("  %-40s %8.2f ms in the key per command (the rest of a round trip is the client and the socket)" % (name, 1000 * total / n))
     busy = sum(totals.values())
     core = busy - totals["transport"]
     print(
