@@ -74,10 +74,10 @@ def measure_commands(n):
     boots = []
     for _ in range(20):
         key = Key(PowerCutStorage(storage.files), seed=os.urandom(16))
-        before = len(key.storage.log)
+        before, bytes_before = len(key.storage.log), _bytes(key.storage)
         key.ctap2.get_assertion(RP, cdh, [{"type": "public-key", "id": cid}])
-        boots.append(len(key.storage.log) - before)
-    rows.append(("first getAssertion after power-up", (sum(boots) / len(boots), None, None)))
+        boots.append((len(key.storage.log) - before, _bytes(key.storage) - bytes_before))
+    rows.append(("first getAssertion after power-up", (sum(b[0] for b in boots) / len(boots), sum(b[1] for b in boots) / len(boots), None)))
     rk = len(key.auth.store.rk_slots())
     t = Key(PowerCutStorage(storage.files), seed=os.urandom(16))
     log0 = len(t.storage.log)
