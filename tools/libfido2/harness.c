@@ -16,11 +16,10 @@
  *                                  getAssertion (+ getNextAssertion); each
  *                                  assertion is checked with fido_assert_verify
  *                                  against the --cred public key of its ID
- *   setpin PIN | changepin OLD NEW | retries
- *   credman PIN                    metadata, RPs and their credentials
- *   delete ID_HEX PIN              credentialManagement deleteCredential
- *   reset
- *   Any command can be preceded by --u2f (fido_dev_force_u2f: CTAP1/U2F).
+ *   reset                          authenticatorReset
+ *
+ * PIN, credential management, config and U2F through libfido2 are tested
+ * with the ctypes binding in host_tests/libfido2.py.
  *
  * Output: one "name=value" line per fact (bytes as lowercase hex), for the
  * tests in host_tests/test_libfido2.py to read. On a libfido2 error:
@@ -39,7 +38,6 @@
 #include <unistd.h>
 
 #include <fido.h>
-#include <fido/credman.h>
 #include <fido/es256.h>
 
 #define REPORT 64
@@ -140,7 +138,7 @@ die(const char *what, int r)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: libfido2-harness SOCKET [--u2f] info|make|assert|setpin|changepin|retries|credman|delete|reset ...\n");
+	fprintf(stderr, "usage: libfido2-harness SOCKET info|make|assert|reset ...\n");
 	exit(1);
 }
 
@@ -362,70 +360,20 @@ cmd_assert(fido_dev_t *dev, int argc, char **argv)
 	return bad ? 3 : 0;
 }
 
-static int
-cmd_credman(fido_dev_t *dev, const char *pin)
-{
-	fido_credman_metadata_t *md = fido_credman_metadata_new();
-	fido_credman_rp_t *rp = fido_credman_rp_new();
-	int r;
-
-	if ((r = fido_credman_get_dev_metadata(dev, md, pin)) != FIDO_OK)
-		die("fido_credman_get_dev_metadata", r);
-	printf("existing=%llu\nremaining=%llu\n", (unsigned long long)fido_credman_rk_existing(md),
-	    (unsigned long long)fido_credman_rk_remaining(md));
-	if ((r = fido_credman_get_dev_rp(dev, rp, pin)) != FIDO_OK)
-		die("fido_credman_get_dev_rp", r);
-	printf("rp_count=%zu\n", fido_credman_rp_count(rp));
-	for (size_t i = 0; i < fido_credman_rp_count(rp); i++) {
-		fido_credman_rk_t *rk = fido_credman_rk_new();
-		const char *id = fido_credman_rp_id(rp, i);
-
-		printf("rp.%zu.id=%s\n", i, id);
-		if ((r = fido_credman_get_dev_rk(dev, id, rk, pin)) != FIDO_OK)
-			die("fido_credman_get_dev_rk", r);
-		for (size_t j = 0; j < fido_credman_rk_count(rk); j++) {
-			const fido_cred_t *c = fido_credman_rk(rk, j);
-			char name[64];
-
-			snprintf(name, sizeof(name), "rp.%zu.cred.%zu.id", i, j);
-			print_hex(name, fido_cred_id_ptr(c), fido_cred_id_len(c));
-			snprintf(name, sizeof(name), "rp.%zu.cred.%zu.user_id", i, j);
-			print_hex(name, fido_cred_user_id_ptr(c), fido_cred_user_id_len(c));
-			snprintf(name, sizeof(name), "rp.%zu.cred.%zu.pubkey", i, j);
-			print_hex(name, fido_cred_pubkey_ptr(c), fido_cred_pubkey_len(c));
-		}
-		fido_credman_rk_free(&rk);
-	}
-	fido_credman_rp_free(&rp);
-	fido_credman_metadata_free(&md);
-	return 0;
-}
-
 int
 main(int argc, char **argv)
 {
 	fido_dev_io_t io = { io_open, io_close, io_read, io_write };
 	fido_dev_t *dev;
-	const char *cmd;
-	int r, u2f = 0, rc = 0;
+	const char *path, *cmd;
+	int r, rc = 0;
 
 	if (argc < 3)
 		usage();
-	argv++;
-	argc--;
-	const char *path = argv[0];
-	argv++;
-	argc--;
-	if (strcmp(argv[0], "--u2f") == 0) {
-		u2f = 1;
-		argv++;
-		argc--;
-	}
-	if (argc < 1)
-		usage();
-	cmd = argv[0];
-	argv++;
-	argc--;
+	path = argv[1];
+	cmd = argv[2];
+	argv += 3;
+	argc -= 3;
 
 	fido_init(getenv("FIDO_DEBUG") ? FIDO_DEBUG : 0);
 	if ((dev = fido_dev_new()) == NULL)
@@ -436,8 +384,6 @@ main(int argc, char **argv)
 		die("fido_dev_set_timeout", r);
 	if ((r = fido_dev_open(dev, path)) != FIDO_OK)
 		die("fido_dev_open", r);
-	if (u2f)
-		fido_dev_force_u2f(dev);
 
 	if (strcmp(cmd, "info") == 0)
 		rc = cmd_info(dev);
@@ -445,26 +391,7 @@ main(int argc, char **argv)
 		rc = cmd_make(dev, argc, argv);
 	else if (strcmp(cmd, "assert") == 0)
 		rc = cmd_assert(dev, argc, argv);
-	else if (strcmp(cmd, "setpin") == 0 && argc == 1) {
-		if ((r = fido_dev_set_pin(dev, argv[0], NULL)) != FIDO_OK)
-			die("fido_dev_set_pin", r);
-	} else if (strcmp(cmd, "changepin") == 0 && argc == 2) {
-		if ((r = fido_dev_set_pin(dev, argv[1], argv[0])) != FIDO_OK)
-			die("fido_dev_set_pin", r);
-	} else if (strcmp(cmd, "retries") == 0) {
-		int n;
-		if ((r = fido_dev_get_retry_count(dev, &n)) != FIDO_OK)
-			die("fido_dev_get_retry_count", r);
-		printf("retries=%d\n", n);
-	} else if (strcmp(cmd, "credman") == 0 && argc == 1)
-		rc = cmd_credman(dev, argv[0]);
-	else if (strcmp(cmd, "delete") == 0 && argc == 2) {
-		size_t n;
-		unsigned char *id = from_hex(argv[0], &n);
-		if ((r = fido_credman_del_dev_rk(dev, id, n, argv[1])) != FIDO_OK)
-			die("fido_credman_del_dev_rk", r);
-		free(id);
-	} else if (strcmp(cmd, "reset") == 0) {
+	else if (strcmp(cmd, "reset") == 0) {
 		if ((r = fido_dev_reset(dev)) != FIDO_OK)
 			die("fido_dev_reset", r);
 	} else
