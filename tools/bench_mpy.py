@@ -72,24 +72,12 @@ import p256, cryptolib
 from firmware import main_loop
 from firmware.presence import TOUCH_OK
 
-class Storage:
-    def __init__(self):
-        self.files = {}
-    def read(self, name):
-        return self.files.get(name)
-    def write(self, name, data):
-        self.files[name] = bytes(data)
-    def rename(self, old, new):
-        self.files[new] = self.files.pop(old)
-    def remove(self, name):
-        self.files.pop(name, None)
-    def list(self):
-        return list(self.files)
+from memory_storage import MemoryStorage  # the host board's RAM flash, copied in
 
 class Board:
     CONFIG = {"max_msg_size": 7609, "transports": ["usb"], "max_resident_credentials": 50}
     def __init__(self):
-        self.storage = Storage()
+        self.storage = MemoryStorage()
         self.inbox = []
         self.sent = 0
         self.errors = 0
@@ -231,7 +219,9 @@ def heap_heads(dump):
 
 def main():
     script = SCRIPT.replace("REQUESTS", repr([(name, data.hex()) for name, data in REQUESTS]))
-    out = run_micropython(script, timeout=600).stdout
+    with open(os.path.join(REPO, "boards", "host", "memory_storage.py")) as f:
+        storage = f.read()
+    out = run_micropython(script, extra_files={"/memory_storage.py": storage}, timeout=600).stdout
     maps = dict(re.findall(r"HEAPMAP-BEGIN (.+?)\n(.*?)HEAPMAP-END", out, re.S))
     rows = {}
     for line in out.splitlines():
