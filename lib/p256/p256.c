@@ -1,0 +1,1479 @@
+/*
+ * p256.c - compact, constant-time NIST P-256 (see p256.h for the API).
+ *
+ * Map of this file:
+ *   1. limbs, constant-time helpers, constants
+ *   2. SHA-256 and HMAC-SHA-256 (only for the RFC 6979 nonce)
+ *   3. arithmetic mod p: schoolbook product + Solinas reduction
+ *   4. arithmetic mod n: Montgomery multiplication
+ *   5. points: complete projective formulas (Renes-Costello-Batina 2016)
+ *   6. scalar multiplication: signed multi-comb for G, Booth window for any P
+ *   7. encodings, ECDSA, ECDH, DER
+ *
+ * Constant time: no branch and no memory address depends on a secret. Table
+ * lookups read every entry and keep the wanted one with a mask; carries are
+ * computed with wide additions, never with comparisons. Loops and branches
+ * depend only on public values (lengths, bit positions, public exponents).
+ * host_tests/test_p256_ct.py checks this under valgrind.
+ */
+#include "p256.h"
+
+#ifdef P256_VALGRIND
+/* Constant-time test build: a value derived from secrets that we decide to
+ * reveal must be marked defined, or memcheck reports the branch on it. */
+#include <valgrind/memcheck.h>
+#define DECLASSIFY(p, n) VALGRIND_MAKE_MEM_DEFINED((p), (n))
+#else
+#define DECLASSIFY(p, n) ((void)(p), (void)(n))
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* 1. Limbs and constant-time helpers                                        */
+
+/* 64-bit limbs where the compiler has a 128-bit type (x86-64, aarch64),
+ * else 32-bit limbs (Cortex-M0+, Xtensa LX7, 32-bit hosts). */
+#if defined(__SIZEOF_INT128__) && !defined(P256_NO_INT128)
+typedef uint64_t limb_t;
+typedef unsigned __int128 dlimb_t;
+#define LIMB_BITS 64
+#define P256_W2(lo, hi) (((uint64_t)(hi) << 32) | (uint64_t)(lo))
+#else
+typedef uint32_t limb_t;
+typedef uint64_t dlimb_t;
+#define LIMB_BITS 32
+#define P256_W2(lo, hi) (lo), (hi)
+#endif
+#define NLIMBS (256 / LIMB_BITS)
+
+typedef limb_t fe[NLIMBS]; /* mod p, fully reduced, little-endian limbs */
+typedef limb_t sc[NLIMBS]; /* mod n, same layout */
+
+/* Hide a value from the optimiser so masks stay masks and never turn back
+ * into branches. */
+static inline limb_t barrier(limb_t x)
+{
+#if defined(__GNUC__)
+    __asm__("" : "+r"(x));
+#endif
+    return x;
+}
+
+/* all-ones if bit == 1, zero if bit == 0 */
+static inline limb_t mask_of(limb_t bit)
+{
+    return barrier((limb_t)0 - bit);
+}
+
+/* 1 if a == b else 0 */
+static inline limb_t ct_eq(limb_t a, limb_t b)
+{
+    limb_t d = a ^ b;
+    return 1 ^ ((d | ((limb_t)0 - d)) >> (LIMB_BITS - 1));
+}
+
+/* Full product of two limbs. ARMv6-M has only a 32x32->32 multiply, and
+ * GCC would call a 64x64 library routine; four 16x16 products with wide
+ * additions are faster and carry no data-dependent timing. */
+static inline dlimb_t mul_ll(limb_t a, limb_t b)
+{
+#if LIMB_BITS == 32 && defined(__ARM_ARCH_6M__)
+    uint32_t al = a & 0xffff, ah = a >> 16, bl = b & 0xffff, bh = b >> 16;
+    uint64_t mid = (uint64_t)(al * bh) + (ah * bl); /* up to 33 bits */
+    uint64_t r = ((uint64_t)(ah * bh) << 32) | (al * bl);
+    return r + (mid << 16);
+#else
+    return (dlimb_t)a * b;
+#endif
+}
+
+void p256_wipe(void *p, size_t n)
+{
+    volatile uint8_t *v = (volatile uint8_t *)p;
+    while (n--) {
+        *v++ = 0;
+    }
+}
+
+static void limbs_copy(limb_t *r, const limb_t *a)
+{
+    for (int i = 0; i < NLIMBS; i++) {
+        r[i] = a[i];
+    }
+}
+
+/* r = mask ? a : r */
+static void limbs_cmov(limb_t *r, const limb_t *a, limb_t mask)
+{
+    for (int i = 0; i < NLIMBS; i++) {
+        r[i] ^= (r[i] ^ a[i]) & mask;
+    }
+}
+
+static limb_t limbs_is_zero(const limb_t *a)
+{
+    limb_t acc = 0;
+    for (int i = 0; i < NLIMBS; i++) {
+        acc |= a[i];
+    }
+    return ct_eq(acc, 0);
+}
+
+static limb_t limbs_eq(const limb_t *a, const limb_t *b)
+{
+    limb_t acc = 0;
+    for (int i = 0; i < NLIMBS; i++) {
+        acc |= a[i] ^ b[i];
+    }
+    return ct_eq(acc, 0);
+}
+
+/* r = a + b, returns the carry (0 or 1). r may alias a or b. */
+static limb_t limbs_add(limb_t *r, const limb_t *a, const limb_t *b)
+{
+    dlimb_t acc = 0;
+    for (int i = 0; i < NLIMBS; i++) {
+        acc += (dlimb_t)a[i] + b[i];
+        r[i] = (limb_t)acc;
+        acc >>= LIMB_BITS;
+    }
+    return (limb_t)acc;
+}
+
+/* r = a - b, returns the borrow (0 or 1). r may alias a or b. */
+static limb_t limbs_sub(limb_t *r, const limb_t *a, const limb_t *b)
+{
+    dlimb_t acc = 0; /* borrow kept as 0 or all-ones in the high half */
+    for (int i = 0; i < NLIMBS; i++) {
+        acc = (dlimb_t)a[i] - b[i] - (limb_t)(acc >> (2 * LIMB_BITS - 1));
+        r[i] = (limb_t)acc;
+    }
+    return (limb_t)(acc >> (2 * LIMB_BITS - 1));
+}
+
+/* Big-endian 32 bytes <-> limbs. */
+static void limbs_from_bytes(limb_t *r, const uint8_t in[32])
+{
+    for (int i = 0; i < NLIMBS; i++) {
+        limb_t w = 0;
+        for (int j = 0; j < LIMB_BITS / 8; j++) {
+            w = (w << 8) | in[32 - (i + 1) * (LIMB_BITS / 8) + j];
+        }
+        r[i] = w;
+    }
+}
+
+static void limbs_to_bytes(uint8_t out[32], const limb_t *a)
+{
+    for (int i = 0; i < NLIMBS; i++) {
+        for (int j = 0; j < LIMB_BITS / 8; j++) {
+            out[32 - 1 - i * (LIMB_BITS / 8) - j] = (uint8_t)(a[i] >> (8 * j));
+        }
+    }
+}
+
+/* bit i (public position) of a 256-bit number, 0 beyond the ends */
+static inline limb_t limbs_bit(const limb_t *a, int i)
+{
+    if (i < 0 || i >= 256) {
+        return 0;
+    }
+    return (a[i / LIMB_BITS] >> (i % LIMB_BITS)) & 1;
+}
+
+/* p = 2^256 - 2^224 + 2^192 + 2^96 - 1 */
+static const fe P256_P = {
+    P256_W2(0xffffffff, 0xffffffff), P256_W2(0xffffffff, 0x00000000),
+    P256_W2(0x00000000, 0x00000000), P256_W2(0x00000001, 0xffffffff)};
+/* the curve is y^2 = x^3 - 3x + b */
+static const fe P256_B = {
+    P256_W2(0x27d2604b, 0x3bce3c3e), P256_W2(0xcc53b0f6, 0x651d06b0),
+    P256_W2(0x769886bc, 0xb3ebbd55), P256_W2(0xaa3a93e7, 0x5ac635d8)};
+/* group order n */
+static const sc P256_N = {
+    P256_W2(0xfc632551, 0xf3b9cac2), P256_W2(0xa7179e84, 0xbce6faad),
+    P256_W2(0xffffffff, 0xffffffff), P256_W2(0x00000000, 0xffffffff)};
+/* n - 1, the modulus of keygen's reduction */
+static const sc P256_N_MINUS_1 = {
+    P256_W2(0xfc632550, 0xf3b9cac2), P256_W2(0xa7179e84, 0xbce6faad),
+    P256_W2(0xffffffff, 0xffffffff), P256_W2(0x00000000, 0xffffffff)};
+/* n - 2, the exponent that inverts mod n (Fermat) */
+static const sc P256_N_MINUS_2 = {
+    P256_W2(0xfc63254f, 0xf3b9cac2), P256_W2(0xa7179e84, 0xbce6faad),
+    P256_W2(0xffffffff, 0xffffffff), P256_W2(0x00000000, 0xffffffff)};
+/* R^2 mod n with R = 2^256: to_mont(a) = mont_mul(a, R^2) */
+static const sc P256_N_RR = {
+    P256_W2(0xbe79eea2, 0x83244c95), P256_W2(0x49bd6fa6, 0x4699799c),
+    P256_W2(0x2b6bec59, 0x2845b239), P256_W2(0xf3d95620, 0x66e12d94)};
+/* -n^-1 mod 2^LIMB_BITS */
+#if LIMB_BITS == 64
+#define P256_N0INV ((limb_t)0xccd1c8aaee00bc4fULL)
+#else
+#define P256_N0INV ((limb_t)0xee00bc4fUL)
+#endif
+
+#include "p256_table.h"
+
+/* ------------------------------------------------------------------------ */
+/* 2. SHA-256 (FIPS 180-4) and HMAC (RFC 2104), just enough for RFC 6979      */
+
+typedef struct {
+    uint32_t h[8];
+    uint8_t buf[64];
+    uint32_t len; /* bytes so far; our messages are short */
+} sha256_ctx;
+
+static const uint32_t SHA256_K[64] = {
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
+
+static const uint32_t SHA256_H0[8] = {
+    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+
+static inline uint32_t ror(uint32_t x, int n)
+{
+    return (x >> n) | (x << (32 - n));
+}
+
+static void sha256_block(uint32_t h[8], const uint8_t p[64])
+{
+    uint32_t w[16], s[8];
+    for (int i = 0; i < 8; i++) {
+        s[i] = h[i];
+    }
+    /* 16-word rolling message schedule keeps the stack small */
+    for (int i = 0; i < 64; i++) {
+        uint32_t wi;
+        if (i < 16) {
+            wi = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
+                 (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
+        } else {
+            uint32_t w15 = w[(i - 15) & 15], w2 = w[(i - 2) & 15];
+            wi = w[i & 15] + (ror(w15, 7) ^ ror(w15, 18) ^ (w15 >> 3)) + w[(i - 7) & 15] +
+                 (ror(w2, 17) ^ ror(w2, 19) ^ (w2 >> 10));
+        }
+        w[i & 15] = wi;
+        uint32_t t1 = s[7] + (ror(s[4], 6) ^ ror(s[4], 11) ^ ror(s[4], 25)) +
+                      ((s[4] & s[5]) ^ (~s[4] & s[6])) + SHA256_K[i] + wi;
+        uint32_t t2 = (ror(s[0], 2) ^ ror(s[0], 13) ^ ror(s[0], 22)) +
+                      ((s[0] & s[1]) ^ (s[0] & s[2]) ^ (s[1] & s[2]));
+        for (int j = 7; j > 0; j--) {
+            s[j] = s[j - 1];
+        }
+        s[4] += t1;
+        s[0] = t1 + t2;
+    }
+    for (int i = 0; i < 8; i++) {
+        h[i] += s[i];
+    }
+    p256_wipe(w, sizeof w);
+    p256_wipe(s, sizeof s);
+}
+
+static void sha256_init(sha256_ctx *c)
+{
+    for (int i = 0; i < 8; i++) {
+        c->h[i] = SHA256_H0[i];
+    }
+    c->len = 0;
+}
+
+static void sha256_update(sha256_ctx *c, const uint8_t *p, size_t n)
+{
+    while (n--) {
+        c->buf[c->len++ & 63] = *p++;
+        if ((c->len & 63) == 0) {
+            sha256_block(c->h, c->buf);
+        }
+    }
+}
+
+static void sha256_final(sha256_ctx *c, uint8_t out[32])
+{
+    uint32_t bits = c->len * 8;
+    uint8_t pad = 0x80;
+    sha256_update(c, &pad, 1);
+    pad = 0;
+    while ((c->len & 63) != 56) {
+        sha256_update(c, &pad, 1);
+    }
+    uint8_t lenbuf[8] = {0, 0, 0, 0, (uint8_t)(bits >> 24), (uint8_t)(bits >> 16),
+                         (uint8_t)(bits >> 8), (uint8_t)bits};
+    sha256_update(c, lenbuf, 8);
+    for (int i = 0; i < 32; i++) {
+        out[i] = (uint8_t)(c->h[i / 4] >> (24 - 8 * (i % 4)));
+    }
+}
+
+/* HMAC-SHA-256 with a 32-byte key: inner hash started, outer done at the end */
+typedef struct {
+    sha256_ctx inner;
+    uint8_t key[32];
+} hmac_ctx;
+
+static void hmac_pad(sha256_ctx *c, const uint8_t key[32], uint8_t pad)
+{
+    uint8_t b[64];
+    for (int i = 0; i < 64; i++) {
+        b[i] = (uint8_t)((i < 32 ? key[i] : 0) ^ pad);
+    }
+    sha256_init(c);
+    sha256_update(c, b, 64);
+    p256_wipe(b, sizeof b);
+}
+
+static void hmac_init(hmac_ctx *h, const uint8_t key[32])
+{
+    for (int i = 0; i < 32; i++) {
+        h->key[i] = key[i];
+    }
+    hmac_pad(&h->inner, key, 0x36);
+}
+
+static void hmac_final(hmac_ctx *h, uint8_t out[32])
+{
+    uint8_t ih[32];
+    sha256_final(&h->inner, ih);
+    hmac_pad(&h->inner, h->key, 0x5c);
+    sha256_update(&h->inner, ih, 32);
+    sha256_final(&h->inner, out);
+    p256_wipe(ih, sizeof ih);
+}
+
+/* ------------------------------------------------------------------------ */
+/* 3. Arithmetic mod p                                                       */
+
+/* r = a + b mod m and r = a - b mod m for inputs in [0, m): one masked
+ * correction each. Used for both p and n. */
+static void mod_add(limb_t *r, const limb_t *a, const limb_t *b, const limb_t *m)
+{
+    limb_t t[NLIMBS];
+    limb_t carry = limbs_add(r, a, b);
+    limb_t borrow = limbs_sub(t, r, m);
+    /* a + b >= m exactly when the sum carried out or r - m did not borrow */
+    limbs_cmov(r, t, mask_of(carry | (borrow ^ 1)));
+}
+
+static void mod_sub(limb_t *r, const limb_t *a, const limb_t *b, const limb_t *m)
+{
+    limb_t t[NLIMBS];
+    limb_t mask = mask_of(limbs_sub(r, a, b));
+    for (int i = 0; i < NLIMBS; i++) {
+        t[i] = m[i] & mask;
+    }
+    limbs_add(r, r, t); /* add m back after a borrow; the carry out is expected */
+}
+
+static void fe_add(fe r, const fe a, const fe b)
+{
+    mod_add(r, a, b, P256_P);
+}
+
+static void fe_sub(fe r, const fe a, const fe b)
+{
+    mod_sub(r, a, b, P256_P);
+}
+
+/* c = a * b, 2*NLIMBS limbs, operand scanning */
+static void mul_wide(limb_t c[2 * NLIMBS], const limb_t *a, const limb_t *b)
+{
+    for (int i = 0; i < 2 * NLIMBS; i++) {
+        c[i] = 0;
+    }
+    for (int i = 0; i < NLIMBS; i++) {
+        dlimb_t acc = 0;
+        for (int j = 0; j < NLIMBS; j++) {
+            acc += mul_ll(a[i], b[j]) + c[i + j];
+            c[i + j] = (limb_t)acc;
+            acc >>= LIMB_BITS;
+        }
+        c[i + NLIMBS] = (limb_t)acc;
+    }
+}
+
+/* c = a^2: each cross product once, doubled, then the squares added. */
+static void sqr_wide(limb_t c[2 * NLIMBS], const limb_t *a)
+{
+    dlimb_t acc;
+    for (int i = 0; i < 2 * NLIMBS; i++) {
+        c[i] = 0;
+    }
+    for (int i = 0; i < NLIMBS - 1; i++) {
+        acc = 0;
+        for (int j = i + 1; j < NLIMBS; j++) {
+            acc += mul_ll(a[i], a[j]) + c[i + j];
+            c[i + j] = (limb_t)acc;
+            acc >>= LIMB_BITS;
+        }
+        c[i + NLIMBS] = (limb_t)acc;
+    }
+    acc = 0;
+    for (int i = 0; i < NLIMBS; i++) {
+        dlimb_t sq = mul_ll(a[i], a[i]);
+        acc += (dlimb_t)((limb_t)sq) + ((dlimb_t)c[2 * i] << 1);
+        c[2 * i] = (limb_t)acc;
+        acc >>= LIMB_BITS;
+        acc += (sq >> LIMB_BITS) + ((dlimb_t)c[2 * i + 1] << 1);
+        c[2 * i + 1] = (limb_t)acc;
+        acc >>= LIMB_BITS;
+    }
+}
+
+/* 32-bit word i of the 512-bit product, as a signed 64-bit value */
+#if LIMB_BITS == 64
+#define CW(i) ((int64_t)(uint32_t)(c[(i) >> 1] >> (32 * ((i) & 1))))
+#else
+#define CW(i) ((int64_t)c[i])
+#endif
+
+/* w += top * (2^256 mod p) = top * (2^224 - 2^192 - 2^96 + 1); returns the
+ * new signed carry out of 2^256. */
+static int64_t fold(uint32_t w[8], int64_t top)
+{
+    int64_t acc = (int64_t)w[0] + top;
+    w[0] = (uint32_t)acc;
+    acc >>= 32;
+    acc += w[1];
+    w[1] = (uint32_t)acc;
+    acc >>= 32;
+    acc += w[2];
+    w[2] = (uint32_t)acc;
+    acc >>= 32;
+    acc += (int64_t)w[3] - top;
+    w[3] = (uint32_t)acc;
+    acc >>= 32;
+    acc += w[4];
+    w[4] = (uint32_t)acc;
+    acc >>= 32;
+    acc += w[5];
+    w[5] = (uint32_t)acc;
+    acc >>= 32;
+    acc += (int64_t)w[6] - top;
+    w[6] = (uint32_t)acc;
+    acc >>= 32;
+    acc += (int64_t)w[7] + top;
+    w[7] = (uint32_t)acc;
+    return acc >> 32;
+}
+
+/*
+ * r = c mod p for c < p^2, Solinas' reduction (FIPS 186-4 D.2.3): with
+ * c = (c15..c0) in 32-bit words, c = s1 + 2 s2 + 2 s3 + s4 + s5 - s6 - s7 -
+ * s8 - s9 (mod p), where each s_i is 8 words picked from c. Summed column
+ * by column in a signed 64-bit accumulator this gives 8 words plus a carry
+ * in [-4, 6]; two folds of 2^256 = 2^224 - 2^192 - 2^96 + 1 (mod p) bring
+ * it into [0, 2^256) (the first leaves a carry in {-1, 0, 1}, the second
+ * none), and one masked subtraction of p into [0, p).
+ * Only additions: no multiplication by p at all.
+ */
+static void fe_reduce(fe r, const limb_t c[2 * NLIMBS])
+{
+    uint32_t w[8];
+    int64_t acc;
+    acc = CW(0) + CW(8) + CW(9) - CW(11) - CW(12) - CW(13) - CW(14);
+    w[0] = (uint32_t)acc;
+    acc >>= 32;
+    acc += CW(1) + CW(9) + CW(10) - CW(12) - CW(13) - CW(14) - CW(15);
+    w[1] = (uint32_t)acc;
+    acc >>= 32;
+    acc += CW(2) + CW(10) + CW(11) - CW(13) - CW(14) - CW(15);
+    w[2] = (uint32_t)acc;
+    acc >>= 32;
+    acc += CW(3) + 2 * (CW(11) + CW(12)) + CW(13) - CW(15) - CW(8) - CW(9);
+    w[3] = (uint32_t)acc;
+    acc >>= 32;
+    acc += CW(4) + 2 * (CW(12) + CW(13)) + CW(14) - CW(9) - CW(10);
+    w[4] = (uint32_t)acc;
+    acc >>= 32;
+    acc += CW(5) + 2 * (CW(13) + CW(14)) + CW(15) - CW(10) - CW(11);
+    w[5] = (uint32_t)acc;
+    acc >>= 32;
+    acc += CW(6) + 3 * CW(14) + 2 * CW(15) + CW(13) - CW(8) - CW(9);
+    w[6] = (uint32_t)acc;
+    acc >>= 32;
+    acc += CW(7) + 3 * CW(15) + CW(8) - CW(10) - CW(11) - CW(12) - CW(13);
+    w[7] = (uint32_t)acc;
+    acc >>= 32;
+    fold(w, fold(w, acc));
+
+    limb_t t[NLIMBS];
+    for (int i = 0; i < NLIMBS; i++) {
+#if LIMB_BITS == 64
+        r[i] = (uint64_t)w[2 * i + 1] << 32 | w[2 * i];
+#else
+        r[i] = w[i];
+#endif
+    }
+    limb_t borrow = limbs_sub(t, r, P256_P);
+    limbs_cmov(r, t, mask_of(borrow ^ 1));
+}
+#undef CW
+
+static void fe_mul(fe r, const fe a, const fe b)
+{
+    limb_t c[2 * NLIMBS];
+    mul_wide(c, a, b);
+    fe_reduce(r, c);
+}
+
+static void fe_sqr(fe r, const fe a)
+{
+    limb_t c[2 * NLIMBS];
+    sqr_wide(c, a);
+    fe_reduce(r, c);
+}
+
+static void fe_sqr_n(fe r, const fe a, int n)
+{
+    fe_sqr(r, a);
+    while (--n > 0) {
+        fe_sqr(r, r);
+    }
+}
+
+/* x30 = a^(2^30 - 1) and x32 = a^(2^32 - 1), the runs of ones shared by the
+ * two fixed exponents below (30 squarings, 7 multiplications). */
+static void fe_pow_x30_x32(fe x30, fe x32, const fe a)
+{
+    fe x2, x3, u, t;
+    fe_sqr(t, a);
+    fe_mul(x2, t, a);          /* 2^2 - 1 */
+    fe_sqr(t, x2);
+    fe_mul(x3, t, a);          /* 2^3 - 1 */
+    fe_sqr_n(t, x3, 3);
+    fe_mul(u, t, x3);          /* 2^6 - 1 */
+    fe_sqr_n(t, u, 6);
+    fe_mul(u, t, u);           /* 2^12 - 1 */
+    fe_sqr_n(t, u, 3);
+    fe_mul(u, t, x3);          /* 2^15 - 1 */
+    fe_sqr_n(t, u, 15);
+    fe_mul(x30, t, u);         /* 2^30 - 1 */
+    fe_sqr_n(t, x30, 2);
+    fe_mul(x32, t, x2);        /* 2^32 - 1 */
+    p256_wipe(x2, sizeof x2);
+    p256_wipe(x3, sizeof x3);
+    p256_wipe(u, sizeof u);
+    p256_wipe(t, sizeof t);
+}
+
+/* r = a^(p-2) = 1/a (Fermat; 0 maps to 0). In binary p - 2 is
+ * [32 ones][31 zeros][1][96 zeros][94 ones][0][1]: 255 squarings, 12 mults. */
+static void fe_inv(fe r, const fe a)
+{
+    fe x30, x32, t;
+    fe_pow_x30_x32(x30, x32, a);
+    fe_sqr_n(t, x32, 32);
+    fe_mul(t, t, a);
+    fe_sqr_n(t, t, 96 + 32);
+    fe_mul(t, t, x32);
+    fe_sqr_n(t, t, 32);
+    fe_mul(t, t, x32);
+    fe_sqr_n(t, t, 30);
+    fe_mul(t, t, x30);
+    fe_sqr_n(t, t, 2);
+    fe_mul(r, t, a);
+    p256_wipe(x30, sizeof x30);
+    p256_wipe(x32, sizeof x32);
+    p256_wipe(t, sizeof t);
+}
+
+/* r = a^((p+1)/4), a square root of a when one exists (p = 3 mod 4); the
+ * caller checks r^2 = a. (p+1)/4 = [32 ones][31 zeros][1][95 zeros][1][94 zeros].
+ * Used only on public data (point decompression). */
+static void fe_sqrt(fe r, const fe a)
+{
+    fe x30, x32, t;
+    fe_pow_x30_x32(x30, x32, a);
+    fe_sqr_n(t, x32, 32);
+    fe_mul(t, t, a);
+    fe_sqr_n(t, t, 96);
+    fe_mul(t, t, a);
+    fe_sqr_n(r, t, 94);
+}
+
+/* ------------------------------------------------------------------------ */
+/* 4. Arithmetic mod n (Montgomery, R = 2^256)                               */
+
+/* r = a * b / R mod n, for a, b < n. CIOS (Koc, Acar, Kaliski 1996): each
+ * row adds a * b[i], then m * n with m chosen so the low limb cancels, and
+ * shifts one limb. The result is < 2n; one masked subtraction of n. */
+static void sc_mont_mul(sc r, const sc a, const sc b)
+{
+    limb_t t[NLIMBS + 2];
+    for (int i = 0; i < NLIMBS + 2; i++) {
+        t[i] = 0;
+    }
+    for (int i = 0; i < NLIMBS; i++) {
+        dlimb_t acc = 0;
+        for (int j = 0; j < NLIMBS; j++) {
+            acc += mul_ll(a[j], b[i]) + t[j];
+            t[j] = (limb_t)acc;
+            acc >>= LIMB_BITS;
+        }
+        acc += t[NLIMBS];
+        t[NLIMBS] = (limb_t)acc;
+        t[NLIMBS + 1] = (limb_t)(acc >> LIMB_BITS);
+
+        limb_t m = t[0] * P256_N0INV;
+        acc = mul_ll(m, P256_N[0]) + t[0];
+        acc >>= LIMB_BITS;
+        for (int j = 1; j < NLIMBS; j++) {
+            acc += mul_ll(m, P256_N[j]) + t[j];
+            t[j - 1] = (limb_t)acc;
+            acc >>= LIMB_BITS;
+        }
+        acc += t[NLIMBS];
+        t[NLIMBS - 1] = (limb_t)acc;
+        t[NLIMBS] = t[NLIMBS + 1] + (limb_t)(acc >> LIMB_BITS);
+    }
+    limb_t borrow = limbs_sub(r, t, P256_N);
+    /* keep t if t < n, i.e. the subtraction borrowed and t had no top limb */
+    limbs_cmov(r, t, mask_of(borrow & (t[NLIMBS] ^ 1)));
+    p256_wipe(t, sizeof t);
+}
+
+/* r = a^e in the Montgomery domain (aM = a R, result a^e R) for a PUBLIC
+ * exponent e, by left-to-right sliding windows of up to 4 bits over the
+ * odd powers aM^1, aM^3, ..., aM^15. The branches follow e only. */
+static void sc_pow_public(sc r, const sc aM, const sc e)
+{
+    sc tab[8], sq;
+    int started = 0;
+    limbs_copy(tab[0], aM);
+    sc_mont_mul(sq, aM, aM);
+    for (int i = 1; i < 8; i++) {
+        sc_mont_mul(tab[i], tab[i - 1], sq);
+    }
+    for (int i = 255; i >= 0;) {
+        if (!limbs_bit(e, i)) {
+            if (started) {
+                sc_mont_mul(r, r, r);
+            }
+            i--;
+            continue;
+        }
+        /* window e[i..j], j >= i - 3, ending in a one */
+        int j = i - 3 < 0 ? 0 : i - 3;
+        while (!limbs_bit(e, j)) {
+            j++;
+        }
+        int v = 0;
+        for (int k = i; k >= j; k--) {
+            v = (v << 1) | (int)limbs_bit(e, k);
+            if (started) {
+                sc_mont_mul(r, r, r);
+            }
+        }
+        if (started) {
+            sc_mont_mul(r, r, tab[v >> 1]);
+        } else {
+            limbs_copy(r, tab[v >> 1]);
+            started = 1;
+        }
+        i = j - 1;
+    }
+    p256_wipe(tab, sizeof tab);
+    p256_wipe(sq, sizeof sq);
+}
+
+/* a mod n for a < 2^256 (< 2n): one masked subtraction */
+static void sc_reduce_once(sc r, const sc a)
+{
+    sc t;
+    limb_t borrow = limbs_sub(t, a, P256_N);
+    limbs_copy(r, a);
+    limbs_cmov(r, t, mask_of(borrow ^ 1));
+}
+
+/* 1 if 0 < a < n, in constant time */
+static limb_t sc_in_range(const sc a)
+{
+    sc t;
+    return limbs_sub(t, a, P256_N) & (limbs_is_zero(a) ^ 1);
+}
+
+/* ------------------------------------------------------------------------ */
+/* 5. Points                                                                 */
+
+/* Projective (X : Y : Z) with x = X/Z, y = Y/Z; the point at infinity is
+ * (0 : 1 : 0). The formulas are the complete ones for a = -3 by Renes,
+ * Costello and Batina, "Complete addition formulas for prime order
+ * elliptic curves" (2016), algorithms 4, 5 and 6: correct for every
+ * input, including doubling through the add formula, P + (-P) and the
+ * point at infinity, so the ladders below need no special cases and no
+ * secret-dependent branches. Step numbers follow the paper. */
+typedef struct {
+    fe x, y, z;
+} point;
+
+typedef struct {
+    fe x, y;
+} affine;
+
+static void pt_set_infinity(point *r)
+{
+    for (int i = 0; i < NLIMBS; i++) {
+        r->x[i] = 0;
+        r->y[i] = 0;
+        r->z[i] = 0;
+    }
+    r->y[0] = 1;
+}
+
+/* Algorithm 4: r = p + q. r may alias p or q. 12M + 2 mul-by-b. */
+static void pt_add(point *r, const point *p, const point *q)
+{
+    fe t0, t1, t2, t3, t4, x3, y3, z3;
+    fe_mul(t0, p->x, q->x);  /* 1 */
+    fe_mul(t1, p->y, q->y);  /* 2 */
+    fe_mul(t2, p->z, q->z);  /* 3 */
+    fe_add(t3, p->x, p->y);  /* 4 */
+    fe_add(t4, q->x, q->y);  /* 5 */
+    fe_mul(t3, t3, t4);      /* 6 */
+    fe_add(t4, t0, t1);      /* 7 */
+    fe_sub(t3, t3, t4);      /* 8 */
+    fe_add(t4, p->y, p->z);  /* 9 */
+    fe_add(x3, q->y, q->z);  /* 10 */
+    fe_mul(t4, t4, x3);      /* 11 */
+    fe_add(x3, t1, t2);      /* 12 */
+    fe_sub(t4, t4, x3);      /* 13 */
+    fe_add(x3, p->x, p->z);  /* 14 */
+    fe_add(y3, q->x, q->z);  /* 15 */
+    fe_mul(x3, x3, y3);      /* 16 */
+    fe_add(y3, t0, t2);      /* 17 */
+    fe_sub(y3, x3, y3);      /* 18 */
+    fe_mul(z3, P256_B, t2);  /* 19 */
+    fe_sub(x3, y3, z3);      /* 20 */
+    fe_add(z3, x3, x3);      /* 21 */
+    fe_add(x3, x3, z3);      /* 22 */
+    fe_sub(z3, t1, x3);      /* 23 */
+    fe_add(x3, t1, x3);      /* 24 */
+    fe_mul(y3, P256_B, y3);  /* 25 */
+    fe_add(t1, t2, t2);      /* 26 */
+    fe_add(t2, t1, t2);      /* 27 */
+    fe_sub(y3, y3, t2);      /* 28 */
+    fe_sub(y3, y3, t0);      /* 29 */
+    fe_add(t1, y3, y3);      /* 30 */
+    fe_add(y3, t1, y3);      /* 31 */
+    fe_add(t1, t0, t0);      /* 32 */
+    fe_add(t0, t1, t0);      /* 33 */
+    fe_sub(t0, t0, t2);      /* 34 */
+    fe_mul(t1, t4, y3);      /* 35 */
+    fe_mul(t2, t0, y3);      /* 36 */
+    fe_mul(y3, x3, z3);      /* 37 */
+    fe_add(y3, y3, t2);      /* 38 */
+    fe_mul(x3, t3, x3);      /* 39 */
+    fe_sub(x3, x3, t1);      /* 40 */
+    fe_mul(z3, t4, z3);      /* 41 */
+    fe_mul(t1, t3, t0);      /* 42 */
+    fe_add(z3, z3, t1);      /* 43 */
+    limbs_copy(r->x, x3);
+    limbs_copy(r->y, y3);
+    limbs_copy(r->z, z3);
+}
+
+/* Algorithm 5: r = p + q with q affine (Z = 1). Complete for every p,
+ * including infinity; q must be a real point (our table entries are).
+ * r may alias p. 11M + 2 mul-by-b. */
+static void pt_add_affine(point *r, const point *p, const affine *q)
+{
+    fe t0, t1, t2, t3, t4, x3, y3, z3;
+    fe_mul(t0, p->x, q->x);  /* 1 */
+    fe_mul(t1, p->y, q->y);  /* 2 */
+    fe_add(t3, q->x, q->y);  /* 3 */
+    fe_add(t4, p->x, p->y);  /* 4 */
+    fe_mul(t3, t3, t4);      /* 5 */
+    fe_add(t4, t0, t1);      /* 6 */
+    fe_sub(t3, t3, t4);      /* 7 */
+    fe_mul(t4, q->y, p->z);  /* 8 */
+    fe_add(t4, t4, p->y);    /* 9 */
+    fe_mul(y3, q->x, p->z);  /* 10 */
+    fe_add(y3, y3, p->x);    /* 11 */
+    fe_mul(z3, P256_B, p->z); /* 12 */
+    fe_sub(x3, y3, z3);      /* 13 */
+    fe_add(z3, x3, x3);      /* 14 */
+    fe_add(x3, x3, z3);      /* 15 */
+    fe_sub(z3, t1, x3);      /* 16 */
+    fe_add(x3, t1, x3);      /* 17 */
+    fe_mul(y3, P256_B, y3);  /* 18 */
+    fe_add(t1, p->z, p->z);  /* 19 */
+    fe_add(t2, t1, p->z);    /* 20 */
+    fe_sub(y3, y3, t2);      /* 21 */
+    fe_sub(y3, y3, t0);      /* 22 */
+    fe_add(t1, y3, y3);      /* 23 */
+    fe_add(y3, t1, y3);      /* 24 */
+    fe_add(t1, t0, t0);      /* 25 */
+    fe_add(t0, t1, t0);      /* 26 */
+    fe_sub(t0, t0, t2);      /* 27 */
+    fe_mul(t1, t4, y3);      /* 28 */
+    fe_mul(t2, t0, y3);      /* 29 */
+    fe_mul(y3, x3, z3);      /* 30 */
+    fe_add(y3, y3, t2);      /* 31 */
+    fe_mul(x3, t3, x3);      /* 32 */
+    fe_sub(x3, x3, t1);      /* 33 */
+    fe_mul(z3, t4, z3);      /* 34 */
+    fe_mul(t1, t3, t0);      /* 35 */
+    fe_add(z3, z3, t1);      /* 36 */
+    limbs_copy(r->x, x3);
+    limbs_copy(r->y, y3);
+    limbs_copy(r->z, z3);
+}
+
+/* Algorithm 6: r = 2p. r may alias p. 8M + 3S + 2 mul-by-b. */
+static void pt_dbl(point *r, const point *p)
+{
+    fe t0, t1, t2, t3, x3, y3, z3;
+    fe_sqr(t0, p->x);        /* 1 */
+    fe_sqr(t1, p->y);        /* 2 */
+    fe_sqr(t2, p->z);        /* 3 */
+    fe_mul(t3, p->x, p->y);  /* 4 */
+    fe_add(t3, t3, t3);      /* 5 */
+    fe_mul(z3, p->x, p->z);  /* 6 */
+    fe_add(z3, z3, z3);      /* 7 */
+    fe_mul(y3, P256_B, t2);  /* 8 */
+    fe_sub(y3, y3, z3);      /* 9 */
+    fe_add(x3, y3, y3);      /* 10 */
+    fe_add(y3, x3, y3);      /* 11 */
+    fe_sub(x3, t1, y3);      /* 12 */
+    fe_add(y3, t1, y3);      /* 13 */
+    fe_mul(y3, x3, y3);      /* 14 */
+    fe_mul(x3, x3, t3);      /* 15 */
+    fe_add(t3, t2, t2);      /* 16 */
+    fe_add(t2, t2, t3);      /* 17 */
+    fe_mul(z3, P256_B, z3);  /* 18 */
+    fe_sub(z3, z3, t2);      /* 19 */
+    fe_sub(z3, z3, t0);      /* 20 */
+    fe_add(t3, z3, z3);      /* 21 */
+    fe_add(z3, z3, t3);      /* 22 */
+    fe_add(t3, t0, t0);      /* 23 */
+    fe_add(t0, t3, t0);      /* 24 */
+    fe_sub(t0, t0, t2);      /* 25 */
+    fe_mul(t0, t0, z3);      /* 26 */
+    fe_add(y3, y3, t0);      /* 27 */
+    fe_mul(t0, p->y, p->z);  /* 28 */
+    fe_add(t0, t0, t0);      /* 29 */
+    fe_mul(z3, t0, z3);      /* 30 */
+    fe_sub(x3, x3, z3);      /* 31 */
+    fe_mul(z3, t0, t1);      /* 32 */
+    fe_add(z3, z3, z3);      /* 33 */
+    fe_add(z3, z3, z3);      /* 34 */
+    limbs_copy(r->x, x3);
+    limbs_copy(r->y, y3);
+    limbs_copy(r->z, z3);
+}
+
+/* y = mask ? -y : y */
+static void fe_cneg(fe y, limb_t mask)
+{
+    static const fe zero = {0};
+    fe t;
+    fe_sub(t, zero, y);
+    limbs_cmov(y, t, mask);
+}
+
+/* (x, y) = (X/Z, Y/Z); returns 0 for the point at infinity */
+static limb_t pt_to_affine(fe x, fe y, const point *p)
+{
+    fe zi;
+    fe_inv(zi, p->z);
+    fe_mul(x, p->x, zi);
+    fe_mul(y, p->y, zi);
+    return limbs_is_zero(p->z) ^ 1;
+}
+
+/* 1 if y^2 = x^3 - 3x + b */
+static limb_t fe_on_curve(const fe x, const fe y)
+{
+    fe lhs, rhs, t;
+    fe_sqr(lhs, y);
+    fe_sqr(rhs, x);
+    fe_mul(rhs, rhs, x);
+    fe_add(t, x, x);
+    fe_add(t, t, x);
+    fe_sub(rhs, rhs, t);
+    fe_add(rhs, rhs, P256_B);
+    return limbs_eq(lhs, rhs);
+}
+
+/* ------------------------------------------------------------------------ */
+/* 6. Scalar multiplication                                                  */
+
+/*
+ * k*G by a signed multi-comb (as in libsecp256k1's ecmult_gen; the idea is
+ * Lim-Lee's comb with Hedabou et al.'s signed digits). With L = B*T*S bits:
+ *
+ * - Make k odd: k' = k if k is odd, else n - k (then k'G = -kG and the
+ *   result is negated at the end; both selections are masked).
+ * - Every odd k' < 2^L is sum_{i<L} b_i 2^i with all b_i = +-1: take
+ *   m = (k' + 2^L - 1)/2 = (k' >> 1) | 2^(L-1) and b_i = 2 m_i - 1.
+ * - Group bit i = (blk*T + t)*S + s: k'G = sum_s 2^s sum_blk C_blk(s) where
+ *   C_blk(s) = sum_t b_{(blk*T+t)*S+s} 2^((blk*T+t)*S) G, a table entry
+ *   up to sign (gen_table.py stores the half with the top tooth positive).
+ *
+ * So: S-1 doublings and B*S mixed additions, no zero digits, no special
+ * cases. Each lookup reads all 2^(T-1) entries of the block.
+ */
+#define COMB_L (P256_COMB_BLOCKS * P256_COMB_TEETH * P256_COMB_SPACING)
+#define COMB_ENTRIES (1 << (P256_COMB_TEETH - 1))
+
+/* bit i of m = (k' >> 1) | 2^(L-1) */
+static inline limb_t comb_bit(const sc k, int i)
+{
+    return i == COMB_L - 1 ? 1 : limbs_bit(k, i + 1);
+}
+
+static void comb_mul(point *r, const sc k_in)
+{
+    sc k, nk;
+    affine e;
+    limb_t even = (k_in[0] & 1) ^ 1;
+    limbs_sub(nk, P256_N, k_in);
+    limbs_copy(k, k_in);
+    limbs_cmov(k, nk, mask_of(even));
+
+    pt_set_infinity(r);
+    for (int s = P256_COMB_SPACING - 1; s >= 0; s--) {
+        if (s != P256_COMB_SPACING - 1) {
+            pt_dbl(r, r);
+        }
+        for (int blk = 0; blk < P256_COMB_BLOCKS; blk++) {
+            limb_t raw = 0;
+            for (int t = 0; t < P256_COMB_TEETH; t++) {
+                raw |= comb_bit(k, (blk * P256_COMB_TEETH + t) * P256_COMB_SPACING + s) << t;
+            }
+            /* top tooth -1: use the entry for the flipped signs, negated */
+            limb_t top = raw >> (P256_COMB_TEETH - 1);
+            limb_t idx = (raw ^ mask_of(top ^ 1)) & (COMB_ENTRIES - 1);
+            for (int i = 0; i < NLIMBS; i++) {
+                e.x[i] = 0;
+                e.y[i] = 0;
+            }
+            for (int j = 0; j < COMB_ENTRIES; j++) {
+                limb_t m = mask_of(ct_eq((limb_t)j, idx));
+                for (int i = 0; i < NLIMBS; i++) {
+                    e.x[i] |= comb_table[blk][j][0][i] & m;
+                    e.y[i] |= comb_table[blk][j][1][i] & m;
+                }
+            }
+            fe_cneg(e.y, mask_of(top ^ 1));
+            pt_add_affine(r, r, &e);
+        }
+    }
+    fe_cneg(r->y, mask_of(even));
+    p256_wipe(k, sizeof k);
+    p256_wipe(nk, sizeof nk);
+    p256_wipe(&e, sizeof e);
+}
+
+/*
+ * k*P for any point P (affine, validated) and k < 2^256, by a fixed 4-bit
+ * window with signed Booth digits in [-8, 8] (Booth 1951; as in OpenSSL's
+ * nistp256): digit i is read from bits 4i-1 .. 4i+3 of k alone, so no digit
+ * array is kept. 64 x 4 doublings and 65 complete additions of an entry
+ * from {O, P, ..., 8P} chosen by masked scan and negated by mask.
+ */
+#define WBITS 4
+#define WWIN ((256 + WBITS) / WBITS) /* 65 windows: the top one holds bit 255 */
+
+static void var_mul(point *r, const sc k, const affine *p)
+{
+    point tab[1 << (WBITS - 1)], e;
+    limbs_copy(tab[0].x, p->x);
+    limbs_copy(tab[0].y, p->y);
+    pt_set_infinity(&e);
+    limbs_copy(tab[0].z, e.y); /* Z = 1 */
+    pt_dbl(&tab[1], &tab[0]);
+    for (int i = 2; i < (1 << (WBITS - 1)); i++) {
+        pt_add(&tab[i], &tab[i - 1], &tab[0]);
+    }
+
+    pt_set_infinity(r);
+    for (int w = WWIN - 1; w >= 0; w--) {
+        if (w != WWIN - 1) {
+            for (int i = 0; i < WBITS; i++) {
+                pt_dbl(r, r);
+            }
+        }
+        /* c = bits 4w-1 .. 4w+3; digit = ((c & 15) + 1) / 2 - 8 * (c >> 4) */
+        limb_t c = 0;
+        for (int i = WBITS; i >= 0; i--) {
+            c = (c << 1) | limbs_bit(k, WBITS * w - 1 + i);
+        }
+        limb_t neg = c >> WBITS;
+        limb_t v = ((c & ((1 << WBITS) - 1)) + 1) >> 1;
+        limb_t mag = v ^ ((v ^ ((1 << (WBITS - 1)) - v)) & mask_of(neg));
+        pt_set_infinity(&e);
+        for (int j = 1; j <= (1 << (WBITS - 1)); j++) {
+            limb_t m = mask_of(ct_eq((limb_t)j, mag));
+            limbs_cmov(e.x, tab[j - 1].x, m);
+            limbs_cmov(e.y, tab[j - 1].y, m);
+            limbs_cmov(e.z, tab[j - 1].z, m);
+        }
+        fe_cneg(e.y, mask_of(neg));
+        pt_add(r, r, &e);
+    }
+    p256_wipe(tab, sizeof tab);
+    p256_wipe(&e, sizeof e);
+}
+
+/* ------------------------------------------------------------------------ */
+/* 7. Encodings and the API                                                  */
+
+const char *p256_error_message(int err)
+{
+    switch (err) {
+    case P256_OK: return "ok";
+    case P256_ERR_SEED_LEN: return "seed must be 40 bytes";
+    case P256_ERR_PRIV_LEN: return "private key must be 32 bytes";
+    case P256_ERR_PRIV: return "private key must be in [1, n-1]";
+    case P256_ERR_DIGEST_LEN: return "digest must be 32 bytes";
+    case P256_ERR_EXTRA_LEN: return "extra must be 0 or 32 bytes";
+    case P256_ERR_PUB_LEN: return "public key must be 33 or 65 bytes";
+    case P256_ERR_PUB65_LEN: return "public key must be 65 bytes";
+    case P256_ERR_PUB33_LEN: return "public key must be 33 bytes";
+    case P256_ERR_PUB: return "invalid public key";
+    case P256_ERR_SIG_LEN: return "signature must be 64 bytes";
+    case P256_ERR_DER: return "malformed DER signature";
+    default: return "internal error";
+    }
+}
+
+/* Parse a SEC1 point (65 bytes 04||X||Y or 33 bytes 02/03||X) and check it:
+ * coordinates below p, on the curve (infinity has no such encoding).
+ * Public data, so early returns are fine. */
+static int pt_decode(affine *q, const uint8_t *in, size_t len)
+{
+    fe t;
+    if (len == P256_PUB_LEN && in[0] == 0x04) {
+        limbs_from_bytes(q->x, in + 1);
+        limbs_from_bytes(q->y, in + 33);
+        if (!limbs_sub(t, q->x, P256_P) || !limbs_sub(t, q->y, P256_P)) {
+            return P256_ERR_PUB;
+        }
+        return fe_on_curve(q->x, q->y) ? P256_OK : P256_ERR_PUB;
+    }
+    if (len == P256_PUB_COMP_LEN && (in[0] == 0x02 || in[0] == 0x03)) {
+        fe rhs;
+        limbs_from_bytes(q->x, in + 1);
+        if (!limbs_sub(t, q->x, P256_P)) {
+            return P256_ERR_PUB;
+        }
+        fe_sqr(rhs, q->x);
+        fe_mul(rhs, rhs, q->x);
+        fe_add(t, q->x, q->x);
+        fe_add(t, t, q->x);
+        fe_sub(rhs, rhs, t);
+        fe_add(rhs, rhs, P256_B);
+        fe_sqrt(q->y, rhs);
+        fe_sqr(t, q->y);
+        if (!limbs_eq(t, rhs)) {
+            return P256_ERR_PUB; /* x^3 - 3x + b is not a square */
+        }
+        fe_cneg(q->y, mask_of((q->y[0] ^ in[0]) & 1));
+        if ((q->y[0] ^ in[0]) & 1) {
+            return P256_ERR_PUB; /* y = 0 has no odd twin (cannot happen on P-256) */
+        }
+        return P256_OK;
+    }
+    return len == P256_PUB_LEN || len == P256_PUB_COMP_LEN ? P256_ERR_PUB : P256_ERR_PUB_LEN;
+}
+
+static void pt_encode(uint8_t out[P256_PUB_LEN], const fe x, const fe y)
+{
+    out[0] = 0x04;
+    limbs_to_bytes(out + 1, x);
+    limbs_to_bytes(out + 33, y);
+}
+
+/* Load a private key and check 1 <= d < n. Whether a key is valid is the
+ * one fact about it we let out (as an error code). */
+static int load_private(sc d, const uint8_t *priv, size_t len)
+{
+    if (len != P256_PRIV_LEN) {
+        return P256_ERR_PRIV_LEN;
+    }
+    limbs_from_bytes(d, priv);
+    limb_t ok = sc_in_range(d);
+    DECLASSIFY(&ok, sizeof ok);
+    return ok ? P256_OK : P256_ERR_PRIV;
+}
+
+/* pub = d*G */
+static int public_from_scalar(uint8_t pub[P256_PUB_LEN], const sc d)
+{
+    point r;
+    fe x, y;
+    comb_mul(&r, d);
+    limb_t ok = pt_to_affine(x, y, &r);
+    pt_encode(pub, x, y);
+    DECLASSIFY(pub, P256_PUB_LEN);
+    DECLASSIFY(&ok, sizeof ok);
+    p256_wipe(&r, sizeof r);
+    return ok ? P256_OK : P256_ERR_INTERNAL;
+}
+
+int p256_public_key(uint8_t pub[P256_PUB_LEN], const uint8_t *priv, size_t priv_len)
+{
+    sc d;
+    int err = load_private(d, priv, priv_len);
+    if (err == P256_OK) {
+        err = public_from_scalar(pub, d);
+    }
+    p256_wipe(d, sizeof d);
+    return err;
+}
+
+/*
+ * d = (seed mod (n-1)) + 1 for a 320-bit seed: the bias from the 64 extra
+ * bits is about 2^-64. Reduction bit by bit, most significant first
+ * (r = 2r + bit; subtract n-1 when r >= n-1), with masked subtractions.
+ */
+int p256_keygen(uint8_t priv[P256_PRIV_LEN], uint8_t pub[P256_PUB_LEN],
+                const uint8_t *seed, size_t seed_len)
+{
+    sc r, t;
+    if (seed_len != P256_SEED_LEN) {
+        return P256_ERR_SEED_LEN;
+    }
+    for (int i = 0; i < NLIMBS; i++) {
+        r[i] = 0;
+    }
+    for (int i = 8 * P256_SEED_LEN - 1; i >= 0; i--) {
+        limb_t in = (seed[P256_SEED_LEN - 1 - i / 8] >> (i % 8)) & 1;
+        limb_t carry = r[NLIMBS - 1] >> (LIMB_BITS - 1);
+        for (int j = NLIMBS - 1; j > 0; j--) {
+            r[j] = (r[j] << 1) | (r[j - 1] >> (LIMB_BITS - 1));
+        }
+        r[0] = (r[0] << 1) | in;
+        limb_t borrow = limbs_sub(t, r, P256_N_MINUS_1);
+        limbs_cmov(r, t, mask_of(carry | (borrow ^ 1)));
+    }
+    for (int i = 0; i < NLIMBS; i++) {
+        t[i] = 0;
+    }
+    t[0] = 1;
+    limbs_add(r, r, t); /* r <= n-2, so r + 1 <= n-1 */
+    limbs_to_bytes(priv, r);
+    int err = public_from_scalar(pub, r);
+    p256_wipe(r, sizeof r);
+    p256_wipe(t, sizeof t);
+    return err;
+}
+
+/* RFC 6979 section 3.2 step d/f: K = HMAC_K(V || tag || x || h1 || extra) */
+static void rfc6979_update_k(uint8_t key[32], const uint8_t v[32], uint8_t tag,
+                             const uint8_t x[32], const uint8_t h[32],
+                             const uint8_t *extra, size_t extra_len)
+{
+    hmac_ctx h_ctx;
+    hmac_init(&h_ctx, key);
+    sha256_update(&h_ctx.inner, v, 32);
+    sha256_update(&h_ctx.inner, &tag, 1);
+    if (x) {
+        sha256_update(&h_ctx.inner, x, 32);
+        sha256_update(&h_ctx.inner, h, 32);
+        sha256_update(&h_ctx.inner, extra, extra_len);
+    }
+    hmac_final(&h_ctx, key);
+    p256_wipe(&h_ctx, sizeof h_ctx);
+}
+
+/* V = HMAC_K(V) */
+static void rfc6979_update_v(const uint8_t key[32], uint8_t v[32])
+{
+    hmac_ctx h_ctx;
+    hmac_init(&h_ctx, key);
+    sha256_update(&h_ctx.inner, v, 32);
+    hmac_final(&h_ctx, v);
+    p256_wipe(&h_ctx, sizeof h_ctx);
+}
+
+/*
+ * ECDSA signature (SEC1 4.1.3 / FIPS 186-4 6.4) with the nonce from
+ * RFC 6979 3.2, HMAC-SHA-256, qlen = hlen = 256 so bits2int is the plain
+ * big-endian value and bits2octets(h1) = (h1 mod n) as 32 bytes. extra is
+ * appended to both K updates as section 3.6 allows: with fresh randomness
+ * the nonce stays secret even if the RNG is bad (it is still RFC 6979) and
+ * two signatures of one digest differ, which blunts fault attacks.
+ *
+ *   s = k^-1 (z + r d) mod n, computed in the Montgomery domain:
+ *   k^-1 R = (k R)^(n-2), then mont(t, k^-1 R) = t k^-1.
+ */
+int p256_sign(uint8_t sig[P256_SIG_LEN], const uint8_t *priv, size_t priv_len,
+              const uint8_t *digest, size_t digest_len,
+              const uint8_t *extra, size_t extra_len)
+{
+    sc d, z, k, r, s, t;
+    point pk;
+    fe x, y;
+    uint8_t key[32], v[32], h1[32];
+    int err = load_private(d, priv, priv_len);
+    if (err != P256_OK) {
+        return err;
+    }
+    if (digest_len != P256_DIGEST_LEN) {
+        p256_wipe(d, sizeof d);
+        return P256_ERR_DIGEST_LEN;
+    }
+    if (extra_len != 0 && extra_len != P256_EXTRA_LEN) {
+        p256_wipe(d, sizeof d);
+        return P256_ERR_EXTRA_LEN;
+    }
+    limbs_from_bytes(z, digest);
+    sc_reduce_once(z, z);
+    limbs_to_bytes(h1, z);
+
+    for (int i = 0; i < 32; i++) {
+        v[i] = 0x01;
+        key[i] = 0x00;
+    }
+    rfc6979_update_k(key, v, 0x00, priv, h1, extra, extra_len);
+    rfc6979_update_v(key, v);
+    rfc6979_update_k(key, v, 0x01, priv, h1, extra, extra_len);
+    rfc6979_update_v(key, v);
+
+    for (;;) {
+        rfc6979_update_v(key, v);
+        limbs_from_bytes(k, v);
+        /* Reject k = 0 or k >= n (probability < 2^-32) and, below, r = 0 or
+         * s = 0 (about 2^-256): only the fact of a retry is revealed. */
+        limb_t ok = sc_in_range(k);
+        DECLASSIFY(&ok, sizeof ok);
+        if (ok) {
+            comb_mul(&pk, k);
+            pt_to_affine(x, y, &pk);
+            sc_reduce_once(r, x);               /* r = x mod n (x < p < 2n) */
+            sc_mont_mul(t, d, P256_N_RR);       /* d R */
+            sc_mont_mul(t, r, t);               /* r d */
+            mod_add(t, t, z, P256_N);           /* z + r d */
+            sc_mont_mul(s, k, P256_N_RR);       /* k R */
+            sc_pow_public(s, s, P256_N_MINUS_2); /* k^-1 R */
+            sc_mont_mul(s, t, s);               /* (z + r d) / k */
+            ok = (limbs_is_zero(r) | limbs_is_zero(s)) ^ 1;
+            DECLASSIFY(&ok, sizeof ok);
+            if (ok) {
+                break;
+            }
+        }
+        rfc6979_update_k(key, v, 0x00, NULL, NULL, NULL, 0);
+        rfc6979_update_v(key, v);
+    }
+    limbs_to_bytes(sig, r);
+    limbs_to_bytes(sig + 32, s);
+    DECLASSIFY(sig, P256_SIG_LEN);
+    p256_wipe(d, sizeof d);
+    p256_wipe(k, sizeof k);
+    p256_wipe(t, sizeof t);
+    p256_wipe(&pk, sizeof pk);
+    p256_wipe(x, sizeof x);
+    p256_wipe(y, sizeof y);
+    p256_wipe(key, sizeof key);
+    p256_wipe(v, sizeof v);
+    p256_wipe(h1, sizeof h1);
+    return P256_OK;
+}
+
+/*
+ * ECDSA verification (SEC1 4.1.4). Everything here is public, but it uses
+ * the same constant-time ladders (fewer lines to trust). The final check
+ * avoids an inversion: x(R) = X/Z, and x(R) mod n = r exactly when
+ * X = r Z or, if r + n < p, X = (r + n) Z.
+ */
+int p256_verify(int *valid, const uint8_t *pub, size_t pub_len,
+                const uint8_t *digest, size_t digest_len,
+                const uint8_t *sig, size_t sig_len)
+{
+    affine q;
+    sc r, s, z, w, u1, u2;
+    point p1, p2;
+    fe t;
+    *valid = 0;
+    if (pub_len != P256_PUB_LEN && pub_len != P256_PUB_COMP_LEN) {
+        return P256_ERR_PUB_LEN;
+    }
+    if (digest_len != P256_DIGEST_LEN) {
+        return P256_ERR_DIGEST_LEN;
+    }
+    if (sig_len != P256_SIG_LEN) {
+        return P256_ERR_SIG_LEN;
+    }
+    int err = pt_decode(&q, pub, pub_len);
+    if (err != P256_OK) {
+        return err;
+    }
+    limbs_from_bytes(r, sig);
+    limbs_from_bytes(s, sig + 32);
+    if (!sc_in_range(r) || !sc_in_range(s)) {
+        return P256_OK;
+    }
+    limbs_from_bytes(z, digest);
+    sc_reduce_once(z, z);
+    sc_mont_mul(w, s, P256_N_RR);
+    sc_pow_public(w, w, P256_N_MINUS_2); /* s^-1 R */
+    sc_mont_mul(u1, z, w);               /* z / s */
+    sc_mont_mul(u2, r, w);               /* r / s */
+    comb_mul(&p1, u1);
+    var_mul(&p2, u2, &q);
+    pt_add(&p1, &p1, &p2);
+    if (limbs_is_zero(p1.z)) {
+        return P256_OK;
+    }
+    fe_mul(t, r, p1.z);
+    if (limbs_eq(t, p1.x)) {
+        *valid = 1;
+        return P256_OK;
+    }
+    if (limbs_add(w, r, P256_N) == 0 && limbs_sub(t, w, P256_P) == 1) {
+        fe_mul(t, w, p1.z);
+        *valid = (int)limbs_eq(t, p1.x);
+    }
+    return P256_OK;
+}
+
+/* Shared secret = x(d Q) (SEC1 3.3.1), Q validated first. */
+int p256_ecdh(uint8_t secret[P256_SECRET_LEN], const uint8_t *priv, size_t priv_len,
+              const uint8_t *peer, size_t peer_len)
+{
+    sc d;
+    affine q;
+    point r;
+    fe x, y;
+    int err = load_private(d, priv, priv_len);
+    if (err != P256_OK) {
+        return err;
+    }
+    err = pt_decode(&q, peer, peer_len);
+    if (err == P256_OK) {
+        var_mul(&r, d, &q);
+        limb_t ok = pt_to_affine(x, y, &r);
+        DECLASSIFY(&ok, sizeof ok);
+        limbs_to_bytes(secret, x);
+        DECLASSIFY(secret, P256_SECRET_LEN);
+        err = ok ? P256_OK : P256_ERR_INTERNAL; /* unreachable: prime order */
+    }
+    p256_wipe(d, sizeof d);
+    p256_wipe(&r, sizeof r);
+    p256_wipe(x, sizeof x);
+    p256_wipe(y, sizeof y);
+    return err;
+}
+
+int p256_validate_public_key(const uint8_t *pub, size_t pub_len)
+{
+    affine q;
+    return pt_decode(&q, pub, pub_len) == P256_OK;
+}
+
+int p256_compress(uint8_t out[P256_PUB_COMP_LEN], const uint8_t *pub, size_t pub_len)
+{
+    affine q;
+    if (pub_len != P256_PUB_LEN) {
+        return P256_ERR_PUB65_LEN;
+    }
+    int err = pt_decode(&q, pub, pub_len);
+    if (err != P256_OK) {
+        return err;
+    }
+    out[0] = (uint8_t)(0x02 | (q.y[0] & 1));
+    limbs_to_bytes(out + 1, q.x);
+    return P256_OK;
+}
+
+int p256_decompress(uint8_t out[P256_PUB_LEN], const uint8_t *pub, size_t pub_len)
+{
+    affine q;
+    if (pub_len != P256_PUB_COMP_LEN) {
+        return P256_ERR_PUB33_LEN;
+    }
+    int err = pt_decode(&q, pub, pub_len);
+    if (err == P256_OK) {
+        pt_encode(out, q.x, q.y);
+    }
+    return err;
+}
+
+/* One DER INTEGER from a 32-byte unsigned big-endian value: no leading zero
+ * bytes, except one when the top bit is set (else it would be negative). */
+static size_t der_put_int(uint8_t *out, const uint8_t in[32])
+{
+    int i = 0;
+    while (i < 31 && in[i] == 0) {
+        i++;
+    }
+    int pad = in[i] >> 7;
+    size_t n = (size_t)(32 - i + pad);
+    out[0] = 0x02;
+    out[1] = (uint8_t)n;
+    out[2] = 0;
+    for (int j = i; j < 32; j++) {
+        out[2 + pad + (j - i)] = in[j];
+    }
+    return n + 2;
+}
+
+int p256_sig_to_der(uint8_t der[P256_DER_MAX], size_t *der_len,
+                    const uint8_t *sig, size_t sig_len)
+{
+    if (sig_len != P256_SIG_LEN) {
+        return P256_ERR_SIG_LEN;
+    }
+    size_t n = der_put_int(der + 2, sig);
+    n += der_put_int(der + 2 + n, sig + 32);
+    der[0] = 0x30;
+    der[1] = (uint8_t)n; /* <= 70: always the short length form */
+    *der_len = n + 2;
+    return P256_OK;
+}
+
+/* Strict DER INTEGER -> 32 bytes: short-form length, non-empty, not
+ * negative, minimal (a leading zero only before a byte with the top bit
+ * set), value below 2^256. Returns the bytes consumed, 0 on error. */
+static size_t der_get_int(uint8_t out[32], const uint8_t *in, size_t avail)
+{
+    if (avail < 3 || in[0] != 0x02) {
+        return 0;
+    }
+    size_t n = in[1];
+    if (n == 0 || n > avail - 2 || n > 33) {
+        return 0; /* also rejects every long form (0x81..) */
+    }
+    const uint8_t *v = in + 2;
+    if (v[0] & 0x80) {
+        return 0; /* negative */
+    }
+    if (n > 1 && v[0] == 0 && !(v[1] & 0x80)) {
+        return 0; /* non-minimal */
+    }
+    if (v[0] == 0 && n > 1) {
+        v++;
+        n--;
+    }
+    if (n > 32) {
+        return 0;
+    }
+    for (size_t i = 0; i < 32; i++) {
+        out[i] = i < 32 - n ? 0 : v[i - (32 - n)];
+    }
+    return (size_t)(v - in) + n;
+}
+
+int p256_sig_from_der(uint8_t sig[P256_SIG_LEN], const uint8_t *der, size_t der_len)
+{
+    if (der_len < 2 || der[0] != 0x30 || der[1] >= 0x80 || der[1] != der_len - 2) {
+        return P256_ERR_DER;
+    }
+    size_t a = der_get_int(sig, der + 2, der_len - 2);
+    if (a == 0) {
+        return P256_ERR_DER;
+    }
+    size_t b = der_get_int(sig + 32, der + 2 + a, der_len - 2 - a);
+    if (b == 0 || 2 + a + b != der_len) {
+        return P256_ERR_DER;
+    }
+    return P256_OK;
+}
