@@ -88,9 +88,39 @@ static inline dlimb_t mul_ll(limb_t a, limb_t b)
 
 void p256_wipe(void *p, size_t n)
 {
-    volatile uint8_t *v = (volatile uint8_t *)p;
-    while (n--) {
-        *v++ = 0;
+    /* volatile stores cannot be dropped as dead; whole words when we can */
+    if (((uintptr_t)p | n) % sizeof(limb_t) == 0) {
+        volatile limb_t *w = (volatile limb_t *)p;
+        for (n /= sizeof(limb_t); n; n--) {
+            *w++ = 0;
+        }
+    } else {
+        volatile uint8_t *v = (volatile uint8_t *)p;
+        while (n--) {
+            *v++ = 0;
+        }
+    }
+}
+
+/*
+ * The arithmetic helpers keep products of secrets in their stack frames
+ * and do not clear them one by one (they run thousands of times per
+ * operation). Instead every API function that touches a secret ends with
+ * burn_stack(), which zeroes the P256_STACK_BURN bytes just below its own
+ * frame: the region its callees used. Buffers that live across calls
+ * (nonce, keys, HMAC state, lookup tables) are also wiped where they die.
+ */
+#ifndef P256_STACK_BURN
+#define P256_STACK_BURN 1536
+#endif
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void burn_stack(void)
+{
+    volatile limb_t buf[P256_STACK_BURN / sizeof(limb_t)];
+    for (size_t i = 0; i < sizeof buf / sizeof buf[0]; i++) {
+        buf[i] = 0;
     }
 }
 
@@ -142,12 +172,13 @@ static limb_t limbs_add(limb_t *r, const limb_t *a, const limb_t *b)
 /* r = a - b, returns the borrow (0 or 1). r may alias a or b. */
 static limb_t limbs_sub(limb_t *r, const limb_t *a, const limb_t *b)
 {
-    dlimb_t acc = 0; /* borrow kept as 0 or all-ones in the high half */
+    limb_t borrow = 0;
     for (int i = 0; i < NLIMBS; i++) {
-        acc = (dlimb_t)a[i] - b[i] - (limb_t)(acc >> (2 * LIMB_BITS - 1));
-        r[i] = (limb_t)acc;
+        dlimb_t d = (dlimb_t)a[i] - b[i] - borrow;
+        r[i] = (limb_t)d;
+        borrow = (limb_t)(d >> LIMB_BITS) & 1; /* high half is 0 or all-ones */
     }
-    return (limb_t)(acc >> (2 * LIMB_BITS - 1));
+    return borrow;
 }
 
 /* Big-endian 32 bytes <-> limbs. */
@@ -271,8 +302,6 @@ static void sha256_block(uint32_t h[8], const uint8_t p[64])
     for (int i = 0; i < 8; i++) {
         h[i] += s[i];
     }
-    p256_wipe(w, sizeof w);
-    p256_wipe(s, sizeof s);
 }
 
 static void sha256_init(sha256_ctx *c)
@@ -285,6 +314,12 @@ static void sha256_init(sha256_ctx *c)
 
 static void sha256_update(sha256_ctx *c, const uint8_t *p, size_t n)
 {
+    while (n >= 64 && (c->len & 63) == 0) {
+        sha256_block(c->h, p);
+        c->len += 64;
+        p += 64;
+        n -= 64;
+    }
     while (n--) {
         c->buf[c->len++ & 63] = *p++;
         if ((c->len & 63) == 0) {
@@ -555,10 +590,6 @@ static void fe_pow_x30_x32(fe x30, fe x32, const fe a)
     fe_mul(x30, t, u);         /* 2^30 - 1 */
     fe_sqr_n(t, x30, 2);
     fe_mul(x32, t, x2);        /* 2^32 - 1 */
-    p256_wipe(x2, sizeof x2);
-    p256_wipe(x3, sizeof x3);
-    p256_wipe(u, sizeof u);
-    p256_wipe(t, sizeof t);
 }
 
 /* r = a^(p-2) = 1/a (Fermat; 0 maps to 0). In binary p - 2 is
@@ -577,9 +608,6 @@ static void fe_inv(fe r, const fe a)
     fe_mul(t, t, x30);
     fe_sqr_n(t, t, 2);
     fe_mul(r, t, a);
-    p256_wipe(x30, sizeof x30);
-    p256_wipe(x32, sizeof x32);
-    p256_wipe(t, sizeof t);
 }
 
 /* r = a^((p+1)/4), a square root of a when one exists (p = 3 mod 4); the
@@ -634,7 +662,6 @@ static void sc_mont_mul(sc r, const sc a, const sc b)
     limb_t borrow = limbs_sub(r, t, P256_N);
     /* keep t if t < n, i.e. the subtraction borrowed and t had no top limb */
     limbs_cmov(r, t, mask_of(borrow & (t[NLIMBS] ^ 1)));
-    p256_wipe(t, sizeof t);
 }
 
 /* r = a^e in the Montgomery domain (aM = a R, result a^e R) for a PUBLIC
@@ -677,8 +704,6 @@ static void sc_pow_public(sc r, const sc aM, const sc e)
         }
         i = j - 1;
     }
-    p256_wipe(tab, sizeof tab);
-    p256_wipe(sq, sizeof sq);
 }
 
 /* a mod n for a < 2^256 (< 2n): one masked subtraction */
@@ -1125,6 +1150,7 @@ int p256_public_key(uint8_t pub[P256_PUB_LEN], const uint8_t *priv, size_t priv_
         err = public_from_scalar(pub, d);
     }
     p256_wipe(d, sizeof d);
+    burn_stack();
     return err;
 }
 
@@ -1162,6 +1188,7 @@ int p256_keygen(uint8_t priv[P256_PRIV_LEN], uint8_t pub[P256_PUB_LEN],
     int err = public_from_scalar(pub, r);
     p256_wipe(r, sizeof r);
     p256_wipe(t, sizeof t);
+    burn_stack();
     return err;
 }
 
@@ -1275,6 +1302,7 @@ int p256_sign(uint8_t sig[P256_SIG_LEN], const uint8_t *priv, size_t priv_len,
     p256_wipe(key, sizeof key);
     p256_wipe(v, sizeof v);
     p256_wipe(h1, sizeof h1);
+    burn_stack();
     return P256_OK;
 }
 
@@ -1360,6 +1388,7 @@ int p256_ecdh(uint8_t secret[P256_SECRET_LEN], const uint8_t *priv, size_t priv_
     p256_wipe(&r, sizeof r);
     p256_wipe(x, sizeof x);
     p256_wipe(y, sizeof y);
+    burn_stack();
     return err;
 }
 
