@@ -18,6 +18,19 @@
  */
 #include "p256.h"
 
+#if defined(__GNUC__) && !defined(__clang__)
+/* Keep small copy/zero loops as loops: at -Os GCC would turn them into
+ * memcpy/memset calls, which cost more than the loop here and which a
+ * MicroPython native module would have to provide. */
+#pragma GCC optimize("no-tree-loop-distribute-patterns")
+#endif
+
+#if defined(__GNUC__)
+#define INLINE inline __attribute__((always_inline))
+#else
+#define INLINE inline
+#endif
+
 #ifdef P256_VALGRIND
 /* Constant-time test build: a value derived from secrets that we decide to
  * reveal must be marked defined, or memcheck reports the branch on it. */
@@ -71,18 +84,48 @@ static inline limb_t ct_eq(limb_t a, limb_t b)
     return 1 ^ ((d | ((limb_t)0 - d)) >> (LIMB_BITS - 1));
 }
 
-/* Full product of two limbs. ARMv6-M has only a 32x32->32 multiply, and
- * GCC would call a 64x64 library routine; four 16x16 products with wide
- * additions are faster and carry no data-dependent timing. */
-static inline dlimb_t mul_ll(limb_t a, limb_t b)
+/* x * y + z + t as a double limb (it cannot overflow: (2^w - 1)^2 + 2 (2^w - 1)
+ * = 2^2w - 1). This is the only multiplication primitive.
+ *
+ * ARMv6-M (Cortex-M0/M0+) only has MULS, 32x32->32; GCC would call a 64x64
+ * library routine and spill every double word. So there it is four 16x16
+ * products combined with ADDS/ADCS, 22 instructions without branches: the
+ * RP2040's single-cycle multiplier makes it constant time. MOVS #0 leaves
+ * the carry flag alone, which the sequence relies on. */
+static INLINE dlimb_t muladd(limb_t x, limb_t y, limb_t z, limb_t t)
 {
-#if LIMB_BITS == 32 && defined(__ARM_ARCH_6M__)
-    uint32_t al = a & 0xffff, ah = a >> 16, bl = b & 0xffff, bh = b >> 16;
-    uint64_t mid = (uint64_t)(al * bh) + (ah * bl); /* up to 33 bits */
-    uint64_t r = ((uint64_t)(ah * bh) << 32) | (al * bl);
-    return r + (mid << 16);
+#if LIMB_BITS == 32 && defined(__ARM_ARCH_6M__) && defined(__GNUC__) && !defined(P256_NO_ASM)
+    uint32_t u, v, w;
+    __asm__(".syntax unified\n\t"
+            "lsrs  %[u], %[x], #16\n\t"   /* u = xh */
+            "uxth  %[x], %[x]\n\t"        /* x = xl */
+            "lsrs  %[v], %[y], #16\n\t"   /* v = yh */
+            "uxth  %[y], %[y]\n\t"        /* y = yl */
+            "movs  %[w], %[x]\n\t"
+            "muls  %[w], %[y]\n\t"        /* w = xl yl       (low)  */
+            "muls  %[y], %[u]\n\t"        /* y = xh yl       (mid)  */
+            "muls  %[x], %[v]\n\t"        /* x = xl yh       (mid)  */
+            "muls  %[v], %[u]\n\t"        /* v = xh yh       (high) */
+            "adds  %[x], %[x], %[y]\n\t"  /* x = mid, C = its bit 32 */
+            "movs  %[u], #0\n\t"
+            "adcs  %[u], %[u], %[u]\n\t"  /* u = C */
+            "lsls  %[u], %[u], #16\n\t"
+            "adds  %[v], %[v], %[u]\n\t"  /* high += C << 16 */
+            "lsls  %[u], %[x], #16\n\t"
+            "lsrs  %[x], %[x], #16\n\t"
+            "adds  %[w], %[w], %[u]\n\t"  /* low += mid << 16 */
+            "adcs  %[v], %[v], %[x]\n\t"  /* high += mid >> 16 + C */
+            "movs  %[u], #0\n\t"
+            "adds  %[w], %[w], %[z]\n\t"
+            "adcs  %[v], %[v], %[u]\n\t"  /* + z */
+            "adds  %[w], %[w], %[t]\n\t"
+            "adcs  %[v], %[v], %[u]\n\t"  /* + t */
+            : [x] "+&l"(x), [y] "+&l"(y), [u] "=&l"(u), [v] "=&l"(v), [w] "=&l"(w)
+            : [z] "l"(z), [t] "l"(t)
+            : "cc");
+    return (uint64_t)v << 32 | w;
 #else
-    return (dlimb_t)a * b;
+    return (dlimb_t)x * y + z + t;
 #endif
 }
 
@@ -157,6 +200,51 @@ static limb_t limbs_eq(const limb_t *a, const limb_t *b)
     return ct_eq(acc, 0);
 }
 
+#if LIMB_BITS == 32 && defined(__ARM_ARCH_6M__) && defined(__GNUC__) && !defined(P256_NO_ASM)
+/* ARMv6-M: one ADDS/ADCS (SUBS/SBCS) chain through the carry flag, two
+ * words at a time; LDM/STM and MOVS #0 leave the carry alone. The C below
+ * compiles to double-word spills on this core, about three times slower. */
+#define ADDSUB_CHAIN(op1, opn, r, a, b, ret)                                      \
+    do {                                                                           \
+        uint32_t x0, x1, y0, y1;                                                   \
+        __asm__ volatile(".syntax unified\n\t"                                     \
+                         "ldm %[a]!, {%[x0], %[x1]}\n\t"                           \
+                         "ldm %[b]!, {%[y0], %[y1]}\n\t"                           \
+                         op1 " %[x0], %[x0], %[y0]\n\t"                            \
+                         opn " %[x1], %[x1], %[y1]\n\t"                            \
+                         "stm %[r]!, {%[x0], %[x1]}\n\t"                           \
+                         ".rept 3\n\t"                                             \
+                         "ldm %[a]!, {%[x0], %[x1]}\n\t"                           \
+                         "ldm %[b]!, {%[y0], %[y1]}\n\t"                           \
+                         opn " %[x0], %[x0], %[y0]\n\t"                            \
+                         opn " %[x1], %[x1], %[y1]\n\t"                            \
+                         "stm %[r]!, {%[x0], %[x1]}\n\t"                           \
+                         ".endr\n\t"                                               \
+                         "movs %[x0], #0\n\t"                                      \
+                         opn " %[x0], %[x0], %[x0]\n\t"                            \
+                         : [r] "+&l"(r), [a] "+&l"(a), [b] "+&l"(b), [x0] "=&l"(x0), \
+                           [x1] "=&l"(x1), [y0] "=&l"(y0), [y1] "=&l"(y1)            \
+                         :                                                         \
+                         : "cc", "memory");                                        \
+        ret = x0;                                                                  \
+    } while (0)
+
+/* r = a + b, returns the carry (0 or 1). r may alias a or b. */
+static limb_t limbs_add(limb_t *r, const limb_t *a, const limb_t *b)
+{
+    limb_t c;
+    ADDSUB_CHAIN("adds", "adcs", r, a, b, c); /* x0 = 0 + 0 + C */
+    return c;
+}
+
+/* r = a - b, returns the borrow (0 or 1). r may alias a or b. */
+static limb_t limbs_sub(limb_t *r, const limb_t *a, const limb_t *b)
+{
+    limb_t c;
+    ADDSUB_CHAIN("subs", "sbcs", r, a, b, c); /* x0 = 0 - 0 - !C: 0 or -1 */
+    return c & 1;
+}
+#else
 /* r = a + b, returns the carry (0 or 1). r may alias a or b. */
 static limb_t limbs_add(limb_t *r, const limb_t *a, const limb_t *b)
 {
@@ -180,6 +268,7 @@ static limb_t limbs_sub(limb_t *r, const limb_t *a, const limb_t *b)
     }
     return borrow;
 }
+#endif
 
 /* Big-endian 32 bytes <-> limbs. */
 static void limbs_from_bytes(limb_t *r, const uint8_t in[32])
@@ -414,48 +503,54 @@ static void fe_sub(fe r, const fe a, const fe b)
     mod_sub(r, a, b, P256_P);
 }
 
-/* c = a * b, 2*NLIMBS limbs, operand scanning */
+/* c = a * b, 2*NLIMBS limbs, row by row (operand scanning) */
 static void mul_wide(limb_t c[2 * NLIMBS], const limb_t *a, const limb_t *b)
 {
-    for (int i = 0; i < 2 * NLIMBS; i++) {
-        c[i] = 0;
+    limb_t carry = 0;
+    for (int j = 0; j < NLIMBS; j++) {
+        dlimb_t p = muladd(a[0], b[j], 0, carry);
+        c[j] = (limb_t)p;
+        carry = (limb_t)(p >> LIMB_BITS);
     }
-    for (int i = 0; i < NLIMBS; i++) {
-        dlimb_t acc = 0;
+    c[NLIMBS] = carry;
+    for (int i = 1; i < NLIMBS; i++) {
+        carry = 0;
         for (int j = 0; j < NLIMBS; j++) {
-            acc += mul_ll(a[i], b[j]) + c[i + j];
-            c[i + j] = (limb_t)acc;
-            acc >>= LIMB_BITS;
+            dlimb_t p = muladd(a[i], b[j], c[i + j], carry);
+            c[i + j] = (limb_t)p;
+            carry = (limb_t)(p >> LIMB_BITS);
         }
-        c[i + NLIMBS] = (limb_t)acc;
+        c[i + NLIMBS] = carry;
     }
 }
 
-/* c = a^2: each cross product once, doubled, then the squares added. */
+/* c = a^2: the cross products a[i]*a[j] (i < j) once, then doubled, then
+ * the squares a[i]^2 added on the diagonal: N(N+1)/2 products, not N^2. */
 static void sqr_wide(limb_t c[2 * NLIMBS], const limb_t *a)
 {
-    dlimb_t acc;
-    for (int i = 0; i < 2 * NLIMBS; i++) {
-        c[i] = 0;
+    limb_t carry;
+    c[0] = 0;
+    c[2 * NLIMBS - 1] = 0;
+    for (int j = 1; j < NLIMBS; j++) {
+        c[j] = 0;
     }
     for (int i = 0; i < NLIMBS - 1; i++) {
-        acc = 0;
+        carry = 0;
         for (int j = i + 1; j < NLIMBS; j++) {
-            acc += mul_ll(a[i], a[j]) + c[i + j];
-            c[i + j] = (limb_t)acc;
-            acc >>= LIMB_BITS;
+            dlimb_t p = muladd(a[i], a[j], c[i + j], carry);
+            c[i + j] = (limb_t)p;
+            carry = (limb_t)(p >> LIMB_BITS);
         }
-        c[i + NLIMBS] = (limb_t)acc;
+        c[i + NLIMBS] = carry;
     }
-    acc = 0;
+    carry = 0;
     for (int i = 0; i < NLIMBS; i++) {
-        dlimb_t sq = mul_ll(a[i], a[i]);
-        acc += (dlimb_t)((limb_t)sq) + ((dlimb_t)c[2 * i] << 1);
-        c[2 * i] = (limb_t)acc;
-        acc >>= LIMB_BITS;
-        acc += (sq >> LIMB_BITS) + ((dlimb_t)c[2 * i + 1] << 1);
-        c[2 * i + 1] = (limb_t)acc;
-        acc >>= LIMB_BITS;
+        limb_t lo = c[2 * i], hi = c[2 * i + 1];
+        dlimb_t p = muladd(a[i], a[i], lo << 1, carry);     /* + low limb doubled */
+        c[2 * i] = (limb_t)p;
+        p = (p >> LIMB_BITS) + ((dlimb_t)hi << 1) + (lo >> (LIMB_BITS - 1));
+        c[2 * i + 1] = (limb_t)p;
+        carry = (limb_t)(p >> LIMB_BITS);
     }
 }
 
@@ -528,10 +623,10 @@ static void fe_reduce(fe r, const limb_t c[2 * NLIMBS])
     acc += CW(5) + 2 * (CW(13) + CW(14)) + CW(15) - CW(10) - CW(11);
     w[5] = (uint32_t)acc;
     acc >>= 32;
-    acc += CW(6) + 3 * CW(14) + 2 * CW(15) + CW(13) - CW(8) - CW(9);
+    acc += CW(6) + 2 * (CW(14) + CW(15)) + CW(14) + CW(13) - CW(8) - CW(9);
     w[6] = (uint32_t)acc;
     acc >>= 32;
-    acc += CW(7) + 3 * CW(15) + CW(8) - CW(10) - CW(11) - CW(12) - CW(13);
+    acc += CW(7) + 2 * CW(15) + CW(15) + CW(8) - CW(10) - CW(11) - CW(12) - CW(13);
     w[7] = (uint32_t)acc;
     acc >>= 32;
     fold(w, fold(w, acc));
@@ -627,40 +722,44 @@ static void fe_sqrt(fe r, const fe a)
 /* ------------------------------------------------------------------------ */
 /* 4. Arithmetic mod n (Montgomery, R = 2^256)                               */
 
-/* r = a * b / R mod n, for a, b < n. CIOS (Koc, Acar, Kaliski 1996): each
- * row adds a * b[i], then m * n with m chosen so the low limb cancels, and
- * shifts one limb. The result is < 2n; one masked subtraction of n. */
+/*
+ * r = a * b / R mod n for a, b < n: Montgomery multiplication, CIOS form
+ * (Koc, Acar and Kaliski 1996). Each row adds a * b[i], then m * n with
+ * m = t[0] * (-1/n) so the low limb cancels, and drops that limb. The
+ * result is < 2n: one masked subtraction of n.
+ */
 static void sc_mont_mul(sc r, const sc a, const sc b)
 {
-    limb_t t[NLIMBS + 2];
-    for (int i = 0; i < NLIMBS + 2; i++) {
+    limb_t t[NLIMBS + 1], t_hi = 0;
+    dlimb_t p;
+    for (int i = 0; i <= NLIMBS; i++) {
         t[i] = 0;
     }
     for (int i = 0; i < NLIMBS; i++) {
-        dlimb_t acc = 0;
+        limb_t carry = 0;
         for (int j = 0; j < NLIMBS; j++) {
-            acc += mul_ll(a[j], b[i]) + t[j];
-            t[j] = (limb_t)acc;
-            acc >>= LIMB_BITS;
+            p = muladd(a[j], b[i], t[j], carry);
+            t[j] = (limb_t)p;
+            carry = (limb_t)(p >> LIMB_BITS);
         }
-        acc += t[NLIMBS];
-        t[NLIMBS] = (limb_t)acc;
-        t[NLIMBS + 1] = (limb_t)(acc >> LIMB_BITS);
+        p = (dlimb_t)t[NLIMBS] + carry;
+        t[NLIMBS] = (limb_t)p;
+        t_hi = (limb_t)(p >> LIMB_BITS);
 
         limb_t m = t[0] * P256_N0INV;
-        acc = mul_ll(m, P256_N[0]) + t[0];
-        acc >>= LIMB_BITS;
+        p = muladd(m, P256_N[0], t[0], 0);
+        carry = (limb_t)(p >> LIMB_BITS);
         for (int j = 1; j < NLIMBS; j++) {
-            acc += mul_ll(m, P256_N[j]) + t[j];
-            t[j - 1] = (limb_t)acc;
-            acc >>= LIMB_BITS;
+            p = muladd(m, P256_N[j], t[j], carry);
+            t[j - 1] = (limb_t)p;
+            carry = (limb_t)(p >> LIMB_BITS);
         }
-        acc += t[NLIMBS];
-        t[NLIMBS - 1] = (limb_t)acc;
-        t[NLIMBS] = t[NLIMBS + 1] + (limb_t)(acc >> LIMB_BITS);
+        p = (dlimb_t)t[NLIMBS] + carry;
+        t[NLIMBS - 1] = (limb_t)p;
+        t[NLIMBS] = t_hi + (limb_t)(p >> LIMB_BITS);
     }
     limb_t borrow = limbs_sub(r, t, P256_N);
-    /* keep t if t < n, i.e. the subtraction borrowed and t had no top limb */
+    /* keep t if t < n: the subtraction borrowed and t had no top limb */
     limbs_cmov(r, t, mask_of(borrow & (t[NLIMBS] ^ 1)));
 }
 
