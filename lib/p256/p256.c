@@ -1152,18 +1152,18 @@ const char *p256_error_message(int err)
 {
     switch (err) {
     case P256_OK: return "ok";
-    case P256_ERR_SEED_LEN: return "seed must be 40 bytes";
-    case P256_ERR_PRIV_LEN: return "private key must be 32 bytes";
-    case P256_ERR_PRIV: return "private key must be in [1, n-1]";
-    case P256_ERR_DIGEST_LEN: return "digest must be 32 bytes";
-    case P256_ERR_EXTRA_LEN: return "extra must be 0 or 32 bytes";
-    case P256_ERR_PUB_LEN: return "public key must be 33 or 65 bytes";
-    case P256_ERR_PUB65_LEN: return "public key must be 65 bytes";
-    case P256_ERR_PUB33_LEN: return "public key must be 33 bytes";
-    case P256_ERR_PUB: return "invalid public key";
-    case P256_ERR_SIG_LEN: return "signature must be 64 bytes";
-    case P256_ERR_DER: return "malformed DER signature";
-    default: return "internal error";
+    case P256_ERR_SEED_LEN: return P256_MSG_SEED_LEN;
+    case P256_ERR_PRIV_LEN: return P256_MSG_PRIV_LEN;
+    case P256_ERR_PRIV: return P256_MSG_PRIV;
+    case P256_ERR_DIGEST_LEN: return P256_MSG_DIGEST_LEN;
+    case P256_ERR_EXTRA_LEN: return P256_MSG_EXTRA_LEN;
+    case P256_ERR_PUB_LEN: return P256_MSG_PUB_LEN;
+    case P256_ERR_PUB65_LEN: return P256_MSG_PUB65_LEN;
+    case P256_ERR_PUB33_LEN: return P256_MSG_PUB33_LEN;
+    case P256_ERR_PUB: return P256_MSG_PUB;
+    case P256_ERR_SIG_LEN: return P256_MSG_SIG_LEN;
+    case P256_ERR_DER: return P256_MSG_DER;
+    default: return P256_MSG_INTERNAL;
     }
 }
 

@@ -48,6 +48,21 @@ enum {
     P256_ERR_INTERNAL
 };
 
+/* The messages, as macros so the MicroPython binding can wrap each literal
+ * in MP_ERROR_TEXT() (needed where firmware compresses ROM strings). */
+#define P256_MSG_SEED_LEN "seed must be 40 bytes"
+#define P256_MSG_PRIV_LEN "private key must be 32 bytes"
+#define P256_MSG_PRIV "private key must be in [1, n-1]"
+#define P256_MSG_DIGEST_LEN "digest must be 32 bytes"
+#define P256_MSG_EXTRA_LEN "extra must be 0 or 32 bytes"
+#define P256_MSG_PUB_LEN "public key must be 33 or 65 bytes"
+#define P256_MSG_PUB65_LEN "public key must be 65 bytes"
+#define P256_MSG_PUB33_LEN "public key must be 33 bytes"
+#define P256_MSG_PUB "invalid public key"
+#define P256_MSG_SIG_LEN "signature must be 64 bytes"
+#define P256_MSG_DER "malformed DER signature"
+#define P256_MSG_INTERNAL "internal error"
+
 /* Short message for an error code (static storage). */
 const char *p256_error_message(int err);
 
