@@ -71,6 +71,14 @@ static inline limb_t barrier(limb_t x)
     return x;
 }
 
+static inline uint32_t barrier32(uint32_t x)
+{
+#if defined(__GNUC__)
+    __asm__("" : "+r"(x));
+#endif
+    return x;
+}
+
 /* all-ones if bit == 1, zero if bit == 0 */
 static inline limb_t mask_of(limb_t bit)
 {
@@ -315,10 +323,6 @@ static const sc P256_N = {
 /* n - 1, the modulus of keygen's reduction */
 static const sc P256_N_MINUS_1 = {
     P256_W2(0xfc632550, 0xf3b9cac2), P256_W2(0xa7179e84, 0xbce6faad),
-    P256_W2(0xffffffff, 0xffffffff), P256_W2(0x00000000, 0xffffffff)};
-/* n - 2, the exponent that inverts mod n (Fermat) */
-static const sc P256_N_MINUS_2 = {
-    P256_W2(0xfc63254f, 0xf3b9cac2), P256_W2(0xa7179e84, 0xbce6faad),
     P256_W2(0xffffffff, 0xffffffff), P256_W2(0x00000000, 0xffffffff)};
 /* R^2 mod n with R = 2^256: to_mont(a) = mont_mul(a, R^2) */
 static const sc P256_N_RR = {
@@ -687,24 +691,6 @@ static void fe_pow_x30_x32(fe x30, fe x32, const fe a)
     fe_mul(x32, t, x2);        /* 2^32 - 1 */
 }
 
-/* r = a^(p-2) = 1/a (Fermat; 0 maps to 0). In binary p - 2 is
- * [32 ones][31 zeros][1][96 zeros][94 ones][0][1]: 255 squarings, 12 mults. */
-static void fe_inv(fe r, const fe a)
-{
-    fe x30, x32, t;
-    fe_pow_x30_x32(x30, x32, a);
-    fe_sqr_n(t, x32, 32);
-    fe_mul(t, t, a);
-    fe_sqr_n(t, t, 96 + 32);
-    fe_mul(t, t, x32);
-    fe_sqr_n(t, t, 32);
-    fe_mul(t, t, x32);
-    fe_sqr_n(t, t, 30);
-    fe_mul(t, t, x30);
-    fe_sqr_n(t, t, 2);
-    fe_mul(r, t, a);
-}
-
 /* r = a^((p+1)/4), a square root of a when one exists (p = 3 mod 4); the
  * caller checks r^2 = a. (p+1)/4 = [32 ones][31 zeros][1][95 zeros][1][94 zeros].
  * Used only on public data (point decompression). */
@@ -763,48 +749,6 @@ static void sc_mont_mul(sc r, const sc a, const sc b)
     limbs_cmov(r, t, mask_of(borrow & (t[NLIMBS] ^ 1)));
 }
 
-/* r = a^e in the Montgomery domain (aM = a R, result a^e R) for a PUBLIC
- * exponent e, by left-to-right sliding windows of up to 4 bits over the
- * odd powers aM^1, aM^3, ..., aM^15. The branches follow e only. */
-static void sc_pow_public(sc r, const sc aM, const sc e)
-{
-    sc tab[8], sq;
-    int started = 0;
-    limbs_copy(tab[0], aM);
-    sc_mont_mul(sq, aM, aM);
-    for (int i = 1; i < 8; i++) {
-        sc_mont_mul(tab[i], tab[i - 1], sq);
-    }
-    for (int i = 255; i >= 0;) {
-        if (!limbs_bit(e, i)) {
-            if (started) {
-                sc_mont_mul(r, r, r);
-            }
-            i--;
-            continue;
-        }
-        /* window e[i..j], j >= i - 3, ending in a one */
-        int j = i - 3 < 0 ? 0 : i - 3;
-        while (!limbs_bit(e, j)) {
-            j++;
-        }
-        int v = 0;
-        for (int k = i; k >= j; k--) {
-            v = (v << 1) | (int)limbs_bit(e, k);
-            if (started) {
-                sc_mont_mul(r, r, r);
-            }
-        }
-        if (started) {
-            sc_mont_mul(r, r, tab[v >> 1]);
-        } else {
-            limbs_copy(r, tab[v >> 1]);
-            started = 1;
-        }
-        i = j - 1;
-    }
-}
-
 /* a mod n for a < 2^256 (< 2n): one masked subtraction */
 static void sc_reduce_once(sc r, const sc a)
 {
@@ -819,6 +763,220 @@ static limb_t sc_in_range(const sc a)
 {
     sc t;
     return limbs_sub(t, a, P256_N) & (limbs_is_zero(a) ^ 1);
+}
+
+/* ------------------------------------------------------------------------ */
+/* 4b. Inversion mod p and mod n: safegcd                                    */
+
+/*
+ * Constant-time modular inversion by Bernstein and Yang, "Fast constant-time
+ * gcd computation and modular inversion" (2019), in the batched form that
+ * libsecp256k1 documents. A divstep maps (delta, f, g), f odd, to
+ *
+ *   (1 - delta, g, (g - f)/2)        if delta > 0 and g is odd,
+ *   (1 + delta, f, (g + (g mod 2) f)/2)   otherwise.
+ *
+ * Starting from (1, M, x), g reaches 0 and f = +-gcd = +-1 after at most
+ * floor((49*256 + 57)/17) = 741 divsteps for 256-bit inputs (their Theorem
+ * 11.2); we always do 25 batches of 30 = 750. A batch looks only at the low
+ * 30 bits of f and g and yields a 2x2 integer matrix T (scaled by 2^30)
+ * with (f', g') = T (f, g) / 2^30; the same T applied to (d, e), started
+ * at (0, 1), tracks f = d x (mod M), with the division by 2^30 done mod M
+ * by adding a multiple of M that clears the low 30 bits. At the end f = +-1
+ * and d = +-1/x. Numbers are 9 signed limbs of 30 bits; the matrix entries
+ * stay below 2^30 in size, so every product fits 64 bits. The number of
+ * steps is fixed and every step is masked: no branch depends on x.
+ * About 20 times faster than Fermat's x^(M-2) on the M0+, 2 times here.
+ */
+#define S30_MASK 0x3fffffff
+
+typedef struct {
+    int32_t v[9]; /* value = sum v[i] 2^(30 i); v[0..7] in [0, 2^30), v[8] signed */
+} s30;
+
+typedef struct {
+    s30 m;
+    uint32_t m_inv30; /* 1/m mod 2^30 */
+} modinv_info;
+
+static const modinv_info MODINV_P = {
+    {{0x3fffffff, 0x3fffffff, 0x3fffffff, 0x0000003f, 0, 0, 0x00001000, 0x3fffc000, 0x0000ffff}},
+    0x3fffffff};
+static const modinv_info MODINV_N = {
+    {{0x3c632551, 0x0ee72b0b, 0x3179e84f, 0x39beab69, 0x3fffffbc, 0x3fffffff, 0x00000fff,
+      0x3fffc000, 0x0000ffff}},
+    0x11ff43b1};
+
+/* (int64_t)a * b. On ARMv6-M GCC calls libgcc's __aeabi_lmul, whose time
+ * depends on the operands; use the constant-time unsigned product and
+ * correct for the signs: a b = ua ub - 2^32 (ua [b < 0] + ub [a < 0]). */
+static INLINE int64_t smul(int32_t a, int32_t b)
+{
+#if LIMB_BITS == 32 && defined(__ARM_ARCH_6M__) && defined(__GNUC__) && !defined(P256_NO_ASM)
+    uint32_t sa = (uint32_t)(a >> 31), sb = (uint32_t)(b >> 31);
+    uint64_t p = muladd((uint32_t)a, (uint32_t)b, 0, 0);
+    uint32_t corr = ((uint32_t)a & sb) + ((uint32_t)b & sa);
+    return (int64_t)(p - ((uint64_t)corr << 32));
+#else
+    return (int64_t)a * b;
+#endif
+}
+
+/* 32-bit word j of a 256-bit number */
+static inline uint32_t word32(const limb_t *a, int j)
+{
+    return (uint32_t)(a[j / (LIMB_BITS / 32)] >> (32 * (j % (LIMB_BITS / 32))));
+}
+
+/* 30 divsteps on the low bits of f (odd) and g; returns delta, fills t. */
+static int32_t divsteps30(int32_t delta, uint32_t f, uint32_t g, int32_t t[4])
+{
+    uint32_t u = 1, v = 0, q = 0, r = 1, x;
+    for (int i = 0; i < 30; i++) {
+        /* c1: delta > 0 and g odd. Then (f, g, u, v, q, r, delta) becomes
+         * (g, -f, q, r, -u, -v, -delta), which makes the common step below
+         * produce the first case of the divstep. */
+        uint32_t c1 = barrier32((uint32_t)0 - (((uint32_t)0 - (uint32_t)delta) >> 31 & g & 1));
+        x = (f ^ g) & c1;
+        f ^= x;
+        g ^= x;
+        g = (g ^ c1) - c1;
+        x = (u ^ q) & c1;
+        u ^= x;
+        q ^= x;
+        q = (q ^ c1) - c1;
+        x = (v ^ r) & c1;
+        v ^= x;
+        r ^= x;
+        r = (r ^ c1) - c1;
+        delta = (int32_t)(((uint32_t)delta ^ c1) - c1);
+        /* g odd: g += f (and its row follows) */
+        uint32_t c2 = barrier32((uint32_t)0 - (g & 1));
+        g += f & c2;
+        q += u & c2;
+        r += v & c2;
+        /* halve g; the other row doubles so that T stays scaled by 2^i */
+        delta++;
+        g >>= 1;
+        u <<= 1;
+        v <<= 1;
+    }
+    t[0] = (int32_t)u;
+    t[1] = (int32_t)v;
+    t[2] = (int32_t)q;
+    t[3] = (int32_t)r;
+    return delta;
+}
+
+/* (f, g) = T (f, g) / 2^30, exactly */
+static void s30_update_fg(s30 *f, s30 *g, const int32_t t[4])
+{
+    int64_t cf = smul(t[0], f->v[0]) + smul(t[1], g->v[0]);
+    int64_t cg = smul(t[2], f->v[0]) + smul(t[3], g->v[0]);
+    cf >>= 30; /* the low 30 bits are zero by construction */
+    cg >>= 30;
+    for (int i = 1; i < 9; i++) {
+        cf += smul(t[0], f->v[i]) + smul(t[1], g->v[i]);
+        cg += smul(t[2], f->v[i]) + smul(t[3], g->v[i]);
+        f->v[i - 1] = (int32_t)cf & S30_MASK;
+        g->v[i - 1] = (int32_t)cg & S30_MASK;
+        cf >>= 30;
+        cg >>= 30;
+    }
+    f->v[8] = (int32_t)cf;
+    g->v[8] = (int32_t)cg;
+}
+
+/* (d, e) = T (d, e) / 2^30 mod m, kept in (-2m, m): first add m times the
+ * row for each negative input, then the multiple of m that clears the low
+ * 30 bits (md = -(T d)/m mod 2^30). */
+static void s30_update_de(s30 *d, s30 *e, const int32_t t[4], const modinv_info *mi)
+{
+    int32_t sd = d->v[8] >> 31, se = e->v[8] >> 31; /* all-ones if negative */
+    int32_t md = (t[0] & sd) + (t[1] & se);
+    int32_t me = (t[2] & sd) + (t[3] & se);
+    int64_t cd = smul(t[0], d->v[0]) + smul(t[1], e->v[0]);
+    int64_t ce = smul(t[2], d->v[0]) + smul(t[3], e->v[0]);
+    md -= (int32_t)((mi->m_inv30 * (uint32_t)cd + (uint32_t)md) & S30_MASK);
+    me -= (int32_t)((mi->m_inv30 * (uint32_t)ce + (uint32_t)me) & S30_MASK);
+    cd += smul(mi->m.v[0], md);
+    ce += smul(mi->m.v[0], me);
+    cd >>= 30;
+    ce >>= 30;
+    for (int i = 1; i < 9; i++) {
+        cd += smul(t[0], d->v[i]) + smul(t[1], e->v[i]) + smul(mi->m.v[i], md);
+        ce += smul(t[2], d->v[i]) + smul(t[3], e->v[i]) + smul(mi->m.v[i], me);
+        d->v[i - 1] = (int32_t)cd & S30_MASK;
+        e->v[i - 1] = (int32_t)ce & S30_MASK;
+        cd >>= 30;
+        ce >>= 30;
+    }
+    d->v[8] = (int32_t)cd;
+    e->v[8] = (int32_t)ce;
+}
+
+/* carry each limb into the next: v[0..7] in [0, 2^30), v[8] signed */
+static void s30_carry(s30 *a)
+{
+    for (int i = 0; i < 8; i++) {
+        a->v[i + 1] += a->v[i] >> 30;
+        a->v[i] &= S30_MASK;
+    }
+}
+
+/* a += m if a < 0 */
+static void s30_add_if_negative(s30 *a, const modinv_info *mi)
+{
+    int32_t neg = a->v[8] >> 31;
+    for (int i = 0; i < 9; i++) {
+        a->v[i] += mi->m.v[i] & neg;
+    }
+    s30_carry(a);
+}
+
+/* r = 1/x mod m (0 for x = 0), x < m */
+static void mod_inv(limb_t *r, const limb_t *x, const modinv_info *mi)
+{
+    s30 d = {{0}}, e = {{1}}, f = mi->m, g;
+    int32_t t[4], delta = 1;
+    for (int i = 0; i < 9; i++) {
+        int bit = 30 * i, j = bit / 32, sh = bit % 32;
+        uint32_t w = word32(x, j) >> sh;
+        if (sh > 2 && j < 7) {
+            w |= word32(x, j + 1) << (32 - sh);
+        }
+        g.v[i] = (int32_t)(w & S30_MASK);
+    }
+    for (int i = 0; i < 25; i++) {
+        delta = divsteps30(delta, (uint32_t)f.v[0], (uint32_t)g.v[0], t);
+        s30_update_de(&d, &e, t, mi);
+        s30_update_fg(&f, &g, t);
+    }
+    /* f = +-1 and d in (-2m, m): bring d into (-m, m), multiply by the sign
+     * of f, then into [0, m) */
+    s30_add_if_negative(&d, mi);
+    int32_t fneg = f.v[8] >> 31;
+    for (int i = 0; i < 9; i++) {
+        d.v[i] = (d.v[i] ^ fneg) - fneg;
+    }
+    s30_carry(&d);
+    s30_add_if_negative(&d, mi);
+    for (int i = 0; i < NLIMBS; i++) {
+        r[i] = 0;
+    }
+    for (int i = 0; i < 9; i++) {
+        /* limb i covers bits 30i .. 30i+29 of a value below 2^256 */
+        int bit = 30 * i;
+        r[bit / LIMB_BITS] |= (limb_t)d.v[i] << (bit % LIMB_BITS);
+        if (bit % LIMB_BITS > LIMB_BITS - 30 && bit / LIMB_BITS + 1 < NLIMBS) {
+            r[bit / LIMB_BITS + 1] |= (limb_t)d.v[i] >> (LIMB_BITS - bit % LIMB_BITS);
+        }
+    }
+}
+
+static void fe_inv(fe r, const fe a)
+{
+    mod_inv(r, a, &MODINV_P);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1327,8 +1485,9 @@ static void rfc6979_update_v(const uint8_t key[32], uint8_t v[32])
  * the nonce stays secret even if the RNG is bad (it is still RFC 6979) and
  * two signatures of one digest differ, which blunts fault attacks.
  *
- *   s = k^-1 (z + r d) mod n, computed in the Montgomery domain:
- *   k^-1 R = (k R)^(n-2), then mont(t, k^-1 R) = t k^-1.
+ *   s = k^-1 (z + r d) mod n, with Montgomery products mont(a, b) = a b / R:
+ *   r d = mont(r, mont(d, R^2)), t = mont(z + r d, R^2) = (z + r d) R, and
+ *   s = mont(t, 1/k) with 1/k from the constant-time mod_inv.
  */
 int p256_sign(uint8_t sig[P256_SIG_LEN], const uint8_t *priv, size_t priv_len,
               const uint8_t *digest, size_t digest_len,
@@ -1377,8 +1536,8 @@ int p256_sign(uint8_t sig[P256_SIG_LEN], const uint8_t *priv, size_t priv_len,
             sc_mont_mul(t, d, P256_N_RR);       /* d R */
             sc_mont_mul(t, r, t);               /* r d */
             mod_add(t, t, z, P256_N);           /* z + r d */
-            sc_mont_mul(s, k, P256_N_RR);       /* k R */
-            sc_pow_public(s, s, P256_N_MINUS_2); /* k^-1 R */
+            sc_mont_mul(t, t, P256_N_RR);       /* (z + r d) R */
+            mod_inv(s, k, &MODINV_N);           /* 1/k */
             sc_mont_mul(s, t, s);               /* (z + r d) / k */
             ok = (limbs_is_zero(r) | limbs_is_zero(s)) ^ 1;
             DECLASSIFY(&ok, sizeof ok);
@@ -1440,8 +1599,8 @@ int p256_verify(int *valid, const uint8_t *pub, size_t pub_len,
     }
     limbs_from_bytes(z, digest);
     sc_reduce_once(z, z);
-    sc_mont_mul(w, s, P256_N_RR);
-    sc_pow_public(w, w, P256_N_MINUS_2); /* s^-1 R */
+    mod_inv(w, s, &MODINV_N);
+    sc_mont_mul(w, w, P256_N_RR);        /* R / s */
     sc_mont_mul(u1, z, w);               /* z / s */
     sc_mont_mul(u2, r, w);               /* r / s */
     comb_mul(&p1, u1);
