@@ -255,6 +255,32 @@ static limb_t limbs_sub(limb_t *r, const limb_t *a, const limb_t *b)
     ADDSUB_CHAIN("subs", "sbcs", r, a, b, c); /* x0 = 0 - 0 - !C: 0 or -1 */
     return c & 1;
 }
+#elif LIMB_BITS == 64 && defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+/* x86-64: GCC's carry builtins give plain ADC/SBB chains; the double-limb
+ * C below costs about three times as many instructions. */
+static INLINE limb_t limbs_add(limb_t *r, const limb_t *a, const limb_t *b)
+{
+    unsigned char c = 0;
+#pragma GCC unroll 4
+    for (int i = 0; i < NLIMBS; i++) {
+        unsigned long long t;
+        c = __builtin_ia32_addcarryx_u64(c, a[i], b[i], &t);
+        r[i] = t;
+    }
+    return c;
+}
+
+static INLINE limb_t limbs_sub(limb_t *r, const limb_t *a, const limb_t *b)
+{
+    unsigned char c = 0;
+#pragma GCC unroll 4
+    for (int i = 0; i < NLIMBS; i++) {
+        unsigned long long t;
+        c = __builtin_ia32_sbb_u64(c, a[i], b[i], &t);
+        r[i] = t;
+    }
+    return c;
+}
 #else
 /* r = a + b, returns the carry (0 or 1). r may alias a or b. */
 static limb_t limbs_add(limb_t *r, const limb_t *a, const limb_t *b)
@@ -367,38 +393,52 @@ static inline uint32_t ror(uint32_t x, int n)
     return (x >> n) | (x << (32 - n));
 }
 
+#define S0(x) (ror(x, 2) ^ ror(x, 13) ^ ror(x, 22))
+#define S1(x) (ror(x, 6) ^ ror(x, 11) ^ ror(x, 25))
+#define s0(x) (ror(x, 7) ^ ror(x, 18) ^ ((x) >> 3))
+#define s1(x) (ror(x, 17) ^ ror(x, 19) ^ ((x) >> 10))
+/* One round with the working variables renamed instead of moved: eight
+ * rounds in a row bring them back to their places. w is a 16-word ring. */
+#define ROUND(a, b, c, d, e, f, g, h, i)                                     \
+    do {                                                                     \
+        uint32_t t1 = h + S1(e) + ((e & f) ^ (~e & g)) + SHA256_K[i] + w[(i) & 15]; \
+        d += t1;                                                             \
+        h = t1 + S0(a) + ((a & b) ^ (a & c) ^ (b & c));                      \
+    } while (0)
+
 static void sha256_block(uint32_t h[8], const uint8_t p[64])
 {
-    uint32_t w[16], s[8];
-    for (int i = 0; i < 8; i++) {
-        s[i] = h[i];
+    uint32_t w[16];
+    uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], k = h[7];
+    for (int i = 0; i < 16; i++) {
+        w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
+               (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
     }
-    /* 16-word rolling message schedule keeps the stack small */
-    for (int i = 0; i < 64; i++) {
-        uint32_t wi;
-        if (i < 16) {
-            wi = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
-                 (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
-        } else {
-            uint32_t w15 = w[(i - 15) & 15], w2 = w[(i - 2) & 15];
-            wi = w[i & 15] + (ror(w15, 7) ^ ror(w15, 18) ^ (w15 >> 3)) + w[(i - 7) & 15] +
-                 (ror(w2, 17) ^ ror(w2, 19) ^ (w2 >> 10));
+    for (int i = 0; i < 64; i += 8) {
+        if (i >= 16) { /* message schedule for rounds i .. i+7 */
+            for (int j = i; j < i + 8; j++) {
+                w[j & 15] += s1(w[(j - 2) & 15]) + w[(j - 7) & 15] + s0(w[(j - 15) & 15]);
+            }
         }
-        w[i & 15] = wi;
-        uint32_t t1 = s[7] + (ror(s[4], 6) ^ ror(s[4], 11) ^ ror(s[4], 25)) +
-                      ((s[4] & s[5]) ^ (~s[4] & s[6])) + SHA256_K[i] + wi;
-        uint32_t t2 = (ror(s[0], 2) ^ ror(s[0], 13) ^ ror(s[0], 22)) +
-                      ((s[0] & s[1]) ^ (s[0] & s[2]) ^ (s[1] & s[2]));
-        for (int j = 7; j > 0; j--) {
-            s[j] = s[j - 1];
-        }
-        s[4] += t1;
-        s[0] = t1 + t2;
+        ROUND(a, b, c, d, e, f, g, k, i);
+        ROUND(k, a, b, c, d, e, f, g, i + 1);
+        ROUND(g, k, a, b, c, d, e, f, i + 2);
+        ROUND(f, g, k, a, b, c, d, e, i + 3);
+        ROUND(e, f, g, k, a, b, c, d, i + 4);
+        ROUND(d, e, f, g, k, a, b, c, i + 5);
+        ROUND(c, d, e, f, g, k, a, b, i + 6);
+        ROUND(b, c, d, e, f, g, k, a, i + 7);
     }
-    for (int i = 0; i < 8; i++) {
-        h[i] += s[i];
-    }
+    h[0] += a;
+    h[1] += b;
+    h[2] += c;
+    h[3] += d;
+    h[4] += e;
+    h[5] += f;
+    h[6] += g;
+    h[7] += k;
 }
+#undef ROUND
 
 static void sha256_init(sha256_ctx *c)
 {
@@ -441,11 +481,12 @@ static void sha256_final(sha256_ctx *c, uint8_t out[32])
     }
 }
 
-/* HMAC-SHA-256 with a 32-byte key: inner hash started, outer done at the end */
+/* HMAC-SHA-256 with a 32-byte key. The states after hashing key^ipad and
+ * key^opad are computed once per key (RFC 6979 uses each K two or three
+ * times), so one HMAC of a short message costs about three blocks. */
 typedef struct {
-    sha256_ctx inner;
-    uint8_t key[32];
-} hmac_ctx;
+    sha256_ctx inner, outer;
+} hmac_key;
 
 static void hmac_pad(sha256_ctx *c, const uint8_t key[32], uint8_t pad)
 {
@@ -458,21 +499,32 @@ static void hmac_pad(sha256_ctx *c, const uint8_t key[32], uint8_t pad)
     p256_wipe(b, sizeof b);
 }
 
-static void hmac_init(hmac_ctx *h, const uint8_t key[32])
+static void hmac_set_key(hmac_key *hk, const uint8_t key[32])
 {
-    for (int i = 0; i < 32; i++) {
-        h->key[i] = key[i];
-    }
-    hmac_pad(&h->inner, key, 0x36);
+    hmac_pad(&hk->inner, key, 0x36);
+    hmac_pad(&hk->outer, key, 0x5c);
 }
 
-static void hmac_final(hmac_ctx *h, uint8_t out[32])
+/* out = HMAC(key, m1 || tag || m2 || m3 || m4); NULL parts are skipped */
+static void hmac(uint8_t out[32], const hmac_key *hk, const uint8_t *m1, const uint8_t *tag,
+                 const uint8_t *m2, const uint8_t *m3, const uint8_t *m4, size_t m4_len)
 {
+    sha256_ctx c = hk->inner;
     uint8_t ih[32];
-    sha256_final(&h->inner, ih);
-    hmac_pad(&h->inner, h->key, 0x5c);
-    sha256_update(&h->inner, ih, 32);
-    sha256_final(&h->inner, out);
+    sha256_update(&c, m1, 32);
+    if (tag) {
+        sha256_update(&c, tag, 1);
+    }
+    if (m2) {
+        sha256_update(&c, m2, 32);
+        sha256_update(&c, m3, 32);
+        sha256_update(&c, m4, m4_len);
+    }
+    sha256_final(&c, ih);
+    c = hk->outer;
+    sha256_update(&c, ih, 32);
+    sha256_final(&c, out);
+    p256_wipe(&c, sizeof c);
     p256_wipe(ih, sizeof ih);
 }
 
@@ -563,16 +615,75 @@ static void sqr_wide(limb_t c[2 * NLIMBS], const limb_t *a)
     }
 }
 
-/* 32-bit word i of the 512-bit product, as a signed 64-bit value */
 #if LIMB_BITS == 64
-#define CW(i) ((int64_t)(uint32_t)(c[(i) >> 1] >> (32 * ((i) & 1))))
+/*
+ * r = c mod p for c < p^2 with 64-bit limbs: Solinas' reduction as in the
+ * 32-bit version below, but each of the nine terms s1..s9 is assembled
+ * directly as four 64-bit limbs (W(hi, lo) joins two 32-bit words c_hi,
+ * c_lo of the product) and the columns are summed in a signed 128-bit
+ * accumulator. The carry out of 2^256 is folded back twice with
+ * 2^256 = 2^224 - 2^192 - 2^96 + 1 (mod p), then one masked subtraction.
+ */
+#define LO(x) ((x) & 0xffffffffu)
+#define HI(x) ((x) >> 32)
+#define W(h, l) (((h) << 32) | (l))
+
+static INLINE __int128 fold64(limb_t r[4], __int128 top)
+{
+    __int128 acc = (__int128)r[0] + top;
+    r[0] = (limb_t)acc;
+    acc >>= 64;
+    acc += (__int128)r[1] - (top << 32);
+    r[1] = (limb_t)acc;
+    acc >>= 64;
+    acc += r[2];
+    r[2] = (limb_t)acc;
+    acc >>= 64;
+    acc += (__int128)r[3] + (top << 32) - top;
+    r[3] = (limb_t)acc;
+    return acc >> 64;
+}
+
+static void fe_reduce(fe r, const limb_t c[8])
+{
+    /* the product's 32-bit words c8..c15 (c0..c7 are used as whole limbs) */
+    limb_t c8 = LO(c[4]), c9 = HI(c[4]), c10 = LO(c[5]), c11 = HI(c[5]);
+    limb_t c12 = LO(c[6]), c13 = HI(c[6]), c14 = LO(c[7]), c15 = HI(c[7]);
+    /* the terms, from FIPS 186-4 D.2.3, as little-endian 64-bit limbs */
+    const limb_t s2[4] = {0, W(c11, 0), c[6], c[7]};
+    const limb_t s3[4] = {0, W(c12, 0), W(c14, c13), c15};
+    const limb_t s4[4] = {c[4], c10, 0, c[7]};
+    const limb_t s5[4] = {W(c10, c9), W(c13, c11), c[7], W(c8, c13)};
+    const limb_t s6[4] = {W(c12, c11), c13, 0, W(c10, c8)};
+    const limb_t s7[4] = {c[6], c[7], 0, W(c11, c9)};
+    const limb_t s8[4] = {W(c14, c13), W(c8, c15), W(c10, c9), W(c12, 0)};
+    const limb_t s9[4] = {c[7], W(c9, 0), c[5], W(c13, 0)};
+    limb_t t[NLIMBS];
+    /* r = s1 + 2 s2 + 2 s3 + s4 + s5 - s6 - s7 - s8 - s9, carry in [-4, 6] */
+    limb_t carry = limbs_add(r, c, s2);
+    carry += limbs_add(r, r, s2);
+    carry += limbs_add(r, r, s3);
+    carry += limbs_add(r, r, s3);
+    carry += limbs_add(r, r, s4);
+    carry += limbs_add(r, r, s5);
+    carry -= limbs_sub(r, r, s6);
+    carry -= limbs_sub(r, r, s7);
+    carry -= limbs_sub(r, r, s8);
+    carry -= limbs_sub(r, r, s9);
+    fold64(r, fold64(r, (__int128)(int64_t)carry));
+    limb_t borrow = limbs_sub(t, r, P256_P);
+    limbs_cmov(r, t, mask_of(borrow ^ 1));
+}
+#undef LO
+#undef HI
+#undef W
 #else
+/* 32-bit word i of the 512-bit product, as a signed 64-bit value */
 #define CW(i) ((int64_t)c[i])
-#endif
 
 /* w += top * (2^256 mod p) = top * (2^224 - 2^192 - 2^96 + 1); returns the
  * new signed carry out of 2^256. */
-static int64_t fold(uint32_t w[8], int64_t top)
+static INLINE int64_t fold(uint32_t w[8], int64_t top)
 {
     int64_t acc = (int64_t)w[0] + top;
     w[0] = (uint32_t)acc;
@@ -642,16 +753,14 @@ static void fe_reduce(fe r, const limb_t c[2 * NLIMBS])
 
     limb_t t[NLIMBS];
     for (int i = 0; i < NLIMBS; i++) {
-#if LIMB_BITS == 64
-        r[i] = (uint64_t)w[2 * i + 1] << 32 | w[2 * i];
-#else
         r[i] = w[i];
-#endif
     }
     limb_t borrow = limbs_sub(t, r, P256_P);
     limbs_cmov(r, t, mask_of(borrow ^ 1));
 }
 #undef CW
+
+#endif
 
 static void fe_mul(fe r, const fe a, const fe b)
 {
@@ -1463,46 +1572,18 @@ int p256_keygen(uint8_t priv[P256_PRIV_LEN], uint8_t pub[P256_PUB_LEN],
     return err;
 }
 
-/* RFC 6979 section 3.2 step d/f: K = HMAC_K(V || tag || x || h1 || extra) */
-static void rfc6979_update_k(uint8_t key[32], const uint8_t v[32], uint8_t tag,
-                             const uint8_t x[32], const uint8_t h[32],
-                             const uint8_t *extra, size_t extra_len)
+/* RFC 6979 section 3.2 steps d-g (and h.3 with x = NULL):
+ *   K = HMAC_K(V || tag || x || h1 || extra);  V = HMAC_K(V)
+ * hk holds K's HMAC midstates and is re-keyed here. */
+static void rfc6979_step(hmac_key *hk, uint8_t key[32], uint8_t v[32], uint8_t tag,
+                         const uint8_t x[32], const uint8_t h[32],
+                         const uint8_t *extra, size_t extra_len)
 {
-    hmac_ctx h_ctx;
-    hmac_init(&h_ctx, key);
-    sha256_update(&h_ctx.inner, v, 32);
-    sha256_update(&h_ctx.inner, &tag, 1);
-    if (x) {
-        sha256_update(&h_ctx.inner, x, 32);
-        sha256_update(&h_ctx.inner, h, 32);
-        sha256_update(&h_ctx.inner, extra, extra_len);
-    }
-    hmac_final(&h_ctx, key);
-    p256_wipe(&h_ctx, sizeof h_ctx);
+    hmac(key, hk, v, &tag, x, h, extra, extra_len);
+    hmac_set_key(hk, key);
+    hmac(v, hk, v, NULL, NULL, NULL, NULL, 0);
 }
 
-/* V = HMAC_K(V) */
-static void rfc6979_update_v(const uint8_t key[32], uint8_t v[32])
-{
-    hmac_ctx h_ctx;
-    hmac_init(&h_ctx, key);
-    sha256_update(&h_ctx.inner, v, 32);
-    hmac_final(&h_ctx, v);
-    p256_wipe(&h_ctx, sizeof h_ctx);
-}
-
-/*
- * ECDSA signature (SEC1 4.1.3 / FIPS 186-4 6.4) with the nonce from
- * RFC 6979 3.2, HMAC-SHA-256, qlen = hlen = 256 so bits2int is the plain
- * big-endian value and bits2octets(h1) = (h1 mod n) as 32 bytes. extra is
- * appended to both K updates as section 3.6 allows: with fresh randomness
- * the nonce stays secret even if the RNG is bad (it is still RFC 6979) and
- * two signatures of one digest differ, which blunts fault attacks.
- *
- *   s = k^-1 (z + r d) mod n, with Montgomery products mont(a, b) = a b / R:
- *   r d = mont(r, mont(d, R^2)), t = mont(z + r d, R^2) = (z + r d) R, and
- *   s = mont(t, 1/k) with 1/k from the constant-time mod_inv.
- */
 /* r, s for the nonce k, private key d and reduced digest z. Returns 0 if
  * r or s is zero (the caller then draws the next nonce). A separate frame:
  * the point and the scalar temporaries never sit beside the HMAC state. */
@@ -1537,6 +1618,7 @@ int p256_sign(uint8_t sig[P256_SIG_LEN], const uint8_t *priv, size_t priv_len,
 {
     sc d, z, k;
     uint8_t key[32], v[32], h1[32];
+    hmac_key hk;
     int err = load_private(d, priv, priv_len);
     if (err != P256_OK) {
         return err;
@@ -1557,13 +1639,12 @@ int p256_sign(uint8_t sig[P256_SIG_LEN], const uint8_t *priv, size_t priv_len,
         v[i] = 0x01;
         key[i] = 0x00;
     }
-    rfc6979_update_k(key, v, 0x00, priv, h1, extra, extra_len);
-    rfc6979_update_v(key, v);
-    rfc6979_update_k(key, v, 0x01, priv, h1, extra, extra_len);
-    rfc6979_update_v(key, v);
+    hmac_set_key(&hk, key);
+    rfc6979_step(&hk, key, v, 0x00, priv, h1, extra, extra_len);
+    rfc6979_step(&hk, key, v, 0x01, priv, h1, extra, extra_len);
 
     for (;;) {
-        rfc6979_update_v(key, v);
+        hmac(v, &hk, v, NULL, NULL, NULL, NULL, 0); /* V = HMAC_K(V), T = V */
         limbs_from_bytes(k, v);
         /* Reject k = 0 or k >= n (probability < 2^-32) and r = 0 or s = 0
          * (about 2^-256): only the fact of a retry is revealed. */
@@ -1576,8 +1657,7 @@ int p256_sign(uint8_t sig[P256_SIG_LEN], const uint8_t *priv, size_t priv_len,
                 break;
             }
         }
-        rfc6979_update_k(key, v, 0x00, NULL, NULL, NULL, 0);
-        rfc6979_update_v(key, v);
+        rfc6979_step(&hk, key, v, 0x00, NULL, NULL, NULL, 0);
     }
     DECLASSIFY(sig, P256_SIG_LEN);
     p256_wipe(d, sizeof d);
@@ -1585,6 +1665,7 @@ int p256_sign(uint8_t sig[P256_SIG_LEN], const uint8_t *priv, size_t priv_len,
     p256_wipe(key, sizeof key);
     p256_wipe(v, sizeof v);
     p256_wipe(h1, sizeof h1);
+    p256_wipe(&hk, sizeof hk);
     burn_stack(BURN_SIGN);
     return P256_OK;
 }
