@@ -23,6 +23,15 @@
  * memcpy/memset calls, which cost more than the loop here and which a
  * MicroPython native module would have to provide. */
 #pragma GCC optimize("no-tree-loop-distribute-patterns")
+#if defined(__thumb__) && !defined(__thumb2__)
+/* Thumb-1 (Cortex-M0/M0+), seen with GCC 12.2 at -Os: a function that
+ * reserves stack with "push {r0, r1, r2, ...}" and later pops into those
+ * registers returns garbage in r0, while interprocedural register
+ * allocation tells its callers r0 survived the call. sha256_update was
+ * such a function and the signature crashed on the M0+. Without ipa-ra
+ * every call follows the plain AAPCS. */
+#pragma GCC optimize("no-ipa-ra")
+#endif
 #endif
 
 #if defined(__GNUC__)
@@ -414,6 +423,24 @@ static void sha256_block(uint32_t h[8], const uint8_t p[64])
         w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
                (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
     }
+#if defined(__OPTIMIZE_SIZE__)
+    /* -Os (the board builds): one round in a loop, 1 KB less Thumb code */
+    for (int i = 0; i < 64; i++) {
+        if (i >= 16) {
+            w[i & 15] += s1(w[(i - 2) & 15]) + w[(i - 7) & 15] + s0(w[(i - 15) & 15]);
+        }
+        uint32_t t = k;
+        ROUND(a, b, c, d, e, f, g, t, i);
+        k = g;
+        g = f;
+        f = e;
+        e = d;
+        d = c;
+        c = b;
+        b = a;
+        a = t;
+    }
+#else
     for (int i = 0; i < 64; i += 8) {
         if (i >= 16) { /* message schedule for rounds i .. i+7 */
             for (int j = i; j < i + 8; j++) {
@@ -429,6 +456,7 @@ static void sha256_block(uint32_t h[8], const uint8_t p[64])
         ROUND(c, d, e, f, g, k, a, b, i + 6);
         ROUND(b, c, d, e, f, g, k, a, i + 7);
     }
+#endif
     h[0] += a;
     h[1] += b;
     h[2] += c;
@@ -1584,6 +1612,40 @@ static void rfc6979_step(hmac_key *hk, uint8_t key[32], uint8_t v[32], uint8_t t
     hmac(v, hk, v, NULL, NULL, NULL, NULL, 0);
 }
 
+/* The first candidate nonce T (in v): steps b-g and h.2. With extra the
+ * additional data of section 3.6. The HMAC state lives only in this frame
+ * (and rfc6979_retry's), never beside the scalar multiplication. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void rfc6979_first(uint8_t key[32], uint8_t v[32], const uint8_t x[32],
+                          const uint8_t h1[32], const uint8_t *extra, size_t extra_len)
+{
+    hmac_key hk;
+    for (int i = 0; i < 32; i++) {
+        v[i] = 0x01;
+        key[i] = 0x00;
+    }
+    hmac_set_key(&hk, key);
+    rfc6979_step(&hk, key, v, 0x00, x, h1, extra, extra_len);
+    rfc6979_step(&hk, key, v, 0x01, x, h1, extra, extra_len);
+    hmac(v, &hk, v, NULL, NULL, NULL, NULL, 0); /* h.2: V = HMAC_K(V), T = V */
+    p256_wipe(&hk, sizeof hk);
+}
+
+/* The next candidate after a rejected one: step h.3, then h.2 again. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void rfc6979_retry(uint8_t key[32], uint8_t v[32])
+{
+    hmac_key hk;
+    hmac_set_key(&hk, key);
+    rfc6979_step(&hk, key, v, 0x00, NULL, NULL, NULL, 0);
+    hmac(v, &hk, v, NULL, NULL, NULL, NULL, 0);
+    p256_wipe(&hk, sizeof hk);
+}
+
 /* r, s for the nonce k, private key d and reduced digest z. Returns 0 if
  * r or s is zero (the caller then draws the next nonce). A separate frame:
  * the point and the scalar temporaries never sit beside the HMAC state. */
@@ -1618,7 +1680,6 @@ int p256_sign(uint8_t sig[P256_SIG_LEN], const uint8_t *priv, size_t priv_len,
 {
     sc d, z, k;
     uint8_t key[32], v[32], h1[32];
-    hmac_key hk;
     int err = load_private(d, priv, priv_len);
     if (err != P256_OK) {
         return err;
@@ -1635,17 +1696,9 @@ int p256_sign(uint8_t sig[P256_SIG_LEN], const uint8_t *priv, size_t priv_len,
     sc_reduce_once(z, z);
     limbs_to_bytes(h1, z);
 
-    for (int i = 0; i < 32; i++) {
-        v[i] = 0x01;
-        key[i] = 0x00;
-    }
-    hmac_set_key(&hk, key);
-    rfc6979_step(&hk, key, v, 0x00, priv, h1, extra, extra_len);
-    rfc6979_step(&hk, key, v, 0x01, priv, h1, extra, extra_len);
-
+    rfc6979_first(key, v, priv, h1, extra, extra_len);
     for (;;) {
-        hmac(v, &hk, v, NULL, NULL, NULL, NULL, 0); /* V = HMAC_K(V), T = V */
-        limbs_from_bytes(k, v);
+        limbs_from_bytes(k, v); /* T = V; k = bits2int(T) */
         /* Reject k = 0 or k >= n (probability < 2^-32) and r = 0 or s = 0
          * (about 2^-256): only the fact of a retry is revealed. */
         limb_t ok = sc_in_range(k);
@@ -1657,7 +1710,7 @@ int p256_sign(uint8_t sig[P256_SIG_LEN], const uint8_t *priv, size_t priv_len,
                 break;
             }
         }
-        rfc6979_step(&hk, key, v, 0x00, NULL, NULL, NULL, 0);
+        rfc6979_retry(key, v);
     }
     DECLASSIFY(sig, P256_SIG_LEN);
     p256_wipe(d, sizeof d);
@@ -1665,7 +1718,6 @@ int p256_sign(uint8_t sig[P256_SIG_LEN], const uint8_t *priv, size_t priv_len,
     p256_wipe(key, sizeof key);
     p256_wipe(v, sizeof v);
     p256_wipe(h1, sizeof h1);
-    p256_wipe(&hk, sizeof hk);
     burn_stack(BURN_SIGN);
     return P256_OK;
 }
