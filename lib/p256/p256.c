@@ -182,8 +182,8 @@ void p256_wipe(void *p, size_t n)
  * m0tool.py report) rounded up. Buffers that live across calls (nonce,
  * keys, HMAC state, lookup tables) are also wiped where they die.
  */
-#define BURN_SIGN 1024 /* comb_mul and below, HMAC */
-#define BURN_PUBLIC 1024 /* public_from_scalar and below */
+#define BURN_SIGN 896 /* comb_mul and below, HMAC */
+#define BURN_PUBLIC 832 /* public_from_scalar and below */
 #define BURN_ECDH 1536 /* var_mul and below */
 #if defined(__GNUC__)
 __attribute__((noinline))
@@ -757,11 +757,12 @@ static INLINE int64_t fold(uint32_t w[8], int64_t top)
  * in [-4, 6]; two folds of 2^256 = 2^224 - 2^192 - 2^96 + 1 (mod p) bring
  * it into [0, 2^256) (the first leaves a carry in {-1, 0, 1}, the second
  * none), and one masked subtraction of p into [0, p).
- * Only additions: no multiplication by p at all.
+ * Only additions: no multiplication by p at all. c is clobbered (it is the
+ * caller's scratch product); r may not alias c.
  */
-static void fe_reduce(fe r, const limb_t c[2 * NLIMBS])
+static void fe_reduce(fe r, limb_t c[2 * NLIMBS])
 {
-    uint32_t w[8];
+    uint32_t *w = r; /* 32-bit limbs: the words are the limbs */
     int64_t acc;
     acc = CW(0) + CW(8) + CW(9) - CW(11) - CW(12) - CW(13) - CW(14);
     w[0] = (uint32_t)acc;
@@ -789,12 +790,9 @@ static void fe_reduce(fe r, const limb_t c[2 * NLIMBS])
     acc >>= 32;
     fold(w, fold(w, acc));
 
-    limb_t t[NLIMBS];
-    for (int i = 0; i < NLIMBS; i++) {
-        r[i] = w[i];
-    }
-    limb_t borrow = limbs_sub(t, r, P256_P);
-    limbs_cmov(r, t, mask_of(borrow ^ 1));
+    /* every column has been read: reuse the product as scratch */
+    limb_t borrow = limbs_sub(c, r, P256_P);
+    limbs_cmov(r, c, mask_of(borrow ^ 1));
 }
 #undef CW
 
@@ -1217,16 +1215,18 @@ static void pt_add(point *r, const point *p, const point *q)
     limbs_copy(r->z, z3);
 }
 
-/* Algorithm 5: r = p + q with q affine (Z = 1). Complete for every p,
- * including infinity; q must be a real point (our table entries are).
- * r may alias p. 11M + 2 mul-by-b. Not inlined into comb_mul, so that its
+/* Algorithm 5: p += q with q affine (Z = 1), in place. Complete for every
+ * p, including infinity; q must be a real point (our table entries are).
+ * 11M + 2 mul-by-b. In place: each coordinate of p is overwritten only
+ * after its last use; 3 Z1 (steps 19-20 of the paper) is computed before
+ * step 12 overwrites Z1. Not inlined into comb_mul, so that its
  * temporaries and pt_dbl's never share one stack frame. */
 #if defined(__GNUC__)
 __attribute__((noinline))
 #endif
-static void pt_add_affine(point *r, const point *p, const affine *q)
+static void pt_add_affine(point *p, const affine *q)
 {
-    fe t0, t1, t2, t3, t4, x3, y3, z3;
+    fe t0, t1, t2, t3, t4;
     fe_mul(t0, p->x, q->x);  /* 1 */
     fe_mul(t1, p->y, q->y);  /* 2 */
     fe_add(t3, q->x, q->y);  /* 3 */
@@ -1235,80 +1235,75 @@ static void pt_add_affine(point *r, const point *p, const affine *q)
     fe_add(t4, t0, t1);      /* 6 */
     fe_sub(t3, t3, t4);      /* 7 */
     fe_mul(t4, q->y, p->z);  /* 8 */
-    fe_add(t4, t4, p->y);    /* 9 */
-    fe_mul(y3, q->x, p->z);  /* 10 */
-    fe_add(y3, y3, p->x);    /* 11 */
-    fe_mul(z3, P256_B, p->z); /* 12 */
-    fe_sub(x3, y3, z3);      /* 13 */
-    fe_add(z3, x3, x3);      /* 14 */
-    fe_add(x3, x3, z3);      /* 15 */
-    fe_sub(z3, t1, x3);      /* 16 */
-    fe_add(x3, t1, x3);      /* 17 */
-    fe_mul(y3, P256_B, y3);  /* 18 */
-    fe_add(t1, p->z, p->z);  /* 19 */
-    fe_add(t2, t1, p->z);    /* 20 */
-    fe_sub(y3, y3, t2);      /* 21 */
-    fe_sub(y3, y3, t0);      /* 22 */
-    fe_add(t1, y3, y3);      /* 23 */
-    fe_add(y3, t1, y3);      /* 24 */
+    fe_add(t4, t4, p->y);    /* 9: last use of Y1 */
+    fe_mul(p->y, q->x, p->z); /* 10 */
+    fe_add(p->y, p->y, p->x); /* 11: last use of X1 */
+    fe_add(t2, p->z, p->z);  /* 19 */
+    fe_add(t2, t2, p->z);    /* 20 */
+    fe_mul(p->z, P256_B, p->z); /* 12: last use of Z1 */
+    fe_sub(p->x, p->y, p->z); /* 13 */
+    fe_add(p->z, p->x, p->x); /* 14 */
+    fe_add(p->x, p->x, p->z); /* 15 */
+    fe_sub(p->z, t1, p->x);  /* 16 */
+    fe_add(p->x, t1, p->x);  /* 17 */
+    fe_mul(p->y, P256_B, p->y); /* 18 */
+    fe_sub(p->y, p->y, t2);  /* 21 */
+    fe_sub(p->y, p->y, t0);  /* 22 */
+    fe_add(t1, p->y, p->y);  /* 23 */
+    fe_add(p->y, t1, p->y);  /* 24 */
     fe_add(t1, t0, t0);      /* 25 */
     fe_add(t0, t1, t0);      /* 26 */
     fe_sub(t0, t0, t2);      /* 27 */
-    fe_mul(t1, t4, y3);      /* 28 */
-    fe_mul(t2, t0, y3);      /* 29 */
-    fe_mul(y3, x3, z3);      /* 30 */
-    fe_add(y3, y3, t2);      /* 31 */
-    fe_mul(x3, t3, x3);      /* 32 */
-    fe_sub(x3, x3, t1);      /* 33 */
-    fe_mul(z3, t4, z3);      /* 34 */
+    fe_mul(t1, t4, p->y);    /* 28 */
+    fe_mul(t2, t0, p->y);    /* 29 */
+    fe_mul(p->y, p->x, p->z); /* 30 */
+    fe_add(p->y, p->y, t2);  /* 31 */
+    fe_mul(p->x, t3, p->x);  /* 32 */
+    fe_sub(p->x, p->x, t1);  /* 33 */
+    fe_mul(p->z, t4, p->z);  /* 34 */
     fe_mul(t1, t3, t0);      /* 35 */
-    fe_add(z3, z3, t1);      /* 36 */
-    limbs_copy(r->x, x3);
-    limbs_copy(r->y, y3);
-    limbs_copy(r->z, z3);
+    fe_add(p->z, p->z, t1);  /* 36 */
 }
 
-/* Algorithm 6: r = 2p. r may alias p. 8M + 3S + 2 mul-by-b. */
+/* Algorithm 6: r = 2p; r may be p (in place: Y Z, step 28 of the paper,
+ * is computed before step 6 overwrites Z). 8M + 3S + 2 mul-by-b. */
 static void pt_dbl(point *r, const point *p)
 {
-    fe t0, t1, t2, t3, x3, y3, z3;
+    fe t0, t1, t2, t3, t4;
     fe_sqr(t0, p->x);        /* 1 */
     fe_sqr(t1, p->y);        /* 2 */
     fe_sqr(t2, p->z);        /* 3 */
     fe_mul(t3, p->x, p->y);  /* 4 */
     fe_add(t3, t3, t3);      /* 5 */
-    fe_mul(z3, p->x, p->z);  /* 6 */
-    fe_add(z3, z3, z3);      /* 7 */
-    fe_mul(y3, P256_B, t2);  /* 8 */
-    fe_sub(y3, y3, z3);      /* 9 */
-    fe_add(x3, y3, y3);      /* 10 */
-    fe_add(y3, x3, y3);      /* 11 */
-    fe_sub(x3, t1, y3);      /* 12 */
-    fe_add(y3, t1, y3);      /* 13 */
-    fe_mul(y3, x3, y3);      /* 14 */
-    fe_mul(x3, x3, t3);      /* 15 */
+    fe_mul(t4, p->y, p->z);  /* 28: last use of Y */
+    fe_mul(r->z, p->x, p->z); /* 6: last use of X and Z */
+    fe_add(r->z, r->z, r->z); /* 7 */
+    fe_mul(r->y, P256_B, t2); /* 8 */
+    fe_sub(r->y, r->y, r->z); /* 9 */
+    fe_add(r->x, r->y, r->y); /* 10 */
+    fe_add(r->y, r->x, r->y); /* 11 */
+    fe_sub(r->x, t1, r->y);  /* 12 */
+    fe_add(r->y, t1, r->y);  /* 13 */
+    fe_mul(r->y, r->x, r->y); /* 14 */
+    fe_mul(r->x, r->x, t3);  /* 15 */
     fe_add(t3, t2, t2);      /* 16 */
     fe_add(t2, t2, t3);      /* 17 */
-    fe_mul(z3, P256_B, z3);  /* 18 */
-    fe_sub(z3, z3, t2);      /* 19 */
-    fe_sub(z3, z3, t0);      /* 20 */
-    fe_add(t3, z3, z3);      /* 21 */
-    fe_add(z3, z3, t3);      /* 22 */
+    fe_mul(r->z, P256_B, r->z); /* 18 */
+    fe_sub(r->z, r->z, t2);  /* 19 */
+    fe_sub(r->z, r->z, t0);  /* 20 */
+    fe_add(t3, r->z, r->z);  /* 21 */
+    fe_add(r->z, r->z, t3);  /* 22 */
     fe_add(t3, t0, t0);      /* 23 */
     fe_add(t0, t3, t0);      /* 24 */
     fe_sub(t0, t0, t2);      /* 25 */
-    fe_mul(t0, t0, z3);      /* 26 */
-    fe_add(y3, y3, t0);      /* 27 */
-    fe_mul(t0, p->y, p->z);  /* 28 */
-    fe_add(t0, t0, t0);      /* 29 */
-    fe_mul(z3, t0, z3);      /* 30 */
-    fe_sub(x3, x3, z3);      /* 31 */
-    fe_mul(z3, t0, t1);      /* 32 */
-    fe_add(z3, z3, z3);      /* 33 */
-    fe_add(z3, z3, z3);      /* 34 */
-    limbs_copy(r->x, x3);
-    limbs_copy(r->y, y3);
-    limbs_copy(r->z, z3);
+    fe_mul(t0, t0, r->z);    /* 26 */
+    fe_add(r->y, r->y, t0);  /* 27 */
+    fe_add(t4, t4, t4);      /* 29 */
+    fe_mul(r->z, t4, r->z);  /* 30 */
+    fe_sub(r->x, r->x, r->z); /* 31 */
+    fe_mul(r->z, t4, t1);    /* 32 */
+    fe_add(r->z, r->z, r->z); /* 33 */
+    fe_add(r->z, r->z, r->z); /* 34 */
 }
 
 /* y = mask ? -y : y */
@@ -1405,7 +1400,7 @@ static void comb_mul(point *r, const sc k_in)
                 }
             }
             fe_cneg(e.y, mask_of(top ^ 1));
-            pt_add_affine(r, r, &e);
+            pt_add_affine(r, &e);
         }
     }
     fe_cneg(r->y, mask_of(even));
