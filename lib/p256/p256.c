@@ -182,7 +182,7 @@ void p256_wipe(void *p, size_t n)
  * m0tool.py report) rounded up. Buffers that live across calls (nonce,
  * keys, HMAC state, lookup tables) are also wiped where they die.
  */
-#define BURN_SIGN 896 /* comb_mul and below, HMAC */
+#define BURN_SIGN 768 /* nonce_x, comb_mul and below; HMAC */
 #define BURN_PUBLIC 832 /* public_from_scalar and below */
 #define BURN_ECDH 1536 /* var_mul and below */
 #if defined(__GNUC__)
@@ -1652,20 +1652,35 @@ static void rfc6979_retry(uint8_t key[32], uint8_t v[32])
     p256_wipe(&hk, sizeof hk);
 }
 
-/* r, s for the nonce k, private key d and reduced digest z. Returns 0 if
- * r or s is zero (the caller then draws the next nonce). A separate frame:
- * the point and the scalar temporaries never sit beside the HMAC state. */
+/* x(k G) for the nonce k given as the RFC 6979 output bytes T. Its frame
+ * holds only k and the point, not the signature's scalars. */
 #if defined(__GNUC__)
 __attribute__((noinline))
 #endif
-static limb_t sign_with_nonce(uint8_t sig[P256_SIG_LEN], const sc d, const sc z, const sc k)
+static void nonce_x(fe x, const uint8_t t[32])
 {
-    sc r, s, t;
+    sc k;
     point pk;
+    limbs_from_bytes(k, t);
     comb_mul(&pk, k);
-    fe_inv(t, pk.z);
-    fe_mul(t, pk.x, t);                 /* x = X / Z */
-    sc_reduce_once(r, t);               /* r = x mod n (x < p < 2n) */
+    fe_inv(x, pk.z);
+    fe_mul(x, pk.x, x); /* X / Z */
+    p256_wipe(k, sizeof k);
+    p256_wipe(&pk, sizeof pk);
+}
+
+/* r = x mod n and s = (z + r d) / k for the nonce T, private key d and
+ * reduced digest z. Returns 0 if r or s is zero (the caller then draws the
+ * next nonce). */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static limb_t sign_finish(uint8_t sig[P256_SIG_LEN], const sc d, const sc z,
+                          const uint8_t t_bytes[32], const fe x)
+{
+    sc k, r, s, t;
+    limbs_from_bytes(k, t_bytes);
+    sc_reduce_once(r, x);               /* r = x mod n (x < p < 2n) */
     sc_mont_mul(t, d, P256_N_RR);       /* d R */
     sc_mont_mul(t, r, t);               /* r d */
     mod_add(t, t, z, P256_N);           /* z + r d */
@@ -1675,8 +1690,21 @@ static limb_t sign_with_nonce(uint8_t sig[P256_SIG_LEN], const sc d, const sc z,
     limb_t ok = (limbs_is_zero(r) | limbs_is_zero(s)) ^ 1;
     limbs_to_bytes(sig, r);
     limbs_to_bytes(sig + 32, s);
-    p256_wipe(&pk, sizeof pk);
+    p256_wipe(k, sizeof k);
     p256_wipe(t, sizeof t);
+    return ok;
+}
+
+/* 1 if the candidate T gives a usable nonce 1 <= k < n */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static limb_t nonce_in_range(const uint8_t t[32])
+{
+    sc k;
+    limbs_from_bytes(k, t);
+    limb_t ok = sc_in_range(k);
+    p256_wipe(k, sizeof k);
     return ok;
 }
 
@@ -1684,7 +1712,8 @@ int p256_sign(uint8_t sig[P256_SIG_LEN], const uint8_t *priv, size_t priv_len,
               const uint8_t *digest, size_t digest_len,
               const uint8_t *extra, size_t extra_len)
 {
-    sc d, z, k;
+    sc d, z;
+    fe x;
     uint8_t key[32], v[32], h1[32];
     int err = load_private(d, priv, priv_len);
     if (err != P256_OK) {
@@ -1704,13 +1733,14 @@ int p256_sign(uint8_t sig[P256_SIG_LEN], const uint8_t *priv, size_t priv_len,
 
     rfc6979_first(key, v, priv, h1, extra, extra_len);
     for (;;) {
-        limbs_from_bytes(k, v); /* T = V; k = bits2int(T) */
-        /* Reject k = 0 or k >= n (probability < 2^-32) and r = 0 or s = 0
-         * (about 2^-256): only the fact of a retry is revealed. */
-        limb_t ok = sc_in_range(k);
+        /* T = V, k = bits2int(T). Reject k = 0 or k >= n (probability
+         * < 2^-32) and r = 0 or s = 0 (about 2^-256): only the fact of a
+         * retry is revealed. */
+        limb_t ok = nonce_in_range(v);
         DECLASSIFY(&ok, sizeof ok);
         if (ok) {
-            ok = sign_with_nonce(sig, d, z, k);
+            nonce_x(x, v);
+            ok = sign_finish(sig, d, z, v, x);
             DECLASSIFY(&ok, sizeof ok);
             if (ok) {
                 break;
@@ -1720,7 +1750,7 @@ int p256_sign(uint8_t sig[P256_SIG_LEN], const uint8_t *priv, size_t priv_len,
     }
     DECLASSIFY(sig, P256_SIG_LEN);
     p256_wipe(d, sizeof d);
-    p256_wipe(k, sizeof k);
+    p256_wipe(x, sizeof x);
     p256_wipe(key, sizeof key);
     p256_wipe(v, sizeof v);
     p256_wipe(h1, sizeof h1);
