@@ -5,6 +5,7 @@ loudly; nothing here skips."""
 import os
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -22,10 +23,19 @@ def make(*targets):
 
 
 def load_p256():
-    """The CPython build of lib/p256 (build/host/p256.so), built if needed."""
-    make("p256-host")
+    """The CPython build of lib/p256 (build/host/p256.so), built if needed.
+    With P256_LIMBS=32 in the environment, the 32-bit-limb build instead
+    (build/host32/p256.so; see test_p256_limbs32.py)."""
+    if os.environ.get("P256_LIMBS") == "32":
+        make("p256-host32")
+        sys.path.insert(0, os.path.join(REPO, "build", "host32"))
+    else:
+        make("p256-host")
     import p256
 
     if not hasattr(p256, "sign"):
-        pytest.fail("`import p256` did not find build/host/p256.so (got %r)" % (p256,))
+        pytest.fail("`import p256` did not find the built extension (got %r)" % (p256,))
+    want = os.path.join("build", "host32" if os.environ.get("P256_LIMBS") == "32" else "host")
+    if want not in p256.__file__:
+        pytest.fail("imported %s, expected the one in %s" % (p256.__file__, want))
     return p256

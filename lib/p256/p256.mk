@@ -6,6 +6,7 @@
 # tools/ensure_apt.sh, so a fresh machine needs nothing by hand.
 #
 #   p256-host             CPython extension build/host/p256.so (file target)
+#   p256-host32           the same with 32-bit limbs, build/host32/p256.so
 #   p256-m0               Cortex-M0+ build: size and stack report, then an
 #                         rp2040js run checked against p256-host, with cycles
 #   p256-ct               valgrind constant-time check, with negative controls
@@ -22,7 +23,7 @@ P256_CORE := $(P256_DIR)/p256.c $(P256_DIR)/p256.h $(P256_DIR)/p256_table.h
 P256_WARN := -Wall -Wextra -Werror
 P256_APT := sh tools/ensure_apt.sh
 
-.PHONY: p256-host p256-m0 p256-m0-build p256-ct p256-ct-build bench-p256 \
+.PHONY: p256-host p256-host32 p256-m0 p256-m0-build p256-ct p256-ct-build bench-p256 \
         p256-table-check p256-arm-tools p256-valgrind p256-mbedtls p256-need-micropython \
         firmware-p256-natmod firmware-p256-unix firmware-p256-rp2
 
@@ -35,6 +36,19 @@ p256-host: $(P256_HOST_SO)
 $(P256_HOST_SO): $(P256_CORE) $(P256_DIR)/p256_cpython.c $(wildcard $(PY)) | venv
 	@mkdir -p $(@D)
 	$(CC) -std=c99 -O2 -g $(P256_WARN) -fPIC -shared -fvisibility=hidden \
+	  -I"$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["include"])')" \
+	  -o $@ $(P256_DIR)/p256.c $(P256_DIR)/p256_cpython.c
+
+# The same extension with 32-bit limbs (-DP256_NO_INT128): the C paths the
+# boards run (the ESP32-S3 uses exactly these; the M0+ adds its asm), so
+# the full differential and vector suites also run against them.
+P256_HOST32_SO := $(BUILD)/host32/p256.so
+
+p256-host32: $(P256_HOST32_SO)
+
+$(P256_HOST32_SO): $(P256_CORE) $(P256_DIR)/p256_cpython.c $(wildcard $(PY)) | venv
+	@mkdir -p $(@D)
+	$(CC) -std=c99 -O2 -g $(P256_WARN) -DP256_NO_INT128 -fPIC -shared -fvisibility=hidden \
 	  -I"$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["include"])')" \
 	  -o $@ $(P256_DIR)/p256.c $(P256_DIR)/p256_cpython.c
 
