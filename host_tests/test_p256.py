@@ -367,3 +367,37 @@ def test_micropython_binding_has_the_same_api():
     for code in codes:
         assert "case P256_ERR_%s: mp_raise_ValueError(MP_ERROR_TEXT(P256_MSG_%s))" % (code, code) in src \
             or code == "INTERNAL", code
+
+
+# lengths each argument accepts, so random content also reaches the checks
+# behind the length checks (point decoding, range checks, DER parsing)
+GOOD_LENGTHS = {
+    "keygen": ([40],),
+    "public_key": ([32],),
+    "sign": ([32], [32], [0, 32]),
+    "verify": ([33, 65], [32], [64]),
+    "ecdh": ([32], [33, 65]),
+    "sig_to_der": ([64],),
+    "sig_from_der": (list(range(6, 73)),),
+    "compress": ([65],),
+    "decompress": ([33],),
+    "validate_public_key": ([33, 65],),
+}
+
+
+@settings(max_examples=300, deadline=None)
+@given(fn=st.sampled_from(sorted(VALID)), data=st.data())
+def test_random_input_gives_a_result_or_value_error(fn, data):
+    args = []
+    for lengths in GOOD_LENGTHS[fn]:
+        n = data.draw(st.one_of(st.sampled_from(lengths), st.integers(min_value=0, max_value=80)))
+        b = bytearray(data.draw(st.binary(min_size=n, max_size=n)))
+        if b and data.draw(st.booleans()):  # plausible SEC1 / DER first bytes
+            b[0] = data.draw(st.sampled_from([0x02, 0x03, 0x04, 0x30]))
+        args.append(bytes(b))
+    try:
+        out = getattr(p256, fn)(*args)
+    except ValueError as e:
+        assert str(e)  # a message, never an empty error
+        return
+    assert isinstance(out, (bytes, bool, tuple))
