@@ -1,4 +1,5 @@
-"""lib/p256 on a Cortex-M0+: the core built with arm-none-eabi-gcc -Os runs
+"""lib/p256 on a Cortex-M0+: the core built with arm-none-eabi-gcc (-Os, and
+-O2 as MicroPython's rp2 port builds it) runs
 keygen, public_key, sign, verify and ECDH on rp2040js (the RP2040 emulator)
 and every output and error must equal the CPython build's. Cycles and stack
 are reported by `make p256-m0` / `make bench-p256`, not asserted."""
@@ -26,8 +27,9 @@ def image():
     return os.path.join(REPO, "build", "m0")
 
 
-def test_m0_outputs_equal_host_build(image):
-    mismatches, stats, n = m0tool.check(os.path.join(image, "p256_m0.bin"), cases=2, seed=7)
+@pytest.mark.parametrize("opt", ["", "-O2"])
+def test_m0_outputs_equal_host_build(image, opt):
+    mismatches, stats, n = m0tool.check(os.path.join(image + opt, "p256_m0.bin"), cases=2, seed=7)
     assert not mismatches, mismatches[:3]
     assert n >= 20
     assert set(stats) == {"keygen", "public_key", "sign", "verify", "ecdh"}
@@ -42,7 +44,8 @@ def test_m0_size_and_stack_report(image):
         assert stacks[fn] > 0, fn
 
 
-def test_m0_cycles_do_not_depend_on_secrets(image):
+@pytest.mark.parametrize("opt", ["", "-O2"])
+def test_m0_cycles_do_not_depend_on_secrets(image, opt):
     """rp2040js charges taken branches and loads their real M0+ cycles, so
     an operation whose cycle count varies with the secret would leak it.
     Different keys, digests and nonce randomness: identical cycle counts."""
@@ -58,7 +61,7 @@ def test_m0_cycles_do_not_depend_on_secrets(image):
             {"op": "sign", "args": [priv.hex(), digest.hex(), (bytes([i + 1]) * 32).hex()]},
             {"op": "ecdh", "args": [priv.hex(), peer.hex()]},
         ]
-    results = m0tool.run_emulator(os.path.join(image, "p256_m0.bin"), calls)
+    results = m0tool.run_emulator(os.path.join(image + opt, "p256_m0.bin"), calls)
     by_op = {}
     for r in results:
         assert r["rc"] == 0

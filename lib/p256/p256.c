@@ -119,6 +119,19 @@ static inline limb_t ct_eq(limb_t a, limb_t b)
  * products combined with ADDS/ADCS, 22 instructions without branches: the
  * RP2040's single-cycle multiplier makes it constant time. MOVS #0 leaves
  * the carry flag alone, which the sequence relies on. */
+#if LIMB_BITS == 32 && defined(__ARM_ARCH_6M__) && defined(__GNUC__) && !defined(P256_NO_ASM)
+/* x and y are overwritten before z and t are read, so they must not share
+ * a register with them ("+&"). At -O0 the seven operands plus the frame
+ * pointer exceed the eight low registers with that constraint; without
+ * optimisation GCC never merges distinct variables into one register, so
+ * plain "+" is equally safe there. */
+#ifdef __OPTIMIZE__
+#define MULADD_INOUT "+&l"
+#else
+#define MULADD_INOUT "+l"
+#endif
+#endif
+
 static INLINE dlimb_t muladd(limb_t x, limb_t y, limb_t z, limb_t t)
 {
 #if LIMB_BITS == 32 && defined(__ARM_ARCH_6M__) && defined(__GNUC__) && !defined(P256_NO_ASM)
@@ -147,7 +160,7 @@ static INLINE dlimb_t muladd(limb_t x, limb_t y, limb_t z, limb_t t)
             "adcs  %[v], %[v], %[u]\n\t"  /* + z */
             "adds  %[w], %[w], %[t]\n\t"
             "adcs  %[v], %[v], %[u]\n\t"  /* + t */
-            : [x] "+&l"(x), [y] "+&l"(y), [u] "=&l"(u), [v] "=&l"(v), [w] "=&l"(w)
+            : [x] MULADD_INOUT(x), [y] MULADD_INOUT(y), [u] "=&l"(u), [v] "=&l"(v), [w] "=&l"(w)
             : [z] "l"(z), [t] "l"(t)
             : "cc");
     return (uint64_t)v << 32 | w;
@@ -231,39 +244,38 @@ static limb_t limbs_eq(const limb_t *a, const limb_t *b)
 }
 
 #if LIMB_BITS == 32 && defined(__ARM_ARCH_6M__) && defined(__GNUC__) && !defined(P256_NO_ASM)
-/* ARMv6-M: one ADDS/ADCS (SUBS/SBCS) chain through the carry flag, two
- * words at a time; LDM/STM and MOVS #0 leave the carry alone. The C below
- * compiles to double-word spills on this core, about three times slower. */
-#define ADDSUB_CHAIN(op1, opn, r, a, b, ret)                                      \
-    do {                                                                           \
-        uint32_t x0, x1, y0, y1;                                                   \
-        __asm__ volatile(".syntax unified\n\t"                                     \
-                         "ldm %[a]!, {%[x0], %[x1]}\n\t"                           \
-                         "ldm %[b]!, {%[y0], %[y1]}\n\t"                           \
-                         op1 " %[x0], %[x0], %[y0]\n\t"                            \
-                         opn " %[x1], %[x1], %[y1]\n\t"                            \
-                         "stm %[r]!, {%[x0], %[x1]}\n\t"                           \
-                         ".rept 3\n\t"                                             \
-                         "ldm %[a]!, {%[x0], %[x1]}\n\t"                           \
-                         "ldm %[b]!, {%[y0], %[y1]}\n\t"                           \
-                         opn " %[x0], %[x0], %[y0]\n\t"                            \
-                         opn " %[x1], %[x1], %[y1]\n\t"                            \
-                         "stm %[r]!, {%[x0], %[x1]}\n\t"                           \
-                         ".endr\n\t"                                               \
-                         "movs %[x0], #0\n\t"                                      \
-                         opn " %[x0], %[x0], %[x0]\n\t"                            \
-                         : [r] "+&l"(r), [a] "+&l"(a), [b] "+&l"(b), [x0] "=&l"(x0), \
-                           [x1] "=&l"(x1), [y0] "=&l"(y0), [y1] "=&l"(y1)            \
-                         :                                                         \
-                         : "cc", "memory");                                        \
-        ret = x0;                                                                  \
+/* ARMv6-M: one ADDS/ADCS (SUBS/SBCS) chain through the carry flag; LDM,
+ * STM and MOVS #0 leave the carry alone. The C below compiles to
+ * double-word spills on this core, about three times slower. One register
+ * per LDM/STM: a register list is transferred in register-number order,
+ * not in the order written, and the compiler picks the registers. Five
+ * low registers, so it also builds at -O0 (where r7 is the frame pointer). */
+#define ADDSUB_STEP(op) \
+    "ldm %[a]!, {%[x]}\n\t" \
+    "ldm %[b]!, {%[y]}\n\t" \
+    op " %[x], %[x], %[y]\n\t" \
+    "stm %[r]!, {%[x]}\n\t"
+#define ADDSUB_CHAIN(op1, opn, r, a, b, ret)                                        \
+    do {                                                                             \
+        uint32_t x, y;                                                               \
+        __asm__ volatile(".syntax unified\n\t"                                       \
+                         ADDSUB_STEP(op1) ADDSUB_STEP(opn) ADDSUB_STEP(opn)          \
+                         ADDSUB_STEP(opn) ADDSUB_STEP(opn) ADDSUB_STEP(opn)          \
+                         ADDSUB_STEP(opn) ADDSUB_STEP(opn)                           \
+                         "movs %[x], #0\n\t"                                         \
+                         opn " %[x], %[x], %[x]\n\t"                                 \
+                         : [r] "+l"(r), [a] "+l"(a), [b] "+l"(b), [x] "=&l"(x),      \
+                           [y] "=&l"(y)                                              \
+                         :                                                           \
+                         : "cc", "memory");                                          \
+        ret = x;                                                                     \
     } while (0)
 
 /* r = a + b, returns the carry (0 or 1). r may alias a or b. */
 static limb_t limbs_add(limb_t *r, const limb_t *a, const limb_t *b)
 {
     limb_t c;
-    ADDSUB_CHAIN("adds", "adcs", r, a, b, c); /* x0 = 0 + 0 + C */
+    ADDSUB_CHAIN("adds", "adcs", r, a, b, c); /* x = 0 + 0 + C */
     return c;
 }
 
@@ -271,7 +283,7 @@ static limb_t limbs_add(limb_t *r, const limb_t *a, const limb_t *b)
 static limb_t limbs_sub(limb_t *r, const limb_t *a, const limb_t *b)
 {
     limb_t c;
-    ADDSUB_CHAIN("subs", "sbcs", r, a, b, c); /* x0 = 0 - 0 - !C: 0 or -1 */
+    ADDSUB_CHAIN("subs", "sbcs", r, a, b, c); /* x = 0 - 0 - !C: 0 or -1 */
     return c & 1;
 }
 #elif LIMB_BITS == 64 && defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
