@@ -670,9 +670,10 @@ static void sqr_wide(limb_t c[2 * NLIMBS], const limb_t *a)
  * r = c mod p for c < p^2 with 64-bit limbs: Solinas' reduction as in the
  * 32-bit version below, but each of the nine terms s1..s9 is assembled
  * directly as four 64-bit limbs (W(hi, lo) joins two 32-bit words c_hi,
- * c_lo of the product) and the columns are summed in a signed 128-bit
- * accumulator. The carry out of 2^256 is folded back twice with
- * 2^256 = 2^224 - 2^192 - 2^96 + 1 (mod p), then one masked subtraction.
+ * c_lo of the product) and they are added and subtracted with carry
+ * chains, counting the carries out of 2^256 in one word. That carry is
+ * folded back twice with 2^256 = 2^224 - 2^192 - 2^96 + 1 (mod p), then
+ * one masked subtraction of p.
  */
 #define LO(x) ((x) & 0xffffffffu)
 #define HI(x) ((x) >> 32)
@@ -832,11 +833,11 @@ static void fe_sqr_n(fe r, const fe a, int n)
     }
 }
 
-/* x30 = a^(2^30 - 1) and x32 = a^(2^32 - 1), the runs of ones shared by the
- * two fixed exponents below (30 squarings, 7 multiplications). */
-static void fe_pow_x30_x32(fe x30, fe x32, const fe a)
+/* x32 = a^(2^32 - 1), the run of ones that starts (p+1)/4, by way of
+ * a^(2^k - 1) for k = 2, 3, 6, 12, 15, 30 (31 squarings, 7 mults). */
+static void fe_pow_x32(fe x32, const fe a)
 {
-    fe x2, x3, u, t;
+    fe x2, x3, x30, u, t;
     fe_sqr(t, a);
     fe_mul(x2, t, a);          /* 2^2 - 1 */
     fe_sqr(t, x2);
@@ -858,8 +859,8 @@ static void fe_pow_x30_x32(fe x30, fe x32, const fe a)
  * Used only on public data (point decompression). */
 static void fe_sqrt(fe r, const fe a)
 {
-    fe x30, x32, t;
-    fe_pow_x30_x32(x30, x32, a);
+    fe x32, t;
+    fe_pow_x32(x32, a);
     fe_sqr_n(t, x32, 32);
     fe_mul(t, t, a);
     fe_sqr_n(t, t, 96);
