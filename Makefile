@@ -25,7 +25,10 @@ PYTEST_ARGS ?= -n 2 -rs
 
 .PHONY: all venv sysdeps node-deps deps test demo bench clean distclean
 
-# Targets owned by parts of the tree: boards (firmware images, UHID checks).
+# Targets owned by parts of the tree: lib/p256 (the C P-256: CPython build,
+# Cortex-M0+ proof, constant-time check, benchmark) and boards (firmware
+# images, UHID checks).
+include lib/p256/p256.mk
 include boards/boards.mk
 
 all: deps
@@ -54,18 +57,18 @@ deps: sysdeps venv node-deps
 
 # -- the two README commands --------------------------------------------------
 
-demo: deps
+demo: deps p256-host
 	$(PY) tools/demo.py
 
 # pytest exits 5 when it collected nothing: that is a failure here, never green.
-test: deps boards-test-deps
+test: deps boards-test-deps p256-host p256-m0 p256-ct
 	@set -o pipefail; $(PY) -m pytest host_tests $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests -- failing"; exit 1; fi; \
 	exit $$rc
 
 # Benchmarks print numbers and ratios against a reference measured in the
 # same run; they never pass or fail on speed.
-bench: deps
+bench: deps bench-p256
 	$(PY) tools/bench_u2f.py
 	$(PY) tools/bench_pin.py
 	$(PY) tools/bench_extensions.py

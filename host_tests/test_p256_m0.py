@@ -1,0 +1,70 @@
+"""lib/p256 on a Cortex-M0+: the core built with arm-none-eabi-gcc (-Os, and
+-O2 as MicroPython's rp2 port builds it) runs
+keygen, public_key, sign, verify and ECDH on rp2040js (the RP2040 emulator)
+and every output and error must equal the CPython build's. Cycles and stack
+are reported by `make p256-m0` / `make bench-p256`, not asserted."""
+
+import os
+import shutil
+import sys
+
+import pytest
+
+from p256_support import REPO, load_p256, make
+
+sys.path.insert(0, os.path.join(REPO, "lib", "p256", "m0"))
+import m0tool  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def image():
+    load_p256()
+    make("p256-m0-build")
+    if shutil.which("node") is None:
+        pytest.fail("node is not installed: the Cortex-M0+ test runs rp2040js on Node")
+    if not os.path.isdir(os.path.join(REPO, "tools", "node", "node_modules", "rp2040js")):
+        make("node-deps")
+    return os.path.join(REPO, "build", "m0")
+
+
+@pytest.mark.parametrize("opt", ["", "-O2"])
+def test_m0_outputs_equal_host_build(image, opt):
+    mismatches, stats, n = m0tool.check(os.path.join(image + opt, "p256_m0.bin"), cases=2, seed=7)
+    assert not mismatches, mismatches[:3]
+    assert n >= 20
+    assert set(stats) == {"keygen", "public_key", "sign", "verify", "ecdh"}
+    for op, s in stats.items():
+        assert all(c > 0 for c in s["cycles"]) and all(0 < d < 8192 for d in s["stack"]), op
+
+
+def test_m0_size_and_stack_report(image):
+    text, table, stacks = m0tool.report(os.path.join(image, "p256.o"), os.path.join(image, "p256.ci"))
+    assert 0 < table < text
+    for fn in ("p256_sign", "p256_verify", "p256_ecdh", "p256_keygen"):
+        assert stacks[fn] > 0, fn
+
+
+@pytest.mark.parametrize("opt", ["", "-O2"])
+def test_m0_cycles_do_not_depend_on_secrets(image, opt):
+    """rp2040js charges taken branches and loads their real M0+ cycles, so
+    an operation whose cycle count varies with the secret would leak it.
+    Different keys, digests and nonce randomness: identical cycle counts."""
+    p256 = load_p256()
+    peer = p256.keygen(bytes(range(40)))[1]
+    calls = []
+    for i in range(3):
+        seed = bytes((i * 37 + j * 11) & 0xFF for j in range(40))
+        priv = p256.keygen(seed)[0]
+        digest = bytes((i * 53 + j) & 0xFF for j in range(32))
+        calls += [
+            {"op": "keygen", "args": [seed.hex()]},
+            {"op": "sign", "args": [priv.hex(), digest.hex(), (bytes([i + 1]) * 32).hex()]},
+            {"op": "ecdh", "args": [priv.hex(), peer.hex()]},
+        ]
+    results = m0tool.run_emulator(os.path.join(image + opt, "p256_m0.bin"), calls)
+    by_op = {}
+    for r in results:
+        assert r["rc"] == 0
+        by_op.setdefault(r["op"], set()).add(r["cycles"])
+    for op, cycles in by_op.items():
+        assert len(cycles) == 1, (op, cycles)

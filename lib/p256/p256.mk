@@ -1,0 +1,170 @@
+# lib/p256/p256.mk - build, check and measure lib/p256.
+#
+# Included by the top-level Makefile, which defines VENV, PY, BUILD and the
+# targets `venv` (the .venv from requirements.txt) and `node-deps` (npm ci
+# in tools/node). Every target installs the Debian packages it needs with
+# tools/ensure_apt.sh, so a fresh machine needs nothing by hand.
+#
+#   p256-host             CPython extension build/host/p256.so (file target)
+#   p256-host32           the same with 32-bit limbs, build/host32/p256.so
+#   p256-m0               Cortex-M0+ build: size and stack report, then an
+#                         rp2040js run checked against p256-host, with cycles
+#   p256-ct               valgrind constant-time check, with negative controls
+#   bench-p256            tools/bench_p256.py: this vs OpenSSL vs mbedtls, M0+
+#   p256-table-check      the committed comb table matches gen_table.py
+#   firmware-p256-natmod  MICROPY_DIR=...: native p256.mpy (armv6m, xtensawin)
+#   firmware-p256-unix    MICROPY_DIR=...: unix port with the user C module,
+#                         then the MicroPython smoke test on it
+#   firmware-p256-rp2     MICROPY_DIR=... [BOARD=RPI_PICO]: rp2 firmware with
+#                         the user C module
+
+P256_DIR := lib/p256
+P256_CORE := $(P256_DIR)/p256.c $(P256_DIR)/p256.h $(P256_DIR)/p256_table.h
+P256_WARN := -Wall -Wextra -Werror
+P256_APT := sh tools/ensure_apt.sh
+
+.PHONY: p256-host p256-host32 p256-m0 p256-m0-build p256-ct p256-ct-build bench-p256 \
+        p256-table-check p256-arm-tools p256-valgrind p256-mbedtls p256-need-micropython \
+        firmware-p256-natmod firmware-p256-unix firmware-p256-rp2
+
+# --- CPython extension -------------------------------------------------------
+P256_HOST_SO := $(BUILD)/host/p256.so
+
+p256-host: $(P256_HOST_SO)
+
+# Rebuilt when a source changes or the venv's interpreter is replaced.
+$(P256_HOST_SO): $(P256_CORE) $(P256_DIR)/p256_cpython.c $(wildcard $(PY)) | venv
+	@mkdir -p $(@D)
+	$(CC) -std=c99 -O2 -g $(P256_WARN) -fPIC -shared -fvisibility=hidden \
+	  -I"$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["include"])')" \
+	  -o $@ $(P256_DIR)/p256.c $(P256_DIR)/p256_cpython.c
+
+# The same extension with 32-bit limbs (-DP256_NO_INT128): the C paths the
+# boards run (the ESP32-S3 uses exactly these; the M0+ adds its asm), so
+# the full differential and vector suites also run against them.
+P256_HOST32_SO := $(BUILD)/host32/p256.so
+
+p256-host32: $(P256_HOST32_SO)
+
+$(P256_HOST32_SO): $(P256_CORE) $(P256_DIR)/p256_cpython.c $(wildcard $(PY)) | venv
+	@mkdir -p $(@D)
+	$(CC) -std=c99 -O2 -g $(P256_WARN) -DP256_NO_INT128 -fPIC -shared -fvisibility=hidden \
+	  -I"$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["include"])')" \
+	  -o $@ $(P256_DIR)/p256.c $(P256_DIR)/p256_cpython.c
+
+p256-table-check: | venv
+	$(PY) $(P256_DIR)/gen_table.py --check
+
+# --- Cortex-M0+ (RP2040) -----------------------------------------------------
+P256_M0 := $(BUILD)/m0
+P256_ARM_CC := arm-none-eabi-gcc
+P256_ARM_CFLAGS := -mcpu=cortex-m0plus -mthumb -std=c99 $(P256_WARN) \
+  -ffunction-sections -fdata-sections
+
+p256-arm-tools:
+	@$(P256_APT) gcc-arm-none-eabi libnewlib-arm-none-eabi
+
+# One image per optimisation level: -Os is the one measured (what a size-
+# conscious firmware uses); -O2 is MicroPython's rp2 default, and inline
+# asm or code generation can differ between the two, so both are run.
+# -fcallgraph-info=su writes p256.ci next to the object: the static stack bound.
+define P256_M0_IMAGE
+$(1)/p256.o: $$(P256_CORE) | p256-arm-tools
+	@mkdir -p $$(@D)
+	$$(P256_ARM_CC) $$(P256_ARM_CFLAGS) $(2) -fstack-usage -fcallgraph-info=su -c $$(P256_DIR)/p256.c -o $$@
+
+$(1)/m0_main.o: $$(P256_DIR)/m0/m0_main.c $$(P256_DIR)/p256.h | p256-arm-tools
+	@mkdir -p $$(@D)
+	$$(P256_ARM_CC) $$(P256_ARM_CFLAGS) $(2) -I$$(P256_DIR) -c $$< -o $$@
+
+$(1)/p256_m0.bin: $(1)/m0_main.o $(1)/p256.o $$(P256_DIR)/m0/link.ld
+	$$(P256_ARM_CC) -mcpu=cortex-m0plus -mthumb -nostartfiles -Wl,--gc-sections \
+	  -T $$(P256_DIR)/m0/link.ld -Wl,-Map=$(1)/p256_m0.map \
+	  $(1)/m0_main.o $(1)/p256.o -lc -lgcc -o $(1)/p256_m0.elf
+	arm-none-eabi-objcopy -O binary $(1)/p256_m0.elf $$@
+endef
+$(eval $(call P256_M0_IMAGE,$(P256_M0),-Os))
+$(eval $(call P256_M0_IMAGE,$(P256_M0)-O2,-O2))
+
+p256-m0-build: $(P256_M0)/p256_m0.bin $(P256_M0)-O2/p256_m0.bin
+
+p256-m0: $(P256_M0)/p256_m0.bin $(P256_M0)-O2/p256_m0.bin $(P256_HOST_SO) | node-deps
+	$(PY) $(P256_DIR)/m0/m0tool.py report --obj $(P256_M0)/p256.o --ci $(P256_M0)/p256.ci
+	$(PY) $(P256_DIR)/m0/m0tool.py check --bin $(P256_M0)/p256_m0.bin --cases 3
+	@echo "-O2 image:"
+	$(PY) $(P256_DIR)/m0/m0tool.py check --bin $(P256_M0)-O2/p256_m0.bin --cases 2
+
+# --- constant time under valgrind --------------------------------------------
+# The same harness against three builds of the core: -O2 and -Os with the
+# 64-bit limbs of this host, and -O2 with the 32-bit limbs the boards use.
+P256_CT := $(BUILD)/ct
+P256_CT_BINS := $(P256_CT)/ct_check_O2 $(P256_CT)/ct_check_Os $(P256_CT)/ct_check_32
+
+p256-valgrind:
+	@$(P256_APT) valgrind
+
+$(P256_CT)/ct_check_%: $(P256_CORE) $(P256_DIR)/ct/ct_check.c | p256-valgrind
+	@mkdir -p $(@D)
+	$(CC) -std=c99 -g $(P256_WARN) -DP256_VALGRIND -I$(P256_DIR) \
+	  $(if $(filter 32,$*),-O2 -DP256_NO_INT128,-$*) \
+	  -o $@ $(P256_DIR)/ct/ct_check.c $(P256_DIR)/p256.c
+
+p256-ct-build: $(P256_CT_BINS)
+
+# Clean runs must pass; each negative control must be caught (exit 99).
+p256-ct: $(P256_CT_BINS)
+	@for b in $(P256_CT_BINS); do \
+	  valgrind -q --error-exitcode=99 $$b clean || { echo "FAIL: $$b leaks secrets"; exit 1; }; \
+	done
+	@for m in leaky-branch leaky-index; do \
+	  valgrind -q --error-exitcode=99 $(P256_CT)/ct_check_O2 $$m >/dev/null 2>&1; rc=$$?; \
+	  test $$rc = 99 || { echo "FAIL: negative control $$m not caught (rc $$rc)"; exit 1; }; \
+	  echo "negative control $$m: caught"; \
+	done
+
+# --- benchmark ---------------------------------------------------------------
+P256_BENCH := $(BUILD)/bench/bench_c
+
+p256-mbedtls:
+	@$(P256_APT) libmbedtls-dev
+
+$(P256_BENCH): $(P256_CORE) $(P256_DIR)/bench/bench_c.c | p256-mbedtls
+	@mkdir -p $(@D)
+	$(CC) -std=c99 -O2 $(P256_WARN) -I$(P256_DIR) -o $@ \
+	  $(P256_DIR)/bench/bench_c.c $(P256_DIR)/p256.c -lmbedcrypto
+
+bench-p256: $(P256_HOST_SO) $(P256_BENCH) $(P256_M0)/p256_m0.bin | node-deps
+	$(PY) tools/bench_p256.py --bench-c $(P256_BENCH) --m0-bin $(P256_M0)/p256_m0.bin \
+	  --m0-obj $(P256_M0)/p256.o --m0-ci $(P256_M0)/p256.ci
+
+# --- MicroPython builds (need a MicroPython checkout) ------------------------
+# Not buildable without MICROPY_DIR; see lib/p256/README.md.
+p256-need-micropython:
+	@test -n "$(MICROPY_DIR)" && test -f "$(MICROPY_DIR)/py/dynruntime.mk" || { \
+	  echo "error: set MICROPY_DIR to a MicroPython source checkout (v1.22 or later)," >&2; \
+	  echo "       e.g. make $(MAKECMDGOALS) MICROPY_DIR=~/src/micropython" >&2; \
+	  echo "       ('$(MICROPY_DIR)' has no py/dynruntime.mk)" >&2; exit 1; }
+
+P256_NATMOD_ARCHS ?= armv6m xtensawin
+
+# Each arch needs its cross compiler on PATH: arm-none-eabi-gcc (installed
+# here) for armv6m, xtensa-esp32-elf-gcc (from ESP-IDF) for xtensawin.
+firmware-p256-natmod: p256-need-micropython p256-arm-tools | venv
+	@for arch in $(P256_NATMOD_ARCHS); do \
+	  $(MAKE) -C $(P256_DIR)/natmod MPY_DIR=$(abspath $(MICROPY_DIR)) ARCH=$$arch \
+	    BUILD=$(abspath $(BUILD))/natmod/$$arch PYTHON=$(abspath $(PY)) || exit 1; \
+	  mkdir -p $(BUILD)/natmod/$$arch && mv $(P256_DIR)/natmod/p256.mpy $(BUILD)/natmod/$$arch/p256.mpy; \
+	  echo "built $(BUILD)/natmod/$$arch/p256.mpy"; \
+	done
+
+firmware-p256-unix: p256-need-micropython
+	$(MAKE) -C $(MICROPY_DIR)/mpy-cross
+	$(MAKE) -C $(MICROPY_DIR)/ports/unix USER_C_MODULES=$(abspath $(P256_DIR)/..)
+	$(MICROPY_DIR)/ports/unix/build-standard/micropython $(P256_DIR)/tests/smoke_mpy.py
+
+BOARD ?= RPI_PICO
+firmware-p256-rp2: p256-need-micropython p256-arm-tools
+	$(MAKE) -C $(MICROPY_DIR)/mpy-cross
+	$(MAKE) -C $(MICROPY_DIR)/ports/rp2 BOARD=$(BOARD) submodules
+	$(MAKE) -C $(MICROPY_DIR)/ports/rp2 BOARD=$(BOARD) \
+	  USER_C_MODULES=$(abspath $(P256_DIR))/micropython.cmake

@@ -1,0 +1,225 @@
+/*
+ * p256_mpy.c - the MicroPython binding of lib/p256 (module `p256`).
+ *
+ * One file for both MicroPython builds:
+ *  - the user C module frozen into firmware (micropython.mk for make-based
+ *    ports, micropython.cmake for rp2 and esp32), using py/runtime.h;
+ *  - the native .mpy module loadable on stock firmware (natmod/Makefile),
+ *    where dynruntime.mk defines MICROPY_ENABLE_DYNRUNTIME and py/dynruntime.h
+ *    maps the same API calls onto mp_fun_table.
+ *
+ * The Python-visible API is the one of p256_cpython.c: positional
+ * bytes-like arguments, bytes results, TypeError for a non-buffer argument
+ * (str included, as in CPython), ValueError with the core's message for
+ * whatever the core rejects. Written against MicroPython v1.22+.
+ */
+#ifdef MICROPY_ENABLE_DYNRUNTIME
+#include "py/dynruntime.h"
+#else
+#include "py/runtime.h"
+#endif
+
+#include "p256.h"
+
+#if defined(MICROPY_ENABLE_DYNRUNTIME) && !defined(__linux__)
+/* A native module links no libc. The core avoids these calls (see the
+ * pragma in p256.c), but the compiler may still emit them for copies. */
+void *memcpy(void *dst, const void *src, size_t n)
+{
+    return mp_fun_table.memmove_(dst, src, n);
+}
+void *memset(void *s, int c, size_t n)
+{
+    return mp_fun_table.memset_(s, c, n);
+}
+#endif
+
+/* Read-only bytes of a bytes-like argument. MicroPython's str also offers
+ * the buffer protocol; reject it so both interpreters agree. */
+static const uint8_t *arg_bytes(mp_obj_t obj, size_t *len)
+{
+    mp_buffer_info_t info;
+    if (mp_obj_is_str(obj)) {
+        mp_raise_TypeError(MP_ERROR_TEXT("a bytes-like object is required, not 'str'"));
+    }
+    mp_get_buffer_raise(obj, &info, MP_BUFFER_READ);
+    *len = info.len;
+    return (const uint8_t *)info.buf;
+}
+
+/* Raise ValueError for a core error code; each message a literal so that
+ * MP_ERROR_TEXT can compress it. */
+static mp_obj_t fail(int err)
+{
+    switch (err) {
+    case P256_ERR_SEED_LEN: mp_raise_ValueError(MP_ERROR_TEXT(P256_MSG_SEED_LEN)); break;
+    case P256_ERR_PRIV_LEN: mp_raise_ValueError(MP_ERROR_TEXT(P256_MSG_PRIV_LEN)); break;
+    case P256_ERR_PRIV: mp_raise_ValueError(MP_ERROR_TEXT(P256_MSG_PRIV)); break;
+    case P256_ERR_DIGEST_LEN: mp_raise_ValueError(MP_ERROR_TEXT(P256_MSG_DIGEST_LEN)); break;
+    case P256_ERR_EXTRA_LEN: mp_raise_ValueError(MP_ERROR_TEXT(P256_MSG_EXTRA_LEN)); break;
+    case P256_ERR_PUB_LEN: mp_raise_ValueError(MP_ERROR_TEXT(P256_MSG_PUB_LEN)); break;
+    case P256_ERR_PUB65_LEN: mp_raise_ValueError(MP_ERROR_TEXT(P256_MSG_PUB65_LEN)); break;
+    case P256_ERR_PUB33_LEN: mp_raise_ValueError(MP_ERROR_TEXT(P256_MSG_PUB33_LEN)); break;
+    case P256_ERR_PUB: mp_raise_ValueError(MP_ERROR_TEXT(P256_MSG_PUB)); break;
+    case P256_ERR_SIG_LEN: mp_raise_ValueError(MP_ERROR_TEXT(P256_MSG_SIG_LEN)); break;
+    case P256_ERR_DER: mp_raise_ValueError(MP_ERROR_TEXT(P256_MSG_DER)); break;
+    default: mp_raise_ValueError(MP_ERROR_TEXT(P256_MSG_INTERNAL)); break;
+    }
+    return mp_const_none;
+}
+
+static mp_obj_t bytes_or_fail(int err, const uint8_t *buf, size_t len)
+{
+    return err ? fail(err) : mp_obj_new_bytes(buf, len);
+}
+
+static mp_obj_t mod_keygen(mp_obj_t seed_in)
+{
+    size_t n;
+    const uint8_t *seed = arg_bytes(seed_in, &n);
+    uint8_t priv[P256_PRIV_LEN], pub[P256_PUB_LEN];
+    int err = p256_keygen(priv, pub, seed, n);
+    if (err) {
+        return fail(err);
+    }
+    mp_obj_t items[2] = {mp_obj_new_bytes(priv, sizeof priv), mp_obj_new_bytes(pub, sizeof pub)};
+    p256_wipe(priv, sizeof priv);
+    return mp_obj_new_tuple(2, items);
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(mod_keygen_obj, mod_keygen);
+
+static mp_obj_t mod_public_key(mp_obj_t priv_in)
+{
+    size_t n;
+    const uint8_t *priv = arg_bytes(priv_in, &n);
+    uint8_t pub[P256_PUB_LEN];
+    return bytes_or_fail(p256_public_key(pub, priv, n), pub, sizeof pub);
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(mod_public_key_obj, mod_public_key);
+
+static mp_obj_t mod_sign(mp_obj_t priv_in, mp_obj_t digest_in, mp_obj_t extra_in)
+{
+    size_t np, nd, ne;
+    const uint8_t *priv = arg_bytes(priv_in, &np);
+    const uint8_t *digest = arg_bytes(digest_in, &nd);
+    const uint8_t *extra = arg_bytes(extra_in, &ne);
+    uint8_t sig[P256_SIG_LEN];
+    return bytes_or_fail(p256_sign(sig, priv, np, digest, nd, extra, ne), sig, sizeof sig);
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(mod_sign_obj, mod_sign);
+
+static mp_obj_t mod_verify(mp_obj_t pub_in, mp_obj_t digest_in, mp_obj_t sig_in)
+{
+    size_t np, nd, ns;
+    const uint8_t *pub = arg_bytes(pub_in, &np);
+    const uint8_t *digest = arg_bytes(digest_in, &nd);
+    const uint8_t *sig = arg_bytes(sig_in, &ns);
+    int valid = 0;
+    int err = p256_verify(&valid, pub, np, digest, nd, sig, ns);
+    return err ? fail(err) : mp_obj_new_bool(valid);
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(mod_verify_obj, mod_verify);
+
+static mp_obj_t mod_ecdh(mp_obj_t priv_in, mp_obj_t peer_in)
+{
+    size_t np, nq;
+    const uint8_t *priv = arg_bytes(priv_in, &np);
+    const uint8_t *peer = arg_bytes(peer_in, &nq);
+    uint8_t secret[P256_SECRET_LEN];
+    int err = p256_ecdh(secret, priv, np, peer, nq);
+    mp_obj_t res = bytes_or_fail(err, secret, sizeof secret);
+    p256_wipe(secret, sizeof secret);
+    return res;
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(mod_ecdh_obj, mod_ecdh);
+
+static mp_obj_t mod_sig_to_der(mp_obj_t sig_in)
+{
+    size_t n, len = 0;
+    const uint8_t *sig = arg_bytes(sig_in, &n);
+    uint8_t der[P256_DER_MAX];
+    int err = p256_sig_to_der(der, &len, sig, n);
+    return bytes_or_fail(err, der, len);
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(mod_sig_to_der_obj, mod_sig_to_der);
+
+static mp_obj_t mod_sig_from_der(mp_obj_t der_in)
+{
+    size_t n;
+    const uint8_t *der = arg_bytes(der_in, &n);
+    uint8_t sig[P256_SIG_LEN];
+    return bytes_or_fail(p256_sig_from_der(sig, der, n), sig, sizeof sig);
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(mod_sig_from_der_obj, mod_sig_from_der);
+
+static mp_obj_t mod_compress(mp_obj_t pub_in)
+{
+    size_t n;
+    const uint8_t *pub = arg_bytes(pub_in, &n);
+    uint8_t out[P256_PUB_COMP_LEN];
+    return bytes_or_fail(p256_compress(out, pub, n), out, sizeof out);
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(mod_compress_obj, mod_compress);
+
+static mp_obj_t mod_decompress(mp_obj_t pub_in)
+{
+    size_t n;
+    const uint8_t *pub = arg_bytes(pub_in, &n);
+    uint8_t out[P256_PUB_LEN];
+    return bytes_or_fail(p256_decompress(out, pub, n), out, sizeof out);
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(mod_decompress_obj, mod_decompress);
+
+static mp_obj_t mod_validate_public_key(mp_obj_t pub_in)
+{
+    size_t n;
+    const uint8_t *pub = arg_bytes(pub_in, &n);
+    return mp_obj_new_bool(p256_validate_public_key(pub, n));
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(mod_validate_public_key_obj, mod_validate_public_key);
+
+#ifdef MICROPY_ENABLE_DYNRUNTIME
+
+/* Native module: fill the module's globals when it is imported. */
+mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *args)
+{
+    MP_DYNRUNTIME_INIT_ENTRY
+    mp_store_global(MP_QSTR_keygen, MP_OBJ_FROM_PTR(&mod_keygen_obj));
+    mp_store_global(MP_QSTR_public_key, MP_OBJ_FROM_PTR(&mod_public_key_obj));
+    mp_store_global(MP_QSTR_sign, MP_OBJ_FROM_PTR(&mod_sign_obj));
+    mp_store_global(MP_QSTR_verify, MP_OBJ_FROM_PTR(&mod_verify_obj));
+    mp_store_global(MP_QSTR_ecdh, MP_OBJ_FROM_PTR(&mod_ecdh_obj));
+    mp_store_global(MP_QSTR_sig_to_der, MP_OBJ_FROM_PTR(&mod_sig_to_der_obj));
+    mp_store_global(MP_QSTR_sig_from_der, MP_OBJ_FROM_PTR(&mod_sig_from_der_obj));
+    mp_store_global(MP_QSTR_compress, MP_OBJ_FROM_PTR(&mod_compress_obj));
+    mp_store_global(MP_QSTR_decompress, MP_OBJ_FROM_PTR(&mod_decompress_obj));
+    mp_store_global(MP_QSTR_validate_public_key, MP_OBJ_FROM_PTR(&mod_validate_public_key_obj));
+    MP_DYNRUNTIME_INIT_EXIT
+}
+
+#else
+
+/* User C module: a constant globals table in flash. */
+static const mp_rom_map_elem_t p256_module_globals_table[] = {
+    {MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR_p256)},
+    {MP_ROM_QSTR(MP_QSTR_keygen), MP_ROM_PTR(&mod_keygen_obj)},
+    {MP_ROM_QSTR(MP_QSTR_public_key), MP_ROM_PTR(&mod_public_key_obj)},
+    {MP_ROM_QSTR(MP_QSTR_sign), MP_ROM_PTR(&mod_sign_obj)},
+    {MP_ROM_QSTR(MP_QSTR_verify), MP_ROM_PTR(&mod_verify_obj)},
+    {MP_ROM_QSTR(MP_QSTR_ecdh), MP_ROM_PTR(&mod_ecdh_obj)},
+    {MP_ROM_QSTR(MP_QSTR_sig_to_der), MP_ROM_PTR(&mod_sig_to_der_obj)},
+    {MP_ROM_QSTR(MP_QSTR_sig_from_der), MP_ROM_PTR(&mod_sig_from_der_obj)},
+    {MP_ROM_QSTR(MP_QSTR_compress), MP_ROM_PTR(&mod_compress_obj)},
+    {MP_ROM_QSTR(MP_QSTR_decompress), MP_ROM_PTR(&mod_decompress_obj)},
+    {MP_ROM_QSTR(MP_QSTR_validate_public_key), MP_ROM_PTR(&mod_validate_public_key_obj)},
+};
+static MP_DEFINE_CONST_DICT(p256_module_globals, p256_module_globals_table);
+
+const mp_obj_module_t p256_user_cmodule = {
+    .base = {&mp_type_module},
+    .globals = (mp_obj_dict_t *)&p256_module_globals,
+};
+
+MP_REGISTER_MODULE(MP_QSTR_p256, p256_user_cmodule);
+
+#endif
