@@ -9,6 +9,11 @@
 #   make bench-wear        flash operations per command, power-cut points
 #   make bench-size        .mpy bytes of the core per module
 #   make bench-mpy         peak heap and allocations under MicroPython (WebAssembly)
+#
+# Wiring in the top Makefile: `test` depends on libfido2-harness; `bench` on
+# bench-e2e bench-wear bench-size bench-mpy. fuzz, bench-e2e and bench-wear
+# import the core, so they also need the venv and p256-host (the C P-256 for
+# CPython); bench-mpy needs node-deps.
 
 PY ?= .venv/bin/python
 BUILD ?= build
