@@ -64,9 +64,7 @@ def virtual_key(key_factory):
 @pytest.fixture
 def device(virtual_key):
     """python-fido2's CtapHidDevice connected to the virtual key (INIT done)."""
-    from boards.host.client import open_device
-
-    dev = open_device(virtual_key.address, timeout=60)
+    dev = virtual_key.open_device(timeout=60)
     try:
         yield dev
     finally:
@@ -88,11 +86,10 @@ class PoweredKey:
         self.power_on()
 
     def power_on(self):
-        from boards.host.client import open_device
         from fido2.ctap2 import Ctap2
 
         self.key = self._factory(storage=self.storage, **self._kw)
-        self.dev = open_device(self.key.address, timeout=60)
+        self.dev = self.key.open_device(timeout=60)
         self.ctap = Ctap2(self.dev)
 
     def power_cycle(self):
