@@ -113,6 +113,38 @@ def powered(key_factory):
         k.dev.close()
 
 
+# -- the virtual key on MicroPython (host_tests/mpy_key.py) ------------------------
+
+
+@pytest.fixture(scope="module")
+def mpy_keys():
+    """MicroPython key processes shared by one module's tests (see mpy_key.KeyPool)."""
+    from mpy_key import KeyPool
+
+    pool = KeyPool()
+    try:
+        yield pool
+    finally:
+        pool.close()
+
+
+@pytest.fixture
+def mpy_key_factory(mpy_keys):
+    """key_factory's twin on MicroPython: make(storage=..., presence=..., config=) -> MicroPythonKey.
+
+    A module that defines `key_factory` as this fixture runs its key
+    scenarios (virtual_key, device, powered) on MicroPython.
+    """
+    with mpy_keys.factory() as make:
+        yield make
+
+
+@pytest.fixture
+def mpy_key(mpy_key_factory):
+    """A running MicroPython key (fresh records, presence "auto")."""
+    return mpy_key_factory()
+
+
 ORIGIN = "https://example.com"
 RP_ID = "example.com"
 
