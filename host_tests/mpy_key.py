@@ -4,7 +4,7 @@
     dev = key.open_device(timeout=30)                 # python-fido2 CtapHidDevice
     Ctap2(dev).get_info()
     key.press()                                       # the button
-    files = key.stop()                                # power off: the records
+    records = key.stop()                              # power off, wherever the key was
     key = MicroPythonKey(storage=key.storage).start() # power cycle: a new process
 
 The child is `node tools/mpy_wasm.mjs --key` running the unchanged core
@@ -17,8 +17,9 @@ console (tracebacks), kept in `console` for failure messages.
 
 It stands in for boards/host/virtual_key.VirtualKey in the end-to-end tests:
 `address`, `open_device()`, `board.presence` (press/deny/requests/mode),
-`board.led_events`, `authenticator` (a remote view, see RemoteObject), and
-`storage` (a MemoryStorage that receives the records at every stop).
+`board.led_events`, `board.clock.advance()`, `authenticator` (a remote view,
+see RemoteObject), and `storage` (any board storage: the key boots with its
+records and puts its own back at every stop).
 """
 
 import ast
@@ -470,8 +471,11 @@ class KeyPool:
         self._idle = []
 
     def key(self, **kw):
-        if self._idle:
-            return self._idle.pop().reboot(**kw)
+        while self._idle:
+            key = self._idle.pop()
+            if key.alive:
+                return key.reboot(**kw)
+            key.kill()
         return MicroPythonKey(**kw).start()
 
     @contextlib.contextmanager

@@ -124,7 +124,7 @@ def test_a_slow_but_steady_sender_does_not_time_out(key):
     out = []
     for p in pkts[:-1]:
         out += key.send(p)
-        time.sleep(0.2)  # well inside the 500 ms
+        time.sleep(0.15)  # well inside the 500 ms
     out += key.send(pkts[-1])
     assert out == [(cid, CTAPHID.PING, data)]
 
@@ -166,8 +166,11 @@ def test_keepalive_upneeded_while_waiting_then_the_touch_completes(waiting):
     times, statuses, last = _wait_for_answer(waiting, cid, after=8, action=waiting.mpy.press)
     assert last == (cid, CTAPHID.CBOR, b"\x00")
     assert set(statuses) == {b"\x02"}  # STATUS_UPNEEDED
-    # "at least every 100 ms" (CTAP 2.1 §11.2.9.2.1), on average as the host sees them
-    assert (times[-1] - times[0]) / (len(times) - 1) <= 0.1
+    # "at least every 100 ms" (CTAP 2.1 §11.2.9.2.1): the typical gap as the host
+    # sees them (the median, so a stall of this busy test machine does not count;
+    # test_ctaphid checks every gap with a fake clock)
+    gaps = sorted(b - a for a, b in zip(times, times[1:]))
+    assert gaps[len(gaps) // 2] <= 0.1
     assert waiting.board.led_events == ["touch", "idle"]
     assert waiting.board.presence.requests == 1
 
