@@ -31,7 +31,8 @@ def key_factory(mpy_key_factory):
 
 
 def live_through(key, total_ms, step_ms=HALF_PERIOD // 2):
-    """Move the key's clock on by total_ms in steps shorter than half the ticks period.
+    """Move the key's clock on by total_ms in steps (of less than half the ticks period,
+    unless a test means to jump further).
 
     The key takes each step in a turn of its main loop of its own, in order
     with the frames around it (host_tests/mpy_wasm/wasm_key.py), as a key
@@ -43,20 +44,20 @@ def live_through(key, total_ms, step_ms=HALF_PERIOD // 2):
         total_ms -= step
 
 
-def test_reset_window_stays_closed_a_full_ticks_period_later(key_factory):
+@pytest.mark.parametrize(
+    "total,step",
+    [
+        # a whole period (plus a second): the clock reads 1 s after boot again
+        (TICKS_PERIOD + 1000, HALF_PERIOD // 2),
+        # one jump past half the period: ticks_diff(now, boot) is negative
+        (HALF_PERIOD + 1000, HALF_PERIOD + 1000),
+    ],
+    ids=["a-full-period-later", "a-jump-past-half-of-it"],
+)
+def test_reset_window_stays_closed(key_factory, total, step):
     key = key_factory()
     dev = key.open_device(timeout=30)
-    # Across a whole period (plus a second), the clock reads 1 s after boot again.
-    live_through(key, TICKS_PERIOD + 1000)
-    with pytest.raises(CtapError) as e:
-        Ctap2(dev).reset()
-    assert e.value.code == CtapError.ERR.NOT_ALLOWED
-
-
-def test_reset_window_closed_after_a_jump_past_half_the_period(key_factory):
-    key = key_factory()
-    dev = key.open_device(timeout=30)
-    key.board.clock.advance(HALF_PERIOD + 1000)  # ticks_diff(now, boot) is negative now
+    live_through(key, total, step)
     with pytest.raises(CtapError) as e:
         Ctap2(dev).reset()
     assert e.value.code == CtapError.ERR.NOT_ALLOWED
