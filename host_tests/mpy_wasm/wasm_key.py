@@ -57,10 +57,10 @@ from firmware.presence import TOUCH_DECLINED, TOUCH_OK, TOUCH_TIMEOUT
 STORE = "/flash/pyfido"
 # Query answers that cross as repr(): what ast.literal_eval reads back
 _LITERALS = (int, bool, str, bytes, tuple, list, dict, type(None))
-_IDLE_MS = 10
+_IDLE_MS = 10  # longest sleep between polls: timeouts and LOCK expiry are checked this often
 # time.ticks_ms() counts modulo a power of two (2**30 on 32-bit ports): this is
 # its largest value, so `& _TICKS_MASK` wraps a sum the same way.
-_TICKS_MASK = time.ticks_add(0, -1)  # longest sleep between polls: timeouts and LOCK expiry are checked this often
+_TICKS_MASK = time.ticks_add(0, -1)
 
 
 class _Reboot(BaseException):
@@ -201,8 +201,9 @@ class PipeBoard:
             if self._step_clock():
                 continue
             left = timeout_ms - time.ticks_diff(self.ticks_ms(), start)
-            if left <= 0 or self._inbox:
+            if left <= 0 or (self._inbox and type(self._inbox[0]) is bytes):
                 # A report waits (a CANCEL, perhaps): let the core read it now.
+                # (A query waits for the transaction's end: idle() answers it.)
                 return TOUCH_TIMEOUT
             keyio.wait(left)
 
