@@ -172,7 +172,7 @@ class HidAuthenticator:
 
     process_cbor(data) goes to the key as a CTAPHID_CBOR message (python-fido2's
     CtapHidDevice, so keepalives are handled) and returns the status byte and
-    body; `board` is the key's Board; any other attribute is the remote
+    body, process_msg(apdu) the same for CTAPHID_MSG; `board` is the key's Board; any other attribute is the remote
     Authenticator's (RemoteObject). Tests written for
     ctap2_helpers.call(auth, ...) run unchanged on MicroPython this way.
     """
@@ -184,6 +184,10 @@ class HidAuthenticator:
 
     def process_cbor(self, data):
         return bytes(self._device.call(CTAPHID.CBOR, bytes(data)))
+
+    def process_msg(self, apdu):
+        """A CTAPHID_MSG (U2F APDU) to the key: response data || SW1 SW2."""
+        return bytes(self._device.call(CTAPHID.MSG, bytes(apdu)))
 
     def __getattr__(self, name):
         if name.startswith("_"):
@@ -388,7 +392,9 @@ class MicroPythonKey:
             raise KeyDied("expected an answer, got %r\n%s" % (kind, self.console))
         answer = answer.decode()
         if answer[0] == "E":
-            raise RuntimeError("%s raised on MicroPython: %s" % (expr, answer[1:]))
+            message = "%s raised on MicroPython: %s" % (expr, answer[1:])
+            # hasattr() and getattr(obj, name, default) work on a remote view too
+            raise (AttributeError if answer.startswith("EAttributeError") else RuntimeError)(message)
         if answer[0] == "V":
             try:
                 return ast.literal_eval(answer[1:])
