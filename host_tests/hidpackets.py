@@ -5,6 +5,7 @@ python-fido2 (fido2.hid.CTAPHID, fido2.hid.CAPABILITY) and the CTAP 2.1 spec.
 """
 
 import struct
+import time
 
 from fido2.hid import CTAPHID
 
@@ -110,6 +111,15 @@ class FencedHid:
             reports.append(self.connection.read_packet())
             have += REPORT - 5
         return parse_messages(reports)[0]
+
+    def trickle(self, reports, gap):
+        """send() each report, `gap` seconds apart; every message that came back."""
+        out = []
+        for i, r in enumerate(reports):
+            if i:
+                time.sleep(gap)
+            out += self.send(r)
+        return out
 
     def send(self, *reports):
         self.write(*reports)
