@@ -38,16 +38,15 @@ def statement(store, fmt, auth_data, client_data_hash, credential_private_key, i
     """
     if fmt == FMT_NONE:
         return {}
-    signed = auth_data + client_data_hash
     batch = identity if identity is not None else store.attestation()
     if batch is not None:
         key, certificates = batch
         return {
             "alg": COSE_ALG_ES256,
-            "sig": crypto.p256_sign(key, signed),
+            "sig": crypto.p256_sign(key, auth_data, client_data_hash),
             "x5c": list(certificates),
         }
-    return {"alg": COSE_ALG_ES256, "sig": crypto.p256_sign(credential_private_key, signed)}
+    return {"alg": COSE_ALG_ES256, "sig": crypto.p256_sign(credential_private_key, auth_data, client_data_hash)}
 
 
 def u2f_identity(store):

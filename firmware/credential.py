@@ -37,6 +37,8 @@ from micropython import const
 from firmware import crypto
 
 _VERSION = const(1)
+_VERSION_BYTE = b"\x01"
+_UV_BYTE = (b"\x00", b"\x01")  # CredRandom's first byte: without, with UV
 _IV_LEN = const(16)
 _TAG_LEN = const(16)
 _HEADER = const(35)  # private key, flags, credProtect, credBlob length
@@ -85,20 +87,26 @@ class Wrapper:
 
     def cred_random(self, credential_id, uv):
         """hmac-secret's CredRandomWithUV (uv true) or CredRandomWithoutUV."""
-        return crypto.hmac_sha256(self._cred_random_key, (b"\x01" if uv else b"\x00") + bytes(credential_id))
+        return crypto.hmac_sha256(self._cred_random_key, _UV_BYTE[1 if uv else 0], credential_id)
 
     def _tag(self, version, rp_id_hash, iv, ciphertext):
-        return crypto.hmac_sha256(self._mac_key, version + rp_id_hash + iv + ciphertext)[:_TAG_LEN]
+        return crypto.hmac_sha256(self._mac_key, version, rp_id_hash, iv, ciphertext)[:_TAG_LEN]
 
     def wrap(self, rp_id_hash, private_key, flags=0, cred_protect=0, cred_blob=b""):
         if len(private_key) != 32 or len(cred_blob) > MAX_CRED_BLOB_LENGTH:
             raise ValueError("bad credential material")
-        plaintext = bytes(private_key) + bytes((flags, cred_protect, len(cred_blob))) + bytes(cred_blob)
-        plaintext += bytes(-len(plaintext) % 16)
+        # private key | flags | credProtect | len(credBlob) | credBlob, zero
+        # padded to whole blocks, filled in place
+        n = _HEADER + len(cred_blob)
+        plaintext = bytearray(n + (-n % 16))
+        plaintext[:32] = private_key
+        plaintext[32] = flags
+        plaintext[33] = cred_protect
+        plaintext[34] = len(cred_blob)
+        plaintext[_HEADER:n] = cred_blob
         iv = crypto.random_bytes(_IV_LEN)
         ciphertext = crypto.aes256_cbc_encrypt(self._enc_key, iv, plaintext)
-        version = bytes((_VERSION,))
-        return version + iv + ciphertext + self._tag(version, rp_id_hash, iv, ciphertext)
+        return b"".join((_VERSION_BYTE, iv, ciphertext, self._tag(_VERSION_BYTE, rp_id_hash, iv, ciphertext)))
 
     def unwrap(self, rp_id_hash, credential_id):
         """The Credential behind an ID made for this RP by this key, else None."""
@@ -106,10 +114,12 @@ class Wrapper:
         if n < MIN_CREDENTIAL_ID_LENGTH or n > MAX_CREDENTIAL_ID_LENGTH or (n - 1 - _IV_LEN - _TAG_LEN) % 16:
             return None  # not a length this key makes: public information
         credential_id = bytes(credential_id)
-        iv = credential_id[1 : 1 + _IV_LEN]
-        ciphertext = credential_id[1 + _IV_LEN : -_TAG_LEN]
-        tag = self._tag(credential_id[:1], rp_id_hash, iv, ciphertext)
-        good = crypto.ct_equal(tag, credential_id[-_TAG_LEN:])
+        # Views, not copies, of the ID's fields.
+        fields = memoryview(credential_id)
+        iv = fields[1 : 1 + _IV_LEN]
+        ciphertext = fields[1 + _IV_LEN : n - _TAG_LEN]
+        tag = self._tag(fields[:1], rp_id_hash, iv, ciphertext)
+        good = crypto.ct_equal(tag, fields[n - _TAG_LEN :])
         if not good or credential_id[0] != _VERSION:
             return None
         plaintext = crypto.aes256_cbc_decrypt(self._enc_key, iv, ciphertext)

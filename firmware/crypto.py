@@ -46,26 +46,44 @@ def sha256(data):
     return hashlib.sha256(data).digest()
 
 
-def hmac_sha256(key, data):
-    """RFC 2104 HMAC over SHA-256."""
+def hmac_sha256(key, *message):
+    """RFC 2104 HMAC over SHA-256 of message, given as one or more parts.
+
+    The parts are MACed as their concatenation without being joined in
+    memory: hmac_sha256(k, a, b) == hmac_sha256(k, a + b). On MicroPython
+    this costs one 64-byte block for the padded key, two hash objects and
+    their two digests.
+    """
     if len(key) > _BLOCK:
         key = sha256(key)
-    key = key + bytes(_BLOCK - len(key))
-    inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
-    inner.update(data)
-    outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+    pad = bytearray(_BLOCK)
+    pad[: len(key)] = key
+    for i in range(_BLOCK):
+        pad[i] ^= 0x36  # ipad
+    inner = hashlib.sha256(pad)
+    for part in message:
+        inner.update(part)
+    for i in range(_BLOCK):
+        pad[i] ^= 0x36 ^ 0x5C  # ipad -> opad
+    outer = hashlib.sha256(pad)
     outer.update(inner.digest())
     return outer.digest()
 
 
 def hkdf_sha256(salt, ikm, info, length):
-    """RFC 5869 HKDF-SHA-256 (length <= 32 suffices for CTAP)."""
-    prk = hmac_sha256(salt, ikm)
-    out = b""
-    t = b""
-    i = 1
+    """RFC 5869 HKDF-SHA-256: Extract, then Expand."""
+    return hkdf_expand_sha256(hmac_sha256(salt, ikm), info, length)
+
+
+def hkdf_expand_sha256(prk, info, length):
+    """RFC 5869 HKDF-Expand with SHA-256 (CTAP only needs length <= 32: one block)."""
+    t = hmac_sha256(prk, info, b"\x01")
+    if length <= len(t):
+        return t if length == len(t) else t[:length]
+    out = t
+    i = 2
     while len(out) < length:
-        t = hmac_sha256(prk, t + info + bytes((i,)))
+        t = hmac_sha256(prk, t, info, bytes((i,)))
         out += t
         i += 1
     return out[:length]
@@ -112,9 +130,16 @@ def p256_public_key(private_key):
     return p256.public_key(private_key)
 
 
-def p256_sign(private_key, message):
-    """ECDSA P-256 with SHA-256 over message; DER signature (WebAuthn, U2F)."""
-    raw = p256.sign(private_key, sha256(message), random_bytes(32))
+def p256_sign(private_key, *message):
+    """ECDSA P-256 with SHA-256 over message; DER signature (WebAuthn, U2F).
+
+    message is one or more parts, signed as their concatenation (WebAuthn's
+    authenticatorData || clientDataHash) without being joined in memory.
+    """
+    h = hashlib.sha256()
+    for part in message:
+        h.update(part)
+    raw = p256.sign(private_key, h.digest(), random_bytes(32))
     return p256.sig_to_der(raw)
 
 

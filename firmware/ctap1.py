@@ -161,8 +161,7 @@ def _register(auth, p1, data):
     attestation_key, certificate = attestation.u2f_identity(auth.store)
     auth.processing()
     signature = crypto.p256_sign(
-        attestation_key,
-        _REGISTER_SIGNED_RESERVED + application + challenge + key_handle + public_key,
+        attestation_key, _REGISTER_SIGNED_RESERVED, application, challenge, key_handle, public_key
     )
 
     # -- response -------------------------------------------------------------------
@@ -218,7 +217,7 @@ def _authenticate(auth, p1, data):
     #    application | user presence | counter | challenge (§5.4).
     presence_and_counter = struct.pack(">BI", user_presence, auth.store.next_sign_count())
     auth.processing()
-    signature = crypto.p256_sign(cred.private_key, application + presence_and_counter + challenge)
+    signature = crypto.p256_sign(cred.private_key, application, presence_and_counter, challenge)
 
     # -- response -------------------------------------------------------------------
     return presence_and_counter + signature

@@ -158,8 +158,10 @@ class PinProtocolV2(PinProtocolV1):
 
     def kdf(self, z):
         """HKDF-SHA-256(salt = 32 zero bytes): HMAC key (32) || AES key (32)."""
-        return crypto.hkdf_sha256(_HKDF_SALT, z, b"CTAP2 HMAC key", 32) + crypto.hkdf_sha256(
-            _HKDF_SALT, z, b"CTAP2 AES key", 32
+        # Both keys share salt and Z, so HKDF-Extract runs once for the two.
+        prk = crypto.hmac_sha256(_HKDF_SALT, z)
+        return crypto.hkdf_expand_sha256(prk, b"CTAP2 HMAC key", 32) + crypto.hkdf_expand_sha256(
+            prk, b"CTAP2 AES key", 32
         )
 
     @staticmethod

@@ -45,11 +45,23 @@ def test_hmac_matches_the_standard_library(key, msg):
     assert crypto.hmac_sha256(key, msg) == hmac.new(key, msg, hashlib.sha256).digest()
 
 
+@settings(max_examples=300, deadline=None)
+@given(hs.binary(max_size=100), hs.lists(hs.binary(max_size=80), max_size=5))
+def test_hmac_over_parts_is_hmac_over_their_concatenation(key, parts):
+    # Callers pass fields separately (credential-ID MAC, CredRandom) rather
+    # than joining them first; also memoryview slices of a larger buffer.
+    joined = b"".join(parts)
+    expect = hmac.new(key, joined, hashlib.sha256).digest()
+    assert crypto.hmac_sha256(key, *parts) == expect
+    assert crypto.hmac_sha256(memoryview(key), *[memoryview(p) for p in parts]) == expect
+
+
 @settings(max_examples=100, deadline=None)
 @given(hs.binary(max_size=64), hs.binary(min_size=1, max_size=64), hs.binary(max_size=40), hs.integers(1, 64))
 def test_hkdf_matches_cryptography(salt, ikm, info, length):
     expect = HKDF(hashes.SHA256(), length, salt or None, info).derive(ikm)
     assert crypto.hkdf_sha256(salt or bytes(32), ikm, info, length) == expect
+    assert crypto.hkdf_expand_sha256(crypto.hmac_sha256(salt or bytes(32), ikm), info, length) == expect
 
 
 def test_ct_equal():
@@ -111,6 +123,9 @@ def test_keygen_sign_and_verify_against_cryptography():
         _pub(pub).verify(sig, msg, ec.ECDSA(hashes.SHA256()))
         assert crypto.p256_verify(pub, msg, sig)
         assert not crypto.p256_verify(pub, msg + b"x", sig)
+        # A message in parts is signed as their concatenation (authData || clientDataHash).
+        sig = crypto.p256_sign(priv, msg[:37], memoryview(msg)[37:60], msg[60:])
+        _pub(pub).verify(sig, msg, ec.ECDSA(hashes.SHA256()))
 
 
 def test_verify_signatures_made_by_cryptography():

@@ -27,10 +27,13 @@ def build(rp_id_hash, flags, sign_count, aaguid=None, credential_id=None, public
         flags |= FLAG_AT
     if extensions:
         flags |= FLAG_ED
-    out = bytes(rp_id_hash) + struct.pack(">BI", flags, sign_count)
+    # The fields are joined once, at the end: each `+` would copy all before it.
+    parts = [bytes(rp_id_hash), struct.pack(">BI", flags, sign_count)]
     if credential_id is not None:
-        out += aaguid + struct.pack(">H", len(credential_id)) + credential_id
-        out += cbor.dumps(cose.p256_key(public_key, COSE_ALG_ES256))
+        parts.append(aaguid)
+        parts.append(struct.pack(">H", len(credential_id)))
+        parts.append(credential_id)
+        parts.append(cbor.dumps(cose.p256_key(public_key, COSE_ALG_ES256)))
     if extensions:
-        out += cbor.dumps(extensions)
-    return out
+        parts.append(cbor.dumps(extensions))
+    return b"".join(parts)
