@@ -75,7 +75,16 @@ MSG_TIMEOUT_MS = const(500)
 KEEPALIVE_INTERVAL_MS = const(80)
 LOCK_MAX_SECONDS = const(10)
 
-_ZEROS = bytes(REPORT_SIZE)
+_ZEROS = memoryview(bytes(REPORT_SIZE))
+# KEEPALIVE payloads by status, made once (not one bytes object per keepalive)
+_KEEPALIVE_DATA = (b"", b"\x01", b"\x02")
+
+
+def _read_cid(pkt):
+    # Not struct.unpack_from: its result tuple would be one allocation per
+    # report. (A CID of 2**30 or more, such as the broadcast CID, is a long
+    # integer on a 32-bit MicroPython and allocates either way.)
+    return (pkt[0] << 24) | (pkt[1] << 16) | (pkt[2] << 8) | pkt[3]
 
 # Assembler states
 _IDLE = const(0)
@@ -91,6 +100,12 @@ class CtapHid:
         self.app = app
         self._version = version
         self._rx = bytearray(REPORT_SIZE)
+        # Views of the data fields of an initialization and a continuation
+        # packet in _rx, made once: slicing a report per packet would
+        # allocate a copy (or a view) every time.
+        rx = memoryview(self._rx)
+        self._rx_init_data = rx[7:]
+        self._rx_cont_data = rx[5:]
         # Two transmit buffers, swapped after each report: a USB stack that
         # queues the buffer it was given never sees it overwritten.
         self._tx = (bytearray(REPORT_SIZE), bytearray(REPORT_SIZE))
@@ -145,7 +160,10 @@ class CtapHid:
         """Feed one 64-byte output report from the host."""
         if len(pkt) != REPORT_SIZE:
             return  # not a report of this interface; nothing to answer on
-        cid = struct.unpack_from(">I", pkt, 0)[0]
+        if pkt is not self._rx:
+            self._rx[:] = pkt  # same length: copied in place
+            pkt = self._rx
+        cid = _read_cid(pkt)
         b4 = pkt[4]
         is_init = b4 & _TYPE_INIT
         self._expire_lock()
@@ -178,7 +196,7 @@ class CtapHid:
         self._seq = 0
         self._last_rx = self._board.ticks_ms()
         n = bcnt if bcnt < _INIT_DATA else _INIT_DATA
-        self._copy(0, pkt, 7, n)
+        self._copy(0, self._rx_init_data)
         self._have = n
         if n == bcnt:
             self._dispatch()
@@ -200,7 +218,7 @@ class CtapHid:
             ):
                 self._ka_last = now
                 self._ka_status = status
-                self._send(self._cid, CTAPHID_KEEPALIVE, bytes((status,)))
+                self._send(self._cid, CTAPHID_KEEPALIVE, _KEEPALIVE_DATA[status])
         while self._board.read_report(self._rx):
             self._process_while_busy(self._rx)
         return self._cancelled
@@ -234,13 +252,17 @@ class CtapHid:
         n = self._bcnt - self._have
         if n > _CONT_DATA:
             n = _CONT_DATA
-        self._copy(self._have, pkt, 5, n)
+        self._copy(self._have, self._rx_cont_data)
         self._have += n
         if self._have == self._bcnt:
             self._dispatch()
 
-    def _copy(self, at, pkt, start, n):
-        self._msg[at : at + n] = pkt[start : start + n]
+    def _copy(self, at, data_field):
+        # The whole data field, also past the end of the message: the buffer
+        # has room for it (MAX_MESSAGE_SIZE is 57 + 128 * 59), the handler
+        # sees only the message's bcnt bytes, and a whole-view copy needs no
+        # slice object.
+        self._mv[at : at + len(data_field)] = data_field
 
     def _dispatch(self):
         cid = self._cid
@@ -295,7 +317,7 @@ class CtapHid:
             self._send(cid, cmd, response)
 
     def _process_while_busy(self, pkt):
-        cid = struct.unpack_from(">I", pkt, 0)[0]
+        cid = _read_cid(pkt)
         b4 = pkt[4]
         if not b4 & _TYPE_INIT:
             return
@@ -368,10 +390,11 @@ class CtapHid:
     def _send(self, cid, cmd, data):
         """Frame one message into reports and hand them to the board."""
         n = len(data)
+        view = memoryview(data)  # its slices are views, not copies
         tx = self._next_tx()
         struct.pack_into(">IBH", tx, 0, cid, _TYPE_INIT | cmd, n)
         chunk = n if n < _INIT_DATA else _INIT_DATA
-        self._fill(tx, 7, data, 0, chunk)
+        self._fill(tx, 7, view[:chunk])
         self._board.write_report(tx)
         off = chunk
         seq = 0
@@ -381,7 +404,7 @@ class CtapHid:
             chunk = n - off
             if chunk > _CONT_DATA:
                 chunk = _CONT_DATA
-            self._fill(tx, 5, data, off, chunk)
+            self._fill(tx, 5, view[off : off + chunk])
             self._board.write_report(tx)
             off += chunk
             seq += 1
@@ -391,11 +414,11 @@ class CtapHid:
         return self._tx[self._tx_i]
 
     @staticmethod
-    def _fill(tx, at, data, off, n):
-        tx[at : at + n] = data[off : off + n]
-        end = at + n
+    def _fill(tx, at, chunk):
+        end = at + len(chunk)
+        tx[at:end] = chunk
         if end < REPORT_SIZE:
-            tx[end:] = _ZEROS[: REPORT_SIZE - end]
+            tx[end:] = _ZEROS[end:]  # a view: the padding is zeros
 
     def _log(self, e):
         log = getattr(self._board, "log_exception", None)
