@@ -306,11 +306,14 @@ class Authenticator:
             return bytes((CTAP1_ERR_OTHER,))
         if response is None:
             return bytes((CTAP2_OK,))
-        body = cbor.dumps(response)
-        if 1 + len(body) > self.max_msg_size:
-            self.log_exception(ValueError("response of %d bytes too large" % len(body)))
+        # The body is encoded right after the status byte, into the buffer
+        # that goes out: no copy of it, and no copy of the copy.
+        out = bytearray((CTAP2_OK,))
+        cbor.dump_into(out, response)
+        if len(out) > self.max_msg_size:
+            self.log_exception(ValueError("response of %d bytes too large" % (len(out) - 1)))
             return bytes((CTAP1_ERR_OTHER,))
-        return bytes((CTAP2_OK,)) + body
+        return out
 
     def log_exception(self, e):
         log = getattr(self.board, "log_exception", None)

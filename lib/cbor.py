@@ -230,6 +230,16 @@ def dumps(obj, max_depth=MAX_DEPTH):
     return bytes(out)
 
 
+def dump_into(out, obj, max_depth=MAX_DEPTH):
+    """Append obj's CTAP2 canonical CBOR to the bytearray out; raises CBOREncodeError.
+
+    For a message that starts with other bytes (a status byte) or is used
+    as a bytearray anyway: no bytes copy of the whole encoding, as dumps
+    makes. On an error out holds a partial encoding.
+    """
+    _encode(out, obj, 0, max_depth)
+
+
 # ---------------------------------------------------------------------------
 # Decoding
 
