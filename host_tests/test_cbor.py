@@ -259,6 +259,10 @@ def test_dumps_matches_oracles(value):
         assert ours == cbor2.dumps(value, canonical=True)
     if not has_none(value):
         assert ours == fido2.cbor.encode(value)
+    # dump_into appends the same bytes to what the buffer already holds.
+    out = bytearray(b"\x00")
+    cbor.dump_into(out, value)
+    assert out == b"\x00" + ours
 
 
 @given(VALUES)
