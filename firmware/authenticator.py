@@ -171,19 +171,32 @@ class Authenticator:
             return None
         return cred
 
-    def discoverable_credentials(self, rp_id_hash):
-        """The RP's discoverable credentials, newest first."""
+    def discoverable_records(self, rp_id_hash):
+        """(slot, record) of the RP's discoverable credentials, newest first.
+
+        Nothing is unwrapped here: callers unwrap (unwrap_record) only the
+        credential they are about to use, so a request with many candidates
+        neither pays for unwrapping them all nor holds their private keys.
+        """
         out = []
         for slot in self.store.rk_slots(rp_id_hash):
             rec = self.store.rk_load(slot)
-            if rec is None or rec[st.RK_RP_ID_HASH] != rp_id_hash:
-                continue
-            cred = self.wrapper.unwrap(rp_id_hash, rec[st.RK_CREDENTIAL_ID])
-            if cred is not None:
-                cred.record = rec
-                cred.slot = slot
-                out.append(cred)
+            if rec is not None and rec[st.RK_RP_ID_HASH] == rp_id_hash:
+                out.append((slot, rec))
         return out
+
+    def unwrap_record(self, rp_id_hash, slot, rec):
+        """The Credential of a discoverable-credential record, or None.
+
+        None cannot happen for a record in the store: records carry the epoch
+        of the master secret their ID was wrapped under, and boot drops those
+        of an earlier one (firmware/store.py).
+        """
+        cred = self.wrapper.unwrap(rp_id_hash, rec[st.RK_CREDENTIAL_ID])
+        if cred is not None:
+            cred.record = rec
+            cred.slot = slot
+        return cred
 
     def tick(self):
         """Look at every timer; the main loop calls this on each turn.

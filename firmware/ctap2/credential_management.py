@@ -214,13 +214,16 @@ def _enumerate_credentials_begin(auth, req, preview):
     sub_params = need(req, _CM_SUB_COMMAND_PARAMS, MAP)
     rp_id_hash = need(sub_params, _CM_PARAM_RP_ID_HASH, BYTES)
     _require_rp(auth, rp_id_hash)
-    creds = auth.discoverable_credentials(rp_id_hash)
-    if not creds:
+    records = auth.discoverable_records(rp_id_hash)
+    if not records:
         raise CtapError(CTAP2_ERR_NO_CREDENTIALS)
+    cred = auth.unwrap_record(rp_id_hash, records[0][0], records[0][1])
+    if cred is None:
+        raise CtapError(CTAP2_ERR_NOT_ALLOWED)  # cannot happen: see Authenticator.unwrap_record
     # Cursor: slots only; each credential is unwrapped when it is returned.
-    auth.cred_mgmt_state = _Cursor(_CREDENTIALS, [(rp_id_hash, c.slot) for c in creds[1:]])
-    resp = _credential_response(creds[0])
-    resp[_CM_RESP_TOTAL_CREDENTIALS] = len(creds)
+    auth.cred_mgmt_state = _Cursor(_CREDENTIALS, [(rp_id_hash, slot) for slot, _ in records[1:]])
+    resp = _credential_response(cred)
+    resp[_CM_RESP_TOTAL_CREDENTIALS] = len(records)
     return resp
 
 
@@ -228,11 +231,10 @@ def _enumerate_credentials_get_next_credential(auth, req, preview):
     """§6.8.4 enumerateCredentialsGetNextCredential."""
     rp_id_hash, slot = _next(auth, _CREDENTIALS)
     rec = auth.store.rk_load(slot)
-    cred = None if rec is None else auth.wrapper.unwrap(rp_id_hash, rec[st.RK_CREDENTIAL_ID])
+    cred = None if rec is None else auth.unwrap_record(rp_id_hash, slot, rec)
     if cred is None:
         # Only another command could have removed it, and that ends the cursor.
         raise CtapError(CTAP2_ERR_NOT_ALLOWED)
-    cred.record = rec
     return _credential_response(cred)
 
 

@@ -48,19 +48,28 @@ class AssertionState:
         self.flags = flags
         self.uv = uv
         self.extensions = extensions  # extensions.AssertionExtensions
-        self.credentials = credentials  # the ones not returned yet
+        self.credentials = credentials  # (slot, record) of the ones not returned yet
         self.last = now
 
 
-def _applicable(cred, uv, allow_list_given):
+def _applicable(cred_protect, uv, allow_list_given):
     # Step 7: credProtect hides credentials from requests without UV.
     # U2F_AUTHENTICATE applies the same rule (never UV, always a list):
     # firmware/ctap1.py _authenticate.
-    if cred.cred_protect == CRED_PROTECT_UV_REQUIRED and not uv:
+    if cred_protect == CRED_PROTECT_UV_REQUIRED and not uv:
         return False
-    if cred.cred_protect == CRED_PROTECT_UV_OPTIONAL_WITH_LIST and not uv and not allow_list_given:
+    if cred_protect == CRED_PROTECT_UV_OPTIONAL_WITH_LIST and not uv and not allow_list_given:
         return False
     return True
+
+
+def _unwrap(auth, rp_id_hash, entry):
+    # A discoverable credential is unwrapped when it is returned, not when
+    # it is counted (Authenticator.discoverable_records).
+    cred = auth.unwrap_record(rp_id_hash, entry[0], entry[1])
+    if cred is None:
+        raise CtapError(CTAP2_ERR_NO_CREDENTIALS)  # a damaged record; see unwrap_record
+    return cred
 
 
 def _assertion(auth, cred, rp_id_hash, client_data_hash, flags, uv, ext, number=None):
@@ -124,22 +133,28 @@ def handle(auth, req):
 
     # -- act ------------------------------------------------------------------
     # Step 7: locate the applicable credentials. An empty allowList is the
-    # same as none: the discoverable credentials of the RP.
-    credentials = []
+    # same as none: the discoverable credentials of the RP, judged by their
+    # records (which keep the credProtect level their IDs hold).
+    cred = None
     if allow_list:
         for cred_type, cred_id in allow_list:
             if cred_type != _CRED_TYPE:
                 continue
-            cred = auth.find_credential(rp_id_hash, cred_id)
-            if cred is not None and _applicable(cred, uv_performed, True):
-                credentials.append(cred)
+            found = auth.find_credential(rp_id_hash, cred_id)
+            if found is not None and _applicable(found.cred_protect, uv_performed, True):
+                cred = found
                 break  # "select any credential": the first one listed
+        if cred is None:
+            raise CtapError(CTAP2_ERR_NO_CREDENTIALS)
     else:
-        for cred in auth.discoverable_credentials(rp_id_hash):
-            if _applicable(cred, uv_performed, False):
-                credentials.append(cred)
-    if not credentials:
-        raise CtapError(CTAP2_ERR_NO_CREDENTIALS)
+        candidates = [
+            entry
+            for entry in auth.discoverable_records(rp_id_hash)
+            if _applicable(entry[1].get(st.RK_CRED_PROTECT, 0), uv_performed, False)
+        ]
+        if not candidates:
+            raise CtapError(CTAP2_ERR_NO_CREDENTIALS)
+        cred = _unwrap(auth, rp_id_hash, candidates[0])
 
     # Step 10's checks that need cryptography (hmac-secret's key agreement
     # and salt MAC) run before step 9's touch: a request that can only fail
@@ -157,7 +172,7 @@ def handle(auth, req):
     # wait, newest first, for getNextAssertion.
     number = None
     if not allow_list:
-        number = len(credentials)
+        number = len(candidates)
         if number > 1:
             auth.assertion_state = AssertionState(
                 rp_id_hash,
@@ -165,10 +180,10 @@ def handle(auth, req):
                 flags,
                 uv_performed,
                 ext,
-                credentials[1:],
+                candidates[1:],
                 auth.board.ticks_ms(),
             )
-    return _assertion(auth, credentials[0], rp_id_hash, client_data_hash, flags, uv_performed, ext, number)
+    return _assertion(auth, cred, rp_id_hash, client_data_hash, flags, uv_performed, ext, number)
 
 
 def expire(auth):
@@ -190,6 +205,6 @@ def handle_next(auth, req):
     if state is None or not state.credentials:
         raise CtapError(CTAP2_ERR_NOT_ALLOWED)
     # Steps 4-8.
-    cred = state.credentials.pop(0)
+    cred = _unwrap(auth, state.rp_id_hash, state.credentials.pop(0))
     state.last = auth.board.ticks_ms()
     return _assertion(auth, cred, state.rp_id_hash, state.client_data_hash, state.flags, state.uv, state.extensions)
