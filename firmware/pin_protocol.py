@@ -117,7 +117,7 @@ class PinProtocolV1:
             or len(y) != 32
         ):
             raise CtapError(CTAP1_ERR_INVALID_PARAMETER)
-        peer = b"\x04" + x + y
+        peer = b"".join((b"\x04", x, y))
         if not crypto.p256_valid_public_key(peer):
             raise CtapError(CTAP1_ERR_INVALID_PARAMETER)
         try:
@@ -164,11 +164,16 @@ class PinProtocolV2(PinProtocolV1):
             prk, b"CTAP2 AES key", 32
         )
 
+    # A shared secret is HMAC key || AES key; a pinUvAuthToken (32 bytes) is
+    # only ever an HMAC key. The halves are views, not copies.
+
+    @staticmethod
+    def _hmac_key(key):
+        return memoryview(key)[:32]
+
     @staticmethod
     def _aes_key(key):
-        # A shared secret is HMAC key || AES key; a pinUvAuthToken (32 bytes)
-        # is never used for encryption.
-        return key[32:]
+        return memoryview(key)[32:]
 
     def encrypt(self, key, plaintext):
         """A random 16-byte IV || AES-256-CBC(AES key, IV, plaintext)."""
@@ -181,12 +186,13 @@ class PinProtocolV2(PinProtocolV1):
             return None
         if len(ciphertext) == _BLOCK:
             return b""
+        ciphertext = memoryview(ciphertext)
         return crypto.aes256_cbc_decrypt(self._aes_key(key), ciphertext[:_BLOCK], ciphertext[_BLOCK:])
 
     def authenticate(self, key, message):
         """HMAC-SHA-256 over the first 32 bytes of key (the HMAC-key half of a
         shared secret; all of a pinUvAuthToken)."""
-        return crypto.hmac_sha256(key[:32], message)
+        return crypto.hmac_sha256(self._hmac_key(key), message)
 
 
 class PinUvAuthTokenState:

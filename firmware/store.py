@@ -18,6 +18,7 @@ from firmware.status import CtapError, CTAP2_ERR_KEY_STORE_FULL
 REC_STATE = "state"  # factory state: fresh master secret, no PIN, defaults
 REC_COUNTER = "ctr"  # the signature counter has never been used: it starts at 0
 _REC_RK = "rk"  # "rk000".."rkNNN", one discoverable credential each; missing = free slot
+_RK_NAME = _REC_RK + "%03d"
 REC_LARGE_BLOBS = "lb"  # the initial serialized large-blob array (CTAP 2.1 §6.10.2)
 REC_ATTESTATION = "att"  # no batch attestation provisioned: self attestation
 REC_ENTERPRISE_ATTESTATION = "eatt"  # not enterprise attestation capable (no getInfo "ep")
@@ -74,17 +75,28 @@ COUNTER_STEP = const(64)
 
 
 def encode_record(obj):
-    """The bytes of a record as stored (also used by tools/ to provision)."""
-    data = cbor.dumps(obj)
-    return data + crypto.sha256(data)[:_CHECK]
+    """The bytes of a record as stored (also used by tools/ to provision).
+
+    A bytearray: the CBOR is encoded into it and the check value appended
+    in place, so a record costs its size once rather than three times
+    (encoding, bytes copy, concatenation) -- a large-blob array is 8 KiB.
+    """
+    out = bytearray()
+    cbor.dump_into(out, obj)
+    out.extend(crypto.sha256(out)[:_CHECK])
+    return out
 
 
 def decode_record(blob):
     """The record's value, or None for a missing, torn or corrupt record."""
     if blob is None or len(blob) <= _CHECK:
         return None
-    data = blob[:-_CHECK]
-    if not crypto.ct_equal(crypto.sha256(data)[:_CHECK], blob[-_CHECK:]):
+    # Views of the two parts: a record is read on every getAssertion, and
+    # copies of its body would cost its size each time.
+    fields = memoryview(blob)
+    data = fields[: len(blob) - _CHECK]
+    check = memoryview(crypto.sha256(data))[:_CHECK]
+    if not crypto.ct_equal(check, fields[len(blob) - _CHECK :]):
         return None
     try:
         return cbor.loads(data)
@@ -206,7 +218,7 @@ class Store:
 
     @staticmethod
     def _rk_name(slot):
-        return "%s%03d" % (_REC_RK, slot)
+        return _RK_NAME % slot
 
     def rk_count(self):
         return len(self._rk)

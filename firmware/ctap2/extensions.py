@@ -113,9 +113,10 @@ class _HmacSecret:
 
     def output(self, cred_random):
         """encrypt(shared secret, output1 [|| output2]), outputN = HMAC-SHA-256(CredRandom, saltN)."""
-        out = crypto.hmac_sha256(cred_random, self._salts[:_SALT_LENGTH])
-        if len(self._salts) > _SALT_LENGTH:
-            out += crypto.hmac_sha256(cred_random, self._salts[_SALT_LENGTH:])
+        salts = memoryview(self._salts)
+        out = crypto.hmac_sha256(cred_random, salts[:_SALT_LENGTH])
+        if len(salts) > _SALT_LENGTH:
+            out += crypto.hmac_sha256(cred_random, salts[_SALT_LENGTH:])
         return self._protocol.encrypt(self._shared_secret, out)
 
 
