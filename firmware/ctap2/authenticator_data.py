@@ -11,6 +11,8 @@ import struct
 import cbor
 from firmware import cose
 
+_RP_ID_HASH_LENGTH = const(32)
+
 # WebAuthn §6.1 flags
 FLAG_UP = const(0x01)  # user present
 FLAG_UV = const(0x04)  # user verified
@@ -22,18 +24,25 @@ COSE_ALG_ES256 = cose.ALG_ES256
 
 
 def build(rp_id_hash, flags, sign_count, aaguid=None, credential_id=None, public_key=None, extensions=None):
-    """Serialized authenticator data; attested credential data when credential_id is given."""
+    """Serialized authenticator data; attested credential data when credential_id is given.
+
+    A bytearray, filled field by field: the COSE_Key and the extensions are
+    encoded into it directly rather than into copies that are then joined.
+    """
     if credential_id is not None:
         flags |= FLAG_AT
     if extensions:
         flags |= FLAG_ED
-    # The fields are joined once, at the end: each `+` would copy all before it.
-    parts = [bytes(rp_id_hash), struct.pack(">BI", flags, sign_count)]
+    out = bytearray(_RP_ID_HASH_LENGTH + 5)
+    out[:_RP_ID_HASH_LENGTH] = rp_id_hash
+    struct.pack_into(">BI", out, _RP_ID_HASH_LENGTH, flags, sign_count)
     if credential_id is not None:
-        parts.append(aaguid)
-        parts.append(struct.pack(">H", len(credential_id)))
-        parts.append(credential_id)
-        parts.append(cbor.dumps(cose.p256_key(public_key, COSE_ALG_ES256)))
+        out.extend(aaguid)
+        n = len(credential_id)
+        out.append(n >> 8)
+        out.append(n & 0xFF)
+        out.extend(credential_id)
+        cbor.dump_into(out, cose.p256_key(public_key, COSE_ALG_ES256))
     if extensions:
-        parts.append(cbor.dumps(extensions))
-    return b"".join(parts)
+        cbor.dump_into(out, extensions)
+    return out
