@@ -682,6 +682,73 @@ static void sqr_wide(limb_t c[2 * NLIMBS], const limb_t *a)
 }
 #endif
 
+#if LIMB_BITS == 64
+/*
+ * r = c mod p for c < p^2 with 64-bit limbs: Solinas' reduction as in the
+ * 32-bit version below, but each of the nine terms s1..s9 is assembled
+ * directly as four 64-bit limbs (W(hi, lo) joins two 32-bit words c_hi,
+ * c_lo of the product) and they are added and subtracted with carry
+ * chains, counting the carries out of 2^256 in one word. That carry is
+ * folded back twice with 2^256 = 2^224 - 2^192 - 2^96 + 1 (mod p), then
+ * one masked subtraction of p.
+ */
+#define LO(x) ((x) & 0xffffffffu)
+#define HI(x) ((x) >> 32)
+#define W(h, l) (((h) << 32) | (l))
+
+static INLINE __int128 fold64(limb_t r[4], __int128 top)
+{
+    __int128 acc = (__int128)r[0] + top;
+    r[0] = (limb_t)acc;
+    acc >>= 64;
+    acc += (__int128)r[1] - (top << 32);
+    r[1] = (limb_t)acc;
+    acc >>= 64;
+    acc += r[2];
+    r[2] = (limb_t)acc;
+    acc >>= 64;
+    acc += (__int128)r[3] + (top << 32) - top;
+    r[3] = (limb_t)acc;
+    return acc >> 64;
+}
+
+static void fe_reduce(fe r, const limb_t c[8])
+{
+    /* the product's 32-bit words c8..c15 (c0..c7 are used as whole limbs) */
+    limb_t c8 = LO(c[4]), c9 = HI(c[4]), c10 = LO(c[5]), c11 = HI(c[5]);
+    limb_t c12 = LO(c[6]), c13 = HI(c[6]), c14 = LO(c[7]), c15 = HI(c[7]);
+    /* the terms, from FIPS 186-4 D.2.3, as little-endian 64-bit limbs */
+    const limb_t s2[4] = {0, W(c11, 0), c[6], c[7]};
+    const limb_t s3[4] = {0, W(c12, 0), W(c14, c13), c15};
+    const limb_t s4[4] = {c[4], c10, 0, c[7]};
+    const limb_t s5[4] = {W(c10, c9), W(c13, c11), c[7], W(c8, c13)};
+    const limb_t s6[4] = {W(c12, c11), c13, 0, W(c10, c8)};
+    const limb_t s7[4] = {c[6], c[7], 0, W(c11, c9)};
+    const limb_t s8[4] = {W(c14, c13), W(c8, c15), W(c10, c9), W(c12, 0)};
+    const limb_t s9[4] = {c[7], W(c9, 0), c[5], W(c13, 0)};
+    limb_t t[NLIMBS];
+    /* r = s1 + 2 s2 + 2 s3 + s4 + s5 - s6 - s7 - s8 - s9, carry in [-4, 6] */
+    limb_t carry = limbs_add(r, c, s2);
+    carry += limbs_add(r, r, s2);
+    carry += limbs_add(r, r, s3);
+    carry += limbs_add(r, r, s3);
+    carry += limbs_add(r, r, s4);
+    carry += limbs_add(r, r, s5);
+    carry -= limbs_sub(r, r, s6);
+    carry -= limbs_sub(r, r, s7);
+    carry -= limbs_sub(r, r, s8);
+    carry -= limbs_sub(r, r, s9);
+    fold64(r, fold64(r, (__int128)(int64_t)carry));
+    limb_t borrow = limbs_sub(t, r, P256_P);
+    limbs_cmov(r, t, mask_of(borrow ^ 1));
+}
+#undef LO
+#undef HI
+#undef W
+#else
+/* 32-bit word i of the 512-bit product, as a signed 64-bit value */
+#define CW(i) ((int64_t)c[i])
+
 /* w += top * (2^256 mod p) = top * (2^224 - 2^192 - 2^96 + 1); returns the
  * new signed carry out of 2^256. |top| is small (at most 6). */
 #if defined(__ARM_ARCH_6M__) && defined(__GNUC__) && !defined(P256_NO_ASM)
@@ -754,25 +821,12 @@ static INLINE int32_t fold(uint32_t w[8], int32_t top)
  * in [-4, 6]; two folds of 2^256 = 2^224 - 2^192 - 2^96 + 1 (mod p) bring
  * it into [0, 2^256) (the first leaves a carry in {-1, 0, 1}, the second
  * none), and one masked subtraction of p into [0, p).
- * Only additions: no multiplication by p at all. The same 32-bit columns
- * serve 64-bit limbs (two words a limb; cheaper there than adding whole
- * 256-bit terms). c is clobbered (it is the caller's scratch product); r
- * may not alias c.
+ * Only additions: no multiplication by p at all. c is clobbered (it is the
+ * caller's scratch product); r may not alias c.
  */
-#define CW(i) ((int64_t)cw[i])
-
 static void fe_reduce(fe r, limb_t c[2 * NLIMBS])
 {
-#if LIMB_BITS == 64
-    uint32_t cw[16], w[8];
-    for (int i = 0; i < 8; i++) {
-        cw[2 * i] = (uint32_t)c[i];
-        cw[2 * i + 1] = (uint32_t)(c[i] >> 32);
-    }
-#else
-    const uint32_t *cw = c;
     uint32_t *w = r; /* 32-bit limbs: the words are the limbs */
-#endif
     int64_t acc;
 #if defined(__ARM_ARCH_6M__) && defined(__GNUC__) && !defined(P256_NO_ASM)
     /* ARMv6-M: the same column sums, straight-line, with the signed 64-bit
@@ -803,7 +857,7 @@ static void fe_reduce(fe r, limb_t c[2 * NLIMBS])
                      RD_P(6) RD_P3(14) RD_P2(15) RD_P(13) RD_M(8) RD_M(9) RD_COL(6)
                      RD_P(7) RD_P3(15) RD_P(8) RD_M(10) RD_M(11) RD_M(12) RD_M(13) RD_COL(7)
                      : [lo] "=&l"(lo), [hi] "=&l"(hi), [t] "=&l"(t), [z] "=&l"(z)
-                     : [c] "l"(cw), [w] "l"(w)
+                     : [c] "l"(c), [w] "l"(w)
                      : "cc", "memory");
     acc = (int32_t)lo; /* the carry out of 2^256, in [-4, 6] */
 #undef RD_LD
@@ -841,11 +895,6 @@ static void fe_reduce(fe r, limb_t c[2 * NLIMBS])
     acc >>= 32;
 #endif
     fold(w, fold(w, (int32_t)acc));
-#if LIMB_BITS == 64
-    for (int i = 0; i < 4; i++) {
-        r[i] = (limb_t)w[2 * i + 1] << 32 | w[2 * i];
-    }
-#endif
 
     /* every column has been read: reuse the product as scratch */
     limb_t borrow = limbs_sub(c, r, P256_P);
@@ -853,9 +902,14 @@ static void fe_reduce(fe r, limb_t c[2 * NLIMBS])
 }
 #undef CW
 
-/* Out of line even at -O2: inlined into the point formulas it would put
- * its 64-byte product into their frames. */
-NOINLINE static void fe_mul(fe r, const fe a, const fe b)
+#endif
+
+/* With 32-bit limbs (the boards) out of line even at -O2: inlined into
+ * the point formulas it would put its 64-byte product into their frames. */
+#if LIMB_BITS == 32
+NOINLINE
+#endif
+static void fe_mul(fe r, const fe a, const fe b)
 {
     limb_t c[2 * NLIMBS];
     mul_wide(c, a, b);
