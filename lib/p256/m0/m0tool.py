@@ -70,9 +70,10 @@ def call_graph(ci_path):
     return frames, edges
 
 
-def deepest_paths(ci_path):
+def deepest_paths(ci_path, skip=()):
     """{function: (worst-case stack in bytes, [(function, frame), ...])}:
-    the deepest call chain from each function, its own frame included."""
+    the deepest call chain from each function, its own frame included.
+    Callees whose names start with a prefix in skip are left out."""
     frames, edges = call_graph(ci_path)
     memo = {}
 
@@ -82,6 +83,8 @@ def deepest_paths(ci_path):
         if fn not in memo:
             best = (0, [])
             for callee in edges.get(fn, ()):
+                if callee.split(":")[-1].startswith(tuple(skip)):
+                    continue
                 w = worst(callee, depth + 1)
                 if w[0] > best[0]:
                     best = w
