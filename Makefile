@@ -23,13 +23,15 @@ APT_PACKAGES := gcc libfido2-1
 # pytest: both cores, and an empty selection is a failure (see `test`).
 PYTEST_ARGS ?= -n 2 -rs
 
-.PHONY: all venv sysdeps node-deps deps test demo bench clean distclean
+.PHONY: all venv sysdeps node-deps deps test demo bench fuzz clean distclean
 
 # Targets owned by parts of the tree: lib/p256 (the C P-256: CPython build,
 # Cortex-M0+ proof, constant-time check, benchmark) and boards (firmware
 # images, UHID checks).
 include lib/p256/p256.mk
 include boards/boards.mk
+# Hardening: libfido2 C harness, make fuzz, end-to-end/wear/size/MicroPython benchmarks.
+include tools/mk/hardening.mk
 
 all: deps
 
@@ -61,17 +63,20 @@ demo: deps p256-host
 	$(PY) tools/demo.py
 
 # pytest exits 5 when it collected nothing: that is a failure here, never green.
-test: deps boards-test-deps p256-host p256-m0 p256-ct
+test: deps boards-test-deps p256-host p256-m0 p256-ct libfido2-harness
 	@set -o pipefail; $(PY) -m pytest host_tests $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests -- failing"; exit 1; fi; \
 	exit $$rc
 
 # Benchmarks print numbers and ratios against a reference measured in the
 # same run; they never pass or fail on speed.
-bench: deps bench-p256
+bench: deps p256-host bench-p256 bench-e2e bench-wear bench-size bench-mpy
+	$(PY) tools/bench_micropython.py
 	$(PY) tools/bench_u2f.py
 	$(PY) tools/bench_pin.py
 	$(PY) tools/bench_extensions.py
+
+fuzz: deps p256-host
 
 clean:
 	rm -rf $(BUILD) .pytest_cache .hypothesis

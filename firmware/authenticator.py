@@ -123,6 +123,7 @@ class Authenticator:
         self.transport = _NoTransport()
         crypto.set_rng(board.random)
         self.boot_ms = board.ticks_ms()
+        self.reset_window_open = True  # authenticatorReset allowed (reset.window_open)
         self.store = st.Store(board.storage, config.get("max_resident_credentials", 256))
         self.wrapper = Wrapper(self.store.master_secret)
         # pinUvAuthProtocols (getInfo order: preferred first); the key-agreement
@@ -183,6 +184,18 @@ class Authenticator:
                 cred.slot = slot
                 out.append(cred)
         return out
+
+    def tick(self):
+        """Look at every timer; the main loop calls this on each turn.
+
+        Expired tokens, getNextAssertion state and the reset window are
+        dropped as soon as they run out, not when the next command comes:
+        measured later, on MicroPython's wrapping ticks, they could look
+        fresh again (firmware/ticks.py).
+        """
+        self.pin_uv.observe()
+        get_assertion.expire(self)
+        reset.window_open(self)
 
     def processing(self):
         """Tell the host we are still working (KEEPALIVE PROCESSING after 100 ms)."""

@@ -21,6 +21,8 @@ application calls ctx.keepalive(status), which sends KEEPALIVE at least every
 from micropython import const
 import struct
 
+from firmware.ticks import elapsed_ms
+
 REPORT_SIZE = const(64)
 _INIT_DATA = const(57)  # REPORT_SIZE - 7
 _CONT_DATA = const(59)  # REPORT_SIZE - 5
@@ -121,13 +123,13 @@ class CtapHid:
             got = True
             self.process_report(self._rx)
         self.check_timeout()
+        self._expire_lock()  # looked at on every turn: see firmware/ticks.py
         return got
 
     def check_timeout(self):
         """Fail a message whose next packet has not come in time."""
         if self._state == _ASSEMBLING:
-            now = self._board.ticks_ms()
-            if self._board.ticks_diff(now, self._last_rx) > MSG_TIMEOUT_MS:
+            if elapsed_ms(self._board, self._last_rx) > MSG_TIMEOUT_MS:
                 cid = self._cid
                 self._state = _IDLE
                 self._send_error(cid, ERR_MSG_TIMEOUT)
@@ -357,8 +359,7 @@ class CtapHid:
 
     def _expire_lock(self):
         if self._lock_cid:
-            now = self._board.ticks_ms()
-            if self._board.ticks_diff(now, self._lock_since) >= self._lock_ms:
+            if elapsed_ms(self._board, self._lock_since) >= self._lock_ms:
                 self._lock_cid = 0
 
     def _send_error(self, cid, code):

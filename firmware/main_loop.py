@@ -22,10 +22,15 @@ def run(board, hid=None, stop=None):
     """
     if hid is None:
         hid = make_key(board)
+    # The application's timers, looked at on every turn (firmware/ticks.py);
+    # an application without any has no tick().
+    tick = getattr(hid.app, "tick", None)
     while stop is None or not stop():
         try:
             if not hid.poll():
                 board.idle()
+            if tick is not None:
+                tick()
         except Exception as e:
             board.log_exception(e)
             try:

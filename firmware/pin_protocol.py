@@ -26,6 +26,7 @@ makes new keys and forgets every token.
 from micropython import const
 
 from firmware import cose, crypto
+from firmware.ticks import elapsed_ms
 from firmware.status import (
     CtapError,
     CTAP1_ERR_INVALID_PARAMETER,
@@ -258,11 +259,13 @@ class PinUvAuthTokenState:
     def observe(self):
         """pinUvAuthTokenUsageTimerObserver(): expire what has timed out.
 
-        The router calls this once before every command.
+        The router calls this once before every command, and the main loop
+        (Authenticator.tick) on every turn, so an expired token is dropped
+        before its start time could look recent again (firmware/ticks.py).
         """
         if not self.in_use:
             return
-        elapsed = self._board.ticks_diff(self._board.ticks_ms(), self._start)
+        elapsed = elapsed_ms(self._board, self._start)
         if elapsed > MAX_USAGE_TIME_PERIOD_MS or (not self.used and elapsed > INITIAL_USAGE_TIME_LIMIT_MS):
             self.stop_using()
             return

@@ -37,6 +37,9 @@ STATE_FORCE_PIN_CHANGE = const(6)
 STATE_ALWAYS_UV = const(7)
 STATE_MIN_PIN_LENGTH_RPIDS = const(8)
 STATE_ENTERPRISE_ATTESTATION = const(9)
+# Set with the new master secret by wipe(); present = a reset was cut short
+# after it committed, and boot finishes erasing what the reset erases.
+STATE_WIPE_PENDING = const(10)
 _STATE_FORMAT = const(1)
 
 # Keys of a discoverable-credential record
@@ -101,6 +104,8 @@ class Store:
         self.max_resident = max_resident
         self._recover()
         self._load_state()
+        if self._state.get(STATE_WIPE_PENDING):
+            self._finish_wipe()
         self._load_counter()
         self._index_rk()
 
@@ -291,22 +296,31 @@ class Store:
     # -- authenticatorReset ----------------------------------------------------------------
 
     def wipe(self):
-        """Forget every credential, the PIN and the master secret.
+        """Forget every credential, the PIN, the large blobs and the master secret.
 
         The batch attestation identity and the signature counter survive: the
         first belongs to the device model, the second must never go backwards.
         A self-signed U2F attestation identity is unique to this device, so it
-        is replaced: a reset key cannot be linked to its earlier registrations
-        (a record left by a cut reset fails its epoch check and is replaced).
+        is replaced: a reset key cannot be linked to its earlier registrations.
         """
-        # The new master secret first, in one atomic write: from that instant
-        # every old credential ID is dead, and leftover records below are
-        # dropped at boot by their epoch tag if the power goes now.
-        self._save(REC_STATE, {STATE_VERSION: _STATE_FORMAT, STATE_MASTER_SECRET: crypto.random_bytes(32)})
+        # The reset commits in one atomic write: the new master secret (from
+        # that instant every old credential ID is dead) marked "wipe pending".
+        # If the power goes before the erasing below is done, boot finishes
+        # it (_finish_wipe): without the mark, a cut here left the old
+        # large-blob array readable on a key that had been reset.
+        self._save(
+            REC_STATE,
+            {STATE_VERSION: _STATE_FORMAT, STATE_MASTER_SECRET: crypto.random_bytes(32), STATE_WIPE_PENDING: True},
+        )
         self._load_state()
+        self._finish_wipe()
+
+    def _finish_wipe(self):
+        """Erase what a reset erases, then clear the mark (also run at boot)."""
         for name in self._st.list():
             if name.startswith(_REC_RK) or name.startswith(REC_LARGE_BLOBS):
                 self._st.remove(name)
         self._st.remove(REC_U2F_ATTESTATION)
         self._rk = {}
         self._rk_created = 0
+        self.update({STATE_WIPE_PENDING: None})

@@ -64,9 +64,7 @@ def virtual_key(key_factory):
 @pytest.fixture
 def device(virtual_key):
     """python-fido2's CtapHidDevice connected to the virtual key (INIT done)."""
-    from boards.host.client import open_device
-
-    dev = open_device(virtual_key.address, timeout=60)
+    dev = virtual_key.open_device(timeout=60)
     try:
         yield dev
     finally:
@@ -88,11 +86,10 @@ class PoweredKey:
         self.power_on()
 
     def power_on(self):
-        from boards.host.client import open_device
         from fido2.ctap2 import Ctap2
 
         self.key = self._factory(storage=self.storage, **self._kw)
-        self.dev = open_device(self.key.address, timeout=60)
+        self.dev = self.key.open_device(timeout=60)
         self.ctap = Ctap2(self.dev)
 
     def power_cycle(self):
@@ -114,6 +111,38 @@ def powered(key_factory):
         yield k
     finally:
         k.dev.close()
+
+
+# -- the virtual key on MicroPython (host_tests/mpy_key.py) ------------------------
+
+
+@pytest.fixture(scope="module")
+def mpy_keys():
+    """MicroPython key processes shared by one module's tests (see mpy_key.KeyPool)."""
+    from mpy_key import KeyPool
+
+    pool = KeyPool()
+    try:
+        yield pool
+    finally:
+        pool.close()
+
+
+@pytest.fixture
+def mpy_key_factory(mpy_keys):
+    """key_factory's twin on MicroPython: make(storage=..., presence=..., config=) -> MicroPythonKey.
+
+    A module that defines `key_factory` as this fixture runs its key
+    scenarios (virtual_key, device, powered) on MicroPython.
+    """
+    with mpy_keys.factory() as make:
+        yield make
+
+
+@pytest.fixture
+def mpy_key(mpy_key_factory):
+    """A running MicroPython key (fresh records, presence "auto")."""
+    return mpy_key_factory()
 
 
 ORIGIN = "https://example.com"

@@ -5,6 +5,7 @@ python-fido2 (fido2.hid.CTAPHID, fido2.hid.CAPABILITY) and the CTAP 2.1 spec.
 """
 
 import struct
+import time
 
 from fido2.hid import CTAPHID
 
@@ -73,3 +74,60 @@ def parse_messages(reports):
 
 def error(cid, code):
     return (cid, CTAPHID.ERROR, bytes([code]))
+
+
+class FencedHid:
+    """Raw packets to a running key over any python-fido2 CtapHidConnection.
+
+    send(*reports) -> [(cid, cmd, payload)]: every message the key sent in
+    answer, and nothing else. After the reports it sends a one-packet PING
+    on a channel of its own (the fence) and reads until the fence's answer:
+    the key handles reports in order, so whatever it says about the earlier
+    ones comes before -- no sleeping, and "no answer" is a definite []. The
+    fence's answer itself (its echo, or ERR_CHANNEL_BUSY / ERR_LOCK_REQUIRED
+    while another channel holds the key) is left out.
+    """
+
+    def __init__(self, connection):
+        self.connection = connection
+        self.fence = None
+        nonce = bytes(range(8))
+        self.write(init_packet(BROADCAST, CTAPHID.INIT, nonce))
+        while self.fence is None:
+            r = self.connection.read_packet()
+            if struct.unpack_from(">I", r)[0] == BROADCAST and r[7:15] == nonce:
+                self.fence = struct.unpack_from(">I", r, 15)[0]
+
+    def write(self, *reports):
+        for r in reports:
+            self.connection.write_packet(bytes(r))
+
+    def read_message(self):
+        """The next whole message (one channel talking at a time)."""
+        reports = [self.connection.read_packet()]
+        bcnt = struct.unpack_from(">H", reports[0], 5)[0]
+        have = min(bcnt, REPORT - 7)
+        while have < bcnt:
+            reports.append(self.connection.read_packet())
+            have += REPORT - 5
+        return parse_messages(reports)[0]
+
+    def trickle(self, reports, gap):
+        """send() each report, `gap` seconds apart; every message that came back."""
+        out = []
+        for i, r in enumerate(reports):
+            if i:
+                time.sleep(gap)
+            out += self.send(r)
+        return out
+
+    def send(self, *reports):
+        self.write(*reports)
+        self.write(init_packet(self.fence, CTAPHID.PING, b"fence"))
+        got = []
+        while True:
+            r = self.connection.read_packet()
+            if struct.unpack_from(">I", r)[0] == self.fence and r[4] & 0x80:
+                return parse_messages(got)
+            got.append(r)
+

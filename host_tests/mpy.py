@@ -114,6 +114,26 @@ def wasm_files():
     return files
 
 
+def runner_command(tmp, extra_files=None, heapsize=None):
+    """The `node tools/mpy_wasm.mjs` command line, without the script argument.
+
+    extra_files ({MicroPython path: str or bytes}) are written under `tmp`,
+    which must outlive the runner's start-up (it copies them in first).
+    """
+    cmd = [node_executable(), RUNNER, "--path", "/bridges"]
+    if heapsize:
+        cmd += ["--heapsize", str(heapsize)]
+    files = list(wasm_files())
+    for i, (fs_path, content) in enumerate(sorted((extra_files or {}).items())):
+        host = os.path.join(tmp, "extra%d" % i)
+        with open(host, "wb") as f:
+            f.write(content.encode() if isinstance(content, str) else content)
+        files.append((host, fs_path))
+    for host, fs_path in files:
+        cmd += ["--file", host + "=" + fs_path]
+    return cmd
+
+
 def run_micropython(script, extra_files=None, timeout=60, check=True, heapsize=None):
     """Run `script` (source text) on MicroPython; return a CompletedProcess.
 
@@ -123,20 +143,8 @@ def run_micropython(script, extra_files=None, timeout=60, check=True, heapsize=N
     the MicroPython traceback and output) when the script raises.
     heapsize: MicroPython heap in bytes (default 1 MiB).
     """
-    node = node_executable()
-    cmd = [node, RUNNER, "--path", "/bridges"]
-    if heapsize:
-        cmd += ["--heapsize", str(heapsize)]
     with tempfile.TemporaryDirectory(prefix="mpy-wasm-") as tmp:
-        files = list(wasm_files())
-        for i, (fs_path, content) in enumerate(sorted((extra_files or {}).items())):
-            host = os.path.join(tmp, "extra%d" % i)
-            with open(host, "wb") as f:
-                f.write(content.encode() if isinstance(content, str) else content)
-            files.append((host, fs_path))
-        for host, fs_path in files:
-            cmd += ["--file", host + "=" + fs_path]
-        cmd.append("-")
+        cmd = runner_command(tmp, extra_files, heapsize) + ["-"]
         try:
             result = subprocess.run(cmd, input=script, capture_output=True, text=True,
                                     timeout=timeout, cwd=REPO)

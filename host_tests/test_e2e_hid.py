@@ -44,10 +44,8 @@ def test_unknown_command_is_invalid_command(device):
 
 
 def test_two_clients_share_the_key(virtual_key):
-    from boards.host.client import open_device
-
-    a = open_device(virtual_key.address, timeout=10)
-    b = open_device(virtual_key.address, timeout=10)
+    a = virtual_key.open_device(timeout=10)
+    b = virtual_key.open_device(timeout=10)
     assert a._channel_id != b._channel_id
     assert a.ping(b"a") == b"a" and b.ping(b"b") == b"b"
     assert Ctap2(b).get_info().max_msg_size == 7609

@@ -27,8 +27,6 @@ from webauthn import verify_authentication_response, verify_registration_respons
 
 from boards.common.vfs_storage import VfsStorage
 from boards.host.board import Presence
-from boards.host.client import open_device
-from boards.host.virtual_key import VirtualKey
 
 ORIGIN = "https://example.com"
 RP_ID = "example.com"
@@ -117,17 +115,13 @@ def test_malformed_apdus_over_the_wire(u2f):
 
 
 @pytest.fixture
-def manual_key(tmp_path):
-    key = VirtualKey(str(tmp_path / "manual.sock"), presence=Presence("manual")).start()
-    try:
-        yield key
-    finally:
-        key.stop()
+def manual_key(key_factory):
+    return key_factory(presence=Presence("manual"))
 
 
 def test_register_is_refused_until_touched_and_the_key_stays_free(manual_key):
-    a = open_device(manual_key.address, timeout=10)
-    b = open_device(manual_key.address, timeout=10)
+    a = manual_key.open_device(timeout=10)
+    b = manual_key.open_device(timeout=10)
     with pytest.raises(ApduError) as e:
         Ctap1(a).register(os.urandom(32), APP_PARAM)
     assert e.value.code == SW_CONDITIONS_NOT_SATISFIED
@@ -148,7 +142,7 @@ def hide_cbor(device):
 
 
 def test_fido2client_u2f_fallback_polls_until_the_touch(manual_key):
-    dev = hide_cbor(open_device(manual_key.address, timeout=10))
+    dev = hide_cbor(manual_key.open_device(timeout=10))
     client = Fido2Client(dev, DefaultClientDataCollector(ORIGIN))
     assert client.info.versions == ["U2F_V2"]  # python-fido2's CTAP1 backend
     timer = threading.Timer(0.6, manual_key.board.presence.press)
@@ -195,7 +189,7 @@ def _request_options(challenge, credential_id, **extra):
 
 def test_fido2client_over_u2f_then_ctap2(virtual_key):
     """Register and sign in through python-fido2's CTAP1 backend, then over CTAP2."""
-    u2f_dev = hide_cbor(open_device(virtual_key.address, timeout=10))
+    u2f_dev = hide_cbor(virtual_key.open_device(timeout=10))
     client = Fido2Client(u2f_dev, DefaultClientDataCollector(ORIGIN))
     challenge = os.urandom(32)
     reg = client.make_credential(_creation_options(challenge))
@@ -206,7 +200,7 @@ def test_fido2client_over_u2f_then_ctap2(virtual_key):
     credential_id = registration.credential_id
 
     sign_count = 0
-    for dev in (u2f_dev, open_device(virtual_key.address, timeout=10)):
+    for dev in (u2f_dev, virtual_key.open_device(timeout=10)):
         client = Fido2Client(dev, DefaultClientDataCollector(ORIGIN))
         challenge = os.urandom(32)
         result = client.get_assertion(_request_options(challenge, credential_id))
@@ -259,7 +253,7 @@ def test_appid_extension_signs_in_with_a_u2f_registration(device, virtual_key):
     _, reg = u2f_register(Ctap1(device), APPID_PARAM)
     public_key = cbor.encode(ES256.from_ctap1(reg.public_key))
 
-    client = AppIdClient(open_device(virtual_key.address, timeout=10), ORIGIN)
+    client = AppIdClient(virtual_key.open_device(timeout=10), ORIGIN)
     challenge = os.urandom(32)
     # Without the extension the credential is not found for the RP ID...
     with pytest.raises(ClientError) as e:
@@ -348,23 +342,24 @@ def test_reset_kills_u2f_key_handles(device):
     assert x509.load_der_x509_certificate(again.certificate).public_key() != old
 
 
-def test_counter_and_identity_survive_a_restart(tmp_path):
+def test_counter_and_identity_survive_a_restart(key_factory, tmp_path):
     root = str(tmp_path / "flash")
-    with VirtualKey(str(tmp_path / "a.sock"), storage=VfsStorage(root)) as key:
-        dev = open_device(key.address, timeout=10)
-        u2f = Ctap1(dev)
-        _, reg = u2f_register(u2f, APP_PARAM)
-        before = [u2f.authenticate(os.urandom(32), APP_PARAM, reg.key_handle).counter for _ in range(3)]
-        dev.close()
-    with VirtualKey(str(tmp_path / "b.sock"), storage=VfsStorage(root)) as key:
-        dev = open_device(key.address, timeout=10)
-        u2f = Ctap1(dev)
-        challenge = os.urandom(32)
-        sig = u2f.authenticate(challenge, APP_PARAM, reg.key_handle)
-        sig.verify(APP_PARAM, challenge, reg.public_key)
-        assert sig.counter > max(before)
-        assert u2f_register(u2f, APP_PARAM)[1].certificate == reg.certificate
-        dev.close()
+    key = key_factory(storage=VfsStorage(root))
+    dev = key.open_device(timeout=10)
+    u2f = Ctap1(dev)
+    _, reg = u2f_register(u2f, APP_PARAM)
+    before = [u2f.authenticate(os.urandom(32), APP_PARAM, reg.key_handle).counter for _ in range(3)]
+    dev.close()
+    key.stop()
+    key = key_factory(storage=VfsStorage(root))  # power-up on the same flash
+    dev = key.open_device(timeout=10)
+    u2f = Ctap1(dev)
+    challenge = os.urandom(32)
+    sig = u2f.authenticate(challenge, APP_PARAM, reg.key_handle)
+    sig.verify(APP_PARAM, challenge, reg.public_key)
+    assert sig.counter > max(before)
+    assert u2f_register(u2f, APP_PARAM)[1].certificate == reg.certificate
+    dev.close()
 
 
 @pytest.fixture

@@ -25,7 +25,6 @@ from fido2.webauthn import (
 from webauthn.helpers.structs import AttestationFormat
 
 from boards.host.board import Presence
-from boards.host.client import open_device
 from boards.host.memory_storage import MemoryStorage
 from conftest import ORIGIN, RP_ID, webauthn_client
 from firmware.authenticator import AAGUID
@@ -159,7 +158,7 @@ def test_batch_attestation_verifies_to_the_ca(key_factory):
     storage = MemoryStorage()
     make_attestation.install(storage, dev_key, dev_cert)
     key = key_factory(storage=storage)
-    client = webauthn_client(open_device(key.address, timeout=30))
+    client = webauthn_client(key.open_device(timeout=30))
     ca_pem = ca_cert.public_bytes(serialization.Encoding.PEM)
 
     def verify_attestation(attestation_object, client_data_hash):
@@ -194,7 +193,7 @@ class RecordingInteraction(UserInteraction):
 
 def test_cancel_during_make_credential(key_factory):
     key = key_factory(presence=Presence("manual"))  # nobody touches the key
-    dev = open_device(key.address, timeout=30)
+    dev = key.open_device(timeout=30)
     ui = RecordingInteraction()
     client = webauthn_client(dev, interaction=ui)
     server = _server()
@@ -214,7 +213,7 @@ def test_cancel_during_make_credential(key_factory):
 
 def test_upneeded_keepalives_arrive_while_waiting(key_factory):
     key = key_factory(presence=Presence("manual"))
-    dev = open_device(key.address, timeout=30)
+    dev = key.open_device(timeout=30)
     statuses = []
     threading.Timer(0.6, key.board.presence.press).start()
     Ctap2(dev).selection(on_keepalive=statuses.append)
@@ -225,7 +224,7 @@ def test_upneeded_keepalives_arrive_while_waiting(key_factory):
 
 def test_presence_refused_is_operation_denied(key_factory):
     key = key_factory(presence=Presence("deny"))
-    dev = open_device(key.address, timeout=30)
+    dev = key.open_device(timeout=30)
     with pytest.raises(CtapError) as e:
         Ctap2(dev).selection()
     assert e.value.code == CtapError.ERR.OPERATION_DENIED
@@ -234,7 +233,7 @@ def test_presence_refused_is_operation_denied(key_factory):
 def test_credentials_survive_a_restart_and_the_counter_goes_on(key_factory):
     storage = MemoryStorage()
     key = key_factory(storage=storage)
-    client = webauthn_client(open_device(key.address, timeout=30))
+    client = webauthn_client(key.open_device(timeout=30))
     server = _server()
     _, _, resident = register(client, server, user=_user(1), rk=True)
     _, _, plain = register(client, server, user=_user(2))
@@ -243,7 +242,7 @@ def test_credentials_survive_a_restart_and_the_counter_goes_on(key_factory):
     key.stop()
 
     key = key_factory(storage=storage)  # power-up with the same flash
-    client = webauthn_client(open_device(key.address, timeout=30))
+    client = webauthn_client(key.open_device(timeout=30))
     _, _, again = authenticate(client, server, [plain.credential_data])
     assert again.response.authenticator_data.counter > counter
     opts, state = server.authenticate_begin(user_verification="discouraged")
@@ -267,7 +266,7 @@ def test_reset_forgets_everything(device, virtual_key):
 def test_reset_only_shortly_after_power_up(key_factory):
     key = key_factory(config={"reset_window_ms": 0})
     time.sleep(0.01)
-    dev = open_device(key.address, timeout=30)
+    dev = key.open_device(timeout=30)
     with pytest.raises(CtapError) as e:
         Ctap2(dev).reset()
     assert e.value.code == CtapError.ERR.NOT_ALLOWED

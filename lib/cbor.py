@@ -275,6 +275,29 @@ def _check_utf8(buf, i, end):
         i += n
 
 
+def _decode_utf8(buf, pos, stop):
+    try:
+        text = str(buf[pos:stop], "utf-8")
+    except UnicodeError:
+        raise CBORDecodeError("invalid UTF-8")
+    if len(text) != stop - pos:
+        # Not pure ASCII: MicroPython's str() accepts overlong forms,
+        # surrogates and values above U+10FFFF, so check by hand. An
+        # accepted str with one character per byte is ASCII: MicroPython's
+        # own check (MICROPY_PY_BUILTINS_STR_UNICODE_CHECK, on with unicode
+        # strings on rp2, esp32 and CircuitPython) refuses lone lead and
+        # continuation bytes, and each multi-byte sequence is one character.
+        _check_utf8(buf, pos, stop)
+    return text
+
+
+def decode_utf8(data):
+    """Strict UTF-8 (RFC 3629) bytes -> str on every runtime; CBORDecodeError
+    (a ValueError) otherwise. For text that arrives outside CBOR, such as a
+    new PIN: `data.decode()` is strict on CPython only."""
+    return _decode_utf8(data, 0, len(data))
+
+
 def _decode(buf, at, depth, max_depth):
     """Decode the item at buf[at[0]:] and leave at[0] just after it.
 
@@ -342,19 +365,7 @@ def _decode(buf, at, depth, max_depth):
         at[0] = stop
         if major == _MT_BYTES:
             return bytes(buf[pos:stop])
-        try:
-            text = str(buf[pos:stop], "utf-8")
-        except UnicodeError:
-            raise CBORDecodeError("invalid UTF-8")
-        if len(text) != arg:
-            # Not pure ASCII: MicroPython's str() accepts overlong forms,
-            # surrogates and values above U+10FFFF, so check by hand. An
-            # accepted str with one character per byte is ASCII: MicroPython's
-            # own check (MICROPY_PY_BUILTINS_STR_UNICODE_CHECK, on with unicode
-            # strings on rp2, esp32 and CircuitPython) refuses lone lead and
-            # continuation bytes, and each multi-byte sequence is one character.
-            _check_utf8(buf, pos, stop)
-        return text
+        return _decode_utf8(buf, pos, stop)
 
     # Arrays and maps. Depth is checked before descending (CTAP 2.1 §8).
     if depth >= max_depth:

@@ -11,6 +11,10 @@
 //                               board's built-in modules would be)
 //     --heapsize BYTES          MicroPython heap (default 1 MiB)
 //     --selftest                check the test crypto against Node's crypto and exit
+//     --key                     stdin/stdout carry the framed pipe of a virtual key
+//                               (JS module `keyio`, see tools/mpy_wasm_services.mjs);
+//                               what the script prints goes to stderr; the
+//                               script must be a file, as stdin is the pipe
 //
 // The filesystem is laid out as on a board: /firmware/... (cwd is /, which is
 // sys.path[0]) and /lib on sys.path. A JS module `testcrypto` (see
@@ -22,7 +26,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { services, selfTest } from "./mpy_wasm_services.mjs";
+import { keyIo, services, selfTest } from "./mpy_wasm_services.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const PKG = "@micropython/micropython-webassembly-pyscript";
@@ -51,6 +55,7 @@ function parseArgs(argv) {
     else if (a === "--path") opts.paths.push(val());
     else if (a === "--heapsize") opts.heapsize = parseInt(val(), 10);
     else if (a === "--selftest") opts.selftest = true;
+    else if (a === "--key") opts.key = true;
     else if (a.startsWith("--")) die("unknown option " + a);
     else if (opts.script === null) opts.script = a;
     else die("more than one script given");
@@ -103,6 +108,7 @@ async function main() {
     process.exit(failures.length ? 1 : 0);
   }
   if (opts.script === null) die("usage: node tools/mpy_wasm.mjs [--mount HOST=FS]... SCRIPT.py|-");
+  if (opts.key && opts.script === "-") die("--key needs the script in a file: stdin is the key's pipe");
   const code = fs.readFileSync(opts.script === "-" ? 0 : opts.script, "utf8");
   const { loadMicroPython } = await loadPackage();
 
@@ -121,7 +127,8 @@ async function main() {
     };
     return { put, flush };
   };
-  const stdout = stream(process.stdout);
+  // --key: fd 1 carries only keyio frames, so the script's output goes to stderr.
+  const stdout = stream(opts.key ? process.stderr : process.stdout);
   const stderr = stream(process.stderr);
 
   const mp = await loadMicroPython({
@@ -141,6 +148,7 @@ async function main() {
     copied.push(dest);
   }
   mp.registerJsModule("testcrypto", services);
+  if (opts.key) mp.registerJsModule("keyio", keyIo(fs));
 
   let status = 0;
   try {

@@ -39,6 +39,12 @@ class VirtualKey:
     def serve(self):
         main_loop.run(self.board, self.hid, self._stop.is_set)
 
+    def open_device(self, timeout=None):
+        """A python-fido2 CtapHidDevice connected to this key (CTAPHID INIT done)."""
+        from boards.host.client import open_device
+
+        return open_device(self.address, timeout)
+
     def stop(self):
         self._stop.set()
         if self._thread is not None:

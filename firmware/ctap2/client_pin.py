@@ -10,6 +10,7 @@ auth.pin_consecutive_mismatches) and die with power or authenticatorReset.
 
 from micropython import const
 
+import cbor
 from firmware import crypto
 from firmware import pin_protocol as pp
 from firmware import store as st
@@ -143,8 +144,10 @@ def _decrypt_new_pin(auth, protocol, shared_secret, new_pin_enc):
     if end > pin_uv.MAX_PIN_LENGTH:
         raise CtapError(CTAP2_ERR_PIN_POLICY_VIOLATION)
     try:
-        code_points = len(new_pin.decode())
-    except ValueError:  # UnicodeError: not UTF-8, so not a PIN
+        # Strict on MicroPython too, whose bytes.decode() accepts overlong
+        # forms and surrogates (and would count their code points).
+        code_points = len(cbor.decode_utf8(new_pin))
+    except ValueError:  # not UTF-8, so not a PIN
         raise CtapError(CTAP2_ERR_PIN_POLICY_VIOLATION)
     if code_points < pin_uv.min_pin_length(auth):
         raise CtapError(CTAP2_ERR_PIN_POLICY_VIOLATION)

@@ -8,6 +8,7 @@ from firmware.ctap2 import authenticator_data, extensions as exts, params, pin_u
 from firmware.ctap2.authenticator_data import FLAG_UP, FLAG_UV
 from firmware.ctap2.params import BYTES, TEXT, UINT, need, opt
 from firmware import store as st
+from firmware.ticks import elapsed_ms
 from firmware.status import (
     CtapError,
     CTAP2_ERR_INVALID_OPTION,
@@ -170,17 +171,25 @@ def handle(auth, req):
     return _assertion(auth, credentials[0], rp_id_hash, client_data_hash, flags, uv_performed, ext, number)
 
 
+def expire(auth):
+    """Drop the getNextAssertion state once its 30 s timer has run out.
+
+    The main loop calls this on every turn (Authenticator.tick), so the state
+    never outlives its timer on a clock that wraps (firmware/ticks.py).
+    """
+    state = auth.assertion_state
+    if state is not None and elapsed_ms(auth.board, state.last) > NEXT_ASSERTION_TIMEOUT_MS:
+        auth.assertion_state = None
+
+
 def handle_next(auth, req):
     """CTAP2 authenticatorGetNextAssertion command (§6.3)."""
-    state = auth.assertion_state
     # Steps 1-3: remembered parameters, credentials left, within the timer.
+    expire(auth)
+    state = auth.assertion_state
     if state is None or not state.credentials:
-        raise CtapError(CTAP2_ERR_NOT_ALLOWED)
-    now = auth.board.ticks_ms()
-    if auth.board.ticks_diff(now, state.last) > NEXT_ASSERTION_TIMEOUT_MS:
-        auth.assertion_state = None
         raise CtapError(CTAP2_ERR_NOT_ALLOWED)
     # Steps 4-8.
     cred = state.credentials.pop(0)
-    state.last = now
+    state.last = auth.board.ticks_ms()
     return _assertion(auth, cred, state.rp_id_hash, state.client_data_hash, state.flags, state.uv, state.extensions)

@@ -1,0 +1,46 @@
+"""End to end on real MicroPython: python-fido2's clients against the core on the wasm build.
+
+The scenarios of test_e2e_webauthn.py (Fido2Client + Fido2Server and
+py_webauthn: register and sign in, rk and non-rk, getNextAssertion, exclude
+list, attestation, cancel, reset, power cycles), test_e2e_pin.py (ClientPin
+for both protocols, retries across power cycles, PIN_AUTH_BLOCKED, credential
+management, config, enterprise attestation), test_e2e_extensions.py
+(hmac-secret/prf, credProtect, credBlob, largeBlob/largeBlobKey, minPinLength,
+LargeBlobs) and test_e2e_u2f.py (fido2.ctap1.Ctap1, U2F fallback, appid) run
+here unchanged: `key_factory` below makes their virtual keys MicroPythonKeys,
+the unchanged core in a Node child process (host_tests/mpy_key.py). A power
+cycle there stops the process (its records come back to CPython) and starts
+a new one from them.
+"""
+
+import pytest
+
+import test_e2e_extensions
+import test_e2e_pin
+import test_e2e_u2f
+import test_e2e_webauthn
+from mpy_key import adopt_tests
+from test_e2e_extensions import client, pin_client  # noqa: F401 (pytest fixtures)
+from test_e2e_pin import protocol  # noqa: F401
+from test_e2e_u2f import manual_key, u2f  # noqa: F401
+
+_CPYTHON_ONLY = {
+    test_e2e_webauthn: {},
+    test_e2e_pin: {},
+    test_e2e_extensions: {},
+    test_e2e_u2f: {
+        "test_ctap1_rides_out_keepalives": "slows down the CPython core's key generation (monkeypatch)",
+    },
+}
+
+# The fixtures through which the scenarios reach a key.
+_ON_THE_KEY = ("key_factory", "virtual_key", "device", "powered", "client", "pin_client", "u2f", "manual_key")
+
+
+@pytest.fixture
+def key_factory(mpy_key_factory):
+    return mpy_key_factory
+
+
+for _module, _skip in _CPYTHON_ONLY.items():
+    adopt_tests(globals(), _module, _skip, _ON_THE_KEY)
