@@ -395,7 +395,6 @@ static inline limb_t limbs_bit(const limb_t *a, int i)
 static const fe P256_P = {
     P256_W2(0xffffffff, 0xffffffff), P256_W2(0xffffffff, 0x00000000),
     P256_W2(0x00000000, 0x00000000), P256_W2(0x00000001, 0xffffffff)};
-static const fe P256_ONE = {P256_W2(1, 0)};
 /* the curve is y^2 = x^3 - 3x + b */
 static const fe P256_B = {
     P256_W2(0x27d2604b, 0x3bce3c3e), P256_W2(0xcc53b0f6, 0x651d06b0),
@@ -953,7 +952,7 @@ static void fe_sqr_n_mul(fe r, int n, const fe a)
 
 /* r = a^((p+1)/4), a square root of a when one exists (p = 3 mod 4); the
  * caller checks r^2 = a. (p+1)/4 = [32 ones][31 zeros][1][95 zeros][1][94 zeros],
- * done bit by bit over the leading ones: 254 squarings and 34
+ * done bit by bit over the leading ones: 253 squarings and 33
  * multiplications, 24 more than an addition chain, in a few instructions.
  * Used only on public data (point decompression). */
 static void fe_sqrt(fe r, const fe a)
@@ -964,7 +963,9 @@ static void fe_sqrt(fe r, const fe a)
     }
     fe_sqr_n_mul(r, 32, a);
     fe_sqr_n_mul(r, 96, a);
-    fe_sqr_n_mul(r, 94, P256_ONE);
+    for (int i = 0; i < 94; i++) {
+        fe_sqr(r, r);
+    }
 }
 
 /* ------------------------------------------------------------------------ */
