@@ -30,7 +30,7 @@ PYTEST_ARGS ?= -n 2 -rs
 # images, UHID checks).
 include lib/p256/p256.mk
 include boards/boards.mk
-# Hardening: libfido2 C harness, make fuzz, end-to-end/wear/size/MicroPython benchmarks.
+# Hardening: make fuzz, end-to-end/wear/size/MicroPython benchmarks.
 include tools/mk/hardening.mk
 
 all: deps
