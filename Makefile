@@ -30,7 +30,7 @@ PYTEST_ARGS ?= -n 2 -rs
 # images, UHID checks).
 include lib/p256/p256.mk
 include boards/boards.mk
-# Hardening: libfido2 C harness, make fuzz, end-to-end/wear/size/MicroPython benchmarks.
+# Hardening: make fuzz, end-to-end/wear/size/MicroPython benchmarks.
 include tools/mk/hardening.mk
 
 all: deps
@@ -63,7 +63,7 @@ demo: deps p256-host
 	$(PY) tools/demo.py
 
 # pytest exits 5 when it collected nothing: that is a failure here, never green.
-test: deps boards-test-deps p256-host p256-m0 p256-ct libfido2-harness
+test: deps boards-test-deps p256-host p256-m0 p256-ct
 	@set -o pipefail; $(PY) -m pytest host_tests $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests -- failing"; exit 1; fi; \
 	exit $$rc

@@ -2,6 +2,7 @@
 import the CPython build. A missing tool or a failed build fails the test
 loudly; nothing here skips."""
 
+import importlib
 import os
 import shutil
 import subprocess
@@ -31,6 +32,9 @@ def load_p256():
         sys.path.insert(0, os.path.join(REPO, "build", "host32"))
     else:
         make("p256-host")
+    # build/host may not have existed when the session started: forget that
+    # the path importer found nothing there
+    importlib.invalidate_caches()
     import p256
 
     if not hasattr(p256, "sign"):

@@ -11,16 +11,20 @@ import os
 import pytest
 
 from boards.host.memory_storage import MemoryStorage
-from libfido2 import FIDO_OK, Libfido2Device, Libfido2Error, dev  # noqa: F401 (dev: the fixture)
+from libfido2 import (  # noqa: F401 (dev: the fixture)
+    FIDO_ERR_PIN_AUTH_BLOCKED,
+    FIDO_ERR_PIN_BLOCKED,
+    FIDO_ERR_PIN_INVALID,
+    FIDO_ERR_PIN_POLICY_VIOLATION,
+    FIDO_OK,
+    Libfido2Device,
+    Libfido2Error,
+    dev,
+)
 
 RP_ID = "example.com"
 PIN = "246810"
 FLAG_UP, FLAG_UV = 0x01, 0x04
-# libfido2 passes CTAP status codes through as its FIDO_ERR_* values.
-FIDO_ERR_PIN_INVALID = 0x31
-FIDO_ERR_PIN_BLOCKED = 0x32
-FIDO_ERR_PIN_AUTH_BLOCKED = 0x34
-FIDO_ERR_PIN_POLICY_VIOLATION = 0x37
 
 
 def expect(code, fn, *args):
@@ -29,9 +33,17 @@ def expect(code, fn, *args):
     assert e.value.code == code, e.value
 
 
-def test_set_pin_and_ceremonies_with_it(dev):
+def test_set_pin_and_ceremonies_with_it(dev, virtual_key):
     assert dev.retry_count() == 8
+    assert dev.supports_pin and not dev.has_pin
     dev.set_pin(PIN)
+    # getInfo now says clientPin: true, and a client opening the key sees a PIN
+    assert dev.cbor_info().options["clientPin"] is True
+    again = Libfido2Device(virtual_key.address)
+    try:
+        assert again.has_pin
+    finally:
+        again.close()
     cred = dev.make_credential(RP_ID, os.urandom(32), b"user-1", pin=PIN, rk=True)
     assert cred.verified == FIDO_OK and cred.flags & (FLAG_UP | FLAG_UV) == FLAG_UP | FLAG_UV
     a = dev.get_assertion(RP_ID, os.urandom(32), [cred.id], cred.public_key, pin=PIN)
@@ -71,7 +83,7 @@ def test_pin_blocked_after_eight(key_factory):
     dev.close()
 
 
-def test_credential_management(dev):
+def test_credential_management_lists_and_deletes_passkeys(dev):
     dev.set_pin(PIN)
     creds = [
         dev.make_credential(rp, os.urandom(32), user, pin=PIN, rk=True)
@@ -86,7 +98,7 @@ def test_credential_management(dev):
     assert dev.credman_metadata(PIN)[0] == 2
 
 
-def test_config(dev, virtual_key):
+def test_config_always_uv_and_a_longer_min_pin_force_a_pin_change(dev, virtual_key):
     dev.set_pin(PIN)
     dev.toggle_always_uv(PIN)
     assert virtual_key.authenticator.options()["alwaysUv"] is True

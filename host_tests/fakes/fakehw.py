@@ -32,3 +32,16 @@ def reset():
     HOST = None
     USB_INIT_HOOK = None
     BUTTON["pressed"] = False
+
+
+def with_settings(settings_file, maintenance_flag, fn, *args):
+    """Call fn(*args) with the board settings read from the given files."""
+    from boards.common import settings
+
+    saved = (settings.SETTINGS_FILE, settings.MAINTENANCE_FLAG)
+    settings.SETTINGS_FILE = settings_file
+    settings.MAINTENANCE_FLAG = maintenance_flag
+    try:
+        return fn(*args)
+    finally:
+        settings.SETTINGS_FILE, settings.MAINTENANCE_FLAG = saved

@@ -8,15 +8,7 @@ from ctaphid_host import CtapHidHost
 
 
 def run(chip_config, messages, settings_file, maintenance_flag, random=None, max_turns=5000):
-    from boards.common import settings
-
-    saved = (settings.SETTINGS_FILE, settings.MAINTENANCE_FLAG)
-    settings.SETTINGS_FILE = settings_file
-    settings.MAINTENANCE_FLAG = maintenance_flag
-    try:
-        return _run(chip_config, messages, random, max_turns)
-    finally:
-        settings.SETTINGS_FILE, settings.MAINTENANCE_FLAG = saved
+    return fakehw.with_settings(settings_file, maintenance_flag, _run, chip_config, messages, random, max_turns)
 
 
 def _run(chip_config, messages, random, max_turns):

@@ -7,8 +7,9 @@ holds, for every sign pattern of the teeth with the top tooth positive,
     T_b[idx] = sum_{t=0}^{T-1} s_t * 2^((b*T + t)*S) * G,
     s_t = +1 if bit t of idx is set else -1 (t < T-1),   s_{T-1} = +1,
 
-as affine (x, y), each coordinate 8 little-endian 32-bit words, written as
-P256_W2(lo, hi) pairs so the same header fills 32-bit or 64-bit limbs.
+as affine (x, y) (p256.c's `affine`), each coordinate 8 little-endian 32-bit
+words, written as P256_W2(lo, hi) pairs so the same header fills 32-bit or
+64-bit limbs.
 
 Run:  python3 gen_table.py [-o p256_table.h] [--check]
 --check exits non-zero if the file on disk differs from what would be
@@ -105,7 +106,7 @@ def render():
         "#define P256_COMB_BLOCKS %d" % COMB_BLOCKS,
         "#define P256_COMB_TEETH %d" % COMB_TEETH,
         "#define P256_COMB_SPACING %d" % s,
-        "static const limb_t comb_table[P256_COMB_BLOCKS][1 << (P256_COMB_TEETH - 1)][2][NLIMBS] = {",
+        "static const affine comb_table[P256_COMB_BLOCKS][1 << (P256_COMB_TEETH - 1)] = {",
     ]
     for row in comb_table():
         out.append("{")

@@ -63,8 +63,28 @@ enum {
 #define P256_MSG_DER "malformed DER signature"
 #define P256_MSG_INTERNAL "internal error"
 
-/* Short message for an error code (static storage). */
-const char *p256_error_message(int err);
+/* Short message for an error code (static storage). Inline, so only a
+ * binding that calls it carries the strings: the CPython build does, the
+ * MicroPython binding raises each P256_MSG_* through MP_ERROR_TEXT and
+ * the Thumb core has none. */
+static inline const char *p256_error_message(int err)
+{
+    switch (err) {
+    case P256_OK: return "ok";
+    case P256_ERR_SEED_LEN: return P256_MSG_SEED_LEN;
+    case P256_ERR_PRIV_LEN: return P256_MSG_PRIV_LEN;
+    case P256_ERR_PRIV: return P256_MSG_PRIV;
+    case P256_ERR_DIGEST_LEN: return P256_MSG_DIGEST_LEN;
+    case P256_ERR_EXTRA_LEN: return P256_MSG_EXTRA_LEN;
+    case P256_ERR_PUB_LEN: return P256_MSG_PUB_LEN;
+    case P256_ERR_PUB65_LEN: return P256_MSG_PUB65_LEN;
+    case P256_ERR_PUB33_LEN: return P256_MSG_PUB33_LEN;
+    case P256_ERR_PUB: return P256_MSG_PUB;
+    case P256_ERR_SIG_LEN: return P256_MSG_SIG_LEN;
+    case P256_ERR_DER: return P256_MSG_DER;
+    default: return P256_MSG_INTERNAL;
+    }
+}
 
 /* (seed mod (n-1)) + 1 as the private key, and its public key. */
 int p256_keygen(uint8_t priv[P256_PRIV_LEN], uint8_t pub[P256_PUB_LEN],

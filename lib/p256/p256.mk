@@ -11,6 +11,8 @@
 #                         rp2040js run checked against p256-host, with cycles
 #   p256-ct               valgrind constant-time check, with negative controls
 #   bench-p256            tools/bench_p256.py: this vs OpenSSL vs mbedtls, M0+
+#   bench-p256-compare    the same next to another version of lib/p256
+#                         (P256_BASE_REF=main by default), in one run
 #   p256-table-check      the committed comb table matches gen_table.py
 #   firmware-p256-natmod  MICROPY_DIR=...: native p256.mpy (armv6m, xtensawin)
 #   firmware-p256-unix    MICROPY_DIR=...: unix port with the user C module,
@@ -21,9 +23,15 @@
 P256_DIR := lib/p256
 P256_CORE := $(P256_DIR)/p256.c $(P256_DIR)/p256.h $(P256_DIR)/p256_table.h
 P256_WARN := -Wall -Wextra -Werror
+# Host builds: GCC 12 auto-vectorises at -O2, and on x86-64 that turns the
+# limb loops (masked selects, copies) into 128-bit loads of words just
+# stored one by one; the store-forwarding stalls made the field addition
+# three times slower and ECDH 1.7 times slower. The code is carry chains
+# and gains nothing from SIMD. (Thumb-1 and Xtensa have no vector unit.)
+P256_HOST_OPT := -O2 -fno-tree-vectorize
 P256_APT := sh tools/ensure_apt.sh
 
-.PHONY: p256-host p256-host32 p256-m0 p256-m0-build p256-ct p256-ct-build bench-p256 \
+.PHONY: p256-host p256-host32 p256-m0 p256-m0-build p256-ct p256-ct-build bench-p256 bench-p256-compare \
         p256-table-check p256-arm-tools p256-valgrind p256-mbedtls p256-need-micropython \
         firmware-p256-natmod firmware-p256-unix firmware-p256-rp2
 
@@ -35,7 +43,7 @@ p256-host: $(P256_HOST_SO)
 # Rebuilt when a source changes or the venv's interpreter is replaced.
 $(P256_HOST_SO): $(P256_CORE) $(P256_DIR)/p256_cpython.c $(wildcard $(PY)) | venv
 	@mkdir -p $(@D)
-	$(CC) -std=c99 -O2 -g $(P256_WARN) -fPIC -shared -fvisibility=hidden \
+	$(CC) -std=c99 $(P256_HOST_OPT) -g $(P256_WARN) -fPIC -shared -fvisibility=hidden \
 	  -I"$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["include"])')" \
 	  -o $@ $(P256_DIR)/p256.c $(P256_DIR)/p256_cpython.c
 
@@ -48,7 +56,7 @@ p256-host32: $(P256_HOST32_SO)
 
 $(P256_HOST32_SO): $(P256_CORE) $(P256_DIR)/p256_cpython.c $(wildcard $(PY)) | venv
 	@mkdir -p $(@D)
-	$(CC) -std=c99 -O2 -g $(P256_WARN) -DP256_NO_INT128 -fPIC -shared -fvisibility=hidden \
+	$(CC) -std=c99 $(P256_HOST_OPT) -g $(P256_WARN) -DP256_NO_INT128 -fPIC -shared -fvisibility=hidden \
 	  -I"$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["include"])')" \
 	  -o $@ $(P256_DIR)/p256.c $(P256_DIR)/p256_cpython.c
 
@@ -106,7 +114,7 @@ p256-valgrind:
 $(P256_CT)/ct_check_%: $(P256_CORE) $(P256_DIR)/ct/ct_check.c | p256-valgrind
 	@mkdir -p $(@D)
 	$(CC) -std=c99 -g $(P256_WARN) -DP256_VALGRIND -I$(P256_DIR) \
-	  $(if $(filter 32,$*),-O2 -DP256_NO_INT128,-$*) \
+	  $(if $(filter 32,$*),$(P256_HOST_OPT) -DP256_NO_INT128,$(if $(filter O2,$*),$(P256_HOST_OPT),-$*)) \
 	  -o $@ $(P256_DIR)/ct/ct_check.c $(P256_DIR)/p256.c
 
 p256-ct-build: $(P256_CT_BINS)
@@ -130,12 +138,27 @@ p256-mbedtls:
 
 $(P256_BENCH): $(P256_CORE) $(P256_DIR)/bench/bench_c.c | p256-mbedtls
 	@mkdir -p $(@D)
-	$(CC) -std=c99 -O2 $(P256_WARN) -I$(P256_DIR) -o $@ \
+	$(CC) -std=c99 $(P256_HOST_OPT) $(P256_WARN) -I$(P256_DIR) -o $@ \
 	  $(P256_DIR)/bench/bench_c.c $(P256_DIR)/p256.c -lmbedcrypto
 
-bench-p256: $(P256_HOST_SO) $(P256_BENCH) $(P256_M0)/p256_m0.bin | node-deps
-	$(PY) tools/bench_p256.py --bench-c $(P256_BENCH) --m0-bin $(P256_M0)/p256_m0.bin \
-	  --m0-obj $(P256_M0)/p256.o --m0-ci $(P256_M0)/p256.ci
+bench-p256: $(P256_HOST_SO) $(P256_BENCH) $(P256_M0)/p256_m0.bin $(P256_M0)-O2/p256_m0.bin | node-deps
+	$(PY) tools/bench_p256.py --build $(BUILD)
+
+# The same, with another version of lib/p256 (a git ref, main by default)
+# measured in the same run: its lib/p256 is exported to $(P256_BASE), given
+# this tree's measuring harnesses (bench/, m0/) so only the core differs,
+# and built there by these very rules, so with the same compiler flags
+# (P256_BASE_MAKEFLAGS="P256_HOST_OPT=-O2" builds it as before that flag).
+P256_BASE_REF ?= main
+P256_BASE := $(BUILD)/p256-base
+bench-p256-compare: $(P256_HOST_SO) $(P256_BENCH) $(P256_M0)/p256_m0.bin $(P256_M0)-O2/p256_m0.bin | node-deps
+	rm -rf $(P256_BASE) && mkdir -p $(P256_BASE)
+	git archive $(P256_BASE_REF) $(P256_DIR) | tar -x -C $(P256_BASE)
+	cp -r $(P256_DIR)/bench $(P256_DIR)/m0 $(P256_BASE)/$(P256_DIR)/
+	$(MAKE) --no-print-directory P256_DIR=$(P256_BASE)/$(P256_DIR) BUILD=$(P256_BASE)/build $(P256_BASE_MAKEFLAGS) \
+	  $(P256_BASE)/build/host/p256.so $(P256_BASE)/build/bench/bench_c $(P256_BASE)/build/m0/p256_m0.bin
+	@echo "baseline: lib/p256 of $(P256_BASE_REF) ($$(git rev-parse --short $(P256_BASE_REF)))"
+	$(PY) tools/bench_p256.py --build $(BUILD) --baseline $(P256_BASE)/build
 
 # --- MicroPython builds (need a MicroPython checkout) ------------------------
 # Not buildable without MICROPY_DIR; see lib/p256/README.md.

@@ -3,7 +3,7 @@
 #define P256_COMB_BLOCKS 4
 #define P256_COMB_TEETH 6
 #define P256_COMB_SPACING 11
-static const limb_t comb_table[P256_COMB_BLOCKS][1 << (P256_COMB_TEETH - 1)][2][NLIMBS] = {
+static const affine comb_table[P256_COMB_BLOCKS][1 << (P256_COMB_TEETH - 1)] = {
 {
   {{P256_W2(0x96ae5669, 0x5c53f080), P256_W2(0x9362c42c, 0xf9ff2091), P256_W2(0x4aa121a5, 0xf7fcc4e4), P256_W2(0xdf5bf1c0, 0x2942e951)},
    {P256_W2(0xd94a77fe, 0xa44ea465), P256_W2(0xa4a54686, 0x0582cb53), P256_W2(0x88d367e1, 0x8c4b152b), P256_W2(0xef5f956c, 0x595362bb)}},

@@ -1,36 +1,22 @@
 # Hardening (issue 9): power-cut injection, fuzzing, libfido2 as a second
-# client, benchmarks. Included by the top Makefile; also usable on its own:
-#   make -f tools/mk/hardening.mk libfido2-harness
+# client, benchmarks. Included by the top Makefile.
 #
-#   make libfido2-harness  build/libfido2-harness (C, against Debian libfido2-dev);
-#                          host_tests/test_libfido2.py builds it through this target
 #   make fuzz              long fuzzing run (hypothesis + atheris); prints the counts
 #   make bench-e2e         makeCredential/getAssertion per second, time profile
 #   make bench-wear        flash operations per command, power-cut points
 #   make bench-size        .mpy bytes of the core per module
 #   make bench-mpy         peak heap and allocations under MicroPython (WebAssembly)
 #
-# Wiring in the top Makefile: `test` depends on libfido2-harness; `bench` on
-# bench-e2e bench-wear bench-size bench-mpy. fuzz, bench-e2e and bench-wear
-# import the core, so they also need the venv and p256-host (the C P-256 for
-# CPython); bench-mpy needs node-deps.
+# libfido2 needs no target here: host_tests/libfido2.py loads libfido2.so.1
+# through ctypes, and the top Makefile's sysdeps installs it (Debian
+# libfido2-1 in APT_PACKAGES) before `make test` runs the suite.
+#
+# Wiring in the top Makefile: `bench` depends on bench-e2e bench-wear
+# bench-size bench-mpy; `test` needs nothing from this file. fuzz, bench-e2e
+# and bench-wear import the core, so they also need the venv and p256-host
+# (the C P-256 for CPython); bench-mpy needs node-deps.
 
 PY ?= .venv/bin/python
-BUILD ?= build
-APT ?= tools/ensure_apt.sh
-CC ?= cc
-
-LIBFIDO2_HARNESS := $(BUILD)/libfido2-harness
-
-.PHONY: libfido2-harness
-
-$(LIBFIDO2_HARNESS): tools/libfido2/harness.c
-	@$(APT) gcc libfido2-dev
-	@mkdir -p $(BUILD)
-	@# built under a temporary name: parallel test workers may ask at once
-	$(CC) -O2 -Wall -Wextra -Werror -o $@.tmp$$$$ $< -lfido2 && mv -f $@.tmp$$$$ $@
-
-libfido2-harness: $(LIBFIDO2_HARNESS)
 
 # -- fuzzing ---------------------------------------------------------------------
 # The in-suite fuzzing (host_tests/test_fuzz*.py) is bounded and derandomized;

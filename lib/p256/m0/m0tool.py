@@ -52,8 +52,9 @@ def code_size(obj, table_bytes=None):
     return text, table
 
 
-def static_stack(ci_path):
-    """Worst-case stack (bytes) of each function, following calls."""
+def call_graph(ci_path):
+    """(frames, edges) from GCC's -fcallgraph-info=su file: bytes of each
+    function's own frame and the functions each one calls."""
     frames, edges = {}, {}
     node_re = re.compile(r'node: \{ title: "([^"]+)" label: "[^"]*\\n[^"]*\\n(\d+) bytes')
     edge_re = re.compile(r'edge: \{ sourcename: "([^"]+)" targetname: "([^"]+)"')
@@ -66,28 +67,49 @@ def static_stack(ci_path):
             m = edge_re.search(line)
             if m:
                 edges.setdefault(m.group(1), set()).add(m.group(2))
+    return frames, edges
+
+
+def deepest_paths(ci_path, skip=()):
+    """{function: (worst-case stack in bytes, [(function, frame), ...])}:
+    the deepest call chain from each function, its own frame included.
+    Callees whose names start with a prefix in skip are left out."""
+    frames, edges = call_graph(ci_path)
     memo = {}
 
     def worst(fn, depth=0):
         if depth > 64:
             raise RuntimeError("recursion in the call graph at " + fn)
         if fn not in memo:
-            callees = [worst(c, depth + 1) for c in edges.get(fn, ())]
-            memo[fn] = frames.get(fn, 0) + max(callees, default=0)
+            best = (0, [])
+            for callee in edges.get(fn, ()):
+                if callee.split(":")[-1].startswith(tuple(skip)):
+                    continue
+                w = worst(callee, depth + 1)
+                if w[0] > best[0]:
+                    best = w
+            memo[fn] = (frames.get(fn, 0) + best[0], [(fn.split(":")[-1], frames.get(fn, 0))] + best[1])
         return memo[fn]
 
     return {fn.split(":")[-1]: worst(fn) for fn in frames}
+
+
+def static_stack(ci_path):
+    """Worst-case stack (bytes) of each function, following calls."""
+    return {fn: total for fn, (total, _) in deepest_paths(ci_path).items()}
 
 
 def report(obj, ci):
     text, table = code_size(obj)
     print("Cortex-M0+ (thumb, -Os) code size of lib/p256/p256.c:")
     print("  text %d bytes = code %d + comb table %d" % (text, text - table, table))
-    stacks = static_stack(ci)
-    print("static worst-case stack (call graph, -fcallgraph-info=su):")
+    paths = deepest_paths(ci)
+    stacks = {fn: total for fn, (total, _) in paths.items()}
+    print("static worst-case stack (call graph, -fcallgraph-info=su), deepest chain:")
     for fn in API:
         if fn in stacks:
-            print("  %-20s %5d bytes" % (fn, stacks[fn]))
+            chain = " > ".join("%s %d" % step for step in paths[fn][1][1:])
+            print("  %-20s %5d bytes  (own %d; %s)" % (fn, stacks[fn], paths[fn][1][0][1], chain))
     return text, table, stacks
 
 
