@@ -75,7 +75,7 @@ MSG_TIMEOUT_MS = const(500)
 KEEPALIVE_INTERVAL_MS = const(80)
 LOCK_MAX_SECONDS = const(10)
 
-_ZEROS = memoryview(bytes(REPORT_SIZE))
+_ZEROS = bytes(REPORT_SIZE)
 # KEEPALIVE payloads by status, made once (not one bytes object per keepalive)
 _KEEPALIVE_DATA = (b"", b"\x01", b"\x02")
 
@@ -390,11 +390,13 @@ class CtapHid:
     def _send(self, cid, cmd, data):
         """Frame one message into reports and hand them to the board."""
         n = len(data)
-        view = memoryview(data)  # its slices are views, not copies
+        # A message that fits one report is copied whole; a longer one is cut
+        # through a view (a slice of a view is a view, not a copy).
+        src = data if n <= _INIT_DATA else memoryview(data)
         tx = self._next_tx()
         struct.pack_into(">IBH", tx, 0, cid, _TYPE_INIT | cmd, n)
         chunk = n if n < _INIT_DATA else _INIT_DATA
-        self._fill(tx, 7, view[:chunk])
+        tx[7 : 7 + chunk] = src if chunk == n else src[:chunk]
         self._board.write_report(tx)
         off = chunk
         seq = 0
@@ -404,21 +406,17 @@ class CtapHid:
             chunk = n - off
             if chunk > _CONT_DATA:
                 chunk = _CONT_DATA
-            self._fill(tx, 5, view[off : off + chunk])
+            tx[5 : 5 + chunk] = src[off : off + chunk]
             self._board.write_report(tx)
             off += chunk
             seq += 1
 
     def _next_tx(self):
+        """The other transmit buffer, zeroed: a report's padding is zeros."""
         self._tx_i ^= 1
-        return self._tx[self._tx_i]
-
-    @staticmethod
-    def _fill(tx, at, chunk):
-        end = at + len(chunk)
-        tx[at:end] = chunk
-        if end < REPORT_SIZE:
-            tx[end:] = _ZEROS[end:]  # a view: the padding is zeros
+        tx = self._tx[self._tx_i]
+        tx[:] = _ZEROS  # same length: copied in place, nothing allocated
+        return tx
 
     def _log(self, e):
         log = getattr(self._board, "log_exception", None)
