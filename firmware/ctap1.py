@@ -88,6 +88,8 @@ def parse_apdu(apdu):
     ne is the response length the host accepts (0 when Le is absent). U2F
     over CTAPHID carries a whole response in one message, so ne bounds
     nothing here; it is parsed so that a malformed Le is refused.
+    data is a slice of apdu: a view into CTAPHID's message buffer when apdu
+    is one (as process() gets it), valid while the command runs.
     Raises ApduError(SW_WRONG_LENGTH) for any other length layout.
     """
     n = len(apdu)
@@ -126,7 +128,7 @@ def parse_apdu(apdu):
             ne = ((apdu[n - 2] << 8) | apdu[n - 1]) or 65536
         elif body != 3 + nc:
             raise ApduError(SW_WRONG_LENGTH)
-    return apdu[0], apdu[1], apdu[2], apdu[3], bytes(apdu[data_at : data_at + nc]), ne
+    return apdu[0], apdu[1], apdu[2], apdu[3], apdu[data_at : data_at + nc], ne
 
 
 # -- the commands ------------------------------------------------------------------
@@ -165,14 +167,14 @@ def _register(auth, p1, data):
     )
 
     # -- response -------------------------------------------------------------------
-    return (
-        bytes((_REGISTER_RESERVED,))
-        + public_key
-        + bytes((len(key_handle),))
-        + key_handle
-        + certificate
-        + signature
-    )
+    # 0x05 | user public key | L | key handle | attestation certificate | signature
+    out = bytearray((_REGISTER_RESERVED,))
+    out.extend(public_key)
+    out.append(len(key_handle))
+    out.extend(key_handle)
+    out.extend(certificate)
+    out.extend(signature)
+    return out
 
 
 def _authenticate(auth, p1, data):
@@ -220,17 +222,20 @@ def _authenticate(auth, p1, data):
     signature = crypto.p256_sign(cred.private_key, application, presence_and_counter, challenge)
 
     # -- response -------------------------------------------------------------------
-    return presence_and_counter + signature
+    out = bytearray(presence_and_counter)
+    out.extend(signature)
+    return out
 
 
 def _version(auth, p1, data):
     """U2F_VERSION (§6): "U2F_V2"; the request has no data."""
     if data:
         raise ApduError(SW_WRONG_LENGTH)
-    return U2F_VERSION_STRING
+    return bytearray(U2F_VERSION_STRING)
 
 
-# Instruction -> handler(auth, p1, data) -> response data
+# Instruction -> handler(auth, p1, data) -> response data (a bytearray: process
+# appends the status word to it in place)
 _COMMANDS = {
     U2F_REGISTER: _register,
     U2F_AUTHENTICATE: _authenticate,
@@ -254,13 +259,15 @@ def process(auth, apdu):
         if handler is None:
             raise ApduError(SW_INS_NOT_SUPPORTED)
         _cla, _ins, p1, _p2, data, _ne = parse_apdu(apdu)
-        body = handler(auth, p1, data)
+        out = handler(auth, p1, data)
         sw = SW_NO_ERROR
     except ApduError as e:
-        body = b""
+        out = bytearray()
         sw = e.sw
     except Exception as e:  # logged once here; the host sees a status word
         auth.log_exception(e)
-        body = b""
+        out = bytearray()
         sw = SW_NO_PRECISE_DIAGNOSIS
-    return body + struct.pack(">H", sw)
+    out.append(sw >> 8)
+    out.append(sw & 0xFF)
+    return out

@@ -66,6 +66,7 @@ REQUESTS = (
     "getAssertion hmac-secret",
     "largeBlobs set 1 KB",
     "largeBlobs get 1 KB",
+    "getAssertion rk + PIN, 8 credentials",
 )
 
 _SCRIPT = r"""
@@ -490,6 +491,11 @@ lb_token = token(0x10)
 lb_param = platform.authenticate(lb_token, b"\xff" * 32 + b"\x0c\x00" + bytes(4) + hashlib.sha256(blob).digest())
 measure("largeBlobs set 1 KB", CBOR, const_data(b"\x0c" + cbor.dumps({2: blob, 3: 0, 4: len(blob), 5: lb_param, 6: 2})))
 measure("largeBlobs get 1 KB", CBOR, const_data(b"\x0c" + cbor.dumps({1: 1024, 3: 0})))
+# Without an allowList every record of the RP is read: the cost per credential.
+for i in range(5, 9):
+    t = token(0x01, RP_ID)
+    ctap(make_credential(b"user-%%d" %% i, rk=True, extra={8: platform.authenticate(t, CDH), 9: 2}))
+measure("getAssertion rk + PIN, 8 credentials", CBOR, ga_with_pin)
 print("DONE")
 """
 

@@ -60,7 +60,7 @@ def short_apdu(ins, p1=0, data=b"", le=None):
 
 
 def call(auth, apdu):
-    resp = ctap1.process(auth, apdu)
+    resp = bytes(ctap1.process(auth, apdu))  # a bytearray: the status word is appended in place
     return resp[:-2], struct.unpack(">H", resp[-2:])[0]
 
 

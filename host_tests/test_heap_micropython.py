@@ -25,8 +25,8 @@ CEILINGS = {
     "getAssertion allowList": 3520,
     "getAssertion rk, 3 credentials": 6400,
     "getNextAssertion": 2752,
-    "U2F register": 5760,
-    "U2F authenticate": 2688,
+    "U2F register": 3904,
+    "U2F authenticate": 2240,
     "clientPIN getKeyAgreement": 768,
     "clientPIN getPinUvAuthToken": 5184,
     "credMgmt getCredsMetadata": 1024,
@@ -35,11 +35,16 @@ CEILINGS = {
     "getAssertion hmac-secret": 8768,
     "largeBlobs set 1 KB": 6464,
     "largeBlobs get 1 KB": 4288,
+    "getAssertion rk + PIN, 8 credentials": 11520,
 }
 
-# Everything but hmac-secret's getAssertion (seven HMACs and three AES
-# operations; see README) keeps within the 8 KB goal.
-WITHIN_GOAL = [name for name in REQUESTS if name != "getAssertion hmac-secret"]
+# Over the 8 KB goal, and why (see README):
+OVER_GOAL = (
+    "getAssertion hmac-secret",  # seven HMACs and three AES operations
+    # every record of the RP is read and checked: ~0.7 KB per credential
+    "getAssertion rk + PIN, 8 credentials",
+)
+WITHIN_GOAL = [name for name in REQUESTS if name not in OVER_GOAL]
 
 
 def test_every_request_type_is_measured():
