@@ -62,11 +62,11 @@ def main():
     profiled = measure(profile=True)
 
     print("Heap per request under MicroPython 1.27 (WebAssembly), collector off, through CTAPHID")
-    print("  %-32s %5s %6s %6s %6s %6s %6s %5s %6s" % (
+    print("  %-38s %5s %6s %6s %6s %6s %6s %5s %6s" % (
         "request", "bytes", "total", "bridge", "C est", "core", "allocs", "flash", "/ 8 KB"))
     for name in REQUESTS:
         r = rows[name]
-        print("  %-32s %5d %6d %6d %6d %6d %6d %5d %6.2f" % (
+        print("  %-38s %5d %6d %6d %6d %6d %6d %5d %6.2f" % (
             name, r.size, r.total, r.bridge, r.c_est, r.core, r.allocs, r.writes, r.core / GOAL))
     over = [name for name in REQUESTS if rows[name].core > GOAL]
     worst = max(REQUESTS, key=lambda name: rows[name].core)
@@ -76,22 +76,22 @@ def main():
     names = [layer for layer, _ in LAYERS] + ["other"]
     print()
     print("Where the bytes go (second run, every function wrapped; own allocations, bridges excluded)")
-    print("  %-32s" % "request" + "".join("%11s" % n for n in names))
+    print("  %-38s" % "request" + "".join("%11s" % n for n in names))
     for name in REQUESTS:
         by_layer = dict.fromkeys(names, 0)
         for label, (own, _calls) in profiled[name].functions.items():
             by_layer[layer_of(label)] += own
-        print("  %-32s" % name + "".join("%11d" % by_layer[n] for n in names))
+        print("  %-38s" % name + "".join("%11d" % by_layer[n] for n in names))
         # The wrappers allocate nothing themselves: the two runs must agree.
         if profiled[name].total != rows[name].total:
-            print("  %-32s   (profiled run: %d bytes in all, plain run %d)" % (
+            print("  %-38s   (profiled run: %d bytes in all, plain run %d)" % (
                 "", profiled[name].total, rows[name].total))
     if args.top:
         print()
         print("Largest allocators per request (own bytes / calls)")
         for name in REQUESTS:
             top = sorted(profiled[name].functions.items(), key=lambda kv: -kv[1][0])[: args.top]
-            print("  %-32s %s" % (name, ", ".join("%s %d/%d" % (label, own, calls) for label, (own, calls) in top)))
+            print("  %-38s %s" % (name, ", ".join("%s %d/%d" % (label, own, calls) for label, (own, calls) in top)))
 
 
 if __name__ == "__main__":
