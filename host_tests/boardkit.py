@@ -12,6 +12,8 @@ import os
 import sys
 import time
 
+import pytest
+
 from fido2 import cbor
 from fido2.attestation import PackedAttestation
 from fido2.ctap2 import AssertionResponse, AttestationResponse
@@ -141,3 +143,13 @@ def run_adapter(runner, tmp_path, chip="rp2040", **settings):
     config = importlib.import_module("boards.%s.config" % chip)
     run_key = importlib.import_module(runner).run
     return run_key(config, messages(), write_settings(tmp_path, **settings), str(tmp_path / "pyfido.maintenance"))
+
+
+@pytest.fixture
+def hw(monkeypatch, tmp_path):
+    """The fake hardware, reset, around one test; yields a scratch directory."""
+    with fake_hardware(monkeypatch):
+        import fakehw
+
+        fakehw.reset()
+        yield tmp_path

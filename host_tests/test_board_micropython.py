@@ -12,16 +12,7 @@ import struct
 import pytest
 
 import boardkit
-from boardkit import fake_hardware
-
-
-@pytest.fixture
-def hw(monkeypatch, tmp_path):
-    with fake_hardware(monkeypatch):
-        import fakehw
-
-        fakehw.reset()
-        yield tmp_path
+from boardkit import hw  # noqa: F401  (fixture)
 
 
 def run(tmp_path, chip="rp2040", **settings):
