@@ -73,7 +73,7 @@ _SCRIPT = r"""
 import gc, micropython, struct, sys, hashlib, binascii
 import cbor
 import p256, cryptolib
-from firmware import main_loop, crypto
+from firmware import main_loop
 from firmware.presence import TOUCH_OK
 from firmware.pin_protocol import PinProtocolV2
 from memory_storage import MemoryStorage  # the host board's RAM flash
