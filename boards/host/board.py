@@ -140,6 +140,8 @@ class HostBoard:
 
     def led(self, pattern):
         self.led_events.append(pattern)
+        if len(self.led_events) > 1000:  # a long-running key: keep the recent past
+            del self.led_events[:-100]
 
     # randomness and time
     def random(self, n):
