@@ -15,6 +15,8 @@ import cbor
 from firmware import crypto
 from firmware.status import CtapError, CTAP2_ERR_KEY_STORE_FULL
 
+_ENOSPC = const(28)  # the OSError errno of a full filesystem (littlefs LFS_ERR_NOSPC, FAT, POSIX)
+
 REC_STATE = "state"  # factory state: fresh master secret, no PIN, defaults
 REC_COUNTER = "ctr"  # the signature counter has never been used: it starts at 0
 _REC_RK = "rk"  # "rk000".."rkNNN", one discoverable credential each; missing = free slot
@@ -68,6 +70,14 @@ EATT_RP_IDS = const(3)  # RP IDs for vendor-facilitated EA (enterpriseAttestatio
 U2F_ATT_PRIVATE_KEY = const(1)
 U2F_ATT_CERTIFICATE = const(2)  # DER
 U2F_ATT_EPOCH = const(3)  # the master secret it was made under (see epoch)
+
+# The largest discoverable-credential record the store keeps (CBOR and check
+# value). The boards' capacities (boards/*/config.py) are proven on their
+# littlefs for records of this size (host_tests/test_lfs_capacity.py), so a
+# larger one would void them: it is refused as "no room", like a full store.
+# makeCredential's largest record (253-byte rpId, 64-byte user id, names cut
+# to 64 bytes, credBlob, largeBlobKey, credProtect) is about 660 bytes.
+RK_MAX_RECORD = const(1024)
 
 # The counter is reserved in steps: one flash write per COUNTER_STEP
 # signatures (and one per power-up), never a value handed out twice.
@@ -132,8 +142,29 @@ class Store:
                     self._st.remove(name)
 
     def _save(self, name, obj):
-        self._st.write(name + _TMP, encode_record(obj))
+        data = encode_record(obj)
+        if len(data) > RK_MAX_RECORD and name.startswith(_REC_RK):
+            raise CtapError(CTAP2_ERR_KEY_STORE_FULL)  # larger than the capacity is proven for
+        self._st.write(name + _TMP, data)
         self._st.rename(name + _TMP, name)
+
+    def _save_rk(self, slot, record):
+        """Write a discoverable credential; no room (by size or on flash) is KEY_STORE_FULL."""
+        name = self._rk_name(slot)
+        try:
+            self._save(name, record)
+        except OSError as e:
+            if getattr(e, "errno", None) != _ENOSPC:
+                raise
+            # The flash filled up before max_resident did (files other than
+            # the key's, a board whose capacity was not proven): the old
+            # record, if any, is untouched; drop the partial new one so the
+            # next boot cannot roll it forward after we said "full".
+            try:
+                self._st.remove(name + _TMP)
+            except OSError:
+                pass
+            raise CtapError(CTAP2_ERR_KEY_STORE_FULL)
 
     def _load(self, name):
         return decode_record(self._st.read(name))
@@ -266,13 +297,13 @@ class Store:
         self._rk_created += 1
         record[RK_CREATED] = self._rk_created
         record[RK_EPOCH] = self._epoch
-        self._save(self._rk_name(slot), record)
+        self._save_rk(slot, record)
         self._rk[slot] = (bytes(rp_id_hash[:8]), self._rk_created)
         return slot
 
     def rk_update(self, slot, record):
         """Rewrite an existing record in place (user information update)."""
-        self._save(self._rk_name(slot), record)
+        self._save_rk(slot, record)
 
     def rk_delete(self, slot):
         self._st.remove(self._rk_name(slot))
