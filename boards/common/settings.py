@@ -99,3 +99,35 @@ def take_maintenance_flag(path=None):
 def set_maintenance_flag(path=None):
     with open(path or MAINTENANCE_FLAG, "w") as f:
         f.write("1")
+
+
+def resident_capacity(table, blocks, unknown):
+    """The passkey capacity proven for a littlefs filesystem of `blocks` 4096-byte blocks.
+
+    table is a chip's RESIDENT_CAPACITY, rows (blocks, capacity): the row of
+    the largest filesystem not larger than this one (more room never holds
+    fewer). Below every row, the smallest row less one passkey per missing
+    block (a passkey record takes one block at most). `unknown` when blocks
+    is None (the size could not be read).
+    """
+    if blocks is None or not table:
+        return unknown
+    best = None
+    for row_blocks, capacity in table:
+        if row_blocks <= blocks and (best is None or row_blocks > best[0]):
+            best = (row_blocks, capacity)
+    if best is not None:
+        return best[1]
+    row_blocks, capacity = min(table)
+    return max(0, capacity - (row_blocks - blocks))
+
+
+def filesystem_blocks(path="/"):
+    """Size of the filesystem at path in 4096-byte blocks, or None where os.statvfs is missing."""
+    import os
+
+    try:
+        s = os.statvfs(path)
+    except (AttributeError, OSError):
+        return None
+    return s[1] * s[2] // 4096  # f_frsize * f_blocks

@@ -8,11 +8,24 @@ The FIDO interface needs the chip's own USB port (the "USB" connector on a
 DevKitC-1), not the UART bridge.
 """
 
+# Discoverable credentials (passkeys) under MicroPython by littlefs size in
+# 4096-byte blocks, as in boards/rp2040/config.py (proven the same way; here
+# progsize 32 makes every file over 128 bytes take whole blocks). Since
+# MicroPython 1.26 the filesystem runs from the end of the app partition
+# (0x220000 at most) to the end of the flash.
+RESIDENT_CAPACITY = (
+    # 8 MB flash (DevKitC-1-N8), 6016 KiB: about 1340 fit; 512 bounds the
+    # RAM index (about 90 bytes a passkey) and the boot-time scan of the store.
+    (1504, 512),
+    (480, 350),  # 4 MB flash, 1920 KiB: 379 fit, 376 with room to rewrite
+)
+
 MICROPYTHON = {
     "button": "0",
     "button_active_low": True,
     "led": "neopixel:48",
-    "max_resident_credentials": 128,
+    # Only when the filesystem's size is unknown; see RESIDENT_CAPACITY.
+    "max_resident_credentials": 350,
     "watchdog_ms": 8000,
 }
 

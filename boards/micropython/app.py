@@ -66,6 +66,15 @@ def chip_config():
     return config
 
 
+def chip_defaults(chip):
+    """The chip's settings, with the passkey capacity proven for this board's filesystem size."""
+    defaults = dict(chip.MICROPYTHON)
+    defaults["max_resident_credentials"] = st.resident_capacity(
+        getattr(chip, "RESIDENT_CAPACITY", ()), st.filesystem_blocks(), defaults["max_resident_credentials"]
+    )
+    return defaults
+
+
 def _pin_id(name):
     return int(name) if name.isdigit() else name
 
@@ -172,7 +181,7 @@ def enter_maintenance():
 def main(stop=None):
     """Run the key; returns only in maintenance mode (or when stop() says so in tests)."""
     chip = chip_config()
-    settings = st.load(chip.MICROPYTHON)
+    settings = st.load(chip_defaults(chip))
     if st.take_maintenance_flag():
         micropython.kbd_intr(_CTRL_C)
         print("pyfido: maintenance mode: USB serial REPL open, no FIDO interface until the next reset")

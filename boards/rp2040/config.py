@@ -6,13 +6,27 @@ has no such call: wire a push button from GP15 to GND (or set "button").
 The Pico's green LED is "LED" in both runtimes (on the Pico W too).
 """
 
+# Discoverable credentials (passkeys) the key keeps under MicroPython, by the
+# size of its littlefs filesystem in 4096-byte blocks (os.statvfs): a board
+# takes the row of the largest filesystem it is not smaller than. Each row is
+# proven on that filesystem emulated with MicroPython's littlefs parameters
+# (progsize 256: files up to 512 bytes live in the directory, larger ones take
+# whole blocks): a stock-firmware install (core as .mpy, p256.mpy,
+# usb-device-hid), every other record at its largest, every passkey record at
+# the largest the store keeps (store.RK_MAX_RECORD: one block each), and the
+# store still able to rewrite any record (host_tests/test_lfs_capacity.py;
+# tools/lfs_capacity.py measures the figures in the comments).
+RESIDENT_CAPACITY = (
+    (352, 256),  # RPI_PICO, 1408 KiB: 262 fit, 259 with room to rewrite
+    (212, 120),  # RPI_PICO_W, 848 KiB: 132 fit, 129 with room to rewrite
+)
+
 MICROPYTHON = {
     "button": "BOOTSEL",
     "button_active_low": False,  # bootsel_button() is 1 while pressed
     "led": "LED",
-    # Each record takes a 4 KB flash block on littlefs: 64 of them plus the
-    # state records stay well inside the Pico's 848 KB filesystem.
-    "max_resident_credentials": 64,
+    # Only when the filesystem's size is unknown; see RESIDENT_CAPACITY.
+    "max_resident_credentials": 120,
     "watchdog_ms": 8000,  # hardware limit 8388 ms
 }
 
