@@ -406,10 +406,13 @@ def _fixed_records(store):
     )
 
 
-def provision(geometry, mtime=True, fast=False):
+def provision(geometry, mtime=True, fast=False, pin=True):
     """A freshly provisioned board: (Filesystem, LfsStorage) with the files installed
-    and the store holding every record but the passkeys, each at its largest."""
-    from firmware import crypto
+    and the store holding every record but the passkeys, each at its largest.
+    pin=False leaves the state record without PIN, alwaysUv and forced PIN
+    change (still one block: the minPINLength RP IDs stay), so makeCredential
+    and getAssertion work without a pinUvAuthToken."""
+    from firmware import crypto, store as st
     from firmware.store import Store
 
     if crypto._rng is None:
@@ -417,7 +420,10 @@ def provision(geometry, mtime=True, fast=False):
     filesystem = Filesystem(geometry, fast)
     install(filesystem)
     storage = LfsStorage(filesystem, mtime=mtime)
-    _fixed_records(Store(storage, 0))
+    store = Store(storage, 0)
+    _fixed_records(store)
+    if not pin:
+        store.update({st.STATE_PIN_HASH: None, st.STATE_ALWAYS_UV: None, st.STATE_FORCE_PIN_CHANGE: None})
     return filesystem, storage
 
 

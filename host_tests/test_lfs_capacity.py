@@ -99,9 +99,7 @@ def test_make_credential_fills_the_pico_to_key_store_full():
         importlib.import_module("boards.rp2040.config").RESIDENT_CAPACITY, geometry.block_count, None
     )
     assert capacity >= 256  # issue 4's aim for a 2 MB RP2040
-    fs, storage = lf.provision(geometry, fast=True)
-    # makeCredential without a PIN (the provisioned state has one, for its size)
-    Store(storage, 0).update({st.STATE_PIN_HASH: None, st.STATE_ALWAYS_UV: None, st.STATE_FORCE_PIN_CHANGE: None})
+    fs, storage = lf.provision(geometry, fast=True, pin=False)
     key = Key(storage, seed=b"capacity", config={"max_resident_credentials": capacity})
     made = 0
     with pytest.raises(CtapError) as e:

@@ -8,6 +8,13 @@ process (host_tests/powercut.py: the same simulated flash the power-cut
 tests use). The reference, measured in the same run, is the same key with
 the signature counter written on every signature (COUNTER_STEP = 1), the
 simple design the store's counter reservation replaces.
+
+Then the same commands on the emulated littlefs of a Raspberry Pi Pico
+(host_tests/lfs_flash.py: MicroPython's parameters, a provisioned store
+with 64 passkeys already in it): flash blocks erased and bytes programmed
+per command, beside the storage operations. Two runs bracket the board:
+littlefs-python writes MicroPython's mtime attribute in a commit of its
+own (upper bound), and without the attribute (lower bound).
 """
 
 import argparse
@@ -22,6 +29,8 @@ REPO = hostpaths.setup("host_tests")
 
 from firmware import store as st  # noqa: E402
 from powercut import Key, PowerCutStorage  # noqa: E402
+
+LFS_BOARD = "RPI_PICO"
 
 ES256 = [{"type": "public-key", "alg": -7}]
 RP = "wear.example"
@@ -86,10 +95,67 @@ def measure_commands(n):
     return rows
 
 
+def measure_littlefs(n, mtime):
+    """[(command, (storage ops, blocks erased, bytes programmed) per command)] on the emulated Pico."""
+    import lfs_flash as lf
+
+    fs, storage = lf.provision(lf.BOARDS[LFS_BOARD], mtime=mtime, pin=False)
+    key = Key(storage, seed=os.urandom(16))
+    c = key.ctap2
+    cdh = bytes(32)
+    cid = c.make_credential(cdh, {"id": RP}, {"id": b"p"}, ES256).auth_data.credential_data.credential_id
+    for i in range(64):  # a key in use: passkeys of other sites already in the store's directory
+        c.make_credential(cdh, {"id": "site%d.example" % i}, {"id": b"user", "name": "someone"}, ES256, options={"rk": True})
+    c.make_credential(cdh, {"id": RP}, {"id": b"same", "name": "same"}, ES256, options={"rk": True})
+
+    def run(fn, count):
+        ops0, (erases0, prog0) = storage.writes, fs.flash.snapshot()
+        for i in range(count):
+            fn(i)
+        erases, prog = fs.flash.snapshot()
+        return (storage.writes - ops0) / count, (erases - erases0) / count, (prog - prog0) / count
+
+    rk_user = {"name": "user@wear.example", "displayName": "A User"}
+    return [
+        ("getAssertion", run(lambda i: c.get_assertion(RP, cdh, [{"type": "public-key", "id": cid}]), n)),
+        (
+            "makeCredential rk (new user)",
+            run(lambda i: c.make_credential(cdh, {"id": RP}, dict(rk_user, id=b"u%d" % i), ES256, options={"rk": True}), min(n, 150)),
+        ),
+        (
+            "makeCredential rk (same user again)",
+            run(lambda i: c.make_credential(cdh, {"id": RP}, dict(rk_user, id=b"same"), ES256, options={"rk": True}), n),
+        ),
+    ]
+
+
+def print_littlefs(n):
+    import lfs_flash as lf
+
+    g = lf.BOARDS[LFS_BOARD]
+    print()
+    print(
+        "littlefs on the emulated %s flash (%d x %d-byte blocks, prog %d, files up to %d bytes inline), 64 passkeys stored"
+        % (LFS_BOARD, g.block_count, g.block_size, g.prog_size, g.inline_max)
+    )
+    upper = measure_littlefs(n, mtime=True)
+    lower = dict(measure_littlefs(n, mtime=False))
+    print("  %-38s %8s %16s %22s" % ("command", "ops", "blocks erased", "bytes programmed"))
+    for name, (ops, erases, prog) in upper:
+        lo = lower[name]
+        print("  %-38s %8.3f %7.4f..%-7.4f %10.0f..%-10.0f" % (name, ops, lo[1], erases, lo[2], prog))
+    ga_lo, ga_hi = lower["getAssertion"], upper[0][1]
+    print(
+        "  a 4 KB block is erased once per %.0f..%.0f assertions (lower..upper bound); littlefs spreads"
+        " metadata erases over the flash (block_cycles = %d)" % (1 / ga_hi[1] if ga_hi[1] else 0, 1 / ga_lo[1] if ga_lo[1] else 0, g.block_cycles)
+    )
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=640, help="commands averaged per row")
     ap.add_argument("--no-powercut", action="store_true", help="skip counting the power-cut points")
+    ap.add_argument("--no-littlefs", action="store_true", help="skip the figures on the emulated littlefs")
     args = ap.parse_args(argv)
 
     print("Flash wear per command (write, rename and remove each count one operation)")
@@ -114,6 +180,8 @@ def main(argv=None):
         " assertion: %.0fx the wear"
         % (ga[0], ga[1], round(ga[1] * st.COUNTER_STEP), st.COUNTER_STEP, ref["getAssertion"][0] / ga[0] if ga[0] else 0)
     )
+    if not args.no_littlefs:
+        print_littlefs(args.n)
     if not args.no_powercut:
         print()
         print("Power-cut points exercised by the test suite (host_tests/test_*powercut*.py)")
