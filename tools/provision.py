@@ -216,7 +216,8 @@ def core_sources(chip_name, runtime, frozen_core):
 def entry_points(runtime):
     """[(local, path on the board)] of the files the runtime starts by name."""
     if runtime == "micropython":
-        return [(os.path.join(REPO, "boards", "micropython", "main.py"), "/main.py")]
+        d = os.path.join(REPO, "boards", "micropython")
+        return [(os.path.join(d, n), "/" + n) for n in ("boot.py", "main.py")]
     d = os.path.join(REPO, "boards", "circuitpython")
     return [(os.path.join(d, n), "/" + n) for n in ("boot.py", "code.py", "safemode.py")]
 
@@ -272,7 +273,7 @@ def settings_for(args, final=True):
     s = {}
     for key, value in (("vid", args.vid), ("pid", args.pid), ("product", args.product),
                        ("manufacturer", args.manufacturer), ("serial", args.serial),
-                       ("button", args.button), ("led", args.led)):
+                       ("button", args.button), ("led", args.led), ("cpu_mhz", args.cpu_mhz)):
         if value is not None:
             s[key] = value
     s["repl"] = bool(args.repl) if final else True
@@ -483,6 +484,8 @@ def main(argv=None):
     ap.add_argument("--serial", help="USB serial number (default: the chip's unique id)")
     ap.add_argument("--button", help='button pin ("BOOTSEL", "GP15", "0", ...)')
     ap.add_argument("--led", help='LED pin ("LED", "GP25", "neopixel:48", ...)')
+    ap.add_argument("--cpu-mhz", type=int, help="CPU clock the key sets at boot (default: the board's, "
+                    "200 on an RP2040; 0 keeps the clock the firmware starts with)")
     ap.add_argument("--attestation-ca", metavar="DIR",
                     help="make an attestation key on the board and certify it with the CA in DIR "
                          "(tools/make_attestation.py --out DIR); note a per-device certificate "

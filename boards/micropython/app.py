@@ -1,12 +1,22 @@
 """The key on MicroPython (RP2040, ESP32-S3): build the board, start USB, run the loop.
 
-Started by /main.py (boards/micropython/main.py, copied to the filesystem's
-root by tools/provision.py), which has already turned Ctrl-C off.
-
-Order matters for the host: everything slow -- imports, reading the store,
-generating the master secret on the very first boot -- happens *before* the
-FIDO interface is presented, so that once the host enumerates it the main
-loop is already polling and CTAPHID INIT is answered at once.
+Two entry points on the filesystem's root, copied there by tools/provision.py,
+each of which first turns Ctrl-C off:
+  /boot.py  (boards/micropython/boot.py) calls boot(): set the CPU clock,
+            build the board and the key (imports, reading the store, making
+            the master secret on the very first boot), then present the FIDO
+            interface on USB;
+  /main.py  (boards/micropython/main.py) calls main(): start the watchdog and
+            run the main loop with what boot() made.
+MicroPython starts USB itself only *after* boot.py (ports/rp2/main.c:
+pyexec_file_if_exists("boot.py") then mp_usbd_init(); shared/tinyusb/
+mp_usbd_runtime.c: mp_usbd_init() keeps a runtime device that boot.py made
+active). So a locked key is never first enumerated as the REPL's serial
+device, dropped off the bus and enumerated again as a FIDO key (that took
+~240 ms after power-up); the host sees the FIDO interface from the first
+enumeration, and the main loop is polling by the time it sends INIT. A key
+installed with only /main.py still works: main() then does boot()'s work
+itself.
 
 Modes (boards/common/settings.py):
   locked (default)  FIDO interface only, Ctrl-C ignored, watchdog running;
@@ -17,6 +27,7 @@ Modes (boards/common/settings.py):
                     so tools/provision.py can reach a locked key.
 """
 
+import gc
 import os
 import sys
 import time
@@ -32,6 +43,9 @@ from firmware import main_loop
 from firmware.authenticator import FIRMWARE_VERSION
 
 _CTRL_C = const(3)
+_VREG_AND_CHIP_RESET_BASE = const(0x40064000)
+_VSEL_1_15V = const(0b1100)
+_VREG_SETTLE_US = const(1000)  # pico-sdk's SYS_CLK_VREG_VOLTAGE_AUTO_ADJUST_DELAY_US
 # Colour of an addressable LED when "on": dim green (full white is blinding)
 _RGB_ON = (0, 24, 0)
 
@@ -172,20 +186,40 @@ def start_usb(board, settings):
     )
 
 
+def set_cpu_clock(mhz):
+    """Run the CPU at mhz MHz (0: leave it); called first thing at boot."""
+    if not mhz or machine.freq() == mhz * 1000000:
+        return
+    if sys.platform == "rp2" and mhz > 133:
+        # The RP2040 runs at 200 MHz from a 1.15 V core supply, which pico-sdk
+        # sets before it configures such a clock (hardware/clocks.h:
+        # SYS_CLK_VREG_VOLTAGE_MIN = VREG_VOLTAGE_1_15 for 200 MHz);
+        # machine.freq() does not, so do it here: VREG.VSEL (bits 7:4 of
+        # VREG_AND_CHIP_RESET's VREG register) = 0b1100, then let it settle.
+        vreg = _VREG_AND_CHIP_RESET_BASE
+        machine.mem32[vreg] = (machine.mem32[vreg] & ~0xF0) | (_VSEL_1_15V << 4)
+        time.sleep_us(_VREG_SETTLE_US)
+    machine.freq(mhz * 1000000)
+
+
 def enter_maintenance():
     """The button was held while idle: next boot opens the REPL instead of FIDO."""
     st.set_maintenance_flag()
     machine.reset()
 
 
-def main(stop=None):
-    """Run the key; returns only in maintenance mode (or when stop() says so in tests)."""
+# What boot() made for main(): (board, key, settings), or None.
+_started = None
+
+
+def boot():
+    """/boot.py: set up the key and present it on USB; returns before the main loop."""
+    global _started
     chip = chip_config()
     settings = st.load(chip_defaults(chip))
-    if st.take_maintenance_flag():
-        micropython.kbd_intr(_CTRL_C)
-        print("pyfido: maintenance mode: USB serial REPL open, no FIDO interface until the next reset")
-        return None
+    set_cpu_clock(settings["cpu_mhz"])
+    if st.maintenance_requested():
+        return  # main() opens the REPL; MicroPython presents its serial port
     repl = settings["repl"]
     if repl:
         micropython.kbd_intr(_CTRL_C)
@@ -193,8 +227,41 @@ def main(stop=None):
         board = build(settings)
         key = main_loop.make_key(board)  # reads the store; first boot makes the master secret
         start_usb(board, settings)
+    except BaseException as e:  # noqa: B036 -- KeyboardInterrupt included on purpose
+        if repl:
+            raise
+        print_exception(e)
+        machine.reset()  # a locked key must not fall through to the REPL
+    _started = (board, key, settings)
+
+
+def main(stop=None):
+    """/main.py: run the key; returns only in maintenance mode (or when stop() says so in tests)."""
+    global _started
+    started, _started = _started, None
+    if started is None:
+        chip = chip_config()
+        settings = st.load(chip_defaults(chip))
+        if st.take_maintenance_flag():
+            micropython.kbd_intr(_CTRL_C)
+            print("pyfido: maintenance mode: USB serial REPL open, no FIDO interface until the next reset")
+            return None
+        set_cpu_clock(settings["cpu_mhz"])
+    else:
+        settings = started[2]
+    repl = settings["repl"]
+    if repl:
+        micropython.kbd_intr(_CTRL_C)
+    try:
+        if started is None:
+            board = build(settings)
+            key = main_loop.make_key(board)  # reads the store; first boot makes the master secret
+            start_usb(board, settings)
+        else:
+            board, key = started[0], started[1]
         if not repl:
             board.watchdog = machine.WDT(timeout=settings["watchdog_ms"])
+        gc.collect()  # what starting up left behind is garbage from here on
         return main_loop.run(board, key, stop)
     except BaseException as e:  # noqa: B036 -- KeyboardInterrupt included on purpose
         if repl:

@@ -1,0 +1,203 @@
+"""The real firmware as the tests' key: a built RP2040 image on rp2040js (tools/pico_emulator.py).
+
+    PYFIDO_FIRMWARE=build/firmware/rp2040/pyfido-rp2040.uf2 PYFIDO_BOOTROM=rp2040-b1.bin \\
+        pytest host_tests/test_firmware_*.py
+
+(or `make firmware-e2e FIRMWARE=... BOOTROM=...`). Once per session the image
+is flashed onto an erased emulated Pico and provisioned as a user does it:
+tools/provision.py over the board's USB serial port (mpremote on a pty
+bridged to the emulated CDC interface). The flash chip after that is the
+template of every key: FirmwareKey boots a copy of it, so each test starts
+with a freshly provisioned key, and a power cycle restarts the emulator on
+the same flash file.
+
+FirmwareKey stands in for boards/host/virtual_key.VirtualKey where the
+physical key can: `open_device()`, `address`, `stop()`, `storage` (its flash
+file: FirmwareKey(storage=old.storage) is the same key powered up again),
+`board.presence` -- "auto" presses BOOTSEL whenever the key asks (KEEPALIVE
+UPNEEDED, or U2F's status word 6985), "manual" only when a test calls
+press() --, and `board.led_events`. What a real key has no way to do (refuse
+a touch with a second button, jump its clock, show its internal state) is
+not offered: the test modules that adopt the end-to-end scenarios name the
+scenarios that need it.
+
+`make test` does not collect test_firmware_*.py (host_tests/conftest.py):
+they need a firmware image built from a MicroPython tree and the RP2040 boot
+ROM, which CI has not; `make firmware-e2e` runs them and fails, never skips,
+when either is missing. The emulator's own parts are tested in `make test`
+(test_pico_emulator.py).
+"""
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "tools"))
+
+from pico_emulator import EmulatedPico, EmulatorError  # noqa: E402
+
+ENV_FIRMWARE = "PYFIDO_FIRMWARE"
+ENV_BOOTROM = "PYFIDO_BOOTROM"
+ENV_PROVISION_ARGS = "PYFIDO_PROVISION_ARGS"  # extra tools/provision.py options, e.g. "--cpu-mhz 125"
+
+
+def configured():
+    """(firmware, bootrom) from the environment, or None when either is missing."""
+    firmware = os.environ.get(ENV_FIRMWARE)
+    bootrom = os.environ.get(ENV_BOOTROM)
+    if firmware and bootrom:
+        return firmware, bootrom
+    return None
+
+
+def provision_template(firmware, bootrom, out_path, provision_args=(), log=None):
+    """Flash `firmware` onto an erased emulated Pico, provision it with tools/provision.py, keep its flash."""
+    pico = EmulatedPico(firmware=firmware, bootrom=bootrom, flash=out_path + ".tmp")
+    if os.path.exists(pico.flash):
+        os.unlink(pico.flash)
+    pico.start()
+    try:
+        pico.wait_event("usb-configured", lambda e: e.get("cdc"), timeout=120)
+        port = pico.serial_port()
+        cmd = [sys.executable, os.path.join(REPO, "tools", "provision.py"), "--port", port] + list(provision_args)
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=REPO)
+        if log is not None:
+            log.append(r.stdout + r.stderr)
+        if r.returncode != 0:
+            raise EmulatorError("tools/provision.py failed on the emulated Pico (exit %d):\n%s%s" % (
+                r.returncode, r.stdout + r.stderr, pico.console()))
+        pico.wait_event("fido-ready", timeout=180)
+    finally:
+        pico.stop()
+    os.replace(out_path + ".tmp", out_path)
+    return out_path
+
+
+class _Presence:
+    """board.presence of a FirmwareKey: BOOTSEL, pressed by a test or by the emulator."""
+
+    def __init__(self, key, mode):
+        self._key = key
+        self._mode = mode
+
+    @property
+    def mode(self):
+        return self._mode
+
+    @mode.setter
+    def mode(self, mode):
+        if mode not in ("auto", "manual"):
+            raise ValueError("a key with one button knows presence 'auto' or 'manual', not %r" % (mode,))
+        self._mode = mode
+        if self._key.pico is not None:
+            self._key.pico.command("presence", mode=mode)
+
+    def press(self, ms=150):
+        self._key.pico.tap(ms)
+
+
+class _Board:
+    def __init__(self, key, mode):
+        self.presence = _Presence(key, mode)
+        self._key = key
+
+    @property
+    def led_events(self):
+        return [e["on"] for e in self._key.pico.events if e["event"] == "led"]
+
+
+class FirmwareKey:
+    """One power-up of the emulated firmware; storage is its flash file."""
+
+    def __init__(self, template, bootrom, workdir, storage=None, presence="auto"):
+        mode = getattr(presence, "mode", presence) or "auto"
+        if storage is None:
+            fd, storage = tempfile.mkstemp(prefix="flash-", suffix=".bin", dir=workdir)
+            os.close(fd)
+            shutil.copyfile(template, storage)
+        self.storage = storage
+        self._bootrom = bootrom
+        self.board = _Board(self, mode)
+        self.pico = None
+        self.ready = None
+
+    def start(self):
+        self.pico = EmulatedPico(bootrom=self._bootrom, flash=self.storage).start()
+        self.pico.command("presence", mode=self.board.presence.mode)
+        self.ready = self.pico.wait_event("fido-ready", timeout=180)
+        return self
+
+    @property
+    def address(self):
+        return self.pico.address
+
+    def open_device(self, timeout=60):
+        return self.pico.open_device(timeout)
+
+    def stop(self):
+        if self.pico is not None:
+            self.pico.stop()
+            self.pico = None
+        return self.storage
+
+
+# -- pytest fixtures (test_firmware_*.py import them) --------------------------------
+
+
+@pytest.fixture(scope="session")
+def firmware_template(tmp_path_factory):
+    """The flash of a freshly flashed and provisioned Pico: every test's key boots a copy."""
+    found = configured()
+    if found is None:
+        pytest.fail("set %s (a built .uf2) and %s (the RP2040 boot ROM image): "
+                    "make firmware-e2e FIRMWARE=... BOOTROM=..." % (ENV_FIRMWARE, ENV_BOOTROM))
+    firmware, bootrom = found
+    workdir = tmp_path_factory.mktemp("firmware")
+    args = shlex.split(os.environ.get(ENV_PROVISION_ARGS, ""))
+    template = provision_template(firmware, bootrom, str(workdir / "provisioned.bin"), args)
+    return template, bootrom, str(workdir)
+
+
+@pytest.fixture
+def firmware_key_factory(firmware_template):
+    """key_factory(storage=..., presence=...) -> a running FirmwareKey (a power-up).
+
+    storage: None (a freshly provisioned key), a FirmwareKey's .storage (the
+    same flash again: a power cycle), or a storage object a test made for the
+    virtual key -- mapped to one flash file, so passing it again powers up the
+    same key; one that already holds records cannot be (those go on a board
+    through tools/provision.py, not from a test).
+    """
+    template, bootrom, workdir = firmware_template
+    keys = []
+    flashes = {}
+
+    def make(storage=None, presence="auto", config=None, **kw):
+        if config:
+            raise ValueError("the firmware's configuration comes from provisioning, not from a test: %r" % (config,))
+        if storage is not None and not isinstance(storage, str):
+            flash = flashes.get(id(storage))
+            if flash is None:
+                listed = list(storage.list()) if hasattr(storage, "list") else []
+                if listed:
+                    raise ValueError("records prepared by the test (%s) cannot be put on the firmware's flash" % listed)
+                flash = FirmwareKey(template, bootrom, workdir).storage
+                flashes[id(storage)] = flash
+                keys.append(storage)  # keep it alive: its id() names the flash
+            storage = flash
+        key = FirmwareKey(template, bootrom, workdir, storage=storage, presence=presence).start()
+        keys.append(key)
+        return key
+
+    try:
+        yield make
+    finally:
+        for key in keys:
+            if isinstance(key, FirmwareKey):
+                key.stop()

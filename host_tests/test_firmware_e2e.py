@@ -1,0 +1,49 @@
+"""The end-to-end scenarios against the real firmware: a built RP2040 image on an emulated Pico.
+
+The scenarios of test_e2e_webauthn.py, test_e2e_pin.py, test_e2e_extensions.py
+(large blobs, credential management and the extensions included),
+test_e2e_u2f.py and test_e2e_hid.py run unchanged; `key_factory` below makes
+their keys FirmwareKeys (host_tests/firmware_key.py): the firmware image,
+provisioned with tools/provision.py, booting on rp2040js, its FIDO interface
+enumerated by the emulator's USB host and served on a socket. python-fido2
+talks to it as to a USB key; presence is BOOTSEL, pressed by the emulator
+when the key asks for it (or by a test). A power cycle restarts the
+emulator on the same flash file.
+
+Scenarios that need what only the virtual key has -- a second button to
+refuse a touch, a clock a test can move, records a test writes into the
+store, a look inside the authenticator -- stay with the virtual key; each is
+named below with the reason.
+"""
+
+import pytest
+
+import test_e2e_extensions
+import test_e2e_hid
+import test_e2e_pin
+import test_e2e_u2f
+import test_e2e_webauthn
+from firmware_key import firmware_key_factory, firmware_template  # noqa: F401 (pytest fixtures)
+from mpy_key import adopt_tests
+from test_e2e_extensions import client, pin_client  # noqa: F401 (pytest fixtures)
+from test_e2e_pin import protocol  # noqa: F401
+from test_e2e_u2f import manual_key, u2f  # noqa: F401
+
+_VIRTUAL_KEY_ONLY = {
+    test_e2e_webauthn: {},
+    test_e2e_pin: {},
+    test_e2e_extensions: {},
+    test_e2e_u2f: {},
+    test_e2e_hid: {},
+}
+
+_ON_THE_KEY = ("key_factory", "virtual_key", "device", "powered", "client", "pin_client", "u2f", "manual_key")
+
+
+@pytest.fixture
+def key_factory(firmware_key_factory):
+    return firmware_key_factory
+
+
+for _module, _skip in _VIRTUAL_KEY_ONLY.items():
+    adopt_tests(globals(), _module, _skip, _ON_THE_KEY)
