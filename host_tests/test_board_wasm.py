@@ -58,7 +58,9 @@ with open("/pyfido.json", "w") as f:
     f.write(%(settings)r)
 messages = [(cmd, binascii.unhexlify(h)) for cmd, h in %(messages)r]
 from %(runner)s import run
-host, result = run(config, messages, "/pyfido.json", "/pyfido.maintenance", random=random)
+kwargs = {}
+%(variant)s
+host, result = run(config, messages, "/pyfido.json", "/pyfido.maintenance", random=random, **kwargs)
 import os
 print("STORE", " ".join(sorted(os.listdir("/pyfido"))))
 print("PRESSES", host.presses)
@@ -67,15 +69,37 @@ for cmd, payload in host.responses:
 """
 
 
-@pytest.mark.parametrize("runner,chip", [
-    ("run_micropython_key", "rp2040"),
-    ("run_micropython_key", "esp32s3"),
-    ("run_circuitpython_key", "rp2040"),
+# Variants of the MicroPython adapter's run (test_board_micropython.py has the CPython side).
+VARIANTS = {
+    "": "",
+    # usb-device-hid 0.1.0 (MicroPython v1.23-v1.26): send_report returns None on success
+    "hid-0.1.0": "import usb.device.hid\nusb.device.hid.VERSION = '0.1.0'",
+    # arming the OUT endpoint raises EBUSY in the completion callback of the
+    # first report; the host resets the bus after 200 turns
+    "out-fault": "\n".join([
+        "import fakehw, usb.device",
+        "fakehw.USB_INIT_HOOK = lambda: usb.device.get().out_faults.extend([None, OSError(16)])",
+        "def on_turn(n):",
+        "    if n == 200:",
+        "        print('ANSWERS-BEFORE-RESET', len(fakehw.HOST.responses))",
+        "        usb.device.get().bus_reset()",
+        "kwargs['on_turn'] = on_turn",
+    ]),
+}
+
+
+@pytest.mark.parametrize("runner,chip,variant", [
+    ("run_micropython_key", "rp2040", ""),
+    ("run_micropython_key", "esp32s3", ""),
+    ("run_circuitpython_key", "rp2040", ""),
+    ("run_micropython_key", "rp2040", "hid-0.1.0"),
+    ("run_micropython_key", "rp2040", "out-fault"),
 ])
-def test_ceremony_through_the_adapter_on_micropython(runner, chip):
+def test_ceremony_through_the_adapter_on_micropython(runner, chip, variant):
     script = SCRIPT % {
         "chip": chip,
         "runner": runner,
+        "variant": VARIANTS[variant],
         "settings": json.dumps({"store": "/pyfido"}),
         "messages": [(int(cmd), payload.hex()) for cmd, payload in boardkit.messages()],
     }
@@ -90,6 +114,10 @@ def test_ceremony_through_the_adapter_on_micropython(runner, chip):
     assert presses >= 2
     store = [l for l in lines if l.startswith("STORE ")][0].split()[1:]
     assert "state" in store and any(n.startswith("rk") for n in store)
+    if variant == "out-fault":
+        # deaf after INIT until the bus reset; the exception never reached the main loop
+        assert "ANSWERS-BEFORE-RESET 0" in lines
+        assert "Traceback" not in out
 
 
 def test_on_device_selftest_and_provisioning_helpers_on_micropython():
