@@ -44,6 +44,16 @@ else ifeq ($(BOARD),esp32s3)
   FIRMWARE_IMAGE := firmware.bin
 endif
 
+# MAJOR.MINOR of the MicroPython tree (py/mpconfig.h), when there is one.
+MICROPY_VERSION := $(if $(MICROPY_DIR),$(shell awk '/^\#define MICROPY_VERSION_(MAJOR|MINOR) /{printf "%s%s", s, $$3; s="."}' \
+  "$(MICROPY_DIR)/py/mpconfig.h" 2>/dev/null))
+MICROPY_VERSION_WORDS := $(subst ., ,$(MICROPY_VERSION))
+MPY_CROSS_BIN = $(MICROPY_DIR)/mpy-cross/build/mpy-cross
+# Passed to the port's make both times: its make exports it, and pico-sdk's
+# find_package(picotool) reads it from the environment (CMAKE_ARGS here would
+# replace the port's own, USER_C_MODULES included).
+FIRMWARE_PICOTOOL_ARG = $(if $(picotool_DIR),picotool_DIR=$(abspath $(picotool_DIR)))
+
 # Submodules the board's build reads, each named by a file it holds: when all
 # are there, `make submodules` (git submodule update, network) is skipped.
 FIRMWARE_SUBMODULE_FILES_rp2 := lib/pico-sdk/README.md lib/tinyusb/README.rst lib/mbedtls/README.md \
@@ -73,12 +83,12 @@ firmware-check:
 	  echo "make firmware: BOARD=esp32s3 needs ESP-IDF: source its export.sh first (IDF_PATH is not set)" >&2; exit 2; fi
 	@# pico-sdk 2.x (MicroPython >= 1.24) runs picotool at build time and, when
 	@# it finds none, downloads and builds one (fails offline). Refuse early.
-	@v=$$(awk '/^#define MICROPY_VERSION_(MAJOR|MINOR) /{print $$3}' "$(MICROPY_DIR)/py/mpconfig.h"); \
-	set -- $$v; if [ $$# -ne 2 ]; then echo "make firmware: no MicroPython version in $(MICROPY_DIR)/py/mpconfig.h" >&2; exit 2; fi; \
+	@set -- $(MICROPY_VERSION_WORDS); \
+	if [ $$# -ne 2 ]; then echo "make firmware: no MicroPython version in $(MICROPY_DIR)/py/mpconfig.h" >&2; exit 2; fi; \
 	if [ "$$1" -eq 1 ] && [ "$$2" -lt 23 ]; then \
 	  echo "make firmware: MicroPython $$1.$$2 is too old: the key needs v1.23.0 or later (machine.USBDevice)" >&2; exit 2; fi; \
 	if [ "$(MPY_PORT)" = rp2 ] && { [ "$$1" -gt 1 ] || [ "$$2" -ge 24 ]; }; then \
-	  how="build picotool 2.x from https://github.com/raspberrypi/picotool (its README: cmake -DPICO_SDK_PATH=$(MICROPY_DIR)/lib/pico-sdk -DPICOTOOL_FLAT_INSTALL=1 -DCMAKE_INSTALL_PREFIX=DIR, make install) and give picotool_DIR=DIR/picotool"; \
+	  how="get picotool 2.x from https://github.com/raspberrypi/picotool, build and install it (cmake -S picotool -B picotool/build -DPICO_SDK_PATH=$(abspath $(MICROPY_DIR))/lib/pico-sdk -DPICOTOOL_FLAT_INSTALL=1 -DCMAKE_INSTALL_PREFIX=DIR; cmake --build picotool/build --target install; boards/README.md has the steps) and give picotool_DIR=DIR/picotool, or put picotool 2.x on PATH"; \
 	  if [ -n "$(picotool_DIR)" ]; then \
 	    if [ ! -f "$(abspath $(picotool_DIR))/picotoolConfig.cmake" ]; then \
 	      echo "make firmware: picotool_DIR=$(picotool_DIR) has no picotoolConfig.cmake: give the directory of an installed picotool 2.x (the one holding picotool and picotoolConfig.cmake)" >&2; exit 2; fi; \
@@ -97,18 +107,22 @@ firmware-sysdeps:
 firmware: firmware-check firmware-sysdeps venv
 	@mkdir -p $(FIRMWARE_OUT)
 	$(PY) tools/firmware_manifest.py $(BOARD) $(abspath $(FIRMWARE_OUT))/manifest.py
-	@# mpy-cross: the port's CMake builds MICROPY_DIR/mpy-cross when it is missing.
+	@# mpy-cross, unless the tree has its own version's: built here, as
+	@# MicroPython's CI does, because the port's CMake would build a missing
+	@# one inside this make's environment, whose BUILD is the firmware's.
+	@if $(MPY_CROSS_BIN) --version 2>/dev/null | grep -q "^MicroPython v$(MICROPY_VERSION)\."; then \
+	  echo "firmware: $(MPY_CROSS_BIN) is MicroPython $(MICROPY_VERSION)'s"; \
+	else \
+	  echo "env -u MAKEFLAGS -u MFLAGS -u BUILD $(MAKE) -C $(MICROPY_DIR)/mpy-cross"; \
+	  env -u MAKEFLAGS -u MFLAGS -u BUILD $(MAKE) -C $(MICROPY_DIR)/mpy-cross || exit $$?; \
+	fi
 	@missing=""; for f in $(FIRMWARE_SUBMODULE_FILES); do [ -e "$(MICROPY_DIR)/$$f" ] || missing="$$missing $$f"; done; \
 	if [ "$(MPY_PORT)" = esp32 ] || [ -n "$$missing" ]; then \
 	  echo "$(MAKE) -C $(MICROPY_DIR)/ports/$(MPY_PORT) BOARD=$(MPY_BOARD) submodules"; \
-	  $(MAKE) -C $(MICROPY_DIR)/ports/$(MPY_PORT) BOARD=$(MPY_BOARD) BUILD=$(abspath $(FIRMWARE_OUT))/build \
-	    submodules || exit $$?; \
+	  $(MAKE) -C $(MICROPY_DIR)/ports/$(MPY_PORT) BOARD=$(MPY_BOARD) $(FIRMWARE_PICOTOOL_ARG) \
+	    BUILD=$(abspath $(FIRMWARE_OUT))/build submodules || exit $$?; \
 	else echo "firmware: $(MICROPY_DIR) has the submodules BOARD=$(BOARD) needs; not running make submodules"; fi
-	@# picotool_DIR as a make argument: the port's make exports it, and
-	@# pico-sdk's find_package(picotool) reads it from the environment
-	@# (CMAKE_ARGS here would replace the port's own, USER_C_MODULES included).
-	$(MAKE) -C $(MICROPY_DIR)/ports/$(MPY_PORT) BOARD=$(MPY_BOARD) \
-	  $(if $(picotool_DIR),picotool_DIR=$(abspath $(picotool_DIR))) \
+	$(MAKE) -C $(MICROPY_DIR)/ports/$(MPY_PORT) BOARD=$(MPY_BOARD) $(FIRMWARE_PICOTOOL_ARG) \
 	  BUILD=$(abspath $(FIRMWARE_OUT))/build \
 	  FROZEN_MANIFEST=$(abspath $(FIRMWARE_OUT))/manifest.py \
 	  USER_C_MODULES=$(P256_USERMOD)

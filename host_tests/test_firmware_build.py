@@ -38,6 +38,14 @@ all submodules:
 \t@echo "$(notdir $(CURDIR)) $(MAKECMDGOALS) BOARD=$(BOARD) FROZEN_MANIFEST=$(FROZEN_MANIFEST) USER_C_MODULES=$(USER_C_MODULES) BUILD=$(BUILD) env-picotool_DIR=$$picotool_DIR" >> $(LOG)
 \t@if [ -n "$(BUILD)" ] && [ "$(MAKECMDGOALS)" != submodules ]; then mkdir -p $(BUILD) && echo image-$(BOARD) > $(BUILD)/firmware.uf2; fi
 """
+# mpy-cross/Makefile: logs the BUILD it sees, makes an mpy-cross that names the tree's version.
+MPY_CROSS = """
+V := $(shell awk '/^\\#define MICROPY_VERSION_(MAJOR|MINOR) /{printf "%s%s", s, $$3; s="."}' ../py/mpconfig.h)
+all:
+\t@echo "mpy-cross build BUILD=$(BUILD)" >> $(LOG)
+\t@mkdir -p build && printf '#!/bin/sh\\necho "MicroPython v$(V).0 on 2026-01-01; mpy-cross emitting mpy v6.3"\\n' > build/mpy-cross
+\t@chmod +x build/mpy-cross
+"""
 # py/dynruntime.mk as lib/p256/natmod/Makefile includes it: logs and writes $(MOD).mpy in its directory.
 DYNRUNTIME = """
 all:
@@ -46,7 +54,7 @@ all:
 """
 MPCONFIG = "#define MICROPY_VERSION_MAJOR %d\n#define MICROPY_VERSION_MINOR %d\n#define MICROPY_VERSION_MICRO 0\n"
 # What the recipes run, linked into the test's PATH (no compilers, no picotool).
-TOOLS = ("make", "sh", "bash", "mkdir", "mv", "cp", "rm", "wc", "cat", "sed", "awk", "tr", "head",
+TOOLS = ("make", "sh", "bash", "mkdir", "chmod", "mv", "cp", "rm", "wc", "cat", "sed", "awk", "tr", "head",
          "touch", "env", "dirname", "basename", "grep", "printf", "git")
 SUBMODULE_FILES = ("lib/pico-sdk/README.md", "lib/tinyusb/README.rst", "lib/mbedtls/README.md",
                    "lib/micropython-lib/README.md")
@@ -62,9 +70,11 @@ class Tree:
     def __init__(self, tmp):
         self.tmp = tmp
         self.mp = tmp / "micropython"
-        for d in ("mpy-cross", "ports/rp2", "ports/esp32"):
+        for d in ("ports/rp2", "ports/esp32"):
             (self.mp / d).mkdir(parents=True)
             (self.mp / d / "Makefile").write_text(RECORDER)
+        (self.mp / "mpy-cross").mkdir()
+        (self.mp / "mpy-cross" / "Makefile").write_text(MPY_CROSS)
         (self.mp / "py" / "dynruntime.mk").parent.mkdir(parents=True)
         (self.mp / "py" / "dynruntime.mk").write_text(DYNRUNTIME)
         self.version(1, 28)
@@ -104,7 +114,10 @@ class Tree:
             (self.mp / f).write_text("")
 
     def make(self, *args, env=None):
-        e = {k: v for k, v in os.environ.items() if k not in ("picotool_DIR", "IDF_PATH", "MAKEFLAGS", "MFLAGS")}
+        # Nothing from the caller's environment that these makefiles read.
+        e = {k: v for k, v in os.environ.items() if k not in (
+            "picotool_DIR", "IDF_PATH", "MAKEFLAGS", "MFLAGS", "BOARD", "BUILD", "MICROPY_DIR", "P256_NATMOD_ARCHS",
+            "P256_USERMOD")}
         e["PATH"] = str(self.bin)
         e.update(env or {})
         return subprocess.run(
@@ -200,13 +213,15 @@ def test_rp2040_build_command_lines_image_manifest_and_marker(tree):
     r = rp2040(tree, "picotool_DIR=%s" % tree.picotool_dir)
     assert r.returncode == 0, r.stderr
     out = tree.tmp / "build" / "firmware" / "rp2040"
-    ports = [l for l in tree.log if not l.startswith("apt ")]
+    assert tree.log[1] == "mpy-cross build BUILD="  # after apt; never the firmware's BUILD
+    ports = [l for l in tree.log if l.startswith("rp2")]
     assert ports[0].startswith("rp2 submodules BOARD=RPI_PICO ")  # the fake tree has none
     assert "BUILD=%s/build" % out in ports[0]  # never a build directory inside MicroPython's tree
     assert ports[1].startswith("rp2  BOARD=RPI_PICO FROZEN_MANIFEST=%s/manifest.py USER_C_MODULES=%s BUILD=%s/build" % (
         out, tree.usermod, out))
+    assert ports[0].endswith("env-picotool_DIR=%s" % tree.picotool_dir)
     assert ports[1].endswith("env-picotool_DIR=%s" % tree.picotool_dir)
-    assert len(ports) == 2  # no separate mpy-cross step: the port's CMake builds it when missing
+    assert len(ports) == 2
     assert (out / "pyfido-rp2040.uf2").read_text() == "image-RPI_PICO\n"
     assert (out / "manifest.py").read_text() == fm.manifest("rp2040", str(out))
     marker = (out / "pyfido_build.py").read_text()
@@ -216,6 +231,21 @@ def test_rp2040_build_command_lines_image_manifest_and_marker(tree):
     describe = subprocess.run(["git", "-C", REPO, "describe", "--tags", "--always", "--dirty"],
                               capture_output=True, text=True).stdout.strip()
     assert values["GIT_DESCRIBE"] == describe
+
+
+def test_mpy_cross_is_built_once_per_micropython_version_outside_the_firmware_build(tree):
+    """The port's CMake would build a missing mpy-cross with the port make's BUILD (the
+    firmware's): a mpy-cross linked from the port's objects. Built first, in a clean make."""
+    args = ("picotool_DIR=%s" % tree.picotool_dir, "BUILD=%s" % (tree.tmp / "elsewhere"))
+    assert rp2040(tree, *args).returncode == 0
+    assert rp2040(tree, *args).returncode == 0
+    assert [l for l in tree.log if l.startswith("mpy-cross")] == ["mpy-cross build BUILD="]
+    tree.version(1, 27)  # the tree moved to another release: its mpy-cross is rebuilt
+    r = rp2040(tree, *args)
+    assert r.returncode == 0, r.stderr
+    assert [l for l in tree.log if l.startswith("mpy-cross")] == ["mpy-cross build BUILD="] * 2
+    assert "is MicroPython 1.27's" not in r.stdout
+    assert "is MicroPython 1.27's" in rp2040(tree, *args).stdout
 
 
 def test_rp2040_installs_its_debian_prerequisites(tree):
