@@ -191,6 +191,8 @@ P256_NATMOD_CC_HINT_gcc := Debian gcc (gcc-multilib for x86)
 # The arm compiler is installed when an Arm arch is wanted (Debian).
 P256_NATMOD_WANTS_ARM := $(filter armv6m armv7m armv7emsp armv7emdp,$(or $(P256_NATMOD_ARCHS),$(P256_NATMOD_BOARD_ARCHS)))
 
+# (This recipe runs under make -n too, as every line naming $(MAKE) does:
+# nothing in it may destroy a build.)
 # Each arch is built in build/natmod/<arch>/, through a Makefile there that
 # includes lib/p256/natmod/Makefile (py/dynruntime.mk wants one in its
 # directory): p256.mpy and mpy_ld.py's .mpy_ld_cache land there, not in the
@@ -218,7 +220,7 @@ firmware-p256-natmod: p256-need-micropython p256-natmod-deps
 	  fi;) \
 	if [ -z "$$build" ]; then echo "firmware-p256-natmod: no architecture to build" >&2; exit 2; fi; \
 	for arch in $$build; do \
-	  out=$(abspath $(BUILD))/natmod/$$arch; mkdir -p $$out && rm -f $$out/p256.mpy && \
+	  out=$(abspath $(BUILD))/natmod/$$arch; mkdir -p $$out && \
 	  echo "include $(abspath $(P256_DIR))/natmod/Makefile" > $$out/Makefile && \
 	  $(MAKE) -C $$out MPY_DIR=$(abspath $(MICROPY_DIR)) ARCH=$$arch BUILD=$$out/obj \
 	    PYTHON=$(abspath $(PY)) || exit 1; \
