@@ -198,5 +198,5 @@ try:
         deadline=None, suppress_health_check=[HealthCheck.too_slow])
     settings.register_profile("dev", max_examples=100, deadline=None)
     settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
-except ImportError:  # hypothesis is in requirements.txt; tolerate its absence elsewhere
+except ImportError:  # hypothesis is in requirements-test.txt; tolerate its absence elsewhere
     pass

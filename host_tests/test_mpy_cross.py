@@ -58,7 +58,8 @@ def test_compiles(path, tmp_path):
     assert r.returncode == 0, "mpy-cross rejects %s:\n%s%s" % (path, r.stdout, r.stderr)
 
 
-# DESIGN.md "Toolchain facts": syntax CPython takes and mpy-cross refuses.
+# firmware/README.md "One source for MicroPython and CPython": syntax CPython
+# takes and mpy-cross refuses.
 # Proves the check above can fail, and keeps the list honest as versions move.
 REJECTED_SYNTAX = {
     "match": "match x:\n    case 1:\n        pass\n",
@@ -76,5 +77,5 @@ def test_mpy_cross_rejects_cpython_only_syntax(name, tmp_path):
     src = tmp_path / "bad.py"
     src.write_text(REJECTED_SYNTAX[name])
     r = mpy_cross(str(src), str(tmp_path))
-    assert r.returncode != 0, name + " compiled, DESIGN.md's toolchain facts are out of date"
+    assert r.returncode != 0, name + " compiled: firmware/README.md (\"One source for MicroPython and CPython\") is out of date"
     assert "SyntaxError" in r.stderr or "error" in r.stderr.lower(), r.stderr
