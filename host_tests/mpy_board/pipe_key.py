@@ -1,10 +1,12 @@
-"""Test-only board: the unchanged core as a virtual key on MicroPython (WebAssembly).
+"""Test-only board: the unchanged core as a virtual key on real MicroPython.
 
-Copied only into the WebAssembly MicroPython's filesystem by host_tests/mpy.py,
-never onto a board. host_tests/mpy_key.py (MicroPythonKey) starts
-`node tools/mpy_wasm.mjs --key` with a script that calls main(); this board
-then serves firmware.main_loop.run() over the JS module `keyio`: framed
-messages on the child's stdin/stdout (tools/mpy_wasm_services.mjs).
+Copied only into the test filesystem of a MicroPython (the WebAssembly
+build under Node, or the unix port: host_tests/mpy.py), never onto a board.
+host_tests/mpy_key.py (MicroPythonKey) starts the interpreter in key mode
+with a script that calls main(); this board then serves
+firmware.main_loop.run() over the module `keyio`: framed messages on the
+process's stdin/stdout (the JS module of tools/mpy_wasm_services.mjs on the
+WebAssembly build, host_tests/mpy_unix/keyio.py on the unix port; the same API).
 
 Frames from the test (KIND, payload):
   W  power up: CBOR [config, presence mode, {record name: bytes}, ticks] --
@@ -36,9 +38,11 @@ Frames to the test:
 
 Time is MicroPython's own time.ticks_ms() (real time, wrapping at
 2**30 ms as on a board), plus whatever C frames added; randomness comes
-from Node's crypto through the harness's `testcrypto` module; storage is
-boards/common/vfs_storage.py on the wasm in-memory filesystem, so the real
-storage code runs.
+from the harness's `testcrypto` module (Node's crypto on the WebAssembly
+build, os.urandom on the unix port); storage is
+boards/common/vfs_storage.py on the interpreter's filesystem (wasm: in
+memory; unix: a temporary directory mounted as /), so the real storage
+code runs.
 """
 
 import binascii
