@@ -321,18 +321,18 @@ def unix_command(tmp, script, extra_files=None, heapsize=None):
     return cmd + ["-c", _UNIX_BOOT % root]
 
 
-def key_command(tmp, script, extra_files=None):
+def key_command(tmp, script, extra_files=None, heapsize=None):
     """The command line of a virtual key process (host_tests/mpy_key.py) running `script`.
 
     Its stdin and stdout carry the key's frames; what the script prints goes
     to stderr. tmp must outlive the process.
     """
     if interpreter() == "unix":
-        return unix_command(tmp, script, extra_files)
+        return unix_command(tmp, script, extra_files, heapsize)
     path = os.path.join(tmp, "key.py")
     with open(path, "w") as f:
         f.write(script)
-    return runner_command(tmp, extra_files) + ["--key", path]
+    return runner_command(tmp, extra_files, heapsize) + ["--key", path]
 
 
 def run_micropython(script, extra_files=None, timeout=60, check=True, heapsize=None):

@@ -227,13 +227,17 @@ class MicroPythonKey:
     ticks: what the key's ticks_ms() reads at boot (None: MicroPython's own);
         time.ticks_ms() wraps at 2**30, so a value just below that runs the
         key through the wrap.
+    heapsize: the MicroPython heap in bytes (None: the interpreter's default).
+        Only the unix port holds to it; the wasm build grows its heap.
     """
 
-    def __init__(self, storage=None, presence="auto", config=None, ticks=None):
+    def __init__(self, storage=None, presence="auto", config=None, ticks=None, heapsize=None):
         self._configure(storage, presence, config, ticks)
+        self.heapsize = heapsize
         self._proc = None
         self._pipe = None
         self._tmp = None
+        self._console_reader = None
         self._write_lock = threading.Lock()
         self._lock = threading.Lock()
         self._conns = []
@@ -260,7 +264,7 @@ class MicroPythonKey:
         # The unix port uses its filesystem in place: it lives as long as the process.
         self._tmp = tempfile.TemporaryDirectory(prefix="mpy-key-")
         files = {"/" + p: open(os.path.join(mpy.REPO, p), "rb").read() for p in _BOARD_FILES}
-        cmd = mpy.key_command(self._tmp.name, _SCRIPT, files)
+        cmd = mpy.key_command(self._tmp.name, _SCRIPT, files, self.heapsize)
         r, w = os.pipe()
         os.set_blocking(r, False)  # shared with the child: its reads never block
         try:
@@ -271,7 +275,8 @@ class MicroPythonKey:
         self._pipe = w
         self.address = "micropython:%d" % self._proc.pid
         threading.Thread(target=self._read_frames, daemon=True).start()
-        threading.Thread(target=self._read_console, daemon=True).start()
+        self._console_reader = threading.Thread(target=self._read_console, daemon=True)
+        self._console_reader.start()
         self._power_up()
         return self
 
@@ -345,6 +350,8 @@ class MicroPythonKey:
 
     @property
     def console(self):
+        if self._proc is not None and self._proc.poll() is not None and self._console_reader is not None:
+            self._console_reader.join(5)  # the process has ended: all it wrote, to the end
         return "--- MicroPython console ---\n" + "".join(self._console)
 
     # -- the button --------------------------------------------------------------

@@ -37,8 +37,9 @@ def frozen_sources():
 
 
 def frozen_paths():
-    """The frozen sources as repository paths (firmware/..., lib/cbor.py)."""
-    return [os.path.relpath(os.path.join(root, rel), REPO).replace(os.sep, "/") for root, rel in frozen_sources()]
+    """The frozen sources as repository paths (firmware/..., lib/cbor.py), sorted."""
+    return sorted(os.path.relpath(os.path.join(root, rel), REPO).replace(os.sep, "/")
+                  for root, rel in frozen_sources())
 
 
 def core_digest():

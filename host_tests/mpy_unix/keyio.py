@@ -27,7 +27,7 @@ import time
 _HEADER = 5
 _stdin = sys.stdin.buffer
 _stdout = sys.stdout.buffer
-_chunk = bytearray(4096)
+_chunk = bytearray(256)
 _pending = bytearray()
 _eof = [False]
 _poller = select.poll()
