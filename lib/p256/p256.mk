@@ -198,6 +198,10 @@ P256_UNIX_BUILD = $(abspath $(BUILD))/micropython-unix
 P256_MPY_CROSS = $(abspath $(BUILD))/mpy-cross/mpy-cross
 
 firmware-p256-unix: p256-need-micropython | venv
+	@test -f "$(MICROPY_DIR)/lib/mbedtls/include/mbedtls/aes.h" && test -f "$(MICROPY_DIR)/lib/micropython-lib/README.md" || { \
+	  echo "error: $(MICROPY_DIR) lacks the submodules this build needs: lib/mbedtls (cryptolib's AES)" >&2; \
+	  echo "       and lib/micropython-lib (the port's frozen modules); fetch them with" >&2; \
+	  echo "       git -C $(MICROPY_DIR) submodule update --init lib/mbedtls lib/micropython-lib" >&2; exit 1; }
 	@$(if $(filter 32,$(P256_UNIX_BITS)),$(P256_APT) gcc-multilib)
 	$(MAKE) -C $(MICROPY_DIR)/mpy-cross BUILD=$(dir $(P256_MPY_CROSS))
 	@set -e; for bits in $(P256_UNIX_BITS); do \
