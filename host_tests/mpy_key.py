@@ -238,6 +238,7 @@ class MicroPythonKey:
         self._pipe = None
         self._tmp = None
         self._console_reader = None
+        self._frames_ended = False
         self._write_lock = threading.Lock()
         self._lock = threading.Lock()
         self._conns = []
@@ -350,8 +351,13 @@ class MicroPythonKey:
 
     @property
     def console(self):
-        if self._proc is not None and self._proc.poll() is not None and self._console_reader is not None:
-            self._console_reader.join(5)  # the process has ended: all it wrote, to the end
+        if self._frames_ended and self._console_reader is not None:
+            # The key closed its stdout: it is ending; all it wrote, to the end.
+            try:
+                self._proc.wait(5)
+                self._console_reader.join(5)
+            except subprocess.TimeoutExpired:
+                pass
         return "--- MicroPython console ---\n" + "".join(self._console)
 
     # -- the button --------------------------------------------------------------
@@ -450,6 +456,7 @@ class MicroPythonKey:
             else:  # B, A, E: someone waits for these
                 self._events.put((kind, payload))
         self.running = False
+        self._frames_ended = True
         self._events.put((None, b""))
         with self._lock:
             for conn in self._conns:
