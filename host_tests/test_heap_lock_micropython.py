@@ -237,12 +237,8 @@ def unlocked(*reports):
     return ("poll", list(reports), False, 0)
 
 
-def init_answer(cid, new_cid, nonce=NONCE):
-    """(cid, INIT, payload) with the nonce and the channel; the rest is checked by init_fields()."""
-    return cid, new_cid, nonce
-
-
 def check_init(msgs, cid, new_cid, nonce=NONCE):
+    """msgs is one INIT answer on cid for nonce, giving new_cid; returns its version and capabilities."""
     ((c, cmd, payload),) = msgs
     assert (c, cmd, payload[:8], len(payload)) == (cid, CTAPHID.INIT, nonce, 17)
     assert struct.unpack_from(">I", payload, 8)[0] == new_cid
