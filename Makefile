@@ -32,6 +32,8 @@ include lib/p256/p256.mk
 include boards/boards.mk
 # Hardening: make fuzz, end-to-end/wear/size/MicroPython benchmarks.
 include tools/mk/hardening.mk
+# The MicroPython unix port (MICROPY_DIR=...): test-micropython-unix, bench-micropython-unix.
+include tools/mk/micropython_unix.mk
 # Firmware in the loop: make firmware-e2e, make bench-firmware.
 include tools/mk/firmware_loop.mk
 

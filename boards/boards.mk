@@ -53,6 +53,9 @@ MPY_CROSS_BIN = $(MICROPY_DIR)/mpy-cross/build/mpy-cross
 # find_package(picotool) reads it from the environment (CMAKE_ARGS here would
 # replace the port's own, USER_C_MODULES included).
 FIRMWARE_PICOTOOL_ARG = $(if $(picotool_DIR),picotool_DIR=$(abspath $(picotool_DIR)))
+# make -n runs the lines naming $(MAKE); the mpy-cross line drops MAKEFLAGS,
+# so it passes -n on by itself (GNU make's own test for -n).
+FIRMWARE_DRY_RUN := $(if $(findstring n,$(firstword -$(MAKEFLAGS))),-n)
 
 # Submodules the board's build reads, each named by a file it holds: when all
 # are there, `make submodules` (git submodule update, network) is skipped.
@@ -114,7 +117,7 @@ firmware: firmware-check firmware-sysdeps venv
 	  echo "firmware: $(MPY_CROSS_BIN) is MicroPython $(MICROPY_VERSION)'s"; \
 	else \
 	  echo "env -u MAKEFLAGS -u MFLAGS -u BUILD $(MAKE) -C $(MICROPY_DIR)/mpy-cross"; \
-	  env -u MAKEFLAGS -u MFLAGS -u BUILD $(MAKE) -C $(MICROPY_DIR)/mpy-cross || exit $$?; \
+	  env -u MAKEFLAGS -u MFLAGS -u BUILD $(MAKE) $(FIRMWARE_DRY_RUN) -C $(MICROPY_DIR)/mpy-cross || exit $$?; \
 	fi
 	@missing=""; for f in $(FIRMWARE_SUBMODULE_FILES); do [ -e "$(MICROPY_DIR)/$$f" ] || missing="$$missing $$f"; done; \
 	if [ "$(MPY_PORT)" = esp32 ] || [ -n "$$missing" ]; then \

@@ -1,11 +1,12 @@
-"""The board adapters on real MicroPython (WebAssembly build), over the same fakes.
+"""The board adapters on real MicroPython (WebAssembly build or unix port), over the same fakes.
 
 The MicroPython adapter (boards/micropython) and the CircuitPython adapter
 (boards/circuitpython, with the real adafruit_hid) each run makeCredential
 + getAssertion from a simulated USB host; CPython checks the answers with
-python-fido2. P-256 and randomness come from the harness's test bridges to
-Node's crypto (host_tests/mpy_wasm/), since the WebAssembly build has no C
-module and no os.urandom.
+python-fido2. On the WebAssembly build P-256 and randomness come from the
+harness's test bridges to Node's crypto (host_tests/mpy_wasm/), since it has
+no C module and no os.urandom; the unix port (PYFIDO_MICROPYTHON) has the
+real p256, cryptolib and os.urandom (host_tests/mpy.py).
 """
 
 import glob
@@ -131,8 +132,9 @@ with open("/pyfido.json", "w") as f:
 from boards.common import provision_device, selftest
 from firmware import crypto
 import firmware.store
-# the wasm build has no os.urandom: the helpers take the bridge's randomness
-provision_device.os = type("os", (), {"urandom": staticmethod(random), "listdir": os.listdir, "stat": os.stat})
+if not hasattr(os, "urandom"):
+    # the wasm build has no os.urandom: the helpers take the bridge's randomness
+    provision_device.os = type("os", (), {"urandom": staticmethod(random), "listdir": os.listdir, "stat": os.stat})
 provision_device.init()
 provision_device.init()
 provision_device.attestation_keygen()

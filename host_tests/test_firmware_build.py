@@ -248,6 +248,14 @@ def test_mpy_cross_is_built_once_per_micropython_version_outside_the_firmware_bu
     assert "is MicroPython 1.27's" in rp2040(tree, *args).stdout
 
 
+def test_dry_run_builds_nothing(tree):
+    """make -n runs every recipe line naming $(MAKE); the mpy-cross one drops MAKEFLAGS."""
+    r = rp2040(tree, "-n", "picotool_DIR=%s" % tree.picotool_dir)
+    assert r.returncode == 0, r.stderr
+    assert not (tree.mp / "mpy-cross" / "build").exists()
+    assert not any(l.startswith(("mpy-cross", "rp2")) for l in tree.log)
+
+
 def test_rp2040_installs_its_debian_prerequisites(tree):
     assert rp2040(tree, "picotool_DIR=%s" % tree.picotool_dir).returncode == 0
     apt = [l for l in tree.log if l.startswith("apt ")]
@@ -393,6 +401,15 @@ def test_natmod_builds_the_archs_whose_compiler_is_on_path_and_says_which_it_ski
     calls = [l for l in tree.log if l.startswith("natmod ")]
     assert calls == ["natmod ARCH=armv6m MOD=p256 LINK_RUNTIME=1 BUILD=%s/obj cwd=%s" % (out, out)]
     assert not (tree.tmp / "build" / "natmod" / "xtensawin").exists()
+
+
+def test_natmod_dry_run_keeps_what_was_built(tree):
+    tree.on_path("arm-none-eabi-gcc", "exit 0\n")
+    assert natmod(tree).returncode == 0
+    built = tree.tmp / "build" / "natmod" / "armv6m" / "p256.mpy"
+    r = natmod(tree, "-n")
+    assert r.returncode == 0, r.stderr
+    assert built.read_text() == "mpy-armv6m\n"
 
 
 def test_natmod_builds_every_board_arch_when_both_compilers_are_there(tree):

@@ -2,8 +2,9 @@
 
 Globbed at collection, so new files under firmware/ and lib/*.py are picked
 up without editing this file; each file is its own test, named by its path.
-The wasm-only bridges (host_tests/mpy_wasm/) are checked too: they run on
-MicroPython in the tests.
+The test-only MicroPython code is checked too, as it runs on MicroPython in
+the tests: the wasm bridges (host_tests/mpy_wasm/), the test key board
+(host_tests/mpy_board/) and the unix port's services (host_tests/mpy_unix/).
 """
 
 import glob
@@ -16,7 +17,8 @@ import pytest
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # What ships to a board (or runs on MicroPython in tests), as globs under the repo.
-MICROPYTHON_SOURCES = ("firmware/**/*.py", "lib/*.py", "host_tests/mpy_wasm/*.py")
+MICROPYTHON_SOURCES = ("firmware/**/*.py", "lib/*.py", "host_tests/mpy_wasm/*.py", "host_tests/mpy_board/*.py",
+                       "host_tests/mpy_unix/*.py")
 
 
 def micropython_sources():

@@ -17,8 +17,9 @@
 #   firmware-p256-natmod  MICROPY_DIR=...: native p256.mpy for the boards'
 #                         architectures (armv6m, xtensawin) whose compiler is
 #                         on PATH, or P256_NATMOD_ARCHS="..." exactly
-#   firmware-p256-unix    MICROPY_DIR=...: unix port with the user C module,
-#                         then the MicroPython smoke test on it
+#   firmware-p256-unix    MICROPY_DIR=...: unix port, 64- and 32-bit, with the
+#                         user C module and the core frozen in, into
+#                         build/micropython-unix-{64,32}/; the smoke test on each
 # (rp2/esp32 firmware with the user C module: `make firmware`, boards/boards.mk)
 
 P256_DIR := lib/p256
@@ -191,6 +192,8 @@ P256_NATMOD_CC_HINT_gcc := Debian gcc (gcc-multilib for x86)
 # The arm compiler is installed when an Arm arch is wanted (Debian).
 P256_NATMOD_WANTS_ARM := $(filter armv6m armv7m armv7emsp armv7emdp,$(or $(P256_NATMOD_ARCHS),$(P256_NATMOD_BOARD_ARCHS)))
 
+# (This recipe runs under make -n too, as every line naming $(MAKE) does:
+# nothing in it may destroy a build.)
 # Each arch is built in build/natmod/<arch>/, through a Makefile there that
 # includes lib/p256/natmod/Makefile (py/dynruntime.mk wants one in its
 # directory): p256.mpy and mpy_ld.py's .mpy_ld_cache land there, not in the
@@ -218,14 +221,43 @@ firmware-p256-natmod: p256-need-micropython p256-natmod-deps
 	  fi;) \
 	if [ -z "$$build" ]; then echo "firmware-p256-natmod: no architecture to build" >&2; exit 2; fi; \
 	for arch in $$build; do \
-	  out=$(abspath $(BUILD))/natmod/$$arch; mkdir -p $$out && rm -f $$out/p256.mpy && \
+	  out=$(abspath $(BUILD))/natmod/$$arch; mkdir -p $$out && \
 	  echo "include $(abspath $(P256_DIR))/natmod/Makefile" > $$out/Makefile && \
 	  $(MAKE) -C $$out MPY_DIR=$(abspath $(MICROPY_DIR)) ARCH=$$arch BUILD=$$out/obj \
 	    PYTHON=$(abspath $(PY)) || exit 1; \
 	  echo "built $(BUILD)/natmod/$$arch/p256.mpy ($$(wc -c < $$out/p256.mpy) bytes)"; \
 	done
 
-firmware-p256-unix: p256-need-micropython
-	$(MAKE) -C $(MICROPY_DIR)/mpy-cross
-	$(MAKE) -C $(MICROPY_DIR)/ports/unix USER_C_MODULES=$(abspath $(P256_DIR)/..)
-	$(MICROPY_DIR)/ports/unix/build-standard/micropython $(P256_DIR)/tests/smoke_mpy.py
+# The unix port, 64- and 32-bit (P256_UNIX_BITS), each built as a board's
+# firmware is: lib/p256 as a user C module and the key's core frozen in
+# (tools/micropython_unix.py writes the manifest), into
+# $(BUILD)/micropython-unix-<bits>/ -- never the MicroPython tree's own
+# build directories; its mpy-cross goes to $(BUILD)/mpy-cross. Off: btree
+# and ffi, whose submodule (berkeley-db) or system library (libffi, for
+# -m32 too) the key does not need. On: ssl with mbedtls (lib/mbedtls), which
+# the port's real cryptolib (AES-CBC) is built on. 32-bit is the port's own
+# MICROPY_FORCE_32BIT=1 (-m32; Debian gcc-multilib), with the C stack limit of
+# the 64-bit build (the port checks 40,000 bytes on 32-bit, 80,000 on 64): the
+# tests import board adapters and fakes from source, a dozen deep, and each
+# import compiles (about 4 KB of C stack); a board has them frozen or as .mpy.
+P256_UNIX_BITS ?= 64 32
+P256_UNIX_BUILD = $(abspath $(BUILD))/micropython-unix
+P256_MPY_CROSS = $(abspath $(BUILD))/mpy-cross/mpy-cross
+
+firmware-p256-unix: p256-need-micropython | venv
+	@test -f "$(MICROPY_DIR)/lib/mbedtls/include/mbedtls/aes.h" && test -f "$(MICROPY_DIR)/lib/micropython-lib/README.md" || { \
+	  echo "error: $(MICROPY_DIR) lacks the submodules this build needs: lib/mbedtls (cryptolib's AES)" >&2; \
+	  echo "       and lib/micropython-lib (the port's frozen modules); fetch them with" >&2; \
+	  echo "       git -C $(MICROPY_DIR) submodule update --init lib/mbedtls lib/micropython-lib" >&2; exit 1; }
+	@$(if $(filter 32,$(P256_UNIX_BITS)),$(P256_APT) gcc-multilib)
+	$(MAKE) -C $(MICROPY_DIR)/mpy-cross BUILD=$(dir $(P256_MPY_CROSS))
+	@set -e; for bits in $(P256_UNIX_BITS); do \
+	  out=$(P256_UNIX_BUILD)-$$bits; \
+	  $(PY) tools/micropython_unix.py manifest $$out; \
+	  echo "building $$out/micropython"; \
+	  $(MAKE) -C $(MICROPY_DIR)/ports/unix BUILD=$$out FROZEN_MANIFEST=$$out/manifest.py \
+	    USER_C_MODULES=$(abspath $(P256_DIR)/..) MICROPY_MPYCROSS=$(P256_MPY_CROSS) \
+	    MICROPY_PY_BTREE=0 MICROPY_PY_FFI=0 \
+	    $$(test $$bits = 32 && echo MICROPY_FORCE_32BIT=1 CFLAGS_EXTRA=-DUNIX_STACK_MULTIPLIER=2); \
+	  $$out/micropython $(P256_DIR)/tests/smoke_mpy.py; \
+	done
