@@ -37,9 +37,9 @@ import micropython
 from micropython import const
 
 from boards.common import settings as st
-from boards.common import board_base
-from boards.common.board_base import print_exception
-from firmware import main_loop
+# boards.common.board_base and firmware.main_loop are imported where they are
+# used: boot() sets the CPU clock first, and everything imported before that
+# runs at the clock the chip booted with.
 from firmware.device import FIRMWARE_VERSION
 
 _CTRL_C = const(3)
@@ -157,6 +157,8 @@ def build(settings, hid=None):
 
     if hid is None:
         hid = FidoInterface(settings["product"])
+    from boards.common import board_base
+
     return board_base.build(
         hid,
         Clock(),
@@ -216,7 +218,7 @@ _started = None
 
 
 def boot():
-    """/boot.py: set up the key and present it on USB; returns before the main loop."""
+    """/boot.py: set the clock, build the board, present it on USB, open the store; returns before the main loop."""
     global _started
     chip = chip_config()
     settings = st.load(chip_defaults(chip))
@@ -227,17 +229,31 @@ def boot():
     if repl:
         micropython.kbd_intr(_CTRL_C)
     try:
-        board = build(settings)
-        # The store is opened (the first boot makes the master secret); the
-        # authenticator comes after the host's first INIT (main_loop.Starting).
-        key = main_loop.start_key(board)
-        start_usb(board, settings)
+        board, key = _start(settings)
     except BaseException as e:  # noqa: B036 -- KeyboardInterrupt included on purpose
         if repl:
             raise
         print_exception(e)
         machine.reset()  # a locked key must not fall through to the REPL
     _started = (board, key, settings)
+
+
+def _start(settings):
+    """The board on USB, then the key: the store is opened while the host resets
+    and enumerates the device (~12 ms the host spends waiting, USB 2.0
+    §7.1.7.5 and §9.2.6.3), and the first boot makes the master secret then.
+    The authenticator comes after the host's first INIT (main_loop.Starting)."""
+    from firmware import main_loop
+
+    board = build(settings)
+    start_usb(board, settings)
+    return board, main_loop.start_key(board)
+
+
+def print_exception(e):
+    from boards.common.board_base import print_exception
+
+    print_exception(e)
 
 
 def main(stop=None):
@@ -259,14 +275,14 @@ def main(stop=None):
         micropython.kbd_intr(_CTRL_C)
     try:
         if started is None:
-            board = build(settings)
-            key = main_loop.start_key(board)  # opens the store; first boot makes the master secret
-            start_usb(board, settings)
+            board, key = _start(settings)
         else:
             board, key = started[0], started[1]
         if not repl:
             board.watchdog = machine.WDT(timeout=settings["watchdog_ms"])
         gc.collect()  # what starting up left behind is garbage from here on
+        from firmware import main_loop
+
         return main_loop.run(board, key, stop)
     except BaseException as e:  # noqa: B036 -- KeyboardInterrupt included on purpose
         if repl:

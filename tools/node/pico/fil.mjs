@@ -73,6 +73,7 @@ function parseArgs(argv) {
 const KEEPALIVE = 0xbb;
 const STATUS_UPNEEDED = 2;
 const CTAPHID_MSG = 0x83;
+const RELEASE_MS = 60;
 
 function asksForTouch(report, done) {
   if (report[4] === KEEPALIVE && report[7] === STATUS_UPNEEDED) return true;
@@ -196,8 +197,23 @@ function main() {
   // presence "auto": a person who presses BOOTSEL whenever the key asks --
   // a CTAP2 KEEPALIVE with status UPNEEDED, or a U2F answer with status
   // word 6985 (conditions not satisfied: "touch me and ask again").
+  // A button still held from the previous press approves nothing new (the
+  // key wants a press that starts while it asks), so a person lets go
+  // first: released for RELEASE_MS, then pressed again.
+  let repress = null;
   const autoTap = () => {
-    if (!tapRelease && !pico.bootsel) commands.tap({ ms: o.tapMs });
+    if (repress) return;
+    if (!pico.bootsel) {
+      commands.tap({ ms: o.tapMs });
+      return;
+    }
+    commands.release();
+    const gen = pico.generation;
+    repress = pico.mcu.clock.createAlarm(() => {
+      repress = null;
+      if (pico.generation === gen) commands.tap({ ms: o.tapMs });
+    });
+    repress.schedule(RELEASE_MS * 1e6);
   };
   const commands = {
     press: () => {
