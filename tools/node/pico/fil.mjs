@@ -121,6 +121,9 @@ function main() {
           route.clear();
         }
         emit(name, data);
+        // A tap's release is an alarm on the chip's clock, which stops with
+        // the chip: end the press with it, or BOOTSEL stays down for good.
+        if ((name === 'power-off' || name === 'bootsel-boot') && tapRelease) commands.release();
       },
       log: (msg) => { if (o.log) process.stderr.write(`fil: ${msg}\n`); },
       configured: (device) => {
@@ -210,6 +213,7 @@ function main() {
     },
     tap: (c) => {
       // One press of c.ms simulated milliseconds; a tap during a tap extends it.
+      if (!pico.running) throw new Error('tap: the board is not running');
       if (tapRelease) tapRelease.cancel();
       pico.setBootsel(true);
       const gen = pico.generation;
