@@ -23,7 +23,7 @@ APT_PACKAGES := gcc libfido2-1
 # pytest: both cores, and an empty selection is a failure (see `test`).
 PYTEST_ARGS ?= -n 2 -rs
 
-.PHONY: all venv sysdeps node-deps deps test demo bench fuzz clean distclean
+.PHONY: all venv venv-test venv-fuzz sysdeps node-deps deps test demo bench fuzz clean distclean
 
 # Targets owned by parts of the tree: lib/p256 (the C P-256: CPython build,
 # Cortex-M0+ proof, constant-time check, benchmark) and boards (firmware
@@ -32,6 +32,8 @@ include lib/p256/p256.mk
 include boards/boards.mk
 # Hardening: make fuzz, end-to-end/wear/size/MicroPython benchmarks.
 include tools/mk/hardening.mk
+# The MicroPython unix port (MICROPY_DIR=...): test-micropython-unix, bench-micropython-unix.
+include tools/mk/micropython_unix.mk
 # Firmware in the loop: make firmware-e2e, make bench-firmware.
 include tools/mk/firmware_loop.mk
 # The tool's own tests: synthetic boot ROM and bare-metal images.
@@ -40,6 +42,10 @@ include tools/mk/emulator_tests.mk
 all: deps
 
 # -- dependencies -----------------------------------------------------------
+# Python packages in layers, each target installing the one it imports:
+# requirements.txt (provisioning, virtual key, demo) < requirements-test.txt
+# (make test, make bench) < requirements-fuzz.txt (make fuzz); natmod builds
+# add requirements-natmod.txt (lib/p256/p256.mk).
 
 $(VENV)/.installed: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -47,7 +53,17 @@ $(VENV)/.installed: requirements.txt
 	$(PY) -m pip install --quiet -r requirements.txt
 	@touch $@
 
+$(VENV)/.installed-test: requirements-test.txt $(VENV)/.installed
+	$(PY) -m pip install --quiet -r requirements-test.txt
+	@touch $@
+
+$(VENV)/.installed-fuzz: requirements-fuzz.txt $(VENV)/.installed-test
+	$(PY) -m pip install --quiet -r requirements-fuzz.txt
+	@touch $@
+
 venv: $(VENV)/.installed
+venv-test: $(VENV)/.installed-test
+venv-fuzz: $(VENV)/.installed-fuzz
 
 sysdeps:
 	@$(APT) $(APT_PACKAGES)
@@ -59,11 +75,12 @@ $(NODE_DIR)/node_modules/.installed: $(NODE_DIR)/package.json $(NODE_DIR)/packag
 
 node-deps: $(NODE_DIR)/node_modules/.installed
 
-deps: sysdeps venv node-deps
+deps: sysdeps venv-test node-deps
 
 # -- the two README commands --------------------------------------------------
 
-demo: deps p256-host
+# The demo needs the base packages and the C P-256 for CPython (gcc).
+demo: sysdeps venv p256-host
 	$(PY) tools/demo.py
 
 # pytest exits 5 when it collected nothing: that is a failure here, never green.
@@ -80,7 +97,7 @@ bench: deps p256-host bench-p256 bench-e2e bench-wear bench-size bench-mpy
 	$(PY) tools/bench_pin.py
 	$(PY) tools/bench_extensions.py
 
-fuzz: deps p256-host
+fuzz: deps venv-fuzz p256-host
 
 clean:
 	rm -rf $(BUILD) .pytest_cache .hypothesis

@@ -16,6 +16,15 @@ The application object (firmware/authenticator.py) provides:
 where ctx is this object: while a command waits (user presence) the
 application calls ctx.keepalive(status), which sends KEEPALIVE at least every
 100 ms, reads incoming reports and returns True once the host has cancelled.
+
+Nothing here allocates but the view of the request handed to the
+application: receiving and reassembling reports, INIT, PING, WINK, LOCK,
+CANCEL, KEEPALIVE, every CTAPHID error and the framing of any answer use
+buffers made once, so the key answers even with no heap left (proved under
+micropython.heap_lock() on the unix port:
+host_tests/test_heap_lock_micropython.py). Hence channel IDs are kept as
+signed 32-bit values (see _read_cid), one-report answers are framed in
+place, and longer ones are sent from the message buffer (_send_message).
 """
 
 from micropython import const
@@ -42,8 +51,17 @@ CTAPHID_ERROR = const(0x3F)
 # 0x40..0x7F vendor commands: none implemented, answered ERR_INVALID_CMD.
 
 _TYPE_INIT = const(0x80)
-CID_BROADCAST = const(0xFFFFFFFF)
+CID_BROADCAST = const(0xFFFFFFFF)  # on the wire
 _CID_RESERVED = const(0)
+# Channel IDs as _read_cid() gives them: signed 32-bit values, so the
+# broadcast CID is -1. A CID whose two top bits differ (0x40000000 to
+# 0xBFFFFFFF) would be a long integer on a 32-bit MicroPython (small ints
+# have 31 bits), i.e. an allocation per report; no key allocates such a
+# channel (_LAST_CID), so all of them read as one value that is never
+# allocated either, and an answer to such a report copies its CID bytes.
+_BROADCAST = const(-1)
+_CID_WIDE = const(0x3FFFFFFF)
+_LAST_CID = const(0x3FFFFFFE)  # channels are allocated 1.._LAST_CID, then again from 1
 
 # CTAP 2.1 §11.2.9.1.6 CTAPHID_ERROR codes
 ERR_INVALID_CMD = const(0x01)
@@ -76,15 +94,27 @@ KEEPALIVE_INTERVAL_MS = const(80)
 LOCK_MAX_SECONDS = const(10)
 
 _ZEROS = bytes(REPORT_SIZE)
+_ZEROS_CONT = bytes(_CONT_DATA)
 # KEEPALIVE payloads by status, made once (not one bytes object per keepalive)
 _KEEPALIVE_DATA = (b"", b"\x01", b"\x02")
+_INIT_RESPONSE_SIZE = const(17)  # nonce(8) CID(4) version(1) major minor build(3) capabilities(1)
+# Windows of the message buffer that _send_message moves its data through:
+# the smallest that holds the message, so a short answer moves little.
+_WINDOWS = (256, 1024)
 
 
 def _read_cid(pkt):
-    # Not struct.unpack_from: its result tuple would be one allocation per
-    # report. (A CID of 2**30 or more, such as the broadcast CID, is a long
-    # integer on a 32-bit MicroPython and allocates either way.)
-    return (pkt[0] << 24) | (pkt[1] << 16) | (pkt[2] << 8) | pkt[3]
+    """The report's CID as a signed 32-bit value; _CID_WIDE when that is no small int.
+
+    Not struct.unpack_from: its result tuple would be one allocation per
+    report; and only values of 31 bits (signed) are small ints everywhere.
+    """
+    b0 = pkt[0]
+    if b0 < 0x40:
+        return (b0 << 24) | (pkt[1] << 16) | (pkt[2] << 8) | pkt[3]
+    if b0 >= 0xC0:
+        return ((b0 - 256) << 24) | (pkt[1] << 16) | (pkt[2] << 8) | pkt[3]
+    return _CID_WIDE
 
 # Assembler states
 _IDLE = const(0)
@@ -100,18 +130,31 @@ class CtapHid:
         self.app = app
         self._version = version
         self._rx = bytearray(REPORT_SIZE)
-        # Views of the data fields of an initialization and a continuation
-        # packet in _rx, made once: slicing a report per packet would
-        # allocate a copy (or a view) every time.
+        # Views of the fields of _rx, made once: slicing a report per packet
+        # would allocate a copy (or a view) every time.
         rx = memoryview(self._rx)
+        self._rx_cid = rx[:4]
+        self._rx_nonce = rx[7:15]  # an INIT's nonce
         self._rx_init_data = rx[7:]
         self._rx_cont_data = rx[5:]
         # Two transmit buffers, swapped after each report: a USB stack that
         # queues the buffer it was given never sees it overwritten.
         self._tx = (bytearray(REPORT_SIZE), bytearray(REPORT_SIZE))
         self._tx_i = 0
-        self._msg = bytearray(MAX_MESSAGE_SIZE)
+        # The message in, then the message out, and room for a continuation
+        # packet's data field past the largest (_copy and _send_message move
+        # whole data fields).
+        self._msg = bytearray(MAX_MESSAGE_SIZE + _CONT_DATA)
         self._mv = memoryview(self._msg)
+        self._nonce = self._mv[:8]  # an INIT message's nonce
+        # _send_message's views: the head of the buffer as an initialization
+        # and a continuation packet carry it, and, for each window size,
+        # what follows either within the window.
+        self._mv_init = self._mv[:_INIT_DATA]
+        self._mv_cont = self._mv[:_CONT_DATA]
+        self._windows = []
+        for size in _WINDOWS + (len(self._msg),):
+            self._windows.append((size, self._mv[_INIT_DATA:size], self._mv[_CONT_DATA:size]))
         self._last_cid = 0  # channels 1.._last_cid are allocated
         self._state = _IDLE
         self._cid = 0
@@ -125,7 +168,8 @@ class CtapHid:
         self._lock_ms = 0
         # per-transaction state while the application works
         self._cancelled = False
-        self._resync_nonce = None
+        self._resync = False  # an INIT came on the busy channel: its nonce is in _resync_nonce
+        self._resync_nonce = bytearray(8)
         self._ka_last = 0
         self._ka_status = 0
 
@@ -176,18 +220,18 @@ class CtapHid:
             return  # §11.2.4: spurious continuation packets are ignored
         cmd = b4 & 0x7F
         if self._lock_cid and cid != self._lock_cid and cmd != CTAPHID_INIT:
-            self._send_error(cid, ERR_LOCK_REQUIRED)
+            self._refuse(ERR_LOCK_REQUIRED)
             return
-        if cid == _CID_RESERVED or (cid == CID_BROADCAST and cmd != CTAPHID_INIT):
-            self._send_error(cid, ERR_INVALID_CHANNEL)
+        if cid == _CID_RESERVED or (cid == _BROADCAST and cmd != CTAPHID_INIT):
+            self._refuse(ERR_INVALID_CHANNEL)
             return
-        if cid != CID_BROADCAST and not (cid <= self._last_cid):
-            self._send_error(cid, ERR_INVALID_CHANNEL)
+        if cid != _BROADCAST and not (0 < cid <= self._last_cid):
+            self._refuse(ERR_INVALID_CHANNEL)
             return
         bcnt = (pkt[5] << 8) | pkt[6]
         if bcnt > MAX_MESSAGE_SIZE:
             # Checked before anything is copied (OpenSK hid/receive.rs).
-            self._send_error(cid, ERR_INVALID_LEN)
+            self._refuse(ERR_INVALID_LEN)
             return
         self._state = _ASSEMBLING
         self._cid = cid
@@ -233,7 +277,7 @@ class CtapHid:
         if cid != self._cid:
             if is_init:
                 # §11.2.5.1: one transaction at a time across channels.
-                self._send_error(cid, ERR_CHANNEL_BUSY)
+                self._refuse(ERR_CHANNEL_BUSY)
             return  # a stray continuation of another channel: ignored
         if is_init:
             self._state = _IDLE
@@ -241,11 +285,11 @@ class CtapHid:
                 # INIT on the channel resynchronises it: drop the message.
                 self.process_report(pkt)
             else:
-                self._send_error(cid, ERR_INVALID_SEQ)
+                self._refuse(ERR_INVALID_SEQ)
             return
         if pkt[4] != self._seq:
             self._state = _IDLE
-            self._send_error(cid, ERR_INVALID_SEQ)
+            self._refuse(ERR_INVALID_SEQ)
             return
         self._seq += 1
         self._last_rx = self._board.ticks_ms()
@@ -273,7 +317,7 @@ class CtapHid:
             if cmd == CTAPHID_INIT:
                 self._init(cid, n)
             elif cmd == CTAPHID_PING:
-                self._send(cid, CTAPHID_PING, self._mv[:n])
+                self._send_message(cid, CTAPHID_PING, n)  # the request is the answer
             elif cmd == CTAPHID_WINK:
                 if n:
                     self._send_error(cid, ERR_INVALID_LEN)
@@ -295,7 +339,7 @@ class CtapHid:
 
     def _run_app(self, cid, cmd, n):
         self._cancelled = False
-        self._resync_nonce = None
+        self._resync = False
         self._ka_last = self._board.ticks_ms()
         self._ka_status = 0
         try:
@@ -303,18 +347,19 @@ class CtapHid:
         except Exception as e:  # the main loop must never die: answer and go on
             self._log(e)
             response = None
-        if self._resync_nonce is not None:
+        if self._resync:
             # The host re-initialised the channel mid-transaction: the
             # transaction's answer is dropped and the INIT answered instead.
-            nonce = self._resync_nonce
-            self._resync_nonce = None
-            self._send(cid, CTAPHID_INIT, self._init_response(nonce, cid))
+            self._resync = False
+            self._send_init(cid, self._resync_nonce, cid)
         elif response is None:
             self._send_error(cid, ERR_OTHER)
         elif len(response) > MAX_MESSAGE_SIZE:
             self._send_error(cid, ERR_OTHER)
         else:
-            self._send(cid, cmd, response)
+            n = len(response)
+            self._mv[:n] = response  # the request is spent: its buffer carries the answer
+            self._send_message(cid, cmd, n)
 
     def _process_while_busy(self, pkt):
         cid = _read_cid(pkt)
@@ -327,13 +372,14 @@ class CtapHid:
                 self._cancelled = True
             elif cmd == CTAPHID_INIT and ((pkt[5] << 8) | pkt[6]) == 8:
                 self._cancelled = True
-                self._resync_nonce = bytes(pkt[7:15])
+                self._resync = True
+                self._resync_nonce[:] = self._rx_nonce
             else:
-                self._send_error(cid, ERR_CHANNEL_BUSY)
+                self._refuse(ERR_CHANNEL_BUSY)
         elif self._lock_cid and cid != self._lock_cid and cmd != CTAPHID_INIT:
-            self._send_error(cid, ERR_LOCK_REQUIRED)
+            self._refuse(ERR_LOCK_REQUIRED)
         else:
-            self._send_error(cid, ERR_CHANNEL_BUSY)
+            self._refuse(ERR_CHANNEL_BUSY)
 
     def _init(self, cid, n):
         # §11.2.9.1.3: an 8-byte nonce; on the broadcast channel a new
@@ -341,26 +387,24 @@ class CtapHid:
         if n != 8:
             self._send_error(cid, ERR_INVALID_LEN)
             return
-        if cid == CID_BROADCAST:
-            if self._last_cid >= 0xFFFFFFFE:
-                self._last_cid = 0  # 4 billion channels later: start over
+        if cid == _BROADCAST:
+            if self._last_cid >= _LAST_CID:
+                self._last_cid = 0  # a billion channels later: start over
             self._last_cid += 1
             new_cid = self._last_cid
         else:
             new_cid = cid
-        self._send(cid, CTAPHID_INIT, self._init_response(bytes(self._mv[:8]), new_cid))
+        self._send_init(cid, self._nonce, new_cid)
 
-    def _init_response(self, nonce, new_cid):
+    def _send_init(self, cid, nonce, new_cid):
+        """The INIT answer (§11.2.9.1.3), framed in place."""
         v = self._version
-        return nonce + struct.pack(
-            ">IBBBBB",
-            new_cid,
-            CTAPHID_PROTOCOL_VERSION,
-            v[0],
-            v[1],
-            v[2],
-            self.app.capabilities,
-        )
+        tx = self._next_tx()
+        struct.pack_into(">iBH", tx, 0, cid, _TYPE_INIT | CTAPHID_INIT, _INIT_RESPONSE_SIZE)
+        tx[7:15] = nonce
+        struct.pack_into(
+            ">IBBBBB", tx, 15, new_cid, CTAPHID_PROTOCOL_VERSION, v[0], v[1], v[2], self.app.capabilities)
+        self._board.write_report(tx)
 
     def _lock(self, cid, n):
         # §11.2.9.2.2: lock the device to this channel for 1..10 s; 0 unlocks.
@@ -385,31 +429,54 @@ class CtapHid:
                 self._lock_cid = 0
 
     def _send_error(self, cid, code):
-        self._send(cid, CTAPHID_ERROR, bytes((code,)))
+        """CTAPHID_ERROR(code) on channel cid, framed in place."""
+        tx = self._next_tx()
+        struct.pack_into(">iBHB", tx, 0, cid, _TYPE_INIT | CTAPHID_ERROR, 1, code)
+        self._board.write_report(tx)
+
+    def _refuse(self, code):
+        """CTAPHID_ERROR(code) for the report in _rx, on that report's own CID bytes."""
+        tx = self._next_tx()
+        tx[:4] = self._rx_cid
+        struct.pack_into(">BHB", tx, 4, _TYPE_INIT | CTAPHID_ERROR, 1, code)
+        self._board.write_report(tx)
+
+    def _send_message(self, cid, cmd, n):
+        """Frame the message buffer's first n bytes into reports, allocating nothing.
+
+        Each report takes the head of the buffer whole (the bytes past n
+        are zeroed first: a report's padding), then the rest moves up to
+        the head within the smallest window that holds it; the buffer is
+        spent. Cutting the message through views would cost one per report.
+        """
+        self._mv[n : n + _CONT_DATA] = _ZEROS_CONT
+        for size, after_init, after_cont in self._windows:
+            if n + _CONT_DATA <= size:
+                break
+        tx = self._next_tx()
+        struct.pack_into(">iBH", tx, 0, cid, _TYPE_INIT | cmd, n)
+        tx[7:] = self._mv_init
+        self._board.write_report(tx)
+        sent = _INIT_DATA
+        after = after_init
+        seq = 0
+        while sent < n:
+            self._mv[: len(after)] = after  # a copy within the buffer (memmove)
+            after = after_cont
+            tx = self._next_tx()
+            struct.pack_into(">iB", tx, 0, cid, seq)
+            tx[5:] = self._mv_cont
+            self._board.write_report(tx)
+            sent += _CONT_DATA
+            seq += 1
 
     def _send(self, cid, cmd, data):
-        """Frame one message into reports and hand them to the board."""
+        """A message of one report (KEEPALIVE, WINK, LOCK: at most 57 bytes), framed in place."""
         n = len(data)
-        # A message that fits one report is copied whole; a longer one is cut
-        # through a view (a slice of a view is a view, not a copy).
-        src = data if n <= _INIT_DATA else memoryview(data)
         tx = self._next_tx()
-        struct.pack_into(">IBH", tx, 0, cid, _TYPE_INIT | cmd, n)
-        chunk = n if n < _INIT_DATA else _INIT_DATA
-        tx[7 : 7 + chunk] = src if chunk == n else src[:chunk]
+        struct.pack_into(">iBH", tx, 0, cid, _TYPE_INIT | cmd, n)
+        tx[7 : 7 + n] = data
         self._board.write_report(tx)
-        off = chunk
-        seq = 0
-        while off < n:
-            tx = self._next_tx()
-            struct.pack_into(">IB", tx, 0, cid, seq)
-            chunk = n - off
-            if chunk > _CONT_DATA:
-                chunk = _CONT_DATA
-            tx[5 : 5 + chunk] = src[off : off + chunk]
-            self._board.write_report(tx)
-            off += chunk
-            seq += 1
 
     def _next_tx(self):
         """The other transmit buffer, zeroed: a report's padding is zeros."""
@@ -419,6 +486,11 @@ class CtapHid:
         return tx
 
     def _log(self, e):
-        log = getattr(self._board, "log_exception", None)
-        if log:
-            log(e)
+        # Called as a method (getattr would make a bound method: an
+        # allocation), and never raising: logging may need the heap the
+        # error ran out of (a MemoryError's traceback), or the board may
+        # have no log; the host gets its answer either way.
+        try:
+            self._board.log_exception(e)
+        except Exception:
+            pass

@@ -8,15 +8,26 @@ TOUCH_* outcomes below; this module maps them to status codes in one table.
 What a board promises for wait_touch(timeout_ms):
   - TOUCH_OK once per press: a press approves one operation, so a long press
     never approves two (a button board reports the press edge, not the level);
-  - a press that came since the previous call counts, when it is recent: a
-    board whose button is sampled only inside wait_touch latches the press
-    (an interrupt or a fast scan) and forgets it after about two seconds, so
-    the U2F poll of a host that asks every 100-250 ms still sees a short tap,
-    but a tap made while nothing was asking cannot approve a later request;
+  - a press that came since the previous call counts, when it is recent and
+    a request was asking for it. A button board samples its button between
+    requests too (between a U2F client's polls) and latches a press that
+    begins while a request asks -- from its first wait_touch() or
+    led("touch") until the core shows another pattern, or about two seconds
+    after a U2F client's last poll -- for about two seconds: the U2F poll
+    of a host that asks every 100-250 ms still sees a short tap, but a tap
+    made while nothing was asking cannot approve a later request
+    (boards/common/board_base.py);
+  - a button held down before the request began approves nothing until it
+    is let go and pressed again;
   - wait_touch(0) returns at once: the non-blocking poll check() uses.
-The host board's Presence keeps the first and last rules ("manual" press() is
-one pending touch, consumed by the call that reports it); its pending touch
-does not expire, as a test or a person at the prompt presses only when asked.
+And for led(pattern): check() leaves the LED on "touch" and returns; a board
+with an LED puts it back to "idle" when no poll has come for about two
+seconds, so a U2F client that gives up does not leave the key asking for a
+touch nothing would use.
+The host board's Presence keeps the first rule and the wait_touch(0) one
+("manual" press() is one pending touch, consumed by the call that reports
+it); its pending touch does not expire, as a test or a person at the prompt
+presses only when asked, and it has no LED to put back.
 """
 
 from micropython import const

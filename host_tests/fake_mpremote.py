@@ -9,8 +9,10 @@ a JSON list. Exit status and messages follow mpremote's: "no device found",
 and the board's OSError text when a copy fails.
 """
 
+import ast
 import json
 import os
+import re
 import sys
 
 
@@ -72,7 +74,19 @@ def run_exec(board, code):
     if "PYFIDO-PROBE" in code:
         out = dict(probe)
         out["version"] = tuple(out["version"])
+        # Like the real probe: the paths of the probe's _STALE list present on
+        # the filesystem, reported only when the frozen build marker is there.
+        stale = ast.literal_eval(re.search(r"^_STALE = (.*)$", code, re.M).group(1))
+        files = board.get("files", {})
+        out["stale"] = [p for p in stale if out.get("build") and any(f == p or f.startswith(p + "/") for f in files)]
         print("PYFIDO-PROBE", repr(out))
+    elif "PYFIDO-REMOVED" in code:
+        paths = ast.literal_eval(re.search(r"in (\[.*\])\)\)$", code, re.M).group(1))
+        files = board.get("files", {})
+        gone = [f for f in files if any(f == p or f.startswith(p + "/") for p in paths)]
+        for f in gone:
+            board["used"] = max(0, board.get("used", 0) - len(files.pop(f)) // 2)
+        print("PYFIDO-REMOVED", len(gone))
     elif "p.init()" in code:
         print("PYFIDO-INIT", "kept" if probe["provisioned"] else "new")
         probe["provisioned"] = True

@@ -102,6 +102,38 @@ class _Presence:
         self._key.pico.tap(ms)
 
 
+def led_patterns(events):
+    """The LED patterns (boards/common/ui.py) a run of GPIO25 edges shows: "idle", "touch", "wink", "off".
+
+    The emulator sees the pin, not the pattern names the virtual key records:
+    a pattern is read off the time between edges -- steady on is "idle",
+    250 ms on / 250 ms off "touch", 60 / 60 "wink", steady off "off".
+    Repeats are collapsed; the last state counts as steady.
+    """
+    from boards.common.ui import _PATTERNS
+
+    touch = _PATTERNS["touch"][0]
+    wink = _PATTERNS["wink"][0]
+    edges = [(e["t_ms"], e["on"]) for e in events if e["event"] == "led"]
+    out = []
+
+    def add(name):
+        if not out or out[-1] != name:
+            out.append(name)
+
+    for i, (t, on) in enumerate(edges):
+        if i + 1 < len(edges):
+            gap = edges[i + 1][0] - t
+            if abs(gap - wink) < wink / 2:
+                add("wink")
+                continue
+            if abs(gap - touch) < touch / 5:
+                add("touch")
+                continue
+        add("idle" if on else "off")
+    return out
+
+
 class _Board:
     def __init__(self, key, mode):
         self.presence = _Presence(key, mode)
@@ -109,7 +141,17 @@ class _Board:
 
     @property
     def led_events(self):
-        return [e["on"] for e in self._key.pico.events if e["event"] == "led"]
+        return led_patterns(self._key.pico.events)
+
+
+class _Authenticator:
+    """What the tests may know of the firmware inside without looking into it: the source it was built from."""
+
+    @property
+    def firmware_version(self):
+        from firmware.authenticator import FIRMWARE_VERSION
+
+        return FIRMWARE_VERSION
 
 
 class FirmwareKey:
@@ -124,6 +166,7 @@ class FirmwareKey:
         self.storage = storage
         self._bootrom = bootrom
         self.board = _Board(self, mode)
+        self.authenticator = _Authenticator()
         self.pico = None
         self.ready = None
 

@@ -1,4 +1,4 @@
-"""Heap allocated per request by the core under MicroPython (the WebAssembly build).
+"""Heap allocated per request by the core under MicroPython (WebAssembly build or unix port).
 
     from mpy_heap import measure, REQUESTS
     rows = measure()                 # {name: Row}
@@ -11,17 +11,21 @@ codec -- 64-byte reports, the way a board's USB stack does, and measures
 each request of REQUESTS with the collector off:
 
   total   gc.mem_alloc() delta over hid.poll(): every block allocated while
-          the request is handled, temporaries included. The wasm build's gc
-          frees nothing within a run, so this bounds the peak heap the
-          request needs from above (a board's collector reclaims temporaries
-          as it goes).
-  bridge  what the test-only stand-ins for a board's C modules allocate
-          (p256 and cryptolib in host_tests/mpy_wasm/, backed by Node) and
-          the bench board's random source: excluded, they are not the core.
-  c_est   what a board's C modules allocate instead: their results (one
-          bytes object, a tuple of two, an AES object). Estimated from the
-          results' sizes, with MicroPython's 32-bit object layouts.
-  core    total - bridge + c_est: the heap a request takes on a board.
+          the request is handled, temporaries included. The collector is off
+          during the request, so this bounds the peak heap the request needs
+          from above (a board's collector reclaims temporaries as it goes).
+  bridge  what the bench board's random source allocates and, on the wasm
+          build, the test-only stand-ins for a board's C modules (p256 and
+          cryptolib in host_tests/mpy_wasm/, backed by Node): excluded, they
+          are not the core.
+  c_est   on the wasm build, what a board's C modules allocate instead: their
+          results (one bytes object, a tuple of two, an AES object),
+          estimated from the results' sizes with MicroPython's 32-bit object
+          layouts. 0 on the unix port, whose real p256 and cryptolib are
+          measured in `total` like the rest.
+  core    total - bridge + c_est: the heap a request takes on a board (with
+          the object layout of the interpreter's word size: wasm and the
+          -m32 unix port are 32-bit as boards are, the x64 one is not).
   allocs  allocation count: head blocks that appeared in
           micropython.mem_info(1)'s heap map (only with heap_maps=True).
   writes  flash operations (storage write/rename/remove) in the request.
@@ -41,7 +45,7 @@ the function that allocated it (its own allocations, callees excluded).
 import os
 import re
 
-from mpy import REPO, run_micropython
+from mpy import REPO, interpreter, run_micropython
 
 GOAL = 8192  # issue 9: at most 8 KB of heap per request
 ROUNDS = 2
@@ -79,6 +83,7 @@ from firmware.pin_protocol import PinProtocolV2
 from memory_storage import MemoryStorage  # the host board's RAM flash
 
 PROFILE = %(profile)r
+BRIDGED = %(bridged)r  # p256, cryptolib: wasm bridges (True) or the unix port's C modules
 HEAP_MAPS = %(heap_maps)r
 ROUNDS = %(rounds)d
 ONLY = %(only)r
@@ -236,12 +241,13 @@ class Board:
 
 board = Board()
 board.random = bridge(board.random)
-for _name in ("keygen", "public_key", "sign", "verify", "ecdh", "sig_to_der", "sig_from_der", "validate_public_key"):
-    setattr(p256, _name, bridge(getattr(p256, _name)))
-_aes = cryptolib.aes
-for _name in ("encrypt", "decrypt"):
-    setattr(_aes, _name, bridge(getattr(_aes, _name)))  # self comes first
-cryptolib.aes = bridge(_aes, _C_AES_OBJECT)
+if BRIDGED:
+    for _name in ("keygen", "public_key", "sign", "verify", "ecdh", "sig_to_der", "sig_from_der", "validate_public_key"):
+        setattr(p256, _name, bridge(getattr(p256, _name)))
+    _aes = cryptolib.aes
+    for _name in ("encrypt", "decrypt"):
+        setattr(_aes, _name, bridge(getattr(_aes, _name)))  # self comes first
+    cryptolib.aes = bridge(_aes, _C_AES_OBJECT)
 hid = main_loop.make_key(board)
 auth = hid.app
 
@@ -535,7 +541,8 @@ def measure(profile=False, heap_maps=False, rounds=ROUNDS, only=None, timeout=60
 
     only: names to report (the others still run, so the key's state is the same).
     """
-    script = _SCRIPT % {"profile": profile, "heap_maps": heap_maps, "rounds": rounds, "only": tuple(only or ())}
+    script = _SCRIPT % {"profile": profile, "heap_maps": heap_maps, "rounds": rounds, "only": tuple(only or ()),
+                        "bridged": interpreter() == "wasm"}
     with open(os.path.join(REPO, "boards", "host", "memory_storage.py")) as f:
         storage = f.read()
     out = run_micropython(script, extra_files={"/memory_storage.py": storage}, timeout=timeout).stdout

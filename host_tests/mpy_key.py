@@ -1,4 +1,4 @@
-"""The virtual key on real MicroPython: the core in a Node child process, driven from CPython.
+"""The virtual key on real MicroPython: the core in a child process, driven from CPython.
 
     key = MicroPythonKey(presence="manual").start()   # a power-up
     dev = key.open_device(timeout=30)                 # python-fido2 CtapHidDevice
@@ -7,9 +7,10 @@
     records = key.stop()                              # power off, wherever the key was
     key = MicroPythonKey(storage=key.storage).start() # power cycle: a new process
 
-The child is `node tools/mpy_wasm.mjs --key` running the unchanged core
-(firmware/, lib/cbor.py, boards/common/vfs_storage.py) on the test-only board
-host_tests/mpy_wasm/wasm_key.py, which documents the framed pipe between
+The child is `node tools/mpy_wasm.mjs --key` (the WebAssembly build) or the
+unix port PYFIDO_MICROPYTHON names (host_tests/mpy.py chooses) running the
+unchanged core (firmware/, lib/cbor.py, boards/common/vfs_storage.py) on the
+test-only board host_tests/mpy_board/pipe_key.py, which documents the framed pipe between
 the two (frames: KIND, 4-byte length, payload). The child's stdin is a pipe
 whose read end is O_NONBLOCK, so the key polls it as a board polls its USB
 endpoint; its stdout carries only frames; its stderr is the MicroPython
@@ -44,9 +45,9 @@ from boards.host.memory_storage import MemoryStorage
 
 REPORT_SIZE = 64
 _HEADER = struct.Struct(">cI")
-# The boards/ files the key needs besides the core (wasm_files() has firmware/ and lib/).
+# The boards/ files the key needs besides the core (mpy.wasm_files()/unix_files() have the rest).
 _BOARD_FILES = ("boards/__init__.py", "boards/common/__init__.py", "boards/common/vfs_storage.py")
-_SCRIPT = "import wasm_key\nwasm_key.main()\n"
+_SCRIPT = "import pipe_key\npipe_key.main()\n"
 BOOT_TIMEOUT = 60  # seconds; a cold start takes well under one
 
 
@@ -216,7 +217,7 @@ def adopt_tests(namespace, module, skip, uses):
 
 
 class MicroPythonKey:
-    """A key running the core on MicroPython (WebAssembly) in a child process.
+    """A key running the core on MicroPython (wasm or unix: mpy.interpreter()) in a child process.
 
     storage: a board storage (MemoryStorage, VfsStorage: read, write,
         remove, list) whose records the key boots with; every stop() (power
@@ -226,12 +227,18 @@ class MicroPythonKey:
     ticks: what the key's ticks_ms() reads at boot (None: MicroPython's own);
         time.ticks_ms() wraps at 2**30, so a value just below that runs the
         key through the wrap.
+    heapsize: the MicroPython heap in bytes (None: the interpreter's default).
+        Only the unix port holds to it; the wasm build grows its heap.
     """
 
-    def __init__(self, storage=None, presence="auto", config=None, ticks=None):
+    def __init__(self, storage=None, presence="auto", config=None, ticks=None, heapsize=None):
         self._configure(storage, presence, config, ticks)
+        self.heapsize = heapsize
         self._proc = None
         self._pipe = None
+        self._tmp = None
+        self._console_reader = None
+        self._frames_ended = False
         self._write_lock = threading.Lock()
         self._lock = threading.Lock()
         self._conns = []
@@ -255,23 +262,23 @@ class MicroPythonKey:
 
     def start(self):
         """Power up: a new MicroPython process booting on `storage`."""
+        # The unix port uses its filesystem in place: it lives as long as the process.
+        self._tmp = tempfile.TemporaryDirectory(prefix="mpy-key-")
+        files = {"/" + p: open(os.path.join(mpy.REPO, p), "rb").read() for p in _BOARD_FILES}
+        cmd = mpy.key_command(self._tmp.name, _SCRIPT, files, self.heapsize)
         r, w = os.pipe()
         os.set_blocking(r, False)  # shared with the child: its reads never block
-        with tempfile.TemporaryDirectory(prefix="mpy-key-") as tmp:
-            files = {"/" + p: open(os.path.join(mpy.REPO, p), "rb").read() for p in _BOARD_FILES}
-            cmd = mpy.runner_command(tmp, files) + ["--key", os.path.join(tmp, "key.py")]
-            with open(os.path.join(tmp, "key.py"), "w") as f:
-                f.write(_SCRIPT)
-            try:
-                self._proc = subprocess.Popen(
-                    cmd, stdin=r, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=mpy.REPO)
-            finally:
-                os.close(r)
-            self._pipe = w
-            self.address = "micropython:%d" % self._proc.pid
-            threading.Thread(target=self._read_frames, daemon=True).start()
-            threading.Thread(target=self._read_console, daemon=True).start()
-            self._power_up()  # the runner has copied the files in by the time the key answers
+        try:
+            self._proc = subprocess.Popen(
+                cmd, stdin=r, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=mpy.REPO)
+        finally:
+            os.close(r)
+        self._pipe = w
+        self.address = "micropython:%d" % self._proc.pid
+        threading.Thread(target=self._read_frames, daemon=True).start()
+        self._console_reader = threading.Thread(target=self._read_console, daemon=True)
+        self._console_reader.start()
+        self._power_up()
         return self
 
     def reboot(self, storage=None, presence="auto", config=None, ticks=None):
@@ -334,6 +341,9 @@ class MicroPythonKey:
             except subprocess.TimeoutExpired:
                 self._proc.kill()
                 self._proc.wait()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
 
     @property
     def alive(self):
@@ -341,6 +351,13 @@ class MicroPythonKey:
 
     @property
     def console(self):
+        if self._frames_ended and self._console_reader is not None:
+            # The key closed its stdout: it is ending; all it wrote, to the end.
+            try:
+                self._proc.wait(5)
+                self._console_reader.join(5)
+            except subprocess.TimeoutExpired:
+                pass
         return "--- MicroPython console ---\n" + "".join(self._console)
 
     # -- the button --------------------------------------------------------------
@@ -439,6 +456,7 @@ class MicroPythonKey:
             else:  # B, A, E: someone waits for these
                 self._events.put((kind, payload))
         self.running = False
+        self._frames_ended = True
         self._events.put((None, b""))
         with self._lock:
             for conn in self._conns:
@@ -467,7 +485,7 @@ class MicroPythonKey:
 class KeyPool:
     """MicroPython keys kept running between tests (conftest's mpy_keys fixture).
 
-    A cold start costs a Node process and the core's import (~0.4 s); a key
+    A cold start costs a process and the core's import (~0.4 s on wasm); a key
     left running by one test is rebooted (reboot(): records from the new
     storage, new RAM state) for the next. A key a test stopped is gone, so
     power cycles stay real: a new process restored from the records.

@@ -6,6 +6,7 @@ and cryptography check the answers. test_board_micropython_wasm.py runs the
 same adapter on real MicroPython.
 """
 
+import errno
 import os
 import struct
 
@@ -124,3 +125,110 @@ def test_esp32s3_uses_gpio0_and_the_rgb_led(hw):
     boardkit.check_ceremony(host.responses)
     assert ("Pin", 0, 0, 1) in fakehw.EVENTS  # GPIO0 input with pull-up
     assert any(e[0] == "NeoPixel.write" and e[1] != (0, 0, 0) for e in fakehw.EVENTS)
+
+
+# -- usb_fido.FidoInterface against what micropython-lib's usb-device(-hid) really do ----------
+
+
+@pytest.mark.parametrize("version", ["0.1.0", "0.1.1", "0.2.0"])
+def test_answers_longer_than_one_report_go_out_whole_with_each_usb_device_hid(hw, version):
+    """usb-device-hid 0.1.0 (frozen in MicroPython v1.23-v1.26) returns None from send_report on success."""
+    import usb.device.hid
+
+    usb.device.hid.VERSION = version
+    host, _ = run(hw)
+    boardkit.check_ceremony(host.responses)  # makeCredential's answer takes a dozen reports
+    assert host.board.hid.tx_dropped == 0
+
+
+def _open_interface():
+    """A FidoInterface the (fake) host has configured, and a list of the reports the host got."""
+    import fakehw
+    import usb.device
+    from boards.micropython.usb_fido import FidoInterface
+
+    received = []
+
+    class Host:
+        def on_report(self, report):
+            received.append(report)
+
+        def tick(self):
+            pass
+
+    fakehw.HOST = Host()
+    itf = FidoInterface("key")
+    usb.device.get().init(itf, builtin_driver=False)
+    assert itf.is_open()
+    return itf, received
+
+
+def test_only_false_from_send_report_is_a_failure(hw):
+    import usb.device
+    import usb.device.hid
+    from ctaphid_host import packets
+
+    itf, received = _open_interface()
+    message = packets(0x01020304, 0x10, bytes(range(200)))  # an initialization packet + 3 continuations
+    for version in ("0.1.0", "0.2.0"):  # None, True on success
+        usb.device.hid.VERSION = version
+        del received[:]
+        assert [itf.write_report(p) for p in message] == [True] * 4
+        assert received == message
+    # The host stops reading: the report after the pending one times out (False)...
+    dev = usb.device.get()
+    dev.takes_in = False
+    assert itf.write_report(message[0]) is True  # taken by the stack, pending
+    assert itf.write_report(message[1]) is False  # send_report: still busy after 100 ms
+    # ... and the rest of that message is dropped at once; the next message tries again.
+    assert itf.write_report(message[2]) is False and itf.write_report(message[3]) is False
+    assert itf.tx_dropped == 3
+    dev.resume_in()
+    assert itf.write_report(message[0]) is True and itf.write_report(message[1]) is True
+
+
+@pytest.mark.parametrize("error", [RuntimeError("Not open"), OSError(22), ValueError("ep_addr")])
+def test_send_report_errors_from_below_are_a_dropped_report(hw, error):
+    from ctaphid_host import packets
+
+    itf, received = _open_interface()
+
+    def submit_xfer(ep, data, done_cb=None):
+        raise error
+
+    itf.submit_xfer = submit_xfer  # e.g. the host reset the bus between busy() and submit_xfer()
+    assert itf.write_report(packets(0x01020304, 0x10, b"x")[0]) is False
+    assert itf.tx_dropped == 1 and received == []
+
+
+# The errors MicroPython's machine.USBDevice.submit_xfer raises (extmod/machine_usb_device.c,
+# usb_device_submit_xfer): EINVAL while the device is inactive or switching, EBUSY when
+# TinyUSB cannot claim the endpoint, ValueError("ep") for an endpoint number out of range.
+OUT_FAULTS = [OSError(errno.EINVAL), OSError(errno.EBUSY), ValueError("ep")]
+
+
+@pytest.mark.parametrize("fault", OUT_FAULTS, ids=["EINVAL", "EBUSY", "ValueError"])
+@pytest.mark.parametrize("where", ["on_open", "in_the_completion_callback"])
+def test_out_transfer_errors_never_reach_the_main_loop(hw, fault, where):
+    """Arming the OUT endpoint fails: the key keeps running and arms it again once the stack allows."""
+    import fakehw
+    import usb.device
+    from run_micropython_key import run as run_key
+    from boards.rp2040 import config
+
+    faults = [fault] if where == "on_open" else [None, fault]  # the first arm, or the one after a report
+    fakehw.USB_INIT_HOOK = lambda: usb.device.get().out_faults.extend(faults)
+    seen = {}
+
+    def on_turn(n):
+        if n == 200:  # the key has been deaf for a while: the host resets the bus
+            seen["answers"] = (fakehw.HOST.init_response is not None) + len(fakehw.HOST.responses)
+            usb.device.get().bus_reset()
+
+    host, _ = run_key(config, boardkit.messages(), boardkit.write_settings(hw), str(hw / "pyfido.maintenance"), on_turn=on_turn)
+    assert "usb.fault" in fakehw.names()
+    # core.py left the failed transfer marked pending, so nothing more came in until the reset ...
+    assert seen["answers"] == (0 if where == "on_open" else 1)
+    # ... after which the key answered everything, and no exception reached the main loop.
+    boardkit.check_ceremony(host.responses)
+    assert host.board.errors == 0

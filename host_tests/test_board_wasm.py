@@ -1,11 +1,12 @@
-"""The board adapters on real MicroPython (WebAssembly build), over the same fakes.
+"""The board adapters on real MicroPython (WebAssembly build or unix port), over the same fakes.
 
 The MicroPython adapter (boards/micropython) and the CircuitPython adapter
 (boards/circuitpython, with the real adafruit_hid) each run makeCredential
 + getAssertion from a simulated USB host; CPython checks the answers with
-python-fido2. P-256 and randomness come from the harness's test bridges to
-Node's crypto (host_tests/mpy_wasm/), since the WebAssembly build has no C
-module and no os.urandom.
+python-fido2. On the WebAssembly build P-256 and randomness come from the
+harness's test bridges to Node's crypto (host_tests/mpy_wasm/), since it has
+no C module and no os.urandom; the unix port (PYFIDO_MICROPYTHON) has the
+real p256, cryptolib and os.urandom (host_tests/mpy.py).
 """
 
 import glob
@@ -58,7 +59,9 @@ with open("/pyfido.json", "w") as f:
     f.write(%(settings)r)
 messages = [(cmd, binascii.unhexlify(h)) for cmd, h in %(messages)r]
 from %(runner)s import run
-host, result = run(config, messages, "/pyfido.json", "/pyfido.maintenance", random=random)
+kwargs = {}
+%(variant)s
+host, result = run(config, messages, "/pyfido.json", "/pyfido.maintenance", random=random, **kwargs)
 import os
 print("STORE", " ".join(sorted(os.listdir("/pyfido"))))
 print("PRESSES", host.presses)
@@ -67,15 +70,37 @@ for cmd, payload in host.responses:
 """
 
 
-@pytest.mark.parametrize("runner,chip", [
-    ("run_micropython_key", "rp2040"),
-    ("run_micropython_key", "esp32s3"),
-    ("run_circuitpython_key", "rp2040"),
+# Variants of the MicroPython adapter's run (test_board_micropython.py has the CPython side).
+VARIANTS = {
+    "": "",
+    # usb-device-hid 0.1.0 (MicroPython v1.23-v1.26): send_report returns None on success
+    "hid-0.1.0": "import usb.device.hid\nusb.device.hid.VERSION = '0.1.0'",
+    # arming the OUT endpoint raises EBUSY in the completion callback of the
+    # first report; the host resets the bus after 200 turns
+    "out-fault": "\n".join([
+        "import fakehw, usb.device",
+        "fakehw.USB_INIT_HOOK = lambda: usb.device.get().out_faults.extend([None, OSError(16)])",
+        "def on_turn(n):",
+        "    if n == 200:",
+        "        print('ANSWERS-BEFORE-RESET', len(fakehw.HOST.responses))",
+        "        usb.device.get().bus_reset()",
+        "kwargs['on_turn'] = on_turn",
+    ]),
+}
+
+
+@pytest.mark.parametrize("runner,chip,variant", [
+    ("run_micropython_key", "rp2040", ""),
+    ("run_micropython_key", "esp32s3", ""),
+    ("run_circuitpython_key", "rp2040", ""),
+    ("run_micropython_key", "rp2040", "hid-0.1.0"),
+    ("run_micropython_key", "rp2040", "out-fault"),
 ])
-def test_ceremony_through_the_adapter_on_micropython(runner, chip):
+def test_ceremony_through_the_adapter_on_micropython(runner, chip, variant):
     script = SCRIPT % {
         "chip": chip,
         "runner": runner,
+        "variant": VARIANTS[variant],
         "settings": json.dumps({"store": "/pyfido"}),
         "messages": [(int(cmd), payload.hex()) for cmd, payload in boardkit.messages()],
     }
@@ -90,6 +115,10 @@ def test_ceremony_through_the_adapter_on_micropython(runner, chip):
     assert presses >= 2
     store = [l for l in lines if l.startswith("STORE ")][0].split()[1:]
     assert "state" in store and any(n.startswith("rk") for n in store)
+    if variant == "out-fault":
+        # deaf after INIT until the bus reset; the exception never reached the main loop
+        assert "ANSWERS-BEFORE-RESET 0" in lines
+        assert "Traceback" not in out
 
 
 def test_on_device_selftest_and_provisioning_helpers_on_micropython():
@@ -103,8 +132,9 @@ with open("/pyfido.json", "w") as f:
 from boards.common import provision_device, selftest
 from firmware import crypto
 import firmware.store
-# the wasm build has no os.urandom: the helpers take the bridge's randomness
-provision_device.os = type("os", (), {"urandom": staticmethod(random), "listdir": os.listdir, "stat": os.stat})
+if not hasattr(os, "urandom"):
+    # the wasm build has no os.urandom: the helpers take the bridge's randomness
+    provision_device.os = type("os", (), {"urandom": staticmethod(random), "listdir": os.listdir, "stat": os.stat})
 provision_device.init()
 provision_device.init()
 provision_device.attestation_keygen()

@@ -29,11 +29,29 @@ from test_e2e_extensions import client, pin_client  # noqa: F401 (pytest fixture
 from test_e2e_pin import protocol  # noqa: F401
 from test_e2e_u2f import manual_key, u2f  # noqa: F401
 
+_INSIDE = "looks inside the authenticator (its store), which a USB key does not show"
+_RECORDS = "writes records into the key's store from the test; a board gets them from tools/provision.py"
+_PROMPTS = "counts the key's calls for a touch, which only the virtual key's presence reports"
+
 _VIRTUAL_KEY_ONLY = {
-    test_e2e_webauthn: {},
-    test_e2e_pin: {},
+    test_e2e_webauthn: {
+        "test_get_next_assertion_walks_credentials_newest_first": _INSIDE,
+        "test_same_rp_and_user_id_overwrites": _INSIDE,
+        "test_reset_forgets_everything": _INSIDE,
+        "test_exclude_list_refuses_a_second_registration": _PROMPTS,
+        "test_batch_attestation_verifies_to_the_ca": _RECORDS,
+        "test_presence_refused_is_operation_denied": "needs a refused touch: the board has one button, no 'no'",
+        "test_reset_only_shortly_after_power_up": "shortens the reset window through the board's CONFIG",
+    },
+    test_e2e_pin: {
+        "test_credential_management": _INSIDE,
+        "test_enterprise_attestation": _RECORDS,
+    },
     test_e2e_extensions: {},
-    test_e2e_u2f: {},
+    test_e2e_u2f: {
+        "test_fido2client_u2f_fallback_polls_until_the_touch": _PROMPTS,
+        "test_ctap1_rides_out_keepalives": "slows down the CPython core's key generation (monkeypatch)",
+    },
     test_e2e_hid: {},
 }
 

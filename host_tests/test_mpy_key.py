@@ -1,4 +1,4 @@
-"""The MicroPython key harness itself (host_tests/mpy_key.py, host_tests/mpy_wasm/wasm_key.py)."""
+"""The MicroPython key harness itself (host_tests/mpy_key.py, host_tests/mpy_board/pipe_key.py)."""
 
 import os
 import threading

@@ -16,6 +16,12 @@ from mpy import MicroPythonError, run_micropython
 
 N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 
+
+@pytest.fixture(autouse=True)
+def _wasm_only():
+    # The unix port's runner is tested by test_mpy_unix.py.
+    mpy.only_on("wasm", "tests the Node runner and its bridges to Node's crypto")
+
 # ---------------------------------------------------------------------------
 # Runner and helper
 
@@ -84,16 +90,18 @@ def test_extra_files():
 def test_wasm_files_follow_globs_and_exclusions(tmp_path, monkeypatch):
     for rel in ("firmware/__init__.py", "firmware/ctap2/__init__.py", "firmware/ctap2/get_info.py",
                 "lib/cbor.py", "lib/cryptolib.py", "lib/p256/setup.py", "lib/pkg/__init__.py",
-                "lib/pkg/mod.py", "lib/notes.txt", "bridges/p256.py"):
+                "lib/pkg/mod.py", "lib/notes.txt", "bridges/p256.py", "board/pipe_key.py"):
         path = tmp_path / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("")
     monkeypatch.setattr(mpy, "REPO", str(tmp_path))
     monkeypatch.setattr(mpy, "BRIDGES", str(tmp_path / "bridges"))
+    monkeypatch.setattr(mpy, "KEY_BOARD", str(tmp_path / "board"))
     got = sorted(fs for _, fs in mpy.wasm_files())
     assert got == sorted([
         "/firmware/__init__.py", "/firmware/ctap2/__init__.py", "/firmware/ctap2/get_info.py",
-        "/lib/cbor.py", "/lib/pkg/__init__.py", "/lib/pkg/mod.py", "/bridges/p256.py"])
+        "/lib/cbor.py", "/lib/pkg/__init__.py", "/lib/pkg/mod.py", "/bridges/p256.py",
+        "/harness/pipe_key.py"])
 
 
 def test_missing_npm_package_fails_with_instructions(monkeypatch):

@@ -1,8 +1,10 @@
 """tools/provision.py against a fake mpremote that records the commands and plays the board."""
 
+import ast
 import importlib.util
 import json
 import os
+import re
 import sys
 
 import pytest
@@ -17,8 +19,10 @@ _spec.loader.exec_module(provision)
 PICO = {
     "runtime": "micropython", "version": [1, 27, 0], "platform": "rp2",
     "machine": "Raspberry Pi Pico with RP2040", "free": 800 * 1024, "p256": True, "hashlib": True,
-    "usb_device_hid": False, "frozen_core": False, "provisioned": False, "passkeys": 0, "readonly": False,
+    "usb_device_hid": False, "build": None, "provisioned": False, "passkeys": 0, "readonly": False,
 }
+# What pyfido_build (frozen by `make firmware`) tells the probe.
+BUILD = {"board": "rp2040", "adapter": "rp2040", "firmware_version": [0, 1, 0], "git": "v0.1-2-gabcdef0"}
 
 
 class Rig:
@@ -158,9 +162,20 @@ def test_force_wipes_then_provisions(tmp_path, monkeypatch, capsys):
 
 def test_missing_p256_module_is_explained(tmp_path, monkeypatch, capsys):
     rig = Rig(tmp_path, monkeypatch, p256=False)
+    monkeypatch.setattr(provision, "NATMOD_BUILD", str(tmp_path / "natmod"))  # whatever build/ holds
     assert rig.run() == 1
     err = capsys.readouterr().err
     assert "no P-256 module" in err and "armv6m" in err
+    assert "make firmware-p256-natmod" in err and "boards/README.md" in err
+
+
+def test_p256_native_module_is_taken_from_the_natmod_build(tmp_path, monkeypatch):
+    rig = Rig(tmp_path, monkeypatch, p256=False)
+    monkeypatch.setattr(provision, "NATMOD_BUILD", str(tmp_path / "natmod"))
+    (tmp_path / "natmod" / "armv6m").mkdir(parents=True)
+    (tmp_path / "natmod" / "armv6m" / "p256.mpy").write_bytes(b"M\x06\x0a" + bytes(30))
+    assert rig.run() == 0
+    assert copied(rig)["/lib/p256.mpy"] == (b"M\x06\x0a" + bytes(30)).hex()
 
 
 def test_p256_native_module_is_copied_when_the_firmware_lacks_it(tmp_path, monkeypatch):
@@ -171,10 +186,66 @@ def test_p256_native_module_is_copied_when_the_firmware_lacks_it(tmp_path, monke
     assert copied(rig)["/lib/p256.mpy"] == natmod.read_bytes().hex()
 
 
-def test_frozen_core_copies_only_the_entry_point(tmp_path, monkeypatch):
-    rig = Rig(tmp_path, monkeypatch, frozen_core=True, usb_device_hid=True)
+def frozen_image(tmp_path, monkeypatch, **probe):
+    """A board running a `make firmware` image: core, adapter, usb-device-hid and p256 inside."""
+    return Rig(tmp_path, monkeypatch, build=dict(BUILD), usb_device_hid=True, p256=True, **probe)
+
+
+def test_frozen_core_copies_only_the_entry_point_and_the_settings(tmp_path, monkeypatch, capsys):
+    rig = frozen_image(tmp_path, monkeypatch)
     assert rig.run() == 0
     assert sorted(copied(rig)) == ["/main.py", "/pyfido.json"]
+    assert not any(c[3:5] == ["mip", "install"] for c in rig.log)
+    out = capsys.readouterr().out
+    assert "found a frozen core: a `make firmware` image for rp2040, key firmware 0.1.0, built from v0.1-2-gabcdef0" in out
+    assert "copying only the entry point and the settings" in out
+    assert "note:" not in out  # same key firmware as this checkout
+    # the store and the self-test still run on the board, with the frozen core
+    execs = [c[4] for c in rig.log if c[3:4] == ["exec"]]
+    assert any("p.init()" in e for e in execs) and any("selftest.run()" in e for e in execs)
+
+
+def test_frozen_core_is_told_by_the_build_marker_not_by_file(tmp_path, monkeypatch):
+    """Frozen modules have __file__ (MicroPython 1.27+): the probe looks for pyfido_build instead."""
+    assert "'__file__'" not in provision.PROBE
+    assert "_frozen('pyfido_build')" in provision.PROBE
+    rig = Rig(tmp_path, monkeypatch, usb_device_hid=True)  # stock firmware: no marker
+    assert rig.run() == 0
+    assert "/firmware/ctaphid.mpy" in copied(rig)
+
+
+def test_copies_a_stock_install_left_are_removed_under_a_frozen_core(tmp_path, monkeypatch, capsys):
+    """'' is before '.frozen' on sys.path: /firmware and /boards would be imported instead."""
+    rig = frozen_image(tmp_path, monkeypatch)
+    left = {"/firmware/ctaphid.mpy": "00", "/firmware/ctap2/get_info.mpy": "00", "/boards/common/ui.mpy": "00",
+            "/lib/cbor.mpy": "00", "/lib/p256.mpy": "00", "/lib/usb/device/hid.mpy": "00", "/main.py": "00"}
+    rig.set(files=dict(left))
+    assert rig.run() == 0
+    assert sorted(copied(rig)) == ["/lib/usb/device/hid.mpy", "/main.py", "/pyfido.json"]
+    assert "removing the core's copies left on the filesystem" in capsys.readouterr().out
+    execs = [c[4] for c in rig.log if c[3:4] == ["exec"]]
+    removed = next(i for i, e in enumerate(execs) if "PYFIDO-REMOVED" in e)
+    assert removed < next(i for i, e in enumerate(execs) if "p.init()" in e)  # before the core is imported
+
+
+def test_stock_firmware_keeps_what_is_on_the_filesystem(tmp_path, monkeypatch):
+    rig = Rig(tmp_path, monkeypatch, usb_device_hid=True)
+    rig.set(files={"/lib/usb/device/hid.mpy": "00"})
+    assert rig.run() == 0
+    assert not any("PYFIDO-REMOVED" in " ".join(c) for c in rig.log)
+
+
+def test_frozen_core_of_another_key_firmware_version_is_noted(tmp_path, monkeypatch, capsys):
+    rig = frozen_image(tmp_path, monkeypatch)
+    rig.set(probe=dict(rig.board["probe"], build=dict(BUILD, firmware_version=[0, 0, 9])))
+    assert rig.run() == 0
+    out = capsys.readouterr().out
+    assert "note: this checkout is key firmware" in out and "keeps running 0.0.9" in out
+
+
+def test_error_messages_point_at_documents_in_the_repository():
+    for doc in set(re.findall(r"\b[\w/-]+\.md\b", open(os.path.join(REPO, "tools", "provision.py")).read())):
+        assert os.path.exists(os.path.join(REPO, doc)), doc
 
 
 def test_selftest_failure_stops_before_the_reset(rig, capsys):
@@ -223,3 +294,32 @@ def test_circuitpython_first_install_goes_through_the_drive(tmp_path, monkeypatc
     assert json.loads(bytes.fromhex(copied(rig)["/pyfido.json"]))["repl"] is False
     assert all(c[2] == "resume" for c in rig.log if c[0] == "connect")  # never a soft reset
     assert rig.board["resets"] == 2
+
+
+def test_probe_and_removal_run_on_micropython(tmp_path):
+    """The probe and the removal script on real MicroPython (WebAssembly, which freezes asyncio):
+    a pyfido_build.py on the filesystem is not a frozen core, a frozen module is found, sys.path
+    is left as it was, and removal takes whole directories."""
+    from mpy import run_micropython
+
+    spec = importlib.util.spec_from_file_location("firmware_manifest", os.path.join(REPO, "tools", "firmware_manifest.py"))
+    fm = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fm)
+    probe = provision.PROBE % {"store": provision.STORE_DIR, "stale": list(provision.STALE_WITH_FROZEN_CORE)}
+    script = "import sys\n_before = list(sys.path)\n" + probe + (
+        "print('SAME-PATH', sys.path == _before)\n"
+        "print('FROZEN-ASYNCIO', _frozen('asyncio') is not None)\n"
+        "import pyfido_build\n"  # the file on the filesystem is importable the ordinary way
+        "print('DECOY', pyfido_build.BOARD)\n"
+        "import os\n"
+        "print('FIRMWARE-FILES', len([n for n in os.listdir('/firmware') if n.endswith('.py')]) + "
+        "len([n for n in os.listdir('/firmware/ctap2') if n.endswith('.py')]))\n"
+    ) + provision.REMOVE % (["/firmware", "/nothing-here"],) + (
+        "print('LEFT', 'firmware' in os.listdir('/'))\n")
+    out = run_micropython(script, extra_files={"/pyfido_build.py": fm.marker("rp2040", describe="x")}).stdout
+    lines = dict(l.split(" ", 1) for l in out.splitlines() if " " in l)
+    info = ast.literal_eval(lines["PYFIDO-PROBE"])
+    assert info["build"] is None and info["stale"] == []
+    assert lines["SAME-PATH"] == "True" and lines["FROZEN-ASYNCIO"] == "True" and lines["DECOY"] == "rp2040"
+    assert int(lines["PYFIDO-REMOVED"]) == int(lines["FIRMWARE-FILES"]) > 20
+    assert lines["LEFT"] == "False"

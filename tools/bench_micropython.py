@@ -13,7 +13,7 @@ takes; the rest is the core's own Python.
 
 That heap figure is all of the key process: the core, the test-only crypto
 bridges, and the test board's framing (each 64-byte report crosses the pipe
-as hex, host_tests/mpy_wasm/wasm_key.py). The "core" column is the same
+as hex, host_tests/mpy_board/pipe_key.py). The "core" column is the same
 request type measured by host_tests/mpy_heap.py (what tools/bench_mpy.py
 reports): the core alone, fed reports directly, the bridges replaced by what
 a board's C modules allocate; "harness" is the difference.

@@ -1,6 +1,7 @@
-"""Heap per request under real MicroPython (the WebAssembly build under Node).
+"""Heap per request under real MicroPython (the WebAssembly build under Node, or the unix port).
 
     python tools/bench_mpy.py [--top N]
+    PYFIDO_MICROPYTHON=build/micropython-unix-32/micropython python tools/bench_mpy.py
 
 Runs the whole core -- CTAPHID, router, command modules, store, CBOR codec --
 on MicroPython and feeds it each request of host_tests/mpy_heap.py REQUESTS
@@ -26,11 +27,13 @@ transport alone, the largest message), and the 8 KB goal per request.
 """
 
 import argparse
+import os
 
 import hostpaths  # noqa: E402  (tools/ is sys.path[0] when a tool runs)
 
 hostpaths.setup("host_tests")
 
+from mpy import INTERPRETER_VAR, interpreter, word_bits  # noqa: E402
 from mpy_heap import GOAL, REQUESTS, measure  # noqa: E402
 
 # Layers of the core, by function label prefix (module path under firmware/).
@@ -44,6 +47,12 @@ LAYERS = (
     ("crypto", ("crypto.",)),
     ("cbor", ("cbor.",)),
 )
+
+
+def interpreter_name():
+    if interpreter() == "wasm":
+        return "MicroPython 1.27 (WebAssembly)"
+    return "the MicroPython unix port, %d-bit (%s)" % (word_bits(), os.environ[INTERPRETER_VAR])
 
 
 def layer_of(label):
@@ -61,7 +70,7 @@ def main():
     rows = measure(heap_maps=True)
     profiled = measure(profile=True)
 
-    print("Heap per request under MicroPython 1.27 (WebAssembly), collector off, through CTAPHID")
+    print("Heap per request under %s, collector off, through CTAPHID" % interpreter_name())
     print("  %-38s %5s %6s %6s %6s %6s %6s %5s %6s" % (
         "request", "bytes", "total", "bridge", "C est", "core", "allocs", "flash", "/ 8 KB"))
     for name in REQUESTS:

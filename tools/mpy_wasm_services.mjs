@@ -315,7 +315,7 @@ export function selfTest() {
 // -- keyio: a framed pipe between a test and a key running on MicroPython --
 //
 // Registered as the JS module `keyio` by `tools/mpy_wasm.mjs --key`; the
-// test-only board host_tests/mpy_wasm/wasm_key.py is its only user. Frames in
+// test-only board host_tests/mpy_board/pipe_key.py is its only user. Frames in
 // both directions: KIND (1 ASCII byte) LENGTH (4 bytes, big-endian) PAYLOAD.
 // The test (host_tests/mpy_key.py) writes them to the child's stdin, a pipe
 // whose read end it made O_NONBLOCK before spawning Node (the flag belongs to

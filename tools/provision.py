@@ -11,7 +11,11 @@ Steps (each failure stops with what to do about it):
      gets .py, its .mpy format differs) plus the board adapter, after
      checking it fits; install usb-device-hid (mip) or adafruit_hid, the
      P-256 native module where the firmware has no p256 built in, and a
-     SHA-256 shim on CircuitPython ports without hashlib;
+     SHA-256 shim on CircuitPython ports without hashlib. A `make firmware`
+     image has the core, the adapter, usb-device-hid and p256 inside (its
+     frozen build marker pyfido_build says so): then only /main.py and the
+     settings are copied, and copies of the core an earlier stock-firmware
+     install left on the filesystem are removed (they would shadow it);
   4. on the device: create the store (the master secret comes from the
      board's RNG and never leaves it); optionally an attestation key whose
      certificate is signed here (--attestation-ca) or a batch identity
@@ -46,6 +50,14 @@ from boards.rp2040 import config as rp2040  # noqa: E402
 CHIPS = {"rp2040": rp2040, "esp32s3": esp32s3}
 MICROPYTHON_LIB_PACKAGES = ("usb-device-hid",)  # pulls in usb-device
 STORE_DIR = st.DEFAULTS["store"]
+# Where `make firmware-p256-natmod` puts p256.mpy (build/natmod/<arch>/), the default of --p256-mpy.
+NATMOD_BUILD = os.path.join(REPO, "build", "natmod")
+# What a stock-firmware install leaves on the filesystem that a firmware with
+# the core frozen in makes stale: /firmware and /boards shadow the frozen
+# packages ('' is before '.frozen' on sys.path), and /lib's cbor and p256
+# are frozen or built in. Removed when the probe finds a frozen core.
+STALE_WITH_FROZEN_CORE = ("/firmware", "/boards", "/cbor.mpy", "/cbor.py", "/pyfido_build.py",
+                          "/pyfido_build.mpy", "/lib/cbor.mpy", "/lib/cbor.py", "/lib/p256.mpy")
 
 
 class ProvisionError(Exception):
@@ -76,7 +88,32 @@ try:
     _ro = storage.getmount('/').readonly
 except Exception:
     pass
-_fw = _has('firmware.main_loop')
+# The build marker `make firmware` freezes (tools/firmware_manifest.py),
+# looked up among the frozen modules only: '' comes before '.frozen' on
+# sys.path, so a file of that name on the filesystem must not count.
+# (Frozen modules have a __file__ since MicroPython 1.27: no help.)
+def _frozen(name):
+    _path = list(sys.path)
+    try:
+        sys.path.clear()
+        sys.path.append('.frozen')
+        sys.modules.pop(name, None)
+        return __import__(name)
+    except ImportError:
+        return None
+    finally:
+        sys.path.clear()
+        sys.path.extend(_path)
+_b = _frozen('pyfido_build')
+_build = None if _b is None else {
+    'board': _b.BOARD, 'adapter': _b.ADAPTER, 'firmware_version': tuple(_b.FIRMWARE_VERSION), 'git': _b.GIT_DESCRIBE}
+def _exists(p):
+    try:
+        os.stat(p)
+        return True
+    except OSError:
+        return False
+_STALE = %(stale)r
 print('PYFIDO-PROBE', repr({
     'runtime': sys.implementation.name,
     'version': tuple(sys.implementation.version[:3]),
@@ -86,7 +123,8 @@ print('PYFIDO-PROBE', repr({
     'p256': _has('p256'),
     'hashlib': _has('hashlib', 'sha256'),
     'usb_device_hid': _has('usb.device.hid'),
-    'frozen_core': _fw and not hasattr(__import__('firmware'), '__file__'),
+    'build': _build,
+    'stale': [p for p in _STALE if _exists(p)] if _build else [],
     'provisioned': 'state' in _names,
     'passkeys': len([n for n in _names if n.startswith('rk') and not n.endswith('.new')]),
     'readonly': _ro,
@@ -124,7 +162,7 @@ class Board:
         if "no device found" in out or "failed to access" in out or "could not open port" in out.lower():
             raise ProvisionError(
                 "No board found. Plug the board in (MicroPython or CircuitPython flashed, see "
-                "docs/readme-boards.md) or name its port with --port. A board that already is a "
+                "boards/README.md) or name its port with --port. A board that already is a "
                 "locked key shows no serial port: hold its button for 5 seconds while it is idle; "
                 "it restarts in maintenance mode for one boot.")
         if check and r.returncode != 0:
@@ -138,7 +176,7 @@ class Board:
         return self.run("exec", code)
 
     def probe(self):
-        out = self.exec(PROBE % {"store": STORE_DIR})
+        out = self.exec(PROBE % {"store": STORE_DIR, "stale": list(STALE_WITH_FROZEN_CORE)})
         for line in out.splitlines():
             if line.startswith("PYFIDO-PROBE "):
                 return ast.literal_eval(line[len("PYFIDO-PROBE "):])
@@ -151,7 +189,7 @@ def identify(info):
     runtime = info["runtime"]
     if runtime not in ("micropython", "circuitpython"):
         raise ProvisionError("The board runs %r, not MicroPython or CircuitPython: flash one of them "
-                             "first (docs/readme-boards.md)" % runtime)
+                             "first (boards/README.md)" % runtime)
     key = "MICROPYTHON_PLATFORM" if runtime == "micropython" else "CIRCUITPYTHON_PLATFORM"
     for name, chip in CHIPS.items():
         if info["platform"] == getattr(chip, key):
@@ -164,7 +202,7 @@ def identify(info):
     need = chip.MIN_MICROPYTHON if runtime == "micropython" else chip.MIN_CIRCUITPYTHON
     if tuple(info["version"]) < need:
         raise ProvisionError("%s %s on %s is too old: the adapter needs %s or newer. Flash a newer "
-                             "firmware (docs/readme-boards.md)." % (
+                             "firmware (boards/README.md)." % (
                                  runtime, _v(info["version"]), name, _v(need)))
     return runtime, name, chip
 
@@ -192,9 +230,10 @@ def core_sources(chip_name, runtime, frozen_core):
     """[(local .py, path on the board)] of the core and the adapter."""
     files = []
 
-    def add(pattern, base=REPO):
+    def add(pattern, base=REPO, skip=()):
         for path in sorted(glob.glob(os.path.join(REPO, pattern), recursive=True)):
-            files.append((path, "/" + os.path.relpath(path, base).replace(os.sep, "/")))
+            if os.path.basename(path) not in skip:
+                files.append((path, "/" + os.path.relpath(path, base).replace(os.sep, "/")))
 
     if not frozen_core:
         add("firmware/**/*.py")
@@ -203,14 +242,61 @@ def core_sources(chip_name, runtime, frozen_core):
         add("boards/common/*.py")
         add("boards/%s/*.py" % chip_name)
         if runtime == "micropython":
-            add("boards/micropython/__init__.py")
-            add("boards/micropython/app.py")
-            add("boards/micropython/usb_fido.py")
+            # the same files `make firmware` freezes (tools/firmware_manifest.py)
+            add("boards/micropython/*.py", skip=("main.py",))  # main.py: entry_points()
         else:
             add("boards/circuitpython/__init__.py")
             add("boards/circuitpython/app.py")
             add("boards/circuitpython/setup.py")
     return files
+
+
+def report_frozen_core(info):
+    """True when the firmware has the core frozen in (`make firmware`); says what was found."""
+    build = info.get("build")
+    if not build:
+        return False
+    print("found a frozen core: a `make firmware` image for %s, key firmware %s, built from %s; "
+          "copying only the entry point and the settings" % (build["board"], _v(build["firmware_version"]), build["git"]))
+    here = local_firmware_version()
+    if tuple(build["firmware_version"]) != here:
+        print("note: this checkout is key firmware %s; the image keeps running %s until you flash a new "
+              "one (make firmware)" % (_v(here), _v(build["firmware_version"])))
+    return True
+
+
+def local_firmware_version():
+    sys.path.insert(0, os.path.join(REPO, "tools"))
+    import firmware_manifest
+
+    return firmware_manifest.firmware_version()
+
+
+# Removes paths (files or whole directories) on the board; prints how many files went.
+REMOVE = r"""
+import os
+def _rm(p):
+    try:
+        d = os.stat(p)[0] & 0x4000
+    except OSError:
+        return 0
+    if not d:
+        os.remove(p)
+        return 1
+    n = 0
+    for e in os.listdir(p):
+        n += _rm(p + '/' + e)
+    os.rmdir(p)
+    return n
+print('PYFIDO-REMOVED', sum(_rm(p) for p in %r))
+"""
+
+
+def remove_stale(board, paths):
+    """Remove copies of the core a stock-firmware install left: they would shadow the frozen core."""
+    print("removing the core's copies left on the filesystem by an earlier install (they would be "
+          "imported instead of the frozen core): " + ", ".join(paths))
+    parse_result(board.exec(REMOVE % (list(paths),)), "PYFIDO-REMOVED")
 
 
 def entry_points(runtime):
@@ -255,10 +341,13 @@ def extra_packages(info, runtime, chip, args):
             files.append((os.path.join(os.path.dirname(spec.origin), "_sha256.py"), "/lib/_pyfido_sha256.py"))
             files.append((os.path.join(REPO, "boards", "circuitpython", "hashlib_shim.py"), "/lib/hashlib.py"))
     if not info["p256"]:
-        path = args.p256_mpy or os.path.join(REPO, "build", "natmod", chip.NATMOD_ARCH, "p256.mpy")
+        path = args.p256_mpy or os.path.join(NATMOD_BUILD, chip.NATMOD_ARCH, "p256.mpy")
         if not os.path.exists(path):
-            how = ("build lib/p256 as a native module for %s (ARCH=%s) and pass it with --p256-mpy, "
-                   "or flash a firmware with p256 built in (make firmware)" % (chip.__name__.split(".")[1], chip.NATMOD_ARCH))
+            how = ("stock MicroPython has none. Build lib/p256 as a native module with a MicroPython "
+                   "source tree of the version the board runs (v%s): make firmware-p256-natmod "
+                   "MICROPY_DIR=... (it writes build/natmod/%s/p256.mpy, taken from there, or pass one "
+                   "with --p256-mpy); or flash a firmware with p256 built in (make firmware). "
+                   "See boards/README.md" % (_v(info["version"]), chip.NATMOD_ARCH))
             if runtime == "circuitpython":
                 how = ("CircuitPython loads native modules only from version 10.3 on boards built "
                        "with them, and needs a module built against CircuitPython: pass one with "
@@ -398,9 +487,10 @@ def provision(args):
         runtime, _v(info["version"]), chip_name, info.get("machine") or info["platform"],
         "%d KB" % (info["free"] // 1024) if info["free"] >= 0 else "unknown"))
     refuse_if_provisioned(info, args.force)
+    frozen_core = report_frozen_core(info)
 
     with tempfile.TemporaryDirectory(prefix="pyfido-provision-") as tmp:
-        sources = core_sources(chip_name, runtime, info["frozen_core"])
+        sources = core_sources(chip_name, runtime, frozen_core)
         if runtime == "micropython":
             files = compile_mpy(sources, os.path.join(tmp, "mpy"), mpy_cross)
         else:
@@ -421,6 +511,8 @@ def provision(args):
                 "with the core frozen in (make firmware BOARD=%s)." % (
                     need_with_store // 1024, need // 1024, info["free"] // 1024, chip_name))
 
+        if info.get("stale"):  # before anything imports the core: the frozen one must answer
+            remove_stale(board, info["stale"])
         if info["provisioned"]:
             board.exec("from boards.common import provision_device as p\np.wipe()")
         if runtime == "micropython" and not info["usb_device_hid"]:

@@ -14,6 +14,21 @@ log_exception(e) and storage. Here they are built from small runtime parts:
 Every call the main loop makes feeds the watchdog, moves the LED pattern on
 and samples the button, so a loop that stops calling the board -- a wedged
 loop -- is what the watchdog catches.
+
+User presence (the contract is in firmware/presence.py). The button is
+sampled wherever the loop is (idle() between requests, wait_touch() during
+one) and only a press *edge* counts, so a button held before a request does
+not approve it. A request is "asking" from its first look at the button
+(wait_touch, or the LED set to "touch") until the core shows another
+pattern (answered, refused, cancelled) or, for a U2F client -- which polls
+with a new request every 100-250 ms instead of waiting --, until
+TOUCH_LATCH_MS after its last poll. A press that begins while a request is
+asking is latched for TOUCH_LATCH_MS: the next wait_touch() takes it,
+whether it comes from the same poll loop or a new request. A press that
+begins while nothing asks is never latched: it can only be a maintenance
+press. When a U2F client stops polling, the LED goes back from "touch" to
+"idle" at the end of that window, so it never asks for a press that
+nothing would use.
 """
 
 import sys
@@ -29,6 +44,12 @@ MAX_MSG_SIZE = const(7609)
 # How long idle() sleeps: short enough that a report waiting in the USB
 # stack is picked up within a few ms (CircuitPython keeps only one).
 _IDLE_SLEEP_MS = const(1)
+# How long a press made while a request asks stays good for a wait_touch(),
+# and how long a request that stopped looking (a U2F client between two
+# polls, or one that gave up) still counts as asking: the "about two
+# seconds" of firmware/presence.py, well above the 100-250 ms U2F clients
+# wait between polls.
+TOUCH_LATCH_MS = const(2000)
 
 
 class Board:
@@ -44,7 +65,11 @@ class Board:
         self.random = random
         self.watchdog = watchdog
         self._on_long_press = on_long_press
-        self._press_used = False  # the current press approved a request
+        # The current press met a request (it approved one, or it was down
+        # while one asked): a touch, never a maintenance press.
+        self._press_taken = False
+        self._latched_at = None  # ticks of a press made while asking, not yet used
+        self._asked_at = None  # ticks a request last looked for a press; None: nothing asks
         self._last_service = None
         self.errors = 0  # exceptions logged by the main loop
 
@@ -62,23 +87,36 @@ class Board:
     # -- user presence and LED -----------------------------------------------
 
     def wait_touch(self, timeout_ms):
-        """TOUCH_OK when a press begins within timeout_ms, else TOUCH_TIMEOUT.
+        """TOUCH_OK when a press begins within timeout_ms or was latched for it, else TOUCH_TIMEOUT.
 
-        Only a press that *starts* while a request waits counts (the button's
-        edge): holding the button down before the request does not approve it.
+        Only a press that *starts* while a request asks counts (the button's
+        edge): holding the button down before the request does not approve
+        it. One press approves one call: the latch is used up by the call
+        that reports it.
         """
         clock = self._clock
         start = clock.ticks_ms()
         while True:
             self._service(True)
-            if self.button.sample():
-                self._press_used = True
+            self._look(True)
+            if self._latched_at is not None:
+                self._latched_at = None
+                self._asked_at = None  # answered: the next request asks anew
                 return TOUCH_OK
-            if clock.ticks_diff(clock.ticks_ms(), start) >= timeout_ms:
+            now = clock.ticks_ms()
+            self._asked_at = now
+            if clock.ticks_diff(now, start) >= timeout_ms:
                 return TOUCH_TIMEOUT
             clock.sleep_ms(1)
 
     def led(self, pattern):
+        # "touch" asks for a press (U2F's check() shows it after each poll);
+        # any other pattern but a wink (which goes back to what it replaced)
+        # means the request is over.
+        if pattern == "touch":
+            self._asked_at = self._clock.ticks_ms()
+        elif pattern != "wink":
+            self._asked_at = None
         self._led.show(pattern)
 
     # -- time ----------------------------------------------------------------
@@ -92,16 +130,23 @@ class Board:
     def idle(self):
         """Nothing to do: look after the hardware, then sleep a little."""
         self._service()
+        asked = self._asked_at
+        asking = asked is not None
+        if asking and self._clock.ticks_diff(self._clock.ticks_ms(), asked) >= TOUCH_LATCH_MS:
+            # The U2F client stopped polling (gave up, or got its answer
+            # elsewhere): stop asking the person for a press nothing would use.
+            self._asked_at = None
+            asking = False
+            self._led.replace("touch", "idle")
+        self._look(asking)
         button = self.button
-        button.sample()
-        if not button.pressed:
-            self._press_used = False
-        elif (
+        if (
             self._on_long_press is not None
-            and not self._press_used
+            and button.pressed
+            and not self._press_taken
             and button.held_ms() >= LONG_PRESS_MS
         ):
-            self._on_long_press()
+            self._maintenance()
         self._clock.sleep_ms(_IDLE_SLEEP_MS)
 
     def feed_watchdog(self):
@@ -113,6 +158,40 @@ class Board:
         print_exception(e)
 
     # -- internals -----------------------------------------------------------
+
+    def _look(self, asking):
+        """Sample the button; latch a press that begins while a request asks."""
+        button = self.button
+        began = button.sample()
+        clock = self._clock
+        now = clock.ticks_ms()
+        latched = self._latched_at
+        if latched is not None and clock.ticks_diff(now, latched) >= TOUCH_LATCH_MS:
+            self._latched_at = None  # nothing took it in time
+        if not button.pressed:
+            self._press_taken = False
+        elif asking:
+            self._press_taken = True
+            if began:
+                self._latched_at = now
+
+    def _maintenance(self):
+        """A long press while idle: maintenance mode, once the button is let go.
+
+        The reset waits for the release: the RP2040's boot ROM reads BOOTSEL
+        (the flash chip-select line) at every reset, machine.reset()'s
+        watchdog reboot included, and starts its USB bootloader instead of
+        the firmware while it is held. The LED goes off -- "not a key any
+        more, let go" -- and the watchdog is fed meanwhile.
+        """
+        self._led.show("off")
+        button = self.button
+        clock = self._clock
+        while button.pressed:
+            self.feed_watchdog()
+            clock.sleep_ms(_IDLE_SLEEP_MS)
+            button.sample()
+        self._on_long_press()
 
     def _service(self, force=False):
         now = self._clock.ticks_ms()

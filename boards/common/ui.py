@@ -92,6 +92,13 @@ class Led:
         self._since = now
         self.update()
 
+    def replace(self, old, new):
+        """Show `new` instead of `old`: now if `old` is shown, else after the wink that covers it."""
+        if self.pattern == old:
+            self.show(new)
+        elif self._base == old:
+            self._base = new
+
     def update(self):
         now = self._ticks_ms()
         elapsed = self._ticks_diff(now, self._since)

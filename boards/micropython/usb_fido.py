@@ -31,6 +31,26 @@ _XFER_RESULT_SUCCESS = const(0)
 # How long write_report waits for the host to take the previous report.
 _SEND_TIMEOUT_MS = const(100)
 
+# What submit_xfer() can raise from the layers below (line numbers of
+# micropython-lib 8380c7bb and MicroPython v1.28.0; v1.23.0 raises the same
+# but "DCD error"):
+#   RuntimeError  usb/device/core.py Interface.submit_xfer(): "Not open"
+#                 (l. 601-602); _Device._submit_xfer(): "xfer_pending"
+#                 (l. 312-313); "DCD error" (l. 603-604, usb-device >= 0.2.1)
+#   ValueError    core.py _Device._submit_xfer(): "ep_addr", an endpoint the
+#                 host has not (or no longer) configured (l. 310-311);
+#                 extmod/machine_usb_device.c usb_device_submit_xfer(): "ep"
+#                 out of range (l. 107-114)
+#   OSError       machine_usb_device.c: EINVAL while the device is inactive
+#                 or switching (usb_device_check_active(), l. 86-90, 98);
+#                 EBUSY when TinyUSB cannot claim the endpoint (l. 116-118)
+# core.py records the transfer as pending (l. 319) before the C call, so
+# after an OSError or ValueError from there every retry meets "xfer_pending"
+# until the stack clears it: the host's bus reset / new configuration
+# (core.py _reset_cb, _open_itf_cb; on_open arms again) or the completion
+# of the transfer TinyUSB still had (which calls _rx_done).
+_XFER_ERRORS = (RuntimeError, OSError, ValueError)
+
 
 class FidoInterface(HIDInterface):
     """CTAPHID's HID interface: 64-byte input and output reports, no report IDs."""
@@ -98,8 +118,13 @@ class FidoInterface(HIDInterface):
         self._rx_armed = True
         try:
             self.submit_xfer(self._out_ep, self._rx, self._rx_done)
-        except RuntimeError:
-            self._rx_armed = False  # closed meanwhile; re-armed on open
+        except _XFER_ERRORS:
+            # Closed, switching or busy meanwhile: the host is NAKed, and the
+            # next main-loop turn (service(), read_report()), a completion
+            # or on_open() tries again. Never raised: this also runs inside
+            # USB callbacks, where an exception would surface in whatever
+            # the main loop was doing.
+            self._rx_armed = False
 
     def _rx_done(self, ep, result, xferred_bytes):
         self._rx_armed = False
@@ -128,7 +153,18 @@ class FidoInterface(HIDInterface):
         if self._tx_failing and not buf[4] & 0x80:
             self.tx_dropped += 1
             return False
-        if self.send_report(buf, _SEND_TIMEOUT_MS):
+        try:
+            sent = self.send_report(buf, _SEND_TIMEOUT_MS)
+        except _XFER_ERRORS:
+            sent = False  # the host reset or closed the interface meanwhile
+        # Only False is a failure (closed, or the previous report still not
+        # taken after the timeout). usb-device-hid 0.1.0 (micropython-lib
+        # 583bc0da, frozen in MicroPython v1.23.0 to v1.26.1) ends
+        # send_report() with `self.submit_xfer(self._int_ep, report_data)`
+        # and no return statement (hid.py l. 112-125): success is None;
+        # 0.1.1 (bdc4706c "Return True after submit_xfer", v1.27.0 on) and
+        # 0.2.0 return True (l. 118-132).
+        if sent is not False:
             self._tx_failing = False
             return True
         self._tx_failing = True

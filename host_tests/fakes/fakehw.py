@@ -1,14 +1,53 @@
 """The test's side of the fake hardware: what the fakes record and the hooks they call.
 
-EVENTS  every call an adapter made that a test may check, in order
-HOST    the simulated USB host (a ctaphid_host.CtapHidHost or None)
-BUTTON  the physical button: pressed or not
+EVENTS    every call an adapter made that a test may check, in order
+HOST      the simulated USB host (a ctaphid_host.CtapHidHost or None)
+BUTTON    the physical button: pressed or not
+CLOCK     a SimClock when the test runs the key on simulated time, else None
+          (the fakes then use MicroPython's time.ticks_ms)
+WATCHDOG  the last machine.WDT the adapter started
 """
+
+import time
 
 EVENTS = []
 HOST = None
 BUTTON = {"pressed": False}
 USB_INIT_HOOK = None  # called with no argument when the FIDO device goes on the bus
+CLOCK = None
+WATCHDOG = None
+
+# MicroPython's ticks_ms() period on every 32-bit port.
+TICKS_PERIOD = 1 << 30
+
+
+class SimClock:
+    """MicroPython's wrapping ms ticks, moving only when the key sleeps (sleep_ms).
+
+    The key's board gets it as its clock (ticks_ms, ticks_diff, sleep_ms), so a
+    scenario of seconds runs in a fraction of that, the same way every time.
+    """
+
+    def __init__(self, start=TICKS_PERIOD - 1500):
+        self.now = start  # wraps 1.5 s in: every timer is measured across it
+
+    def ticks_ms(self):
+        return self.now
+
+    def ticks_diff(self, new, old):
+        half = TICKS_PERIOD // 2
+        return ((new - old + half) % TICKS_PERIOD) - half
+
+    def sleep_ms(self, ms):
+        self.now = (self.now + ms) % TICKS_PERIOD
+
+
+def ticks_ms():
+    return CLOCK.now if CLOCK is not None else time.ticks_ms()
+
+
+def ticks_diff(new, old):
+    return CLOCK.ticks_diff(new, old) if CLOCK is not None else time.ticks_diff(new, old)
 
 
 def button():
@@ -27,10 +66,12 @@ def names():
 
 
 def reset():
-    global HOST, USB_INIT_HOOK
+    global HOST, USB_INIT_HOOK, CLOCK, WATCHDOG
     del EVENTS[:]
     HOST = None
     USB_INIT_HOOK = None
+    CLOCK = None
+    WATCHDOG = None
     BUTTON["pressed"] = False
 
 

@@ -32,13 +32,27 @@ class Pin:
 
 
 class WDT:
+    """Counts feeds and the longest time between two (fakehw's clock): past timeout a board would reset."""
+
     def __init__(self, id=0, timeout=5000):
         self.timeout = timeout
         self.feeds = 0
+        self.longest_gap = 0
+        self._last = fakehw.ticks_ms()
+        fakehw.WATCHDOG = self
         fakehw.log("WDT", timeout)
 
     def feed(self):
+        self.gap()
+        self._last = fakehw.ticks_ms()
         self.feeds += 1
+
+    def gap(self):
+        """ms since the last feed; updates longest_gap."""
+        gap = fakehw.ticks_diff(fakehw.ticks_ms(), self._last)
+        if gap > self.longest_gap:
+            self.longest_gap = gap
+        return gap
 
 
 class ResetCalled(BaseException):

@@ -14,11 +14,13 @@
 #   bench-p256-compare    the same next to another version of lib/p256
 #                         (P256_BASE_REF=main by default), in one run
 #   p256-table-check      the committed comb table matches gen_table.py
-#   firmware-p256-natmod  MICROPY_DIR=...: native p256.mpy (armv6m, xtensawin)
-#   firmware-p256-unix    MICROPY_DIR=...: unix port with the user C module,
-#                         then the MicroPython smoke test on it
-#   firmware-p256-rp2     MICROPY_DIR=... [BOARD=RPI_PICO]: rp2 firmware with
-#                         the user C module
+#   firmware-p256-natmod  MICROPY_DIR=...: native p256.mpy for the boards'
+#                         architectures (armv6m, xtensawin) whose compiler is
+#                         on PATH, or P256_NATMOD_ARCHS="..." exactly
+#   firmware-p256-unix    MICROPY_DIR=...: unix port, 64- and 32-bit, with the
+#                         user C module and the core frozen in, into
+#                         build/micropython-unix-{64,32}/; the smoke test on each
+# (rp2/esp32 firmware with the user C module: `make firmware`, boards/boards.mk)
 
 P256_DIR := lib/p256
 P256_CORE := $(P256_DIR)/p256.c $(P256_DIR)/p256.h $(P256_DIR)/p256_table.h
@@ -33,7 +35,7 @@ P256_APT := sh tools/ensure_apt.sh
 
 .PHONY: p256-host p256-host32 p256-m0 p256-m0-build p256-ct p256-ct-build bench-p256 bench-p256-compare \
         p256-table-check p256-arm-tools p256-valgrind p256-mbedtls p256-need-micropython \
-        firmware-p256-natmod firmware-p256-unix firmware-p256-rp2
+        firmware-p256-natmod p256-natmod-deps firmware-p256-unix
 
 # --- CPython extension -------------------------------------------------------
 P256_HOST_SO := $(BUILD)/host/p256.so
@@ -168,26 +170,94 @@ p256-need-micropython:
 	  echo "       e.g. make $(MAKECMDGOALS) MICROPY_DIR=~/src/micropython" >&2; \
 	  echo "       ('$(MICROPY_DIR)' has no py/dynruntime.mk)" >&2; exit 1; }
 
-P256_NATMOD_ARCHS ?= armv6m xtensawin
+# Architectures of the boards: armv6m (RP2040), xtensawin (ESP32-S3). By
+# default those whose compiler is on PATH are built and the others skipped,
+# saying why; P256_NATMOD_ARCHS="..." builds exactly those (any arch of
+# MicroPython's py/dynruntime.mk) and fails when a compiler is missing.
+P256_NATMOD_BOARD_ARCHS := armv6m xtensawin
+P256_NATMOD_ARCHS ?=
+# The compiler py/dynruntime.mk runs for each arch ($(CROSS)gcc there), and
+# where it comes from.
+P256_NATMOD_CC = $(strip \
+  $(if $(filter armv6m armv7m armv7emsp armv7emdp,$(1)),arm-none-eabi-gcc, \
+  $(if $(filter xtensawin,$(1)),xtensa-esp32-elf-gcc, \
+  $(if $(filter xtensa,$(1)),xtensa-lx106-elf-gcc, \
+  $(if $(filter rv32imc rv64imc,$(1)),riscv64-unknown-elf-gcc, \
+  $(if $(filter x64 x86,$(1)),gcc,))))))
+P256_NATMOD_CC_HINT_arm-none-eabi-gcc := Debian gcc-arm-none-eabi and libnewlib-arm-none-eabi
+P256_NATMOD_CC_HINT_xtensa-esp32-elf-gcc := ESP-IDF: source its export.sh
+P256_NATMOD_CC_HINT_xtensa-lx106-elf-gcc := the ESP8266 toolchain (esp-open-sdk)
+P256_NATMOD_CC_HINT_riscv64-unknown-elf-gcc := Debian gcc-riscv64-unknown-elf and picolibc-riscv64-unknown-elf
+P256_NATMOD_CC_HINT_gcc := Debian gcc (gcc-multilib for x86)
+# The arm compiler is installed when an Arm arch is wanted (Debian).
+P256_NATMOD_WANTS_ARM := $(filter armv6m armv7m armv7emsp armv7emdp,$(or $(P256_NATMOD_ARCHS),$(P256_NATMOD_BOARD_ARCHS)))
 
-# Each arch needs its cross compiler on PATH: arm-none-eabi-gcc (installed
-# here) for armv6m, xtensa-esp32-elf-gcc (from ESP-IDF) for xtensawin.
-firmware-p256-natmod: p256-need-micropython p256-arm-tools | venv
-	@for arch in $(P256_NATMOD_ARCHS); do \
-	  $(MAKE) -C $(P256_DIR)/natmod MPY_DIR=$(abspath $(MICROPY_DIR)) ARCH=$$arch \
-	    BUILD=$(abspath $(BUILD))/natmod/$$arch PYTHON=$(abspath $(PY)) || exit 1; \
-	  mkdir -p $(BUILD)/natmod/$$arch && mv $(P256_DIR)/natmod/p256.mpy $(BUILD)/natmod/$$arch/p256.mpy; \
-	  echo "built $(BUILD)/natmod/$$arch/p256.mpy"; \
+# (This recipe runs under make -n too, as every line naming $(MAKE) does:
+# nothing in it may destroy a build.)
+# Each arch is built in build/natmod/<arch>/, through a Makefile there that
+# includes lib/p256/natmod/Makefile (py/dynruntime.mk wants one in its
+# directory): p256.mpy and mpy_ld.py's .mpy_ld_cache land there, not in the
+# source tree, and two builds never share a directory.
+# MicroPython's tools/mpy_ld.py (run by py/dynruntime.mk with $(PY)) reads ELF
+# with pyelftools and, for LINK_RUNTIME=1, libgcc.a through PyPI `ar`.
+P256_NATMOD_REQUIREMENTS := requirements-natmod.txt
+$(VENV)/.installed-natmod: $(P256_NATMOD_REQUIREMENTS) | venv
+	$(PY) -m pip install --quiet -r $(P256_NATMOD_REQUIREMENTS)
+	@touch $@
+
+p256-natmod-deps: $(VENV)/.installed-natmod $(if $(P256_NATMOD_WANTS_ARM),p256-arm-tools)
+
+firmware-p256-natmod: p256-need-micropython p256-natmod-deps
+	@explicit="$(strip $(P256_NATMOD_ARCHS))"; build=""; \
+	$(foreach a,$(or $(strip $(P256_NATMOD_ARCHS)),$(P256_NATMOD_BOARD_ARCHS)), \
+	  cc="$(call P256_NATMOD_CC,$(a))"; \
+	  if [ -z "$$cc" ]; then \
+	    echo "firmware-p256-natmod: unknown arch $(a) (py/dynruntime.mk knows armv6m armv7m armv7emsp armv7emdp xtensa xtensawin rv32imc rv64imc x64 x86)" >&2; exit 2; \
+	  elif command -v $$cc >/dev/null 2>&1; then build="$$build $(a)"; \
+	  elif [ -n "$$explicit" ]; then \
+	    echo "firmware-p256-natmod: P256_NATMOD_ARCHS asks for $(a), whose compiler $$cc is not on PATH (from $(P256_NATMOD_CC_HINT_$(call P256_NATMOD_CC,$(a))))" >&2; exit 2; \
+	  else \
+	    echo "firmware-p256-natmod: skipping $(a): its compiler $$cc is not on PATH (from $(P256_NATMOD_CC_HINT_$(call P256_NATMOD_CC,$(a))); then P256_NATMOD_ARCHS=$(a))"; \
+	  fi;) \
+	if [ -z "$$build" ]; then echo "firmware-p256-natmod: no architecture to build" >&2; exit 2; fi; \
+	for arch in $$build; do \
+	  out=$(abspath $(BUILD))/natmod/$$arch; mkdir -p $$out && \
+	  echo "include $(abspath $(P256_DIR))/natmod/Makefile" > $$out/Makefile && \
+	  $(MAKE) -C $$out MPY_DIR=$(abspath $(MICROPY_DIR)) ARCH=$$arch BUILD=$$out/obj \
+	    PYTHON=$(abspath $(PY)) || exit 1; \
+	  echo "built $(BUILD)/natmod/$$arch/p256.mpy ($$(wc -c < $$out/p256.mpy) bytes)"; \
 	done
 
-firmware-p256-unix: p256-need-micropython
-	$(MAKE) -C $(MICROPY_DIR)/mpy-cross
-	$(MAKE) -C $(MICROPY_DIR)/ports/unix USER_C_MODULES=$(abspath $(P256_DIR)/..)
-	$(MICROPY_DIR)/ports/unix/build-standard/micropython $(P256_DIR)/tests/smoke_mpy.py
+# The unix port, 64- and 32-bit (P256_UNIX_BITS), each built as a board's
+# firmware is: lib/p256 as a user C module and the key's core frozen in
+# (tools/micropython_unix.py writes the manifest), into
+# $(BUILD)/micropython-unix-<bits>/ -- never the MicroPython tree's own
+# build directories; its mpy-cross goes to $(BUILD)/mpy-cross. Off: btree
+# and ffi, whose submodule (berkeley-db) or system library (libffi, for
+# -m32 too) the key does not need. On: ssl with mbedtls (lib/mbedtls), which
+# the port's real cryptolib (AES-CBC) is built on. 32-bit is the port's own
+# MICROPY_FORCE_32BIT=1 (-m32; Debian gcc-multilib), with the C stack limit of
+# the 64-bit build (the port checks 40,000 bytes on 32-bit, 80,000 on 64): the
+# tests import board adapters and fakes from source, a dozen deep, and each
+# import compiles (about 4 KB of C stack); a board has them frozen or as .mpy.
+P256_UNIX_BITS ?= 64 32
+P256_UNIX_BUILD = $(abspath $(BUILD))/micropython-unix
+P256_MPY_CROSS = $(abspath $(BUILD))/mpy-cross/mpy-cross
 
-BOARD ?= RPI_PICO
-firmware-p256-rp2: p256-need-micropython p256-arm-tools
-	$(MAKE) -C $(MICROPY_DIR)/mpy-cross
-	$(MAKE) -C $(MICROPY_DIR)/ports/rp2 BOARD=$(BOARD) submodules
-	$(MAKE) -C $(MICROPY_DIR)/ports/rp2 BOARD=$(BOARD) \
-	  USER_C_MODULES=$(abspath $(P256_DIR))/micropython.cmake
+firmware-p256-unix: p256-need-micropython | venv
+	@test -f "$(MICROPY_DIR)/lib/mbedtls/include/mbedtls/aes.h" && test -f "$(MICROPY_DIR)/lib/micropython-lib/README.md" || { \
+	  echo "error: $(MICROPY_DIR) lacks the submodules this build needs: lib/mbedtls (cryptolib's AES)" >&2; \
+	  echo "       and lib/micropython-lib (the port's frozen modules); fetch them with" >&2; \
+	  echo "       git -C $(MICROPY_DIR) submodule update --init lib/mbedtls lib/micropython-lib" >&2; exit 1; }
+	@$(if $(filter 32,$(P256_UNIX_BITS)),$(P256_APT) gcc-multilib)
+	$(MAKE) -C $(MICROPY_DIR)/mpy-cross BUILD=$(dir $(P256_MPY_CROSS))
+	@set -e; for bits in $(P256_UNIX_BITS); do \
+	  out=$(P256_UNIX_BUILD)-$$bits; \
+	  $(PY) tools/micropython_unix.py manifest $$out; \
+	  echo "building $$out/micropython"; \
+	  $(MAKE) -C $(MICROPY_DIR)/ports/unix BUILD=$$out FROZEN_MANIFEST=$$out/manifest.py \
+	    USER_C_MODULES=$(abspath $(P256_DIR)/..) MICROPY_MPYCROSS=$(P256_MPY_CROSS) \
+	    MICROPY_PY_BTREE=0 MICROPY_PY_FFI=0 \
+	    $$(test $$bits = 32 && echo MICROPY_FORCE_32BIT=1 CFLAGS_EXTRA=-DUNIX_STACK_MULTIPLIER=2); \
+	  $$out/micropython $(P256_DIR)/tests/smoke_mpy.py; \
+	done

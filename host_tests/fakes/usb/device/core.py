@@ -13,6 +13,14 @@ XFER_RESULT_SUCCESS).
 Instead of a USB controller, a simulated host (fakehw.HOST) takes every IN
 transfer as soon as it is submitted and fills an armed OUT transfer when
 pump() runs (once per main-loop turn: the host sends one report per poll).
+
+Faults of the layers below, for tests: the device's out_faults list gives,
+per OUT submission, None (accepted) or the exception MicroPython's
+machine.USBDevice.submit_xfer raises (OSError EINVAL/EBUSY, ValueError "ep";
+extmod/machine_usb_device.c). As in core.py, the transfer is already
+recorded as pending when it raises, so later submissions get "xfer_pending"
+until bus_reset() (the host resets the bus and configures the device
+again). takes_in = False makes the host stop reading IN reports.
 """
 
 import struct
@@ -68,6 +76,8 @@ class _Device:
         self._active = False
         self.config_args = None
         self.desc_cfg = None
+        self.out_faults = []
+        self.takes_in = True
 
     def init(self, *itfs, **kwargs):
         self.active(False)
@@ -144,16 +154,31 @@ class _Device:
         if self._ep_cbs[ep_addr]:
             raise RuntimeError("xfer_pending")
         self._ep_cbs[ep_addr] = done_cb or True
+        if not ep_addr & _EP_IN_FLAG and self.out_faults:
+            fault = self.out_faults.pop(0)
+            if fault is not None:
+                fakehw.log("usb.fault", ep_addr, repr(fault))
+                raise fault
         self._xfers[ep_addr] = data
-        if ep_addr & _EP_IN_FLAG:
+        if ep_addr & _EP_IN_FLAG and self.takes_in:
             # The host polls IN all the time: it takes the report now.
-            report = bytes(data)
-            self._complete(ep_addr, len(report))
-            fakehw.log("usb.in", ep_addr, len(report))
-            host = fakehw.HOST
-            if host is not None:
-                host.on_report(report)
+            self._take_in(ep_addr)
         return True
+
+    def _take_in(self, ep_addr):
+        report = bytes(self._xfers[ep_addr])
+        self._complete(ep_addr, len(report))
+        fakehw.log("usb.in", ep_addr, len(report))
+        host = fakehw.HOST
+        if host is not None:
+            host.on_report(report)
+
+    def resume_in(self):
+        """The host reads IN reports again, starting with the ones waiting."""
+        self.takes_in = True
+        for ep in list(self._xfers):
+            if ep & _EP_IN_FLAG:
+                self._take_in(ep)
 
     def _complete(self, ep_addr, n):
         cb = self._ep_cbs.get(ep_addr)
@@ -161,6 +186,16 @@ class _Device:
         self._xfers.pop(ep_addr, None)
         if callable(cb):
             cb(ep_addr, 0, n)
+
+    def bus_reset(self):
+        """The host resets the bus and configures the device again (core.py _reset_cb, _open_itf_cb)."""
+        fakehw.log("usb.bus_reset")
+        for itf in set(self._itfs.values()):
+            itf.on_reset()
+        self._eps = {}
+        self._ep_cbs = {}
+        self._xfers = {}
+        self._enumerate()
 
     def pump(self):
         """The host's next OUT report goes into the armed OUT transfer, if any."""

@@ -1,10 +1,13 @@
 """Fake of micropython-lib's usb/device/hid.py (usb-device-hid): HIDInterface.
 
-Same constructor, send_report(report_data, timeout_ms=100) -> bool (False
-when the interface is closed or the previous report is still pending after
+Same constructor, send_report(report_data, timeout_ms=100) (False when
+the interface is closed or the previous report is still pending after
 timeout_ms), busy(), on_set_report(), get_hid_descriptor(desc), and the
 library's own desc_cfg (one 8-byte interrupt IN endpoint) for subclasses
 that do not replace it.
+
+VERSION is the usb-device-hid release imitated: what send_report() returns
+on success differs (see send_report below); a test sets it.
 """
 
 import time
@@ -15,6 +18,11 @@ from .core import Descriptor, Interface
 
 _DESC_HID_TYPE = 0x21
 _DESC_REPORT_TYPE = 0x22
+
+
+# "0.1.0": micropython-lib 583bc0da, frozen in MicroPython v1.23.0 to v1.26.1;
+# "0.1.1" (bdc4706c) and later: v1.27.0 on.
+VERSION = "0.2.0"
 
 
 class HIDInterface(Interface):
@@ -45,7 +53,11 @@ class HIDInterface(Interface):
         if not self.is_open():
             return False
         self.submit_xfer(self._int_ep, report_data)
-        return True
+        if VERSION == "0.1.0":
+            # 0.1.0's send_report() ends here, without a return statement
+            # (hid.py l. 123-125 at 583bc0da): success is None.
+            return None
+        return True  # bdc4706c "usb-device-hid: Return True after submit_xfer"
 
     def desc_cfg(self, desc, itf_num, ep_num, strs):
         desc.interface(itf_num, 1, 0x03, 0, self.protocol, 0)

@@ -1,10 +1,12 @@
-"""Test-only board: the unchanged core as a virtual key on MicroPython (WebAssembly).
+"""Test-only board: the unchanged core as a virtual key on real MicroPython.
 
-Copied only into the WebAssembly MicroPython's filesystem by host_tests/mpy.py,
-never onto a board. host_tests/mpy_key.py (MicroPythonKey) starts
-`node tools/mpy_wasm.mjs --key` with a script that calls main(); this board
-then serves firmware.main_loop.run() over the JS module `keyio`: framed
-messages on the child's stdin/stdout (tools/mpy_wasm_services.mjs).
+Copied only into the test filesystem of a MicroPython (the WebAssembly
+build under Node, or the unix port: host_tests/mpy.py), never onto a board.
+host_tests/mpy_key.py (MicroPythonKey) starts the interpreter in key mode
+with a script that calls main(); this board then serves
+firmware.main_loop.run() over the module `keyio`: framed messages on the
+process's stdin/stdout (the JS module of tools/mpy_wasm_services.mjs on the
+WebAssembly build, host_tests/mpy_unix/keyio.py on the unix port; the same API).
 
 Frames from the test (KIND, payload):
   W  power up: CBOR [config, presence mode, {record name: bytes}, ticks] --
@@ -36,23 +38,35 @@ Frames to the test:
 
 Time is MicroPython's own time.ticks_ms() (real time, wrapping at
 2**30 ms as on a board), plus whatever C frames added; randomness comes
-from Node's crypto through the harness's `testcrypto` module; storage is
-boards/common/vfs_storage.py on the wasm in-memory filesystem, so the real
-storage code runs.
+from the harness's `testcrypto` module (Node's crypto on the WebAssembly
+build, os.urandom on the unix port); storage is
+boards/common/vfs_storage.py on the interpreter's filesystem (wasm: in
+memory; unix: a temporary directory mounted as /), so the real storage
+code runs.
 """
 
-import binascii
-import io
-import os
-import sys
-import time
+import gc
 
-import cbor
-import keyio
-import testcrypto
-from boards.common.vfs_storage import VfsStorage
-from firmware import main_loop
-from firmware.presence import TOUCH_DECLINED, TOUCH_OK, TOUCH_TIMEOUT
+# Collect every eighth of the heap (before the core's imports): garbage is
+# reclaimed before it pushes live objects all over the heap, which leaves no
+# room in one piece for CTAPHID's 7.6 KB message buffer on a small heap (seen
+# on the unix port at -X heapsize=48K: 22 KB free, the largest hole 3.4 KB).
+# A board with a heap that small needs the same. (The wasm build frees
+# nothing within a run, so there it changes nothing.)
+gc.threshold(gc.mem_free() // 8)
+
+import binascii  # noqa: E402
+import io  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+import cbor  # noqa: E402
+import keyio  # noqa: E402
+import testcrypto  # noqa: E402
+from boards.common.vfs_storage import VfsStorage  # noqa: E402
+from firmware import main_loop  # noqa: E402
+from firmware.presence import TOUCH_DECLINED, TOUCH_OK, TOUCH_TIMEOUT  # noqa: E402
 
 STORE = "/flash/pyfido"
 # Query answers that cross as repr(): what ast.literal_eval reads back
