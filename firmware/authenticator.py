@@ -22,13 +22,10 @@ from firmware.status import (
 from firmware.ctaphid import (
     CTAPHID_CBOR,
     CTAPHID_MSG,
-    CAPABILITY_CBOR,
-    CAPABILITY_NMSG,
-    CAPABILITY_WINK,
     MAX_MESSAGE_SIZE,
     STATUS_PROCESSING,
 )
-from firmware import crypto, ctap1
+from firmware import crypto, ctap1, device
 from firmware import store as st
 from firmware.credential import MAX_CREDENTIAL_ID_LENGTH, Wrapper
 from firmware.ctap2 import extensions as exts, get_assertion, get_info, make_credential, reset, selection
@@ -37,8 +34,8 @@ from firmware.pin_protocol import PinUvAuthTokenState
 from firmware.ctap2.authenticator_data import COSE_ALG_ES256
 
 # Firmware version: CTAPHID INIT device version bytes and getInfo
-# firmwareVersion (major * 10000 + minor * 100 + build).
-FIRMWARE_VERSION = (0, 1, 0)
+# firmwareVersion (firmware/device.py).
+FIRMWARE_VERSION = device.FIRMWARE_VERSION
 
 # The product's AAGUID (CTAP 2.1 §6.4 aaguid; identifies the model, not the
 # device). A batch attestation certificate made by tools/ carries the same
@@ -92,6 +89,11 @@ MAX_SERIALIZED_LARGE_BLOB_ARRAY = const(8192)
 MAX_CREDENTIAL_COUNT_IN_LIST = const(16)
 
 
+def open_store(board):
+    """The board's Store (firmware/store.py), sized by the board's CONFIG."""
+    return st.Store(board.storage, board.CONFIG.get("max_resident_credentials", 256))
+
+
 class _NoTransport:
     """Stands in for CTAPHID when a handler is called directly (host tests)."""
 
@@ -106,9 +108,13 @@ class Authenticator:
 
     :param board: the board adapter (boards/<name>/board.py); nothing in the
         core talks to hardware except through it.
+    :param store: the key's Store when the caller already opened it
+        (firmware/main_loop.py does, to answer INIT before this is built).
+    :param boot_ms: board.ticks_ms() at power-up (the reset window counts
+        from it); now when not given.
     """
 
-    def __init__(self, board):
+    def __init__(self, board, store=None, boot_ms=None):
         self.board = board
         config = board.CONFIG
         self.max_msg_size = min(config.get("max_msg_size", MAX_MESSAGE_SIZE), MAX_MESSAGE_SIZE)
@@ -122,9 +128,9 @@ class Authenticator:
         )
         self.transport = _NoTransport()
         crypto.set_rng(board.random)
-        self.boot_ms = board.ticks_ms()
+        self.boot_ms = board.ticks_ms() if boot_ms is None else boot_ms
         self.reset_window_open = True  # authenticatorReset allowed (reset.window_open)
-        self.store = st.Store(board.storage, config.get("max_resident_credentials", 256))
+        self.store = store if store is not None else open_store(board)
         self.wrapper = Wrapper(self.store.master_secret)
         # pinUvAuthProtocols (getInfo order: preferred first); the key-agreement
         # keys and pinUvAuthTokens of this power-up (firmware/pin_protocol.py)
@@ -257,12 +263,8 @@ class Authenticator:
 
     @property
     def capabilities(self):
-        """CTAPHID INIT capability flags: only what is implemented."""
-        # NMSG clear: CTAPHID_MSG carries CTAP1/U2F (firmware/ctap1.py),
-        # except under alwaysUv (see versions()).
-        if pin_uv.always_uv(self):
-            return CAPABILITY_CBOR | CAPABILITY_WINK | CAPABILITY_NMSG
-        return CAPABILITY_CBOR | CAPABILITY_WINK
+        """CTAPHID INIT capability flags (firmware/device.py; NMSG under alwaysUv, see versions())."""
+        return device.capabilities(pin_uv.always_uv(self))
 
     def handle(self, cmd, payload, transport):
         """A complete CTAPHID message for the application layer."""

@@ -119,9 +119,14 @@ class Store:
 
     :param storage: the board's storage (read/write/rename/remove/list)
     :param max_resident: capacity for discoverable credentials
+    :param index: read every passkey record now (and drop stale ones), as
+        boot always did; False defers that to the first use of the index --
+        firmware/main_loop.Starting opens the store before the key answers
+        its first CTAPHID INIT, and with hundreds of passkeys that read
+        takes seconds.
     """
 
-    def __init__(self, storage, max_resident):
+    def __init__(self, storage, max_resident, index=True):
         self._st = storage
         self.max_resident = max_resident
         self._recover()
@@ -129,7 +134,10 @@ class Store:
         if self._state.get(STATE_WIPE_PENDING):
             self._finish_wipe()
         self._load_counter()
-        self._index_rk()
+        self._rk_map = None
+        self._rk_created = 0
+        if index:
+            self._index_rk()
 
     # -- records ---------------------------------------------------------------
 
@@ -226,10 +234,17 @@ class Store:
 
     # -- discoverable credentials ------------------------------------------------------
 
+    @property
+    def _rk(self):
+        if self._rk_map is None:
+            self._index_rk()
+        return self._rk_map
+
     def _index_rk(self):
         # RAM index: slot -> (first 8 bytes of rpIdHash, creation number). Full
-        # records are read only for the slots of the RP at hand.
-        self._rk = {}
+        # records are read only for the slots of the RP at hand. Records of an
+        # earlier master secret (a reset cut short) are dropped here.
+        index = {}
         self._rk_created = 0
         for name in self._st.list():
             if name.startswith(_REC_RK) and not name.endswith(_TMP):
@@ -243,9 +258,10 @@ class Store:
                     continue
                 if RK_RP_ID_HASH in rec:
                     created = rec.get(RK_CREATED, 0)
-                    self._rk[slot] = (bytes(rec[RK_RP_ID_HASH][:8]), created)
+                    index[slot] = (bytes(rec[RK_RP_ID_HASH][:8]), created)
                     if created > self._rk_created:
                         self._rk_created = created
+        self._rk_map = index
 
     @staticmethod
     def _rk_name(slot):
@@ -364,6 +380,6 @@ class Store:
             if name.startswith(_REC_RK) or name.startswith(REC_LARGE_BLOBS):
                 self._st.remove(name)
         self._st.remove(REC_U2F_ATTESTATION)
-        self._rk = {}
+        self._rk_map = {}
         self._rk_created = 0
         self.update({STATE_WIPE_PENDING: None})

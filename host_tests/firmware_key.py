@@ -34,6 +34,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 import pytest
 
@@ -102,6 +103,11 @@ class _Presence:
         self._key.pico.tap(ms)
 
 
+# How long a look at the LED takes: a pattern shows only over time (a wink's
+# first edge comes 60 ms after it starts, a touch blink's 250 ms).
+LED_LOOK_MS = 600
+
+
 def led_patterns(events):
     """The LED patterns (boards/common/ui.py) a run of GPIO25 edges shows: "idle", "touch", "wink", "off".
 
@@ -141,7 +147,12 @@ class _Board:
 
     @property
     def led_events(self):
-        return led_patterns(self._key.pico.events)
+        """The patterns the LED showed so far, after watching it for LED_LOOK_MS more (simulated)."""
+        pico = self._key.pico
+        until = pico.status()["t_ms"] + LED_LOOK_MS
+        while pico.status()["t_ms"] < until:
+            time.sleep(0.05)
+        return led_patterns(pico.events)
 
 
 class _Authenticator:
@@ -156,6 +167,8 @@ class _Authenticator:
 
 class FirmwareKey:
     """One power-up of the emulated firmware; storage is its flash file."""
+
+    current = None  # the key started last (PollingCtap1 asks it how presence works)
 
     def __init__(self, template, bootrom, workdir, storage=None, presence="auto"):
         mode = getattr(presence, "mode", presence) or "auto"
@@ -174,6 +187,7 @@ class FirmwareKey:
         self.pico = EmulatedPico(bootrom=self._bootrom, flash=self.storage).start()
         self.pico.command("presence", mode=self.board.presence.mode)
         self.ready = self.pico.wait_event("fido-ready", timeout=180)
+        FirmwareKey.current = self
         return self
 
     @property
@@ -244,3 +258,40 @@ def firmware_key_factory(firmware_template):
         for key in keys:
             if isinstance(key, FirmwareKey):
                 key.stop()
+
+
+class PollingCtap1:
+    """fido2.ctap1.Ctap1 that polls as U2F clients do (browsers, libfido2, python-fido2's Fido2Client).
+
+    A U2F key never waits for its button: REGISTER and AUTHENTICATE with
+    "enforce user presence" answer 6985 (conditions not satisfied) until a
+    touch comes, and the client asks again. The virtual key's "auto"
+    presence approves the first request; a real key cannot (a press made
+    before a request asked for it approves nothing), so the scenarios that
+    send one U2F request and expect it through get this client instead,
+    which repeats it every 100 ms for up to 10 s while the key's presence is
+    "auto" (the emulator presses BOOTSEL at the first 6985). With "manual"
+    presence each call is sent once, as the scenarios expect.
+    """
+
+    POLL_S = 0.1
+    GIVE_UP_S = 10
+
+    def __new__(cls, device):
+        from fido2.ctap1 import APDU, ApduError, Ctap1
+
+        class _Polling(Ctap1):
+            def send_apdu(self, cla=0, ins=0, p1=0, p2=0, data=b""):
+                needs_touch = ins == Ctap1.INS.REGISTER or (ins == Ctap1.INS.AUTHENTICATE and p1 == 0x03)
+                key = FirmwareKey.current
+                deadline = time.monotonic() + cls.GIVE_UP_S
+                while True:
+                    try:
+                        return Ctap1.send_apdu(self, cla, ins, p1, p2, data)
+                    except ApduError as e:
+                        polling = needs_touch and key is not None and key.board.presence.mode == "auto"
+                        if e.code != APDU.USE_NOT_SATISFIED or not polling or time.monotonic() > deadline:
+                            raise
+                    time.sleep(cls.POLL_S)
+
+        return _Polling(device)

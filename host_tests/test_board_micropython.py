@@ -232,3 +232,71 @@ def test_out_transfer_errors_never_reach_the_main_loop(hw, fault, where):
     # ... after which the key answered everything, and no exception reached the main loop.
     boardkit.check_ceremony(host.responses)
     assert host.board.errors == 0
+
+
+# -- start-up: the clock, USB presented once from /boot.py, INIT before the authenticator ---------
+
+
+def test_the_pico_runs_at_200_mhz_with_the_core_voltage_raised_first(hw):
+    import fakehw
+
+    run(hw)
+    vreg = [e for e in fakehw.EVENTS if e[0] == "mem32" and e[1] == 0x40064000]
+    freq = [i for i, e in enumerate(fakehw.EVENTS) if e[0] == "freq"]
+    assert [e[2] for e in vreg] == [0x000000C1]  # VSEL 0b1100 = 1.15 V, EN kept
+    assert [fakehw.EVENTS[i][1] for i in freq] == [200000000]
+    assert fakehw.EVENTS.index(vreg[0]) < freq[0]  # the voltage before the clock
+
+
+def test_a_slower_clock_leaves_the_core_voltage_alone(hw):
+    import fakehw
+
+    run(hw, cpu_mhz=125)
+    assert not [e for e in fakehw.EVENTS if e[0] == "mem32"]
+    assert not [e for e in fakehw.EVENTS if e[0] == "freq"]  # 125 MHz is the clock it booted with
+
+
+def test_cpu_mhz_0_keeps_the_boot_clock(hw):
+    import fakehw
+
+    run(hw, cpu_mhz=0)
+    assert not [e for e in fakehw.EVENTS if e[0] in ("freq", "mem32")]
+
+
+def test_usb_is_presented_once_by_boot_py(hw):
+    """boot() presents the FIDO interface (MicroPython starts USB only after boot.py); main() runs the loop."""
+    import fakehw
+
+    run(hw)
+    names = fakehw.names()
+    assert names.count("usb.config") == 1
+    assert names.index("usb.config") < names.index("WDT")  # presented before main() starts the loop
+
+
+def test_a_key_installed_with_only_main_py_still_starts(hw, monkeypatch):
+    """An older install has no /boot.py: main() then does boot()'s work itself."""
+    import fakehw
+    from boards.micropython import app
+
+    monkeypatch.setattr(app, "boot", lambda: None)
+    host, _ = run(hw)
+    boardkit.check_ceremony(host.responses)
+    assert fakehw.names().count("usb.config") == 1
+
+
+def test_init_is_answered_before_the_authenticator_is_built(hw, monkeypatch):
+    """The first INIT needs only CTAPHID and the store's state; the command modules come after it."""
+    import firmware.main_loop as main_loop
+
+    seen = []
+    build = main_loop.Starting.build
+
+    def watch(self):
+        seen.append(self.authenticator is None)
+        return build(self)
+
+    monkeypatch.setattr(main_loop.Starting, "build", watch)
+    host, _ = run(hw)
+    boardkit.check_ceremony(host.responses)
+    assert seen and seen[0] is True  # built once the host had spoken, not at start
+    assert host.init_response is not None

@@ -23,11 +23,11 @@ import test_e2e_hid
 import test_e2e_pin
 import test_e2e_u2f
 import test_e2e_webauthn
-from firmware_key import firmware_key_factory, firmware_template  # noqa: F401 (pytest fixtures)
+from firmware_key import PollingCtap1, firmware_key_factory, firmware_template  # noqa: F401 (pytest fixtures)
 from mpy_key import adopt_tests
 from test_e2e_extensions import client, pin_client  # noqa: F401 (pytest fixtures)
 from test_e2e_pin import protocol  # noqa: F401
-from test_e2e_u2f import manual_key, u2f  # noqa: F401
+from test_e2e_u2f import manual_key  # noqa: F401
 
 _INSIDE = "looks inside the authenticator (its store), which a USB key does not show"
 _RECORDS = "writes records into the key's store from the test; a board gets them from tools/provision.py"
@@ -61,6 +61,17 @@ _ON_THE_KEY = ("key_factory", "virtual_key", "device", "powered", "client", "pin
 @pytest.fixture
 def key_factory(firmware_key_factory):
     return firmware_key_factory
+
+
+@pytest.fixture(autouse=True)
+def u2f_clients_poll(monkeypatch):
+    """U2F scenarios speak through a client that polls until the touch, as real U2F clients do."""
+    monkeypatch.setattr(test_e2e_u2f, "Ctap1", PollingCtap1)
+
+
+@pytest.fixture
+def u2f(device):
+    return PollingCtap1(device)
 
 
 for _module, _skip in _VIRTUAL_KEY_ONLY.items():

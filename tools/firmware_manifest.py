@@ -65,13 +65,13 @@ def frozen_modules(board):
 
 
 def firmware_version():
-    """FIRMWARE_VERSION of firmware/authenticator.py, read without importing the core."""
-    with open(os.path.join(REPO, "firmware", "authenticator.py")) as f:
+    """FIRMWARE_VERSION of firmware/device.py, read without importing the core."""
+    with open(os.path.join(REPO, "firmware", "device.py")) as f:
         tree = ast.parse(f.read())
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "FIRMWARE_VERSION" for t in node.targets):
             return tuple(ast.literal_eval(node.value))
-    raise SystemExit("firmware/authenticator.py has no FIRMWARE_VERSION")
+    raise SystemExit("firmware/device.py has no FIRMWARE_VERSION")
 
 
 def git_describe():

@@ -186,8 +186,19 @@ class EmulatedPico:
             return self.wait_event("fido-ready", since=m, timeout=timeout)
         return None
 
-    def power_cut(self, after_ms=0):
-        self.command("power-cut", after_ms=after_ms)
+    def power_cut(self, after_ms=0, before_flash_op=None):
+        """Power off after_ms simulated ms from now, or just before the before_flash_op-th flash write from now."""
+        if before_flash_op is not None:
+            self.command("power-cut", before_flash_op=before_flash_op)
+        else:
+            self.command("power-cut", after_ms=after_ms)
+
+    def power_on(self, wait_ready=True, timeout=120):
+        m = self.mark()
+        self.command("power-on")
+        if wait_ready:
+            return self.wait_event("fido-ready", since=m, timeout=timeout)
+        return None
 
     def requests(self):
         return self.query("requests")["requests"]

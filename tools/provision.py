@@ -13,7 +13,7 @@ Steps (each failure stops with what to do about it):
      P-256 native module where the firmware has no p256 built in, and a
      SHA-256 shim on CircuitPython ports without hashlib. A `make firmware`
      image has the core, the adapter, usb-device-hid and p256 inside (its
-     frozen build marker pyfido_build says so): then only /main.py and the
+     frozen build marker pyfido_build says so): then only /boot.py, /main.py and the
      settings are copied, and copies of the core an earlier stock-firmware
      install left on the filesystem are removed (they would shadow it);
   4. on the device: create the store (the master secret comes from the
@@ -257,7 +257,7 @@ def report_frozen_core(info):
     if not build:
         return False
     print("found a frozen core: a `make firmware` image for %s, key firmware %s, built from %s; "
-          "copying only the entry point and the settings" % (build["board"], _v(build["firmware_version"]), build["git"]))
+          "copying only the entry points and the settings" % (build["board"], _v(build["firmware_version"]), build["git"]))
     here = local_firmware_version()
     if tuple(build["firmware_version"]) != here:
         print("note: this checkout is key firmware %s; the image keeps running %s until you flash a new "

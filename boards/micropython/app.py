@@ -40,11 +40,10 @@ from boards.common import settings as st
 from boards.common import board_base
 from boards.common.board_base import print_exception
 from firmware import main_loop
-from firmware.authenticator import FIRMWARE_VERSION
+from firmware.device import FIRMWARE_VERSION
 
 _CTRL_C = const(3)
 _VREG_AND_CHIP_RESET_BASE = const(0x40064000)
-_VSEL_1_15V = const(0b1100)
 _VREG_SETTLE_US = const(1000)  # pico-sdk's SYS_CLK_VREG_VOLTAGE_AUTO_ADJUST_DELAY_US
 # Colour of an addressable LED when "on": dim green (full white is blinding)
 _RGB_ON = (0, 24, 0)
@@ -186,18 +185,22 @@ def start_usb(board, settings):
     )
 
 
-def set_cpu_clock(mhz):
-    """Run the CPU at mhz MHz (0: leave it); called first thing at boot."""
+def set_cpu_clock(chip, mhz):
+    """Run the CPU at mhz MHz (0: leave it); called first thing at boot.
+
+    A chip whose config has FAST_CLOCK_VSEL = (above_mhz, vsel) needs its
+    core voltage raised before such a clock: the RP2040 runs 200 MHz at
+    1.15 V, which pico-sdk sets before it configures that clock
+    (hardware/clocks.h: SYS_CLK_VREG_VOLTAGE_MIN = VREG_VOLTAGE_1_15 for
+    200 MHz) and machine.freq() does not. VREG.VSEL is bits 7:4 of the
+    VREG_AND_CHIP_RESET block's VREG register.
+    """
     if not mhz or machine.freq() == mhz * 1000000:
         return
-    if sys.platform == "rp2" and mhz > 133:
-        # The RP2040 runs at 200 MHz from a 1.15 V core supply, which pico-sdk
-        # sets before it configures such a clock (hardware/clocks.h:
-        # SYS_CLK_VREG_VOLTAGE_MIN = VREG_VOLTAGE_1_15 for 200 MHz);
-        # machine.freq() does not, so do it here: VREG.VSEL (bits 7:4 of
-        # VREG_AND_CHIP_RESET's VREG register) = 0b1100, then let it settle.
+    fast = getattr(chip, "FAST_CLOCK_VSEL", None)
+    if fast is not None and mhz > fast[0]:
         vreg = _VREG_AND_CHIP_RESET_BASE
-        machine.mem32[vreg] = (machine.mem32[vreg] & ~0xF0) | (_VSEL_1_15V << 4)
+        machine.mem32[vreg] = (machine.mem32[vreg] & ~0xF0) | (fast[1] << 4)
         time.sleep_us(_VREG_SETTLE_US)
     machine.freq(mhz * 1000000)
 
@@ -217,7 +220,7 @@ def boot():
     global _started
     chip = chip_config()
     settings = st.load(chip_defaults(chip))
-    set_cpu_clock(settings["cpu_mhz"])
+    set_cpu_clock(chip, settings["cpu_mhz"])
     if st.maintenance_requested():
         return  # main() opens the REPL; MicroPython presents its serial port
     repl = settings["repl"]
@@ -225,7 +228,9 @@ def boot():
         micropython.kbd_intr(_CTRL_C)
     try:
         board = build(settings)
-        key = main_loop.make_key(board)  # reads the store; first boot makes the master secret
+        # The store is opened (the first boot makes the master secret); the
+        # authenticator comes after the host's first INIT (main_loop.Starting).
+        key = main_loop.start_key(board)
         start_usb(board, settings)
     except BaseException as e:  # noqa: B036 -- KeyboardInterrupt included on purpose
         if repl:
@@ -246,7 +251,7 @@ def main(stop=None):
             micropython.kbd_intr(_CTRL_C)
             print("pyfido: maintenance mode: USB serial REPL open, no FIDO interface until the next reset")
             return None
-        set_cpu_clock(settings["cpu_mhz"])
+        set_cpu_clock(chip, settings["cpu_mhz"])
     else:
         settings = started[2]
     repl = settings["repl"]
@@ -255,7 +260,7 @@ def main(stop=None):
     try:
         if started is None:
             board = build(settings)
-            key = main_loop.make_key(board)  # reads the store; first boot makes the master secret
+            key = main_loop.start_key(board)  # opens the store; first boot makes the master secret
             start_usb(board, settings)
         else:
             board, key = started[0], started[1]

@@ -21,6 +21,8 @@
 //   {"cmd":"press"} {"cmd":"release"} {"cmd":"tap","ms":150}    BOOTSEL (ms: simulated)
 //   {"cmd":"power-cycle"} {"cmd":"power-off"} {"cmd":"power-on"} {"cmd":"exit"}
 //   {"cmd":"power-cut","after_ms":N}  power off N simulated ms from now (0: now)
+//   {"cmd":"power-cut","before_flash_op":N}  power off just before the N-th flash
+//        erase/program from now (that one never happens)
 //   {"cmd":"requests"}   -> {"event":"requests","requests":[...]} timed CTAPHID messages
 //   {"cmd":"status"}     -> {"event":"status",...} simulated time, clock, LED, flash counters
 //   {"cmd":"read","address":A,"length":N} -> {"event":"read","hex":...} SRAM contents
@@ -227,6 +229,10 @@ function main() {
     'power-off': () => pico.powerOff(),
     'power-cycle': () => pico.powerCycle(),
     'power-cut': (c) => {
+      if (c.before_flash_op != null) {
+        pico.cutBeforeFlashOp(c.before_flash_op);
+        return;
+      }
       const ms = c.after_ms ?? 0;
       if (ms <= 0) {
         pico.powerOff();
@@ -260,6 +266,7 @@ function main() {
       bootsel: pico.bootsel, power_ups: pico.powerUps, resets: pico.resets,
       sectors_erased: pico.flash ? pico.flash.sectorsErased : null,
       bytes_programmed: pico.flash ? pico.flash.bytesProgrammed : null,
+      flash_ops: pico.flashOps || 0,
       fido: !!(pico.usb.device && pico.usb.device.fido), cdc: !!(pico.usb.device && pico.usb.device.cdc),
     }),
     exit: () => {

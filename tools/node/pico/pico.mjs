@@ -112,7 +112,7 @@ export class Pico {
     mcu.loadBootrom(this.bootrom);
     const flash = new Flash(mcu.flash, this.flashSize, this.timing);
     flash.attach(this.flashPath);
-    installFlashTraps(mcu, flash, (ns) => { this.busyNs += ns; });
+    installFlashTraps(mcu, flash, (ns) => { this.busyNs += ns; }, (name) => this._mayWrite(name));
     if (this.flash) this.flash.close();
     this.flash = flash;
     this.mcu = mcu;
@@ -155,6 +155,25 @@ export class Pico {
   powerCycle() {
     if (this.running) this.powerOff();
     this.powerOn();
+  }
+
+  /**
+   * Cut the power just before the n-th flash erase or program from now
+   * (n = 1: the next one): that operation and everything after it never
+   * happen, as when the supply goes while the firmware is about to write.
+   */
+  cutBeforeFlashOp(n) {
+    this._cutCountdown = n;
+  }
+
+  _mayWrite(name) {
+    this.flashOps = (this.flashOps || 0) + 1;
+    if (this._cutCountdown == null) return true;
+    this._cutCountdown -= 1;
+    if (this._cutCountdown > 0) return true;
+    this._cutCountdown = null;
+    this._cutRequested = name;
+    return false;
   }
 
   setBootsel(pressed) {
@@ -221,7 +240,14 @@ export class Pico {
             clock.tick(ns);
           }
         }
-        if (this._resetRequested || gen !== this.generation) break;
+        if (this._resetRequested || this._cutRequested || gen !== this.generation) break;
+      }
+      if (this._cutRequested && gen === this.generation) {
+        const op = this._cutRequested;
+        this._cutRequested = null;
+        this.powerOff();
+        this.event('power-cut', { before: op });
+        return;
       }
       if (this._resetRequested && gen === this.generation) {
         this._chipReset();

@@ -52,10 +52,12 @@ export const TRAPS = {
 
 /**
  * Patch `mcu.bootrom` and chain `mcu.onBreak`. `flash` is a flash.mjs Flash;
- * `onBusy(ns)` is told how long each operation keeps the chip busy.
+ * `onBusy(ns)` is told how long each operation keeps the chip busy;
+ * `mayWrite(name)`, when given, is asked before each erase or program and
+ * returning false drops it (the power went before it: see pico.mjs).
  * Returns the trap addresses (for tests).
  */
-export function installFlashTraps(mcu, flash, onBusy) {
+export function installFlashTraps(mcu, flash, onBusy, mayWrite = null) {
   const funcs = romFunctions(mcu.bootrom);
   const byImm = new Map();
   const addresses = {};
@@ -75,7 +77,10 @@ export function installFlashTraps(mcu, flash, onBusy) {
     }
     const core = mcu.core;
     const r = core.registers;
-    if (name === 'flash_range_erase') {
+    const writes = name === 'flash_range_erase' || name === 'flash_range_program';
+    if (writes && mayWrite && !mayWrite(name)) {
+      // dropped
+    } else if (name === 'flash_range_erase') {
       onBusy(flash.erase(r[0] >>> 0, r[1] >>> 0, r[2] >>> 0));
     } else if (name === 'flash_range_program') {
       onBusy(flash.program(r[0] >>> 0, readBytes(mcu, r[1] >>> 0, r[2] >>> 0)));
