@@ -273,6 +273,33 @@ def test_power_cut_now_and_after_simulated_time(blink, picos):
     assert not pico.status()["running"]
 
 
+def test_power_cut_before_the_nth_flash_write_from_now(blink, picos):
+    """The countdown spans chip resets; the write it stops never reaches the flash file."""
+    uf2, rom, flash = blink
+    pico = picos(firmware=uf2, bootrom=rom, flash=flash)
+    booted(pico)
+    assert pico.status()["flash_ops"] == 3  # first boot: erase, magic, its counter word
+    pico.power_cut(before_flash_op=2)
+    m = pico.mark()
+    pico.tap(40)  # the image resets itself: its next boot programs one word (op 1)
+    reset = pico.wait_event("chip-reset", since=m)
+    box = booted(pico, since=pico.events.index(reset))
+    assert box["boots"] == 2
+    m = pico.mark()
+    pico.tap(40)  # and the boot after that is cut just before its word (op 2)
+    cut = pico.wait_event("power-cut", since=m)
+    assert cut["before"] == "flash_range_program"
+    after = names(pico, m)
+    # cut while counting the boot: before the pull-up and the LED
+    assert after[after.index("chip-reset"):] == ["chip-reset", "power-off", "power-cut"], after
+    status = pico.status()
+    assert not status["running"] and status["flash_ops"] == 5
+    m = pico.mark()
+    pico.power_on(wait_ready=False)
+    box = booted(pico, since=m)
+    assert box["boots"] == 3 and box["counter_ok"] == 1, "the cut boot left no word in flash"
+
+
 def test_control_errors_and_sram_reads(blink, picos):
     uf2, rom, flash = blink
     pico = picos(firmware=uf2, bootrom=rom, flash=flash)

@@ -64,7 +64,7 @@ test('a table without an end, or without a routine, is refused', () => {
 });
 
 /** Run flash_writer.bin on a chip with the synthetic ROM, trapped; returns what happened. */
-function runFlashWriter(t) {
+function runFlashWriter(t, mayWrite = undefined) {
   const dir = tempDir(t);
   const file = path.join(dir, 'flash.bin');
   const mcu = new RP2040();
@@ -79,7 +79,7 @@ function runFlashWriter(t) {
   const breaks = [];
   mcu.onBreak = (code) => breaks.push(code); // the handler that was there before
   const busy = [];
-  const addresses = installFlashTraps(mcu, flash, (ns) => busy.push(ns));
+  const addresses = installFlashTraps(mcu, flash, (ns) => busy.push(ns), mayWrite);
   mcu.sram.set(image('flash_writer.bin'), 0);
   mcu.core.VTOR = SRAM;
   mcu.core.reset();
@@ -138,4 +138,18 @@ test('the traps return to the caller, patch only the routines, and pass other br
   }
   assert.equal(halfword(r.rom, r.addresses.flash_range_erase), 0xde52,
     'loadBootrom copied the image: the pristine one pico.mjs reloads at each start stays unpatched');
+});
+
+test('mayWrite is asked before each erase and program (only those), and a refusal drops that one', (t) => {
+  const asked = [];
+  const r = runFlashWriter(t, (name) => {
+    asked.push(name);
+    return asked.length !== 2; // the power goes before the first program
+  });
+  assert.deepEqual(asked, ['flash_range_erase', 'flash_range_program', 'flash_range_program', 'flash_range_erase',
+    'flash_range_program']);
+  assert.deepEqual(r.busy, [45 * MS, 0.4 * MS, 195 * MS, 1.2 * MS], 'a dropped operation keeps nothing busy');
+  assert.ok(r.flash.memory.subarray(0x1000, 0x1100).every((b) => b === 0xf0), 'only the second program happened');
+  assert.equal(r.flash.bytesProgrammed - r.programmedBefore, 256 + 512);
+  assert.deepEqual(r.breaks.filter((c) => c !== 0x11), [0x42], 'the caller went on as after a return');
 });
