@@ -273,6 +273,49 @@ def test_power_cut_now_and_after_simulated_time(blink, picos):
     assert not pico.status()["running"]
 
 
+def test_a_timed_power_cut_outlives_a_chip_reset(blink, picos):
+    """The supply goes N simulated ms after the command, whether or not the chip reset itself meanwhile."""
+    uf2, rom, flash = blink
+    pico = picos(firmware=uf2, bootrom=rom, flash=flash)
+    booted(pico)
+    m = pico.mark()
+    pico.power_cut(after_ms=100)
+    pico.tap(10)  # the image resets itself ~11 ms later
+    reset = pico.wait_event("chip-reset", since=m)
+    off = pico.wait_event("power-off", since=pico.events.index(reset), timeout=30)
+    pico.wait_event("power-cut", since=m)
+    assert off["t_ms"] <= 100, "the time before the reset counted too"
+    assert not pico.status()["running"]
+    # a new cut replaces a pending one; a power-off ends it
+    m = pico.mark()
+    pico.command("power-on")
+    boots = booted(pico, since=m)["boots"]
+    pico.power_cut(after_ms=30)
+    pico.power_cut(after_ms=200)
+    assert wait_ticks(pico, 100)["boots"] == boots, "the first cut is off: still the same power-up"
+    assert pico.wait_event("power-cut", since=m)
+    m = pico.mark()
+    pico.command("power-on")
+    booted(pico, since=m)
+    pico.power_cut(after_ms=50)
+    pico.command("power-off")
+    pico.wait_event("power-off", since=m)
+    m = pico.mark()
+    pico.command("power-on")
+    booted(pico, since=m)
+    pico.tap(10)  # and a chip reset on the next power-up does not bring it back
+    reset = pico.wait_event("chip-reset", since=m)
+    booted(pico, since=pico.events.index(reset))
+    wait_ticks(pico, 150)
+    assert pico.status()["running"], "the cut asked for before the power-off did not carry over"
+    assert names(pico, m).count("power-cut") == 0
+    m = pico.mark()
+    pico.power_cut(after_ms=5)
+    pico.command("power-off")
+    pico.power_cut(after_ms=5)
+    assert "not running" in pico.wait_event("error", since=m)["message"]
+
+
 def test_power_cut_before_the_nth_flash_write_from_now(blink, picos):
     """The countdown spans chip resets; the write it stops never reaches the flash file."""
     uf2, rom, flash = blink
