@@ -12,6 +12,7 @@ and gc.mem_free() report.
 
 import struct
 
+from elftools.dwarf.dwarf_expr import DWARFExprParser
 from elftools.elf.elffile import ELFFile
 
 BYTES_PER_BLOCK = 16  # MICROPY_BYTES_PER_GC_BLOCK on 32-bit ports (4 words)
@@ -33,8 +34,19 @@ def _strip(die):
 def _member(struct_die, name):
     for child in struct_die.iter_children():
         if child.tag == "DW_TAG_member" and _attr(child, "DW_AT_name") == name.encode():
-            return _attr(child, "DW_AT_data_member_location"), child
+            return _member_offset(child), child
     raise KeyError("no member %s in %s" % (name, _attr(struct_die, "DW_AT_name")))
+
+
+def _member_offset(member):
+    """DW_AT_data_member_location: a constant, or (DWARF 2, gcc -gdwarf-2) DW_OP_plus_uconst N."""
+    loc = _attr(member, "DW_AT_data_member_location")
+    if isinstance(loc, int):
+        return loc
+    ops = DWARFExprParser(member.cu.structs).parse_expr(loc)
+    if len(ops) == 1 and ops[0].op_name == "DW_OP_plus_uconst":
+        return ops[0].args[0]
+    raise ValueError("member %s: location %r is not a constant offset" % (_attr(member, "DW_AT_name"), ops))
 
 
 def heap_layout(elf_path):

@@ -124,6 +124,14 @@ function main() {
           route.clear();
         }
         emit(name, data);
+        // A tap's release is an alarm on the chip's clock, which stops with
+        // the chip: end the press with it, or BOOTSEL stays down for good.
+        if ((name === 'power-off' || name === 'bootsel-boot') && tapRelease) commands.release();
+        // A timed power cut is such an alarm too: a chip reset moves what is
+        // left of it to the new chip (the supply does not care about resets);
+        // with a power-off or the bootloader it ends, as its clock does.
+        if (cut && name === 'chip-reset') cutAfter(Math.max(0, cut.alarm.nanos - cut.clock.nanos));
+        else if (name === 'power-off' || name === 'bootsel-boot') cut = null;
       },
       log: (msg) => { if (o.log) process.stderr.write(`fil: ${msg}\n`); },
       configured: (device) => {
@@ -192,7 +200,17 @@ function main() {
     }).on('listening', () => emit('listening', { cdc: o.cdc }));
   }
 
-  let cutTimer = null;
+  let cut = null; // a timed power cut: its alarm and the clock of the chip it is on
+  const cutAfter = (ns) => {
+    const clock = pico.mcu.clock;
+    const alarm = clock.createAlarm(() => {
+      cut = null;
+      pico.powerOff();
+      emit('power-cut', {});
+    });
+    alarm.schedule(ns);
+    cut = { alarm, clock };
+  };
   let tapRelease = null;
   // presence "auto": a person who presses BOOTSEL whenever the key asks --
   // a CTAP2 KEEPALIVE with status UPNEEDED, or a U2F answer with status
@@ -228,6 +246,7 @@ function main() {
     },
     tap: (c) => {
       // One press of c.ms simulated milliseconds; a tap during a tap extends it.
+      if (!pico.running) throw new Error('tap: the board is not running');
       if (tapRelease) tapRelease.cancel();
       pico.setBootsel(true);
       const gen = pico.generation;
@@ -250,14 +269,9 @@ function main() {
         pico.powerOff();
         return;
       }
-      const gen = pico.generation;
-      cutTimer = pico.mcu.clock.createAlarm(() => {
-        if (pico.generation === gen) {
-          pico.powerOff();
-          emit('power-cut', {});
-        }
-      });
-      cutTimer.schedule(ms * 1e6);
+      if (!pico.running) throw new Error('power-cut: the board is not running');
+      if (cut) cut.alarm.cancel();
+      cutAfter(ms * 1e6);
     },
     requests: () => {
       emit('requests', { requests: watch.done });

@@ -19,9 +19,10 @@
 // Resets: MicroPython's machine.reset() and the watchdog go through the
 // watchdog peripheral; the chip restarts from its flash as after power-up,
 // except that the real boot ROM starts the USB (UF2) bootloader instead of
-// the flash image while BOOTSEL is held -- reported as the event
-// 'bootsel-boot', after which the chip stays off the bus until the next
-// power-up, as a real Pico does (its RPI-RP2 drive is not emulated).
+// the flash image while BOOTSEL is held, at a reset as at power-up --
+// reported as the event 'bootsel-boot', after which the chip stays off the
+// bus until the next power-up, as a real Pico does (its RPI-RP2 drive is not
+// emulated).
 import { RP2040, GPIOPinState, ConsoleLogger, LogLevel } from 'rp2040js';
 import { Flash, TIMING_TYPICAL } from './flash.mjs';
 import { installFlashTraps } from './rom.mjs';
@@ -99,7 +100,9 @@ export class Pico {
   powerOn() {
     if (this.running) throw new Error('already powered');
     this.powerUps++;
-    this._start('power-on');
+    // The boot ROM reads BOOTSEL at every boot, power-up as well as reset.
+    if (this.bootsel) this._bootselBoot();
+    else this._start('power-on');
   }
 
   _start(why) {
@@ -181,16 +184,17 @@ export class Pico {
 
   _chipReset() {
     this.resets++;
-    if (this.bootsel) {
-      // RP2040 datasheet §2.8.1: with QSPI_SS low at reset the boot ROM
-      // enters the USB bootloader instead of booting from flash.
-      this.running = false;
-      this.generation++;
-      this.usb.attach(new RP2040());
-      this.event('bootsel-boot', { resets: this.resets });
-      return;
-    }
-    this._start('chip-reset');
+    if (this.bootsel) this._bootselBoot();
+    else this._start('chip-reset');
+  }
+
+  // RP2040 datasheet §2.8.1: with QSPI_SS low when it boots, the boot ROM
+  // enters the USB bootloader instead of booting from flash.
+  _bootselBoot() {
+    this.running = false;
+    this.generation++;
+    this.usb.attach(new RP2040());
+    this.event('bootsel-boot', { powerUps: this.powerUps, resets: this.resets });
   }
 
   _loop(gen) {

@@ -128,7 +128,10 @@ export class UsbHost {
   attach(mcu) {
     this.mcu = mcu;
     this._forget();
+    // What the old chip never took is gone with it (as at a detach): a
+    // line typed to the REPL before a reset must not reach the new boot.
     this.hidOutQueue = [];
+    this.cdcOutQueue = [];
     const usb = mcu.usbCtrl;
     this.usb = usb;
     const origSie = usb.handleSieCtrlWrite.bind(usb);
