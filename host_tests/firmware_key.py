@@ -100,7 +100,16 @@ class _Presence:
             self._key.pico.command("presence", mode=mode)
 
     def press(self, ms=150):
-        self._key.pico.tap(ms)
+        """Press BOOTSEL for ms simulated ms; returns once the press has been down long
+        enough for the key to count it (its debounce, boards/common/ui.py), as a person's
+        press is over before the client asks again."""
+        from boards.common.ui import DEBOUNCE_MS
+
+        pico = self._key.pico
+        pico.tap(ms)
+        until = pico.status()["t_ms"] + min(ms, 2 * DEBOUNCE_MS)
+        while pico.status()["t_ms"] < until:
+            time.sleep(0.01)
 
 
 # How long a look at the LED takes: a pattern shows only over time (a wink's
@@ -239,13 +248,15 @@ def firmware_key_factory(firmware_template):
         if config:
             raise ValueError("the firmware's configuration comes from provisioning, not from a test: %r" % (config,))
         if storage is not None and not isinstance(storage, str):
-            flash = flashes.get(id(storage))
+            # a VfsStorage names its directory: the same root is the same flash
+            name = getattr(storage, "root", None) or id(storage)
+            flash = flashes.get(name)
             if flash is None:
                 listed = list(storage.list()) if hasattr(storage, "list") else []
                 if listed:
                     raise ValueError("records prepared by the test (%s) cannot be put on the firmware's flash" % listed)
                 flash = FirmwareKey(template, bootrom, workdir).storage
-                flashes[id(storage)] = flash
+                flashes[name] = flash
                 keys.append(storage)  # keep it alive: its id() names the flash
             storage = flash
         key = FirmwareKey(template, bootrom, workdir, storage=storage, presence=presence).start()

@@ -7,6 +7,8 @@ flash is the chip's, BOOTSEL is the button.
 
 import hashlib
 import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -129,10 +131,11 @@ def test_a_power_cut_at_any_flash_write_of_a_registration_loses_nothing(firmware
         counters.append(_counter(key, first.credential_id))
         assert counters[-1] > counters[-2]
         dev = key.open_device()
-        found = Ctap2(dev).get_assertion(RP["id"], _cdh(), options={"up": False})
+        ctap = Ctap2(dev)
+        found = ctap.get_assertion(RP["id"], _cdh(), options={"up": False})
         users = {found.user["id"]}
         for _ in range((found.number_of_credentials or 1) - 1):
-            users.add(Ctap2(dev).get_next_assertion().user["id"])
+            users.add(ctap.get_next_assertion().user["id"])
         dev.close()
         made.add(b"user-3-%d" % n)
         assert {b"user-1", b"user-2"} <= users <= made  # nothing written before the cut was lost
@@ -206,6 +209,10 @@ def test_holding_bootsel_5_s_restarts_in_maintenance_mode_not_the_uf2_bootloader
     configured = pico.wait_event("usb-configured", since=m, timeout=120)
     assert configured["cdc"] and not configured["fido"]  # the REPL, for tools/provision.py
     assert not [e for e in pico.events[m:] if e["event"] == "bootsel-boot"]
+    r = subprocess.run([sys.executable, "-m", "mpremote", "connect", pico.serial_port(), "resume", "exec",
+                        "import sys; print('REPL', sys.implementation.name)"],
+                       capture_output=True, text=True, timeout=300)
+    assert "REPL micropython" in r.stdout, r.stdout + r.stderr
     # one boot only: the next power-up is the key again
     pico.power_cycle()
     events = _since_power_up(key)
