@@ -323,3 +323,11 @@ def test_probe_and_removal_run_on_micropython(tmp_path):
     assert lines["SAME-PATH"] == "True" and lines["FROZEN-ASYNCIO"] == "True" and lines["DECOY"] == "rp2040"
     assert int(lines["PYFIDO-REMOVED"]) == int(lines["FIRMWARE-FILES"]) > 20
     assert lines["LEFT"] == "False"
+
+
+def test_micropython_entry_points_stay_inside_littlefs_directories():
+    """littlefs keeps a file of up to 512 bytes inside its directory on the Pico (inline_max,
+    host_tests/lfs_flash.py); a longer one takes a whole 4 KB block, one passkey fewer
+    (boards/README.md, How many passkeys a board keeps)."""
+    for local, dest in provision.entry_points("micropython"):
+        assert os.path.getsize(local) <= 512, dest

@@ -218,7 +218,18 @@ _started = None
 
 
 def boot():
-    """/boot.py: set the clock, build the board, present it on USB, open the store; returns before the main loop."""
+    """/boot.py: set the clock, build the board, present it on USB, open the store; returns before the main loop.
+
+    /boot.py (boards/micropython/boot.py) turns Ctrl-C off, then imports
+    this module with only '.frozen' on sys.path: on a `make firmware` image
+    the core is frozen, and with the filesystem first on sys.path every
+    import searched littlefs three to seven times before finding the frozen
+    copy -- most of the key's start-up time. On stock MicroPython that
+    import fails (the core is on the filesystem) and the usual path is
+    restored. Afterwards frozen modules stay first, so no file on the
+    filesystem can shadow a frozen core. boot.py is kept under 512 bytes,
+    so littlefs holds it inside its directory instead of a whole block.
+    """
     global _started
     chip = chip_config()
     settings = st.load(chip_defaults(chip))
