@@ -21,6 +21,7 @@ pseudo-terminal so mpremote and tools/provision.py can use it.
 import json
 import os
 import pty
+import sys
 import queue
 import shutil
 import socket
@@ -228,6 +229,29 @@ class EmulatedPico:
         if self._pty is None:
             self._pty = _PtyBridge(self.cdc_path)
         return self._pty.path
+
+
+def provision_template(firmware, bootrom, out_path, provision_args=(), log=None):
+    """Flash `firmware` onto an erased emulated Pico, provision it with tools/provision.py, keep its flash."""
+    pico = EmulatedPico(firmware=firmware, bootrom=bootrom, flash=out_path + ".tmp")
+    if os.path.exists(pico.flash):
+        os.unlink(pico.flash)
+    pico.start()
+    try:
+        pico.wait_event("usb-configured", lambda e: e.get("cdc"), timeout=120)
+        port = pico.serial_port()
+        cmd = [sys.executable, os.path.join(REPO, "tools", "provision.py"), "--port", port] + list(provision_args)
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=REPO)
+        if log is not None:
+            log.append(r.stdout + r.stderr)
+        if r.returncode != 0:
+            raise EmulatorError("tools/provision.py failed on the emulated Pico (exit %d):\n%s%s" % (
+                r.returncode, r.stdout + r.stderr, pico.console()))
+        pico.wait_event("fido-ready", timeout=180)
+    finally:
+        pico.stop()
+    os.replace(out_path + ".tmp", out_path)
+    return out_path
 
 
 class _PtyBridge:

@@ -8,6 +8,8 @@
 #       the end-to-end scenarios (python-fido2, libfido2, U2F with button
 #       presses, PIN, credential management, large blobs, power cycles)
 #       against the firmware, provisioned once by tools/provision.py
+#   make firmware-demo FIRMWARE=... BOOTROM=...
+#       make demo's browser session against the provisioned firmware
 #   make bench-firmware FIRMWARE=... BOOTROM=... [FIRMWARE_MHZ=125,200]
 #       per-request times and heap at each CPU clock (tools/bench_firmware.py)
 #   FIRMWARE_E2E_ARGS  more pytest arguments (-k ..., -x)
@@ -38,3 +40,8 @@ firmware-e2e: deps p256-host firmware-loop-inputs
 
 bench-firmware: deps p256-host p256-m0-build firmware-loop-inputs
 	$(PY) tools/bench_firmware.py --firmware "$(FIRMWARE)" --bootrom "$(BOOTROM)" --mhz $(FIRMWARE_MHZ)
+
+.PHONY: firmware-demo
+# make demo's session (register a passkey, sign in) against the firmware.
+firmware-demo: sysdeps venv node-deps firmware-loop-inputs
+	$(PY) tools/firmware_demo.py --firmware "$(FIRMWARE)" --bootrom "$(BOOTROM)"
