@@ -304,3 +304,13 @@ def test_init_is_answered_before_the_authenticator_is_built(hw, monkeypatch):
     boardkit.check_ceremony(host.responses)
     assert seen and seen[0] is True  # built once the host had spoken, not at start
     assert host.init_response is not None
+
+
+def test_a_pico_w_keeps_the_clock_of_its_firmware(hw):
+    """The Pico W's wireless chip (its LED) is clocked from the CPU's clock: stock firmware stays at 125 MHz."""
+    from boards.rp2040 import config
+
+    from boards.micropython import app
+
+    assert app.chip_defaults(config, "Raspberry Pi Pico with RP2040")["cpu_mhz"] == 200
+    assert app.chip_defaults(config, "Raspberry Pi Pico W with RP2040")["cpu_mhz"] == 0

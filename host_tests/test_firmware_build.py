@@ -493,3 +493,12 @@ def test_the_esp32s3_build_has_no_board_of_ours(tree):
               env={"IDF_PATH": str(tree.tmp)})
     builds = [l for l in tree.log if l.startswith("esp32  ")]
     assert builds and " BOARD=ESP32_GENERIC_S3 " in builds[-1] and " BOARD_DIR= " in builds[-1]
+
+
+def test_the_pico_w_board_slows_the_wireless_chips_clock_for_200_mhz(tree):
+    tree.submodules(SUBMODULE_FILES + PICO_W_SUBMODULE_FILES)
+    r = tree.make("firmware", "BOARD=rp2040w", "MICROPY_DIR=%s" % tree.mp, "P256_USERMOD=%s" % tree.usermod,
+                  "picotool_DIR=%s" % tree.picotool_dir)
+    assert r.returncode == 0, r.stderr
+    cmake = (tree.tmp / "build" / "firmware" / "rp2040w" / "board" / "PYFIDO_RPI_PICO_W" / "mpconfigboard.cmake").read_text()
+    assert "PICO_USE_FASTEST_SUPPORTED_CLOCK=1 CYW43_PIO_CLOCK_DIV_INT=3" in cmake

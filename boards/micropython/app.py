@@ -79,9 +79,18 @@ def chip_config():
     return config
 
 
-def chip_defaults(chip):
-    """The chip's settings, with the passkey capacity proven for this board's filesystem size."""
+def chip_defaults(chip, machine_name=None):
+    """The chip's settings, with the passkey capacity proven for this board's filesystem size.
+
+    A board named in the chip's KEEP_CLOCK (by sys.implementation._machine)
+    keeps the clock its firmware starts with (cpu_mhz 0).
+    """
     defaults = dict(chip.MICROPYTHON)
+    if machine_name is None:
+        machine_name = getattr(sys.implementation, "_machine", "")
+    for name in getattr(chip, "KEEP_CLOCK", ()):
+        if name in machine_name:
+            defaults["cpu_mhz"] = 0
     defaults["max_resident_credentials"] = st.resident_capacity(
         getattr(chip, "RESIDENT_CAPACITY", ()), st.filesystem_blocks(), defaults["max_resident_credentials"]
     )

@@ -42,6 +42,13 @@ CIRCUITPYTHON = {
     "watchdog_ms": 8000,
 }
 
+# Boards that keep the clock their firmware starts with. The Pico W talks to
+# its wireless chip -- which drives its LED -- over a PIO SPI at clk_sys / 4
+# (pico-sdk's CYW43_PIO_CLOCK_DIV_INT 2): 50 MHz at 200 MHz, the CYW43439's
+# limit. Stock MicroPython runs it at 125 MHz; `make firmware BOARD=rp2040w`
+# runs 200 MHz with the divider at 3 (tools/firmware_board.py).
+KEEP_CLOCK = ("Pico W",)
+
 # Above 133 MHz the RP2040's core needs 1.15 V (VREG VSEL 0b1100), which
 # pico-sdk sets for its 200 MHz clock; boards/micropython/app.set_cpu_clock
 # raises it before changing the clock.
