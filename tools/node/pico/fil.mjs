@@ -24,6 +24,8 @@
 //   {"cmd":"requests"}   -> {"event":"requests","requests":[...]} timed CTAPHID messages
 //   {"cmd":"status"}     -> {"event":"status",...} simulated time, clock, LED, flash counters
 //   {"cmd":"read","address":A,"length":N} -> {"event":"read","hex":...} SRAM contents
+//   {"cmd":"profile","action":"start"|"stop"} -> {"event":"profile",...} cycles per
+//        instruction address in between (tools/profile_firmware.py)
 //   {"cmd":"presence","mode":"auto"|"manual"}  auto: press BOOTSEL when the key asks
 //        (KEEPALIVE UPNEEDED, or U2F status word 6985), as --presence auto
 // Events: power-on, chip-reset, bootsel-boot, usb-attach, usb-detach,
@@ -33,6 +35,7 @@
 import { readFileSync, existsSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import { Pico } from './pico.mjs';
+import { Profile } from './profile.mjs';
 import { parseUF2 } from './uf2.mjs';
 import { TIMING_NONE, TIMING_TYPICAL } from './flash.mjs';
 import { CtaphidWatch, cidOf } from './ctaphid_watch.mjs';
@@ -106,6 +109,8 @@ function main() {
   const route = new Map(); // cid -> socket
   let cdcClient = null;
   let probeNonce = null;
+  let tapLater = null; // an auto press waiting for the finger's gap
+  let releasedAt = -Infinity; // simulated ms of the last release (this power-up)
   let pico = null;
   const watch = new CtaphidWatch(() => pico.nowMs());
 
@@ -119,6 +124,10 @@ function main() {
         if (name === 'power-on' || name === 'chip-reset' || name === 'usb-detach') {
           watch.reset();
           route.clear();
+        }
+        if (name === 'power-on' || name === 'chip-reset') {
+          releasedAt = -Infinity; // simulated time starts again at 0
+          tapLater = null; // its alarm was on the old chip's clock
         }
         emit(name, data);
       },
@@ -191,11 +200,34 @@ function main() {
 
   let cutTimer = null;
   let tapRelease = null;
+  const release = () => {
+    pico.setBootsel(false);
+    releasedAt = pico.nowMs();
+  };
   // presence "auto": a person who presses BOOTSEL whenever the key asks --
   // a CTAP2 KEEPALIVE with status UPNEEDED, or a U2F answer with status
-  // word 6985 (conditions not satisfied: "touch me and ask again").
+  // word 6985 (conditions not satisfied: "touch me and ask again"). A
+  // person's finger stays off the button for a while between two presses:
+  // the next press comes REPRESS_GAP_MS after the last release at the
+  // soonest. (Pressing again at the next UPNEEDED, which comes every 80 ms,
+  // gave gaps of ~10 ms: contact bounce to a key that debounces for 20 ms,
+  // boards/common/ui.py, so a key asked while a tap was still held never
+  // saw a new press -- the request ran into its 30 s timeout at 200 MHz and
+  // took seconds at 125.)
+  const REPRESS_GAP_MS = 60;
   const autoTap = () => {
-    if (!tapRelease && !pico.bootsel) commands.tap({ ms: o.tapMs });
+    if (tapRelease || tapLater || pico.bootsel) return;
+    const wait = releasedAt + REPRESS_GAP_MS - pico.nowMs();
+    if (wait <= 0) {
+      commands.tap({ ms: o.tapMs });
+      return;
+    }
+    const gen = pico.generation;
+    tapLater = pico.mcu.clock.createAlarm(() => {
+      tapLater = null;
+      if (pico.generation === gen && !tapRelease && !pico.bootsel) commands.tap({ ms: o.tapMs });
+    });
+    tapLater.schedule(wait * 1e6);
   };
   const commands = {
     press: () => {
@@ -206,7 +238,7 @@ function main() {
     release: () => {
       if (tapRelease) tapRelease.cancel();
       tapRelease = null;
-      pico.setBootsel(false);
+      release();
     },
     tap: (c) => {
       // One press of c.ms simulated milliseconds; a tap during a tap extends it.
@@ -215,7 +247,7 @@ function main() {
       const gen = pico.generation;
       tapRelease = pico.mcu.clock.createAlarm(() => {
         tapRelease = null;
-        if (pico.generation === gen) pico.setBootsel(false);
+        if (pico.generation === gen) release();
       });
       tapRelease.schedule((c.ms ?? 150) * 1e6);
     },
@@ -250,6 +282,21 @@ function main() {
       const a = c.address - RAM;
       if (!pico.mcu || a < 0 || a + c.length > pico.mcu.sram.length) throw new Error('read: not in SRAM');
       emit('read', { address: c.address, hex: Buffer.from(pico.mcu.sram.subarray(a, a + c.length)).toString('hex') });
+    },
+    profile: (c) => {
+      // {"cmd":"profile","action":"start","fun_bc_call":ADDR}: profile from
+      // now (profile.mjs); "stop": emit it, {"event":"profile",...}.
+      if (c.action === 'start') {
+        if (!pico.mcu) throw new Error('profile: the chip is off');
+        pico.profile = new Profile(pico.mcu, { funBcCall: c.fun_bc_call || 0 });
+      } else if (c.action === 'stop') {
+        const p = pico.profile;
+        pico.profile = null;
+        if (!p) throw new Error('profile: none was started');
+        emit('profile', p.report(pico.mcu ? pico.mcu.clkSys : null));
+      } else {
+        throw new Error('profile action is start or stop');
+      }
     },
     status: () => emit('status', {
       t_ms: pico.nowMs(), running: pico.running, clk_sys: pico.mcu ? pico.mcu.clkSys : null, led: pico.led,
