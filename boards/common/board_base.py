@@ -5,7 +5,10 @@ version): CONFIG, read_report(buf), write_report(buf), wait_touch(ms),
 led(pattern), random(n), ticks_ms(), ticks_diff(new, old), idle(),
 log_exception(e) and storage. Here they are built from small runtime parts:
 
-  hid      read_report(buf) -> bool, write_report(buf) -> bool, service()
+  hid      read_report(buf) -> bool, write_report(buf) -> bool, service(),
+           optionally pause() -> bool: sleep until the next interrupt (a
+           USB transfer), True when a report is waiting (idle() pauses
+           until then or _IDLE_SLEEP_MS)
   clock    ticks_ms(), ticks_diff(new, old), sleep_ms(ms)
   button   a boards.common.ui.Button
   led      a boards.common.ui.Led
@@ -65,6 +68,7 @@ class Board:
         self.random = random
         self.watchdog = watchdog
         self._on_long_press = on_long_press
+        self._pause = getattr(hid, "pause", None)
         # The current press met a request (it approved one, or it was down
         # while one asked): a touch, never a maintenance press.
         self._press_taken = False
@@ -147,7 +151,16 @@ class Board:
             and button.held_ms() >= LONG_PRESS_MS
         ):
             self._maintenance()
-        self._clock.sleep_ms(_IDLE_SLEEP_MS)
+        pause = self._pause
+        if pause is None:
+            self._clock.sleep_ms(_IDLE_SLEEP_MS)
+            return
+        # Until a report is waiting: the loop reads it at once instead of
+        # after the rest of a fixed sleep.
+        clock = self._clock
+        start = clock.ticks_ms()
+        while not pause() and clock.ticks_diff(clock.ticks_ms(), start) < _IDLE_SLEEP_MS:
+            pass
 
     def feed_watchdog(self):
         if self.watchdog is not None:
