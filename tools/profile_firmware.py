@@ -73,6 +73,8 @@ class Symbols:
     def python(self, bytecode):
         if bytecode == 0:
             return "(no Python)"
+        if bytecode == 1:
+            return "(interrupt handlers)"
         name = self.bytecode.get(bytecode)
         return ("py " + name) if name else "py (bytecode at 0x%08x)" % bytecode
 
@@ -150,7 +152,8 @@ def main(argv=None):
     ap.add_argument("--bootrom", required=True)
     ap.add_argument("--elf", help="the image's .elf (default: next to the .uf2)")
     ap.add_argument("--mhz", type=int, default=125)
-    ap.add_argument("--flash", help="a provisioned flash image to start from (default: provision one)")
+    ap.add_argument("--flash", help="a provisioned flash image to start from, the firmware flashed over it "
+                    "(default: provision one)")
     ap.add_argument("--request", action="append", help="PING 8 B, getInfo, makeCredential, getAssertion (default: all)")
     ap.add_argument("--top", type=int, default=40)
     args = ap.parse_args(argv)
@@ -166,7 +169,9 @@ def main(argv=None):
             dst.write(src.read())
     else:
         provision_template(args.firmware, args.bootrom, flash, ["--cpu-mhz", str(args.mhz)])
-    pico = EmulatedPico(bootrom=args.bootrom, flash=flash).start()
+    # A given flash image may come from another build: the image goes on top
+    # (its sectors only; the filesystem, with the settings, stays).
+    pico = EmulatedPico(firmware=args.firmware if args.flash else None, bootrom=args.bootrom, flash=flash).start()
     try:
         pico.wait_event("fido-ready", timeout=300)
         pico.command("presence", mode="auto")

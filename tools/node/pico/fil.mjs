@@ -288,7 +288,7 @@ function main() {
       // now (profile.mjs); "stop": emit it, {"event":"profile",...}.
       if (c.action === 'start') {
         if (!pico.mcu) throw new Error('profile: the chip is off');
-        pico.profile = new Profile(pico.mcu, { funBcCall: c.fun_bc_call || 0 });
+        pico.profile = new Profile(pico.mcu, { funBcCall: c.fun_bc_call || 0, watch: c.watch || [] });
       } else if (c.action === 'stop') {
         const p = pico.profile;
         pico.profile = null;

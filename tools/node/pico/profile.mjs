@@ -10,10 +10,12 @@
 // also keyed by the bytecode of the Python function called (the frozen
 // `fun_data_<module>_<name>` array the fun_bc object points at), and every
 // instruction's cycles are also counted per (innermost Python function, C
-// function): "memmove under CtapHid._send_message".
+// function): "memmove under CtapHid._send_message" (interrupt handlers
+// apart, under bytecode address 1).
 // tools/profile_firmware.py turns the addresses into names from the ELF.
 // Nothing here changes what the chip does.
 
+const INTERRUPTS = 0x7fffffff; // pyId of interrupt handlers' cycles (reported as bytecode address 1)
 const FUN_BC_BYTECODE = 12; // py/objfun.h mp_obj_fun_bc_t: base, context, child_table, bytecode
 
 export class Profile {
@@ -25,6 +27,11 @@ export class Profile {
     this.mcu = mcu;
     this.core = mcu.core;
     this.funBcCall = o.funBcCall || 0;
+    // Calls of these addresses (e.g. mp_obj_exception_make_new) are reported
+    // with the call stack they came from (the first `watchMax` of them).
+    this.watch = new Set(o.watch || []);
+    this.watchMax = o.watchMax || 20;
+    this.watched = [];
     this.flat = new Map(); // pc -> cycles
     this.inclusive = new Map(); // key -> [ns, calls]
     this.byPy = new Map(); // pyId * 2^32 + C function -> cycles
@@ -82,6 +89,9 @@ export class Profile {
     this.stack.push(frame);
     this._enter(fn);
     if (py !== this.pyKey) this._enter(-py); // Python keys are negative
+    if (this.watch.has(fn) && this.watched.length < this.watchMax) {
+      this.watched.push({ t_ns: this.mcu.clock.nanos, fn, stack: this.stack.map((f) => [f.fn, f.py]) });
+    }
     frame.ownPy = py !== this.pyKey;
     if (frame.ownPy) {
       let id = this.pyIds.get(py);
@@ -128,6 +138,7 @@ export class Profile {
     this._enter(handler);
     frame.ownPy = false;
     this.fn = handler;
+    this.pyId = INTERRUPTS; // not the Python function it interrupted
     void exceptionNumber;
   }
 
@@ -146,15 +157,15 @@ export class Profile {
 
   report(clkSys) {
     this.finish();
-    const bytecodeOf = [0];
-    for (const [py, id] of this.pyIds) bytecodeOf[id] = py;
+    const bytecodeOf = new Map([[0, 0], [INTERRUPTS, 1]]);
+    for (const [py, id] of this.pyIds) bytecodeOf.set(id, py);
     const byPy = [];
-    for (const [k, c] of this.byPy) byPy.push([bytecodeOf[Math.floor(k / 4294967296)], k % 4294967296, c]);
+    for (const [k, c] of this.byPy) byPy.push([bytecodeOf.get(Math.floor(k / 4294967296)), k % 4294967296, c]);
     return {
       ns: this.mcu.clock.nanos - this.startNs, slept_ns: this.sleptNs, clk_sys: clkSys, other_cycles: this.other,
       pcs: [...this.flat.entries()],
       inclusive: [...this.inclusive.entries()].map(([k, [ns, calls]]) => [k, ns, calls]),
-      by_py: byPy,
+      by_py: byPy, watched: this.watched,
     };
   }
 }
