@@ -10,6 +10,14 @@ Shape (CTAP 2.1 §11.2.4):
   continuation packet    CID(4) SEQ 0..0x7F(1) DATA(59)
 so the largest message is 57 + 128 * 59 = 7609 bytes.
 
+A board whose USB stack can send several reports in one transfer offers
+write_reports(buf): buf holds whole reports, back to back; it returns once
+the host has taken them all (or they were dropped). An answer of up to
+_FIRST_END bytes then goes out in one call (_send_batch): framed in place in
+the message buffer, one USB transfer instead of one per report, each of
+which cost a dozen Python calls on the way down and a completion callback on
+the way up. Other boards get one write_report(buf) per report.
+
 The application object (firmware/authenticator.py) provides:
   capabilities              CAPABILITY_* flags for the INIT answer
   handle(cmd, payload, ctx) -> bytes, for CTAPHID_CBOR and CTAPHID_MSG
@@ -197,6 +205,16 @@ class CtapHid:
         self._later = tuple(mv[i * _CONT_DATA : (i + 1) * _CONT_DATA] for i in range(_LATER_CONT))
         self._shift_first = (mv[: _MSG_BUFFER - _FIRST_END], mv[_FIRST_END:])
         self._shift_later = (mv[: _MSG_BUFFER - _LATER_END], mv[_LATER_END:])
+        # _send_batch's views, for a board that sends several reports at once:
+        # where each of the first reports' data field goes when the answer is
+        # framed in place (report k at 64 * k), and the first k reports.
+        self._write_reports = getattr(board, "write_reports", None)
+        if self._write_reports is not None:
+            placed = [mv[7:REPORT_SIZE]]
+            for k in range(1, _FIRST_CONT + 1):
+                placed.append(mv[k * REPORT_SIZE + 5 : (k + 1) * REPORT_SIZE])
+            self._placed = tuple(placed)
+            self._batches = tuple(mv[: k * REPORT_SIZE] for k in range(1, _FIRST_CONT + 2))
         self._last_cid = 0  # channels 1.._last_cid are allocated
         self._state = _IDLE
         self._cid = 0
@@ -489,6 +507,9 @@ class CtapHid:
         again after each _LATER_CONT reports. The buffer is spent.
         """
         _pack_into(_FMT_CONT_DATA, self._msg, n, b"")  # the last report's padding: zeros
+        if self._write_reports is not None and _INIT_DATA < n <= _FIRST_END:
+            self._send_batch(cid, cmd, n)
+            return
         views = self._first
         tx = self._next_tx()
         struct.pack_into(">iBH", tx, 0, cid, _TYPE_INIT | cmd, n)
@@ -513,6 +534,29 @@ class CtapHid:
             sent += _CONT_DATA
             seq += 1
             i += 1
+
+    def _send_batch(self, cid, cmd, n):
+        """Frame the message buffer's first n bytes (57 < n <= _FIRST_END) in place; one write_reports().
+
+        Report k goes to 64 * k: the data fields move up, the last first (each
+        lands above where the ones below it still lie), then the headers are
+        written between them. The buffer is spent, and in the stack's hands
+        until write_reports() returns.
+        """
+        reports = 1 + (n - _INIT_DATA + _CONT_DATA - 1) // _CONT_DATA
+        placed = self._placed
+        first = self._first
+        k = reports - 1
+        while k >= 0:
+            placed[k][:] = first[k]  # memmove: the two may overlap
+            k -= 1
+        msg = self._msg
+        struct.pack_into(">iBH", msg, 0, cid, _TYPE_INIT | cmd, n)
+        k = 1
+        while k < reports:
+            struct.pack_into(">iB", msg, k * REPORT_SIZE, cid, k - 1)
+            k += 1
+        self._write_reports(self._batches[reports - 1])
 
     def _send(self, cid, cmd, data):
         """A message of one report (KEEPALIVE, WINK, LOCK: at most 57 bytes), framed in place."""

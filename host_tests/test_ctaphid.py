@@ -153,6 +153,36 @@ def test_answers_are_framed_with_zero_padding_whatever_the_buffer_held(n):
     ]
 
 
+class BatchKey(Key):
+    """A key on a board that takes several reports in one write_reports call (as the MicroPython adapter does)."""
+
+    def __init__(self, app=None):
+        super().__init__(app)
+        self.calls = []
+
+        def write_reports(buf):
+            self.calls.append(len(buf) // 64)
+            for i in range(0, len(buf), 64):
+                self.board.write_report(bytes(buf[i : i + 64]))
+            return True
+
+        self.board.write_reports = write_reports
+        self.hid = ctaphid.CtapHid(self.board, self.hid.app, self.hid.app.firmware_version)
+
+
+@pytest.mark.parametrize("n", [0, 1, 57, 58, 116, 117, 1059, 1060, 1061, 7609])
+def test_answers_up_to_18_reports_go_in_one_write_reports_call(n):
+    k = BatchKey()
+    cid = k.init()
+    noise = bytes([0xA5]) * 7609  # the buffer full of non-zero bytes first
+    assert k.send(*packets(cid, CTAPHID.PING, noise)) == [(cid, CTAPHID.PING, noise)]
+    k.calls.clear()
+    data = os.urandom(n)
+    # parse_messages checks each report's padding: zero after the answer
+    assert k.send(*packets(cid, CTAPHID.PING, data)) == [(cid, CTAPHID.PING, data)]
+    assert k.calls == ([1 + (n - 57 + 58) // 59] if 57 < n <= 1060 else [])
+
+
 def test_largest_message_uses_all_128_sequence_numbers(key):
     cid = key.init()
     pkts = packets(cid, CTAPHID.PING, os.urandom(7609))

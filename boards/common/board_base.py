@@ -6,6 +6,9 @@ led(pattern), random(n), ticks_ms(), ticks_diff(new, old), idle(),
 log_exception(e) and storage. Here they are built from small runtime parts:
 
   hid      read_report(buf) -> bool, write_report(buf) -> bool, service(),
+           optionally write_reports(buf) -> bool: several reports back to
+           back in one transfer, returning once they are sent (the board
+           then offers it to CTAPHID, firmware/ctaphid.py),
            optionally pause() -> bool: sleep until the next interrupt (a
            USB transfer), True when a report is waiting (idle() pauses
            until then or _IDLE_SLEEP_MS)
@@ -69,6 +72,8 @@ class Board:
         self.watchdog = watchdog
         self._on_long_press = on_long_press
         self._pause = getattr(hid, "pause", None)
+        if getattr(hid, "write_reports", None) is not None:
+            self.write_reports = hid.write_reports  # what CTAPHID looks for; nothing to add on the way
         # The current press met a request (it approved one, or it was down
         # while one asked): a touch, never a maintenance press.
         self._press_taken = False

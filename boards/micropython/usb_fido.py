@@ -225,6 +225,26 @@ class FidoInterface(HIDInterface):
         self._tx_failing = False
         return True
 
+    def write_reports(self, buf):
+        """Several reports, back to back in buf, in one IN transfer; returns once the host has them.
+
+        The stack sends a transfer of n * 64 bytes as n packets of the
+        endpoint's 64 bytes, each one report to the host (USB 2.0 §5.7.3: a
+        transfer of whole max-size packets); one submit and one completion
+        instead of n of each. Returns only when the transfer is done: the
+        caller reuses the buffer (CTAPHID frames answers in its message
+        buffer). Up to _SEND_TIMEOUT_MS per report; then, as for one report,
+        a dropped answer.
+        """
+        if not self.write_report(buf):
+            return False
+        deadline = time.ticks_add(time.ticks_ms(), _SEND_TIMEOUT_MS * (len(buf) // REPORT_SIZE))
+        while self.busy():  # the stack's own state: also after send_report submitted it
+            if time.ticks_diff(deadline, time.ticks_ms()) <= 0:
+                return self._dropped()
+            machine.idle()
+        return True
+
     def _dropped(self):
         self._tx_failing = True
         self.tx_dropped += 1
