@@ -65,6 +65,11 @@ class Board:
         self.CONFIG = config
         self.hid = hid
         self._clock = clock
+        # The clock's own functions, not methods that call them: the core asks
+        # for the time several times per report (MicroPython's Clock gives
+        # time.ticks_ms itself, so a call is no Python frame at all).
+        self.ticks_ms = clock.ticks_ms
+        self.ticks_diff = clock.ticks_diff
         self.button = button
         self._led = led
         self.storage = storage
@@ -128,13 +133,7 @@ class Board:
             self._asked_at = None
         self._led.show(pattern)
 
-    # -- time ----------------------------------------------------------------
-
-    def ticks_ms(self):
-        return self._clock.ticks_ms()
-
-    def ticks_diff(self, new, old):
-        return self._clock.ticks_diff(new, old)
+    # -- time: ticks_ms() and ticks_diff(new, old) are the clock's (see __init__)
 
     def idle(self):
         """Nothing to do: look after the hardware, then sleep a little."""
