@@ -143,7 +143,38 @@ def requests(ctap, dev):
         cred_id = state["cred"].auth_data.credential_data.credential_id
         ctap.get_assertion(rp["id"], cdh, [{"type": "public-key", "id": cred_id}], options={"up": False})
 
-    return [("PING 8 B", lambda: dev.call(CTAPHID.PING, b"12345678")), ("getInfo", ctap.get_info), ("makeCredential", make_credential), ("getAssertion", get_assertion)]
+    def pin_token():
+        from fido2.ctap2 import ClientPin
+        from fido2.ctap2.pin import PinProtocolV2
+
+        client_pin = ClientPin(ctap, PinProtocolV2())
+        if not ctap.get_info().options.get("clientPin"):
+            client_pin.set_pin("12345678")
+        state["pin"] = client_pin
+        # the profile covers getKeyAgreement and getPinUvAuthTokenUsingPinWithPermissions
+        state["token"] = client_pin.get_pin_token("12345678", ClientPin.PERMISSION.GET_ASSERTION
+                                                  | ClientPin.PERMISSION.MAKE_CREDENTIAL, rp["id"])
+
+    def hmac_secret():
+        client_pin, proto = state["pin"], state["pin"].protocol
+        if "hmac_cred" not in state:
+            att = ctap.make_credential(cdh, rp, user, es256, extensions={"hmac-secret": True},
+                                       pin_uv_param=proto.authenticate(state["token"], cdh),
+                                       pin_uv_protocol=proto.VERSION)
+            state["hmac_cred"] = att.auth_data.credential_data.credential_id
+        key_agreement, shared_secret = client_pin._get_shared_secret()
+        salt_enc = proto.encrypt(shared_secret, hashlib.sha256(b"salt").digest())
+        ctap.get_assertion(rp["id"], cdh, [{"type": "public-key", "id": state["hmac_cred"]}], extensions={
+            "hmac-secret": {1: key_agreement, 2: salt_enc, 3: proto.authenticate(shared_secret, salt_enc),
+                            4: proto.VERSION}})
+
+    return [("PING 8 B", lambda: dev.call(CTAPHID.PING, b"12345678")), ("getInfo", ctap.get_info),
+            ("makeCredential", make_credential), ("getAssertion", get_assertion), ("PIN token", pin_token),
+            ("hmac-secret getAssertion", hmac_secret)]
+
+
+# What a request needs done before it: getAssertion a credential, hmac-secret a token.
+NEEDED = {"getAssertion": ("makeCredential",), "hmac-secret getAssertion": ("PIN token",)}
 
 
 def main(argv=None):
@@ -154,7 +185,8 @@ def main(argv=None):
     ap.add_argument("--mhz", type=int, default=125)
     ap.add_argument("--flash", help="a provisioned flash image to start from, the firmware flashed over it "
                     "(default: provision one)")
-    ap.add_argument("--request", action="append", help="PING 8 B, getInfo, makeCredential, getAssertion (default: all)")
+    ap.add_argument("--request", action="append", help="PING 8 B, getInfo, makeCredential, getAssertion, PIN token, "
+                    "hmac-secret getAssertion (default: all)")
     ap.add_argument("--top", type=int, default=40)
     args = ap.parse_args(argv)
     from fido2.ctap2 import Ctap2
@@ -179,8 +211,9 @@ def main(argv=None):
         ctap = Ctap2(dev)
         wanted = args.request
         for name, fn in requests(ctap, dev):
-            if wanted and name not in wanted and name != "makeCredential":
-                continue  # getAssertion needs the credential
+            if wanted and name not in wanted and name not in NEEDED.get(tuple(wanted), ()) and not any(
+                    name in NEEDED.get(w, ()) for w in wanted):
+                continue
             profile = profiled(pico, fn, symbols)
             if not wanted or name in wanted:
                 print_profile(name, profile, symbols, args.top)
