@@ -79,6 +79,8 @@ _COMMANDS = {
     AUTHENTICATOR_CONFIG: config.handle,
 }
 
+_GET_INFO = get_info.handle  # its answer is cached (Authenticator.get_info_response)
+
 _CRED_MGMT_COMMANDS = (AUTHENTICATOR_CREDENTIAL_MANAGEMENT, AUTHENTICATOR_CREDENTIAL_MANAGEMENT_PREVIEW)
 
 # getInfo maxSerializedLargeBlobArray unless CONFIG says otherwise
@@ -113,6 +115,11 @@ class Authenticator:
     :param boot_ms: board.ticks_ms() at power-up (the reset window counts
         from it); now when not given.
     """
+
+    # getInfo's encoded answer, and store.changes when it was made
+    # (get_info_response): platforms ask for it before nearly every command.
+    _info_response = None
+    _info_changes = -1
 
     def __init__(self, board, store=None, boot_ms=None):
         self.board = board
@@ -312,6 +319,8 @@ class Authenticator:
             request = {}
         if not (cmd in _CRED_MGMT_COMMANDS and credential_management.continues(request)):
             self.cred_mgmt_state = None
+        if handler is _GET_INFO:
+            return self.get_info_response()
         try:
             response = handler(self, request)
         except CtapError as e:
@@ -329,6 +338,24 @@ class Authenticator:
             self.log_exception(ValueError("response of %d bytes too large" % (len(out) - 1)))
             return bytes((CTAP1_ERR_OTHER,))
         return out
+
+    def get_info_response(self):
+        """authenticatorGetInfo's answer, status byte and CBOR (firmware/ctap2/get_info.py).
+
+        Built and encoded once, then again only after the store changed:
+        everything getInfo reports that can change (PIN set, alwaysUv,
+        minPINLength, forcePINChange, enterprise attestation, the room for
+        discoverable credentials, a reset) is store state, and every change
+        of it is a write or removal of a record (Store.changes). The rest is
+        this key's fixed configuration. Encoding it took 10 ms at 125 MHz.
+        """
+        changes = self.store.changes
+        if self._info_changes != changes:
+            out = bytearray((CTAP2_OK,))
+            cbor.dump_into(out, get_info.handle(self, {}))
+            self._info_response = bytes(out)  # handed out again and again: immutable
+            self._info_changes = changes
+        return self._info_response
 
     def log_exception(self, e):
         log = getattr(self.board, "log_exception", None)

@@ -126,6 +126,11 @@ class Store:
         takes seconds.
     """
 
+    # Goes up with every write or removal of a record: what is derived from
+    # the store (getInfo's answer, Authenticator.get_info_response) is fresh
+    # while it is unchanged.
+    changes = 0
+
     def __init__(self, storage, max_resident, index=True):
         self._st = storage
         self.max_resident = max_resident
@@ -150,6 +155,7 @@ class Store:
                     self._st.remove(name)
 
     def _save(self, name, obj):
+        self.changes += 1
         data = encode_record(obj)
         if len(data) > RK_MAX_RECORD and name.startswith(_REC_RK):
             raise CtapError(CTAP2_ERR_KEY_STORE_FULL)  # larger than the capacity is proven for
@@ -322,6 +328,7 @@ class Store:
         self._save_rk(slot, record)
 
     def rk_delete(self, slot):
+        self.changes += 1
         self._st.remove(self._rk_name(slot))
         self._rk.pop(slot, None)
 
@@ -376,6 +383,7 @@ class Store:
 
     def _finish_wipe(self):
         """Erase what a reset erases, then clear the mark (also run at boot)."""
+        self.changes += 1
         for name in self._st.list():
             if name.startswith(_REC_RK) or name.startswith(REC_LARGE_BLOBS):
                 self._st.remove(name)

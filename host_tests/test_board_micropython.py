@@ -167,6 +167,119 @@ def _open_interface():
     return itf, received
 
 
+def test_the_ceremony_with_the_rp2_idle(hw):
+    """Idling as on an RP2040: FidoInterface.pause() (machine.idle) instead of sleep_ms(1)."""
+    from boards.micropython import usb_fido
+
+    usb_fido._SLEEPING_IDLE = True
+    host, _ = run(hw)
+    boardkit.check_ceremony(host.responses)
+    assert host.board._pause is not None
+
+
+def test_pause_sleeps_only_while_no_report_waits(hw, monkeypatch):
+    import machine
+    from boards.micropython import usb_fido
+
+    usb_fido._SLEEPING_IDLE = True
+    itf, _ = _open_interface()
+    sleeps = []
+    monkeypatch.setattr(machine, "idle", lambda: sleeps.append(1))
+    assert itf.pause() is False and sleeps == [1]  # nothing came meanwhile
+    assert itf.queue.put(bytes(64))
+    assert itf.pause() is True and sleeps == [1]  # a report waits: no sleep
+
+
+def test_other_ports_sleep_instead_of_pausing(hw):
+    from boards.micropython import usb_fido
+
+    usb_fido._SLEEPING_IDLE = False  # esp32: machine.idle() yields and returns
+    itf, _ = _open_interface()
+    assert itf.pause is None
+
+
+def test_idle_returns_as_soon_as_a_report_waits(hw):
+    """board_base.Board.idle(): pauses until a report is waiting, or 1 ms on the board's clock."""
+    import fakehw
+    from boards.common.board_base import Board
+    from boards.common.ui import Button, Led
+
+    clock = fakehw.SimClock()  # stands still unless slept on
+
+    class Hid:
+        def __init__(self, report_after):
+            self.pauses = 0
+            self.report_after = report_after
+
+        def service(self):
+            pass
+
+        def pause(self):
+            self.pauses += 1
+            return self.pauses >= self.report_after  # a USB interrupt brought a report
+
+    for report_after in (1, 3):
+        hid = Hid(report_after)
+        board = Board(hid, clock, Button(lambda: False, clock.ticks_ms, clock.ticks_diff),
+                      Led(lambda on: None, clock.ticks_ms, clock.ticks_diff), None, None, {})
+        board.idle()
+        assert hid.pauses == report_after
+
+
+def test_out_endpoint_armed_by_a_usb_callback_midway_counts_as_armed(hw):
+    """A USB callback (on_open here) can run between two bytecodes of the main loop's _arm_rx and
+    arm the endpoint first: the loop's own submit then meets "xfer_pending", and that is no failure
+    to retry on every turn (each retry would raise, i.e. allocate, again)."""
+    import usb.device
+
+    itf, _ = _open_interface()
+    dev = usb.device.get()
+    out = itf._out_ep
+    dev._ep_cbs[out] = None  # as after a completion that found the queue full: nothing armed
+    itf._rx_armed = False
+    real_is_open = itf.is_open
+    raced = []
+
+    def is_open():
+        if not raced:
+            raced.append(1)
+            itf.on_open()  # the SET_CONFIGURATION callback, scheduled in between
+        return real_is_open()
+
+    itf.is_open = is_open
+    submits = []
+    real_submit = dev._submit_xfer
+
+    def submit(ep, data, done_cb=None):
+        submits.append(ep)
+        return real_submit(ep, data, done_cb)
+
+    dev._submit_xfer = submit
+    itf.service()  # arms (through on_open), then its own submit is refused
+    assert submits == [out, out] and itf._rx_armed and dev._ep_cbs[out]
+    for _ in range(5):
+        itf.service()
+        itf.read_report(bytearray(64))
+    assert submits == [out, out]  # no more attempts while armed
+
+
+def test_a_report_refused_for_a_stale_flag_goes_out_through_send_report(hw):
+    import usb.device
+
+    import fakehw
+
+    itf, received = _open_interface()
+    dev = usb.device.get()
+    dev.takes_in = False
+    first = bytes([1, 2, 3, 4, 0x90]) + bytes(59)
+    second = bytes([1, 2, 3, 4, 0x00]) + bytes(59)
+    assert itf.write_report(first) is True  # pending in the stack
+    itf._tx_busy = False  # the flag missed it (a callback between two bytecodes)
+    fakehw.HOST.tick = dev.resume_in  # the host reads again while send_report waits
+    assert itf.write_report(second) is True
+    assert received == [first, second] and itf.tx_dropped == 0
+
+
 def test_only_false_from_send_report_is_a_failure(hw):
     import usb.device
     import usb.device.hid

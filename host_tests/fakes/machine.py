@@ -69,9 +69,13 @@ def unique_id():
 
 
 def idle():
+    """The rp2 port's machine.idle(): wait for the next interrupt, at most 1 ms
+    (MICROPY_INTERNAL_WFE(1)); on simulated time that 1 ms passes."""
     host = fakehw.HOST
     if host is not None:
         host.tick()
+    if fakehw.CLOCK is not None:
+        fakehw.CLOCK.sleep_ms(1)
 
 
 def freq(*hz):

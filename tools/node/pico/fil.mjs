@@ -26,6 +26,8 @@
 //   {"cmd":"requests"}   -> {"event":"requests","requests":[...]} timed CTAPHID messages
 //   {"cmd":"status"}     -> {"event":"status",...} simulated time, clock, LED, flash counters
 //   {"cmd":"read","address":A,"length":N} -> {"event":"read","hex":...} SRAM contents
+//   {"cmd":"profile","action":"start"|"stop"} -> {"event":"profile",...} cycles per
+//        instruction address in between (tools/profile_firmware.py)
 //   {"cmd":"presence","mode":"auto"|"manual"}  auto: press BOOTSEL when the key asks
 //        (KEEPALIVE UPNEEDED, or U2F status word 6985), as --presence auto
 // Events: power-on, chip-reset, bootsel-boot, usb-attach, usb-detach,
@@ -35,6 +37,7 @@
 import { readFileSync, existsSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import { Pico } from './pico.mjs';
+import { Profile } from './profile.mjs';
 import { parseUF2 } from './uf2.mjs';
 import { TIMING_NONE, TIMING_TYPICAL } from './flash.mjs';
 import { CtaphidWatch, cidOf } from './ctaphid_watch.mjs';
@@ -73,7 +76,6 @@ function parseArgs(argv) {
 const KEEPALIVE = 0xbb;
 const STATUS_UPNEEDED = 2;
 const CTAPHID_MSG = 0x83;
-const RELEASE_MS = 60;
 
 function asksForTouch(report, done) {
   if (report[4] === KEEPALIVE && report[7] === STATUS_UPNEEDED) return true;
@@ -109,6 +111,8 @@ function main() {
   const route = new Map(); // cid -> socket
   let cdcClient = null;
   let probeNonce = null;
+  let tapLater = null; // an auto press waiting for the finger's gap
+  let releasedAt = -Infinity; // simulated ms of the last release (this power-up)
   let pico = null;
   const watch = new CtaphidWatch(() => pico.nowMs());
 
@@ -122,6 +126,10 @@ function main() {
         if (name === 'power-on' || name === 'chip-reset' || name === 'usb-detach') {
           watch.reset();
           route.clear();
+        }
+        if (name === 'power-on' || name === 'chip-reset') {
+          releasedAt = -Infinity; // simulated time starts again at 0
+          tapLater = null; // its alarm was on the old chip's clock
         }
         emit(name, data);
         // A tap's release is an alarm on the chip's clock, which stops with
@@ -212,26 +220,34 @@ function main() {
     cut = { alarm, clock };
   };
   let tapRelease = null;
+  const release = () => {
+    pico.setBootsel(false);
+    releasedAt = pico.nowMs();
+  };
   // presence "auto": a person who presses BOOTSEL whenever the key asks --
   // a CTAP2 KEEPALIVE with status UPNEEDED, or a U2F answer with status
-  // word 6985 (conditions not satisfied: "touch me and ask again").
-  // A button still held from the previous press approves nothing new (the
-  // key wants a press that starts while it asks), so a person lets go
-  // first: released for RELEASE_MS, then pressed again.
-  let repress = null;
+  // word 6985 (conditions not satisfied: "touch me and ask again"). A
+  // person's finger stays off the button for a while between two presses:
+  // the next press comes REPRESS_GAP_MS after the last release at the
+  // soonest. (Pressing again at the next UPNEEDED, which comes every 80 ms,
+  // gave gaps of ~10 ms: contact bounce to a key that debounces for 20 ms,
+  // boards/common/ui.py, so a key asked while a tap was still held never
+  // saw a new press -- the request ran into its 30 s timeout at 200 MHz and
+  // took seconds at 125.)
+  const REPRESS_GAP_MS = 60;
   const autoTap = () => {
-    if (repress) return;
-    if (!pico.bootsel) {
+    if (tapRelease || tapLater || pico.bootsel) return;
+    const wait = releasedAt + REPRESS_GAP_MS - pico.nowMs();
+    if (wait <= 0) {
       commands.tap({ ms: o.tapMs });
       return;
     }
-    commands.release();
     const gen = pico.generation;
-    repress = pico.mcu.clock.createAlarm(() => {
-      repress = null;
-      if (pico.generation === gen) commands.tap({ ms: o.tapMs });
+    tapLater = pico.mcu.clock.createAlarm(() => {
+      tapLater = null;
+      if (pico.generation === gen && !tapRelease && !pico.bootsel) commands.tap({ ms: o.tapMs });
     });
-    repress.schedule(RELEASE_MS * 1e6);
+    tapLater.schedule(wait * 1e6);
   };
   const commands = {
     press: () => {
@@ -242,7 +258,7 @@ function main() {
     release: () => {
       if (tapRelease) tapRelease.cancel();
       tapRelease = null;
-      pico.setBootsel(false);
+      release();
     },
     tap: (c) => {
       // One press of c.ms simulated milliseconds; a tap during a tap extends it.
@@ -252,7 +268,7 @@ function main() {
       const gen = pico.generation;
       tapRelease = pico.mcu.clock.createAlarm(() => {
         tapRelease = null;
-        if (pico.generation === gen) pico.setBootsel(false);
+        if (pico.generation === gen) release();
       });
       tapRelease.schedule((c.ms ?? 150) * 1e6);
     },
@@ -286,6 +302,21 @@ function main() {
       const a = c.address - RAM;
       if (!pico.mcu || a < 0 || a + c.length > pico.mcu.sram.length) throw new Error('read: not in SRAM');
       emit('read', { address: c.address, hex: Buffer.from(pico.mcu.sram.subarray(a, a + c.length)).toString('hex') });
+    },
+    profile: (c) => {
+      // {"cmd":"profile","action":"start","fun_bc_call":ADDR}: profile from
+      // now (profile.mjs); "stop": emit it, {"event":"profile",...}.
+      if (c.action === 'start') {
+        if (!pico.mcu) throw new Error('profile: the chip is off');
+        pico.profile = new Profile(pico.mcu, { funBcCall: c.fun_bc_call || 0, watch: c.watch || [] });
+      } else if (c.action === 'stop') {
+        const p = pico.profile;
+        pico.profile = null;
+        if (!p) throw new Error('profile: none was started');
+        emit('profile', p.report(pico.mcu ? pico.mcu.clkSys : null));
+      } else {
+        throw new Error('profile action is start or stop');
+      }
     },
     status: () => emit('status', {
       t_ms: pico.nowMs(), running: pico.running, clk_sys: pico.mcu ? pico.mcu.clkSys : null, led: pico.led,

@@ -27,6 +27,7 @@ import { RP2040, GPIOPinState, ConsoleLogger, LogLevel } from 'rp2040js';
 import { Flash, TIMING_TYPICAL } from './flash.mjs';
 import { installFlashTraps } from './rom.mjs';
 import { UsbHost } from './usb_host.mjs';
+import { hookExceptions } from './profile.mjs';
 import { FLASH_BASE } from './uf2.mjs';
 
 export const PICO_FLASH_SIZE = 2 * 1024 * 1024;
@@ -56,6 +57,7 @@ export class Pico {
     this.running = false;
     this.halted = false;
     this.busyNs = 0;
+    this.profile = null; // a profile.mjs Profile while one is being taken
     this.powerUps = 0;
     this.resets = 0;
     this.led = false;
@@ -113,6 +115,8 @@ export class Pico {
     const flash = new Flash(mcu.flash, this.flashSize, this.timing);
     flash.attach(this.flashPath);
     installFlashTraps(mcu, flash, (ns) => { this.busyNs += ns; }, (name) => this._mayWrite(name));
+    hookExceptions(mcu.core, () => this.profile);
+    this.profile = null;
     if (this.flash) this.flash.close();
     this.flash = flash;
     this.mcu = mcu;
@@ -214,7 +218,10 @@ export class Pico {
             // host's pending callbacks run (they may wake the chip now).
             if (this._sleptEmpty) {
               const behindNs = (performance.now() - this.realStartMs) * 1e6 - clock.nanos;
-              if (behindNs > 0) clock.tick(behindNs);
+              if (behindNs > 0) {
+                clock.tick(behindNs);
+                if (this.profile) this.profile.sleptNs += behindNs;
+              }
               this._sleptEmpty = false;
               setTimeout(() => this._loop(gen), 1);
             } else {
@@ -232,8 +239,16 @@ export class Pico {
             }
           }
           clock.tick(dt);
+          if (this.profile) this.profile.sleptNs += dt;
         } else {
-          clock.tick(core.executeInstruction() * nsPerCycle);
+          if (this.profile) {
+            const pc = core.PC;
+            const cycles = core.executeInstruction();
+            this.profile.step(pc, cycles);
+            clock.tick(cycles * nsPerCycle);
+          } else {
+            clock.tick(core.executeInstruction() * nsPerCycle);
+          }
           if (this.busyNs) {
             const ns = this.busyNs;
             this.busyNs = 0;
@@ -259,3 +274,4 @@ export class Pico {
     setImmediate(() => this._loop(gen));
   }
 }
+

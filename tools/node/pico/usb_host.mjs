@@ -149,7 +149,20 @@ export class UsbHost {
       if ((offset === EP0_IN_BUFFER_CONTROL || offset === EP0_OUT_BUFFER_CONTROL) && value & BUF_CTRL_STALL) {
         this._stalled();
       }
+      // An IN transfer of more than one packet on a double-buffered endpoint
+      // (TinyUSB's rp2040 DCD fills buffer 0 with the first packet and
+      // buffer 1 with the next, and sets both AVAILABLE in one write):
+      // rp2040js queues buffer 1 before buffer 0, so the host would see the
+      // packets swapped. The controller sends buffer 0 first: put it first.
+      const inEp = offset >= EP0_IN_BUFFER_CONTROL && offset < EP0_IN_BUFFER_CONTROL + 0x80 && !(offset & 4)
+        ? (offset - EP0_IN_BUFFER_CONTROL) >> 3 : -1;
+      const queue = inEp > 0 && usb.endpointWriteAlarms ? usb.endpointWriteAlarms[inEp].buffers : null;
+      const before = queue ? queue.length : 0;
       origDpram(offset, value);
+      if (queue && usb.endpointWriteAlarms[inEp].buffers === queue && queue.length === before + 2) {
+        const n = queue.length;
+        [queue[n - 2], queue[n - 1]] = [queue[n - 1], queue[n - 2]];
+      }
     };
     usb.onUSBEnabled = () => {};
     usb.onResetReceived = () => this._busReset();
