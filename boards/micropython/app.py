@@ -221,6 +221,23 @@ def enter_maintenance():
 _started = None
 
 
+# MicroPython's "extensible" built-in modules: an import looks for a file of
+# that name on every sys.path entry before it takes the built-in
+# (py/builtinimport.c), and does not keep the result in sys.modules -- so
+# every module that says `import struct` searched littlefs again. Entered in
+# sys.modules once, at boot, they are found at once.
+_EXTENSIBLE = ("time", "struct", "os", "json", "binascii", "hashlib", "cryptolib", "errno", "io", "select")
+
+
+def _keep_builtins():
+    for name in _EXTENSIBLE:
+        if name not in sys.modules:
+            try:
+                sys.modules[name] = __import__(name)
+            except ImportError:
+                pass
+
+
 def boot():
     """/boot.py: set the clock, build the board, present it on USB, open the store; returns before the main loop.
 
@@ -235,6 +252,7 @@ def boot():
     so littlefs holds it inside its directory instead of a whole block.
     """
     global _started
+    _keep_builtins()
     chip = chip_config()
     settings = st.load(chip_defaults(chip))
     set_cpu_clock(chip, settings["cpu_mhz"])
