@@ -427,3 +427,32 @@ def test_a_pico_w_keeps_the_clock_of_its_firmware(hw):
 
     assert app.chip_defaults(config, "Raspberry Pi Pico with RP2040")["cpu_mhz"] == 200
     assert app.chip_defaults(config, "Raspberry Pi Pico W with RP2040")["cpu_mhz"] == 0
+
+
+@pytest.mark.parametrize("blocks,expected", [(352, 256), (212, 120), (None, 120)])
+def test_the_passkey_capacity_comes_from_the_filesystem_size_after_usb_is_up(hw, monkeypatch, blocks, expected):
+    """The Pico's 256, the Pico W's 120 (boards/rp2040/config.py RESIDENT_CAPACITY), the
+    chip's fallback when the size is unknown; read once the key is on USB (statvfs walks
+    the whole filesystem), before the store opens."""
+    import fakehw
+    from boards.common import settings as st
+
+    order = []
+
+    def fs_blocks(path="/"):
+        order.append("statvfs")
+        return blocks
+
+    monkeypatch.setattr(st, "filesystem_blocks", fs_blocks)
+    fakehw.USB_INIT_HOOK = lambda: order.append("usb")
+    host, _ = run(hw)
+    assert host.board.CONFIG["max_resident_credentials"] == expected
+    assert order == ["usb", "statvfs"]
+
+
+def test_a_capacity_in_the_settings_file_wins(hw, monkeypatch):
+    from boards.common import settings as st
+
+    monkeypatch.setattr(st, "filesystem_blocks", lambda path="/": 352)
+    host, _ = run(hw, max_resident_credentials=10)
+    assert host.board.CONFIG["max_resident_credentials"] == 10

@@ -74,11 +74,18 @@ def chip_config():
     return config
 
 
+# max_resident_credentials in the chip's defaults: the capacity proven for
+# this board's filesystem size (passkey_capacity), read after the key is on
+# USB -- os.statvfs walks the whole littlefs filesystem to count free blocks.
+_BY_FILESYSTEM = const(-1)
+
+
 def chip_defaults(chip, machine_name=None):
-    """The chip's settings, with the passkey capacity proven for this board's filesystem size.
+    """The chip's settings.
 
     A board named in the chip's KEEP_CLOCK (by sys.implementation._machine)
-    keeps the clock its firmware starts with (cpu_mhz 0).
+    keeps the clock its firmware starts with (cpu_mhz 0). The passkey
+    capacity is left to passkey_capacity() unless the settings file names one.
     """
     defaults = dict(chip.MICROPYTHON)
     if machine_name is None:
@@ -86,10 +93,17 @@ def chip_defaults(chip, machine_name=None):
     for name in getattr(chip, "KEEP_CLOCK", ()):
         if name in machine_name:
             defaults["cpu_mhz"] = 0
-    defaults["max_resident_credentials"] = st.resident_capacity(
-        getattr(chip, "RESIDENT_CAPACITY", ()), st.filesystem_blocks(), defaults["max_resident_credentials"]
-    )
+    if getattr(chip, "RESIDENT_CAPACITY", ()):
+        defaults["max_resident_credentials"] = _BY_FILESYSTEM
     return defaults
+
+
+def passkey_capacity(chip, settings):
+    """The passkey capacity: the settings file's, or the one proven for this board's filesystem size."""
+    n = settings["max_resident_credentials"]
+    if n != _BY_FILESYSTEM:
+        return n
+    return st.resident_capacity(chip.RESIDENT_CAPACITY, st.filesystem_blocks(), chip.MICROPYTHON["max_resident_credentials"])
 
 
 def _pin_id(name):
@@ -252,7 +266,6 @@ def boot():
     so littlefs holds it inside its directory instead of a whole block.
     """
     global _started
-    _keep_builtins()
     chip = chip_config()
     settings = st.load(chip_defaults(chip))
     set_cpu_clock(chip, settings["cpu_mhz"])
@@ -262,7 +275,7 @@ def boot():
     if repl:
         micropython.kbd_intr(_CTRL_C)
     try:
-        board, key = _start(settings)
+        board, key = _start(chip, settings)
     except BaseException as e:  # noqa: B036 -- KeyboardInterrupt included on purpose
         if repl:
             raise
@@ -271,7 +284,7 @@ def boot():
     _started = (board, key, settings)
 
 
-def _start(settings):
+def _start(chip, settings):
     """The board on USB, then the key: the store is opened while the host resets
     and enumerates the device (~12 ms the host spends waiting, USB 2.0
     §7.1.7.5 and §9.2.6.3), and the first boot makes the master secret then.
@@ -280,6 +293,8 @@ def _start(settings):
 
     board = build(settings)
     start_usb(board, settings)
+    _keep_builtins()
+    board.CONFIG["max_resident_credentials"] = passkey_capacity(chip, settings)
     return board, main_loop.start_key(board)
 
 
@@ -308,7 +323,7 @@ def main(stop=None):
         micropython.kbd_intr(_CTRL_C)
     try:
         if started is None:
-            board, key = _start(settings)
+            board, key = _start(chip, settings)
         else:
             board, key = started[0], started[1]
         if not repl:
