@@ -12,6 +12,8 @@ A board's entry point builds its board object, then either
 and calls run(board, key). Everything the loop needs from hardware is behind the board.
 """
 
+import gc
+
 from firmware import device
 from firmware.ctaphid import CtapHid
 
@@ -98,6 +100,7 @@ def run(board, hid=None, stop=None):
             elif starting is not None and heard:
                 starting.build()
                 starting = None
+                gc.collect()  # start-up's leftovers, once, now that the key is whole
             else:
                 board.idle()
             if tick is not None:

@@ -351,7 +351,7 @@ def _settings_json():
         repl = False
         cpu_mhz = 200
 
-    return json.dumps(provision.settings_for(Args)).encode()
+    return json.dumps(provision.settings_for(Args, capacity=512)).encode()
 
 
 def install(filesystem):

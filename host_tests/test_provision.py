@@ -331,3 +331,17 @@ def test_micropython_entry_points_stay_inside_littlefs_directories():
     (boards/README.md, How many passkeys a board keeps)."""
     for local, dest in provision.entry_points("micropython"):
         assert os.path.getsize(local) <= 512, dest
+
+
+@pytest.mark.parametrize("blocks,capacity", [(352, 256), (212, 120)])
+def test_the_passkey_capacity_of_the_boards_filesystem_goes_into_the_settings(tmp_path, monkeypatch, blocks, capacity):
+    """The key then needs no os.statvfs at boot (it walks the whole littlefs filesystem):
+    the Pico's 1408 KiB keep 256 passkeys, the Pico W's 848 KiB 120 (boards/rp2040/config.py)."""
+    rig = Rig(tmp_path, monkeypatch, blocks=blocks)
+    assert rig.run() == 0
+    assert json.loads(bytes.fromhex(copied(rig)["/pyfido.json"]))["max_resident_credentials"] == capacity
+
+
+def test_without_the_filesystems_size_the_key_works_it_out_itself(rig):
+    assert rig.run() == 0  # the probe of PICO has no "blocks"
+    assert "max_resident_credentials" not in json.loads(bytes.fromhex(copied(rig)["/pyfido.json"]))

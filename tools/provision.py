@@ -76,8 +76,10 @@ def _has(name, attr=None):
 try:
     _s = os.statvfs('/')
     _free = _s[0] * _s[3]
+    _blocks = _s[1] * _s[2] // 4096
 except Exception:
     _free = -1
+    _blocks = None
 try:
     _names = os.listdir('%(store)s')
 except OSError:
@@ -120,6 +122,7 @@ print('PYFIDO-PROBE', repr({
     'platform': sys.platform,
     'machine': getattr(sys.implementation, '_machine', ''),
     'free': _free,
+    'blocks': _blocks,
     'p256': _has('p256'),
     'hashlib': _has('hashlib', 'sha256'),
     'usb_device_hid': _has('usb.device.hid'),
@@ -358,8 +361,21 @@ def extra_packages(info, runtime, chip, args):
     return files
 
 
-def settings_for(args, final=True):
+def passkey_capacity(info, runtime, chip):
+    """The passkeys the board keeps (boards/<chip>/config.py RESIDENT_CAPACITY, by its
+    filesystem's size), for the settings file: the key then needs no os.statvfs at
+    boot, which walks the whole littlefs filesystem. None: leave it to the key."""
+    blocks = info.get("blocks")
+    table = getattr(chip, "RESIDENT_CAPACITY", ())
+    if runtime != "micropython" or not blocks or not table:
+        return None
+    return st.resident_capacity(table, blocks, chip.MICROPYTHON["max_resident_credentials"])
+
+
+def settings_for(args, final=True, capacity=None):
     s = {}
+    if capacity is not None:
+        s["max_resident_credentials"] = capacity
     for key, value in (("vid", args.vid), ("pid", args.pid), ("product", args.product),
                        ("manufacturer", args.manufacturer), ("serial", args.serial),
                        ("button", args.button), ("led", args.led), ("cpu_mhz", args.cpu_mhz)):
@@ -498,7 +514,8 @@ def provision(args):
         files += entry_points(runtime) + extra_packages(info, runtime, chip, args)
         settings_path = os.path.join(tmp, "pyfido.json")
         with open(settings_path, "w") as f:
-            json.dump(settings_for(args, final=not board.circuitpython), f)
+            json.dump(settings_for(args, final=not board.circuitpython,
+                                   capacity=passkey_capacity(info, runtime, chip)), f)
         files.append((settings_path, st.SETTINGS_FILE))
         need = sum(os.path.getsize(local) for local, _ in files)
         # On the board each file takes whole 4 KB flash blocks (littlefs and

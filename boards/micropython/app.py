@@ -27,7 +27,6 @@ Modes (boards/common/settings.py):
                     so tools/provision.py can reach a locked key.
 """
 
-import gc
 import os
 import sys
 import time
@@ -305,7 +304,14 @@ def print_exception(e):
 
 
 def main(stop=None):
-    """/main.py: run the key; returns only in maintenance mode (or when stop() says so in tests)."""
+    """/main.py: run the key; returns only in maintenance mode (or when stop() says so in tests).
+
+    /main.py (boards/micropython/main.py) first turns Ctrl-C off: a locked
+    key must never drop to the REPL, where anything on the host that opens
+    the serial port could read the key's secrets; this turns it back on in
+    development ("repl") and maintenance modes. It is kept short: MicroPython
+    reads and compiles it while the host enumerates the key.
+    """
     global _started
     started, _started = _started, None
     if started is None:
@@ -328,7 +334,6 @@ def main(stop=None):
             board, key = started[0], started[1]
         if not repl:
             board.watchdog = machine.WDT(timeout=settings["watchdog_ms"])
-        gc.collect()  # what starting up left behind is garbage from here on
         from firmware import main_loop
 
         return main_loop.run(board, key, stop)
