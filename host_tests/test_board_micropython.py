@@ -122,6 +122,21 @@ def test_maintenance_flag_gives_one_boot_without_fido(hw):
     assert "usb.config" not in fakehw.names()
 
 
+def test_a_board_not_provisioned_stays_at_the_repl(hw, capsys):
+    """A `make firmware` image runs its frozen boot.py/main.py from the first boot: without the
+    settings tools/provision.py writes, it is no key yet -- no FIDO interface, no store."""
+    import fakehw
+    from run_micropython_key import run as run_key
+    from boards.rp2040 import config
+
+    missing = str(hw / "no-settings.json")
+    host, result = run_key(config, boardkit.messages(), missing, str(hw / "pyfido.maintenance"))
+    assert result is None
+    assert "usb.config" not in fakehw.names() and "WDT" not in fakehw.names()
+    assert not (hw / "pyfido").exists()
+    assert "not provisioned: run tools/provision.py" in capsys.readouterr().out
+
+
 def test_esp32s3_uses_gpio0_and_the_rgb_led(hw):
     import fakehw
 

@@ -502,3 +502,12 @@ def test_the_pico_w_board_slows_the_wireless_chips_clock_for_200_mhz(tree):
     assert r.returncode == 0, r.stderr
     cmake = (tree.tmp / "build" / "firmware" / "rp2040w" / "board" / "PYFIDO_RPI_PICO_W" / "mpconfigboard.cmake").read_text()
     assert "PICO_USE_FASTEST_SUPPORTED_CLOCK=1 CYW43_PIO_CLOCK_DIV_INT=3" in cmake
+
+
+def test_the_entry_points_are_frozen_under_their_own_names():
+    """MicroPython runs a frozen "boot.py"/"main.py" before the filesystem's: nothing read from littlefs."""
+    text = fm.manifest("rp2040", "/out")
+    entry = "freeze(%r, (\n    'boot.py',\n    'main.py',\n))" % os.path.join(REPO, "boards", "micropython")
+    assert entry in text
+    assert "'boards/micropython/boot.py'" not in text and "'boards/micropython/main.py'" not in text
+    assert "ENTRY_POINTS = ('boot.py', 'main.py')" in fm.marker("rp2040", describe="x")

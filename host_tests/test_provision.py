@@ -345,3 +345,12 @@ def test_the_passkey_capacity_of_the_boards_filesystem_goes_into_the_settings(tm
 def test_without_the_filesystems_size_the_key_works_it_out_itself(rig):
     assert rig.run() == 0  # the probe of PICO has no "blocks"
     assert "max_resident_credentials" not in json.loads(bytes.fromhex(copied(rig)["/pyfido.json"]))
+
+
+def test_an_image_with_frozen_entry_points_gets_only_the_settings(tmp_path, monkeypatch, capsys):
+    """A `make firmware` image freezes boot.py and main.py too (pyfido_build.ENTRY_POINTS)."""
+    rig = Rig(tmp_path, monkeypatch, build=dict(BUILD, entry_points=["boot.py", "main.py"]), usb_device_hid=True,
+              p256=True)
+    assert rig.run() == 0
+    assert sorted(copied(rig)) == ["/pyfido.json"]
+    assert "copying only the settings" in capsys.readouterr().out

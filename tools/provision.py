@@ -108,7 +108,8 @@ def _frozen(name):
         sys.path.extend(_path)
 _b = _frozen('pyfido_build')
 _build = None if _b is None else {
-    'board': _b.BOARD, 'adapter': _b.ADAPTER, 'firmware_version': tuple(_b.FIRMWARE_VERSION), 'git': _b.GIT_DESCRIBE}
+    'board': _b.BOARD, 'adapter': _b.ADAPTER, 'firmware_version': tuple(_b.FIRMWARE_VERSION), 'git': _b.GIT_DESCRIBE,
+    'entry_points': list(getattr(_b, 'ENTRY_POINTS', ()))}
 def _exists(p):
     try:
         os.stat(p)
@@ -246,7 +247,7 @@ def core_sources(chip_name, runtime, frozen_core):
         add("boards/%s/*.py" % chip_name)
         if runtime == "micropython":
             # the same files `make firmware` freezes (tools/firmware_manifest.py)
-            add("boards/micropython/*.py", skip=("main.py",))  # main.py: entry_points()
+            add("boards/micropython/*.py", skip=("boot.py", "main.py"))  # entry_points()
         else:
             add("boards/circuitpython/__init__.py")
             add("boards/circuitpython/app.py")
@@ -260,7 +261,8 @@ def report_frozen_core(info):
     if not build:
         return False
     print("found a frozen core: a `make firmware` image for %s, key firmware %s, built from %s; "
-          "copying only the entry points and the settings" % (build["board"], _v(build["firmware_version"]), build["git"]))
+          "copying only %s" % (build["board"], _v(build["firmware_version"]), build["git"],
+                               "the settings" if build.get("entry_points") else "the entry points and the settings"))
     here = local_firmware_version()
     if tuple(build["firmware_version"]) != here:
         print("note: this checkout is key firmware %s; the image keeps running %s until you flash a new "
@@ -511,7 +513,9 @@ def provision(args):
             files = compile_mpy(sources, os.path.join(tmp, "mpy"), mpy_cross)
         else:
             files = list(sources)  # CircuitPython's .mpy format is its own
-        files += entry_points(runtime) + extra_packages(info, runtime, chip, args)
+        frozen_entry = set(info["build"].get("entry_points", ())) if frozen_core else set()
+        files += [(local, dest) for local, dest in entry_points(runtime) if dest.lstrip("/") not in frozen_entry]
+        files += extra_packages(info, runtime, chip, args)
         settings_path = os.path.join(tmp, "pyfido.json")
         with open(settings_path, "w") as f:
             json.dump(settings_for(args, final=not board.circuitpython,

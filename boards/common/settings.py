@@ -74,6 +74,17 @@ def load(chip_defaults, path=None):
     return settings
 
 
+def provisioned(path=None):
+    """True when tools/provision.py has written the settings file (a board without it is not a key yet)."""
+    import os
+
+    try:
+        os.stat(path or SETTINGS_FILE)
+    except OSError:
+        return False
+    return True
+
+
 def maintenance_requested(path=None):
     """True when the maintenance flag is set (it stays set)."""
     import os

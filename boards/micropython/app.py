@@ -265,6 +265,8 @@ def boot():
     so littlefs holds it inside its directory instead of a whole block.
     """
     global _started
+    if not st.provisioned():
+        return  # main() says so and leaves the REPL to tools/provision.py
     chip = chip_config()
     settings = st.load(chip_defaults(chip))
     set_cpu_clock(chip, settings["cpu_mhz"])
@@ -314,6 +316,12 @@ def main(stop=None):
     """
     global _started
     started, _started = _started, None
+    if started is None and not st.provisioned():
+        # A `make firmware` image runs its frozen boot.py and main.py from
+        # the first boot on; until provisioning wrote the settings it is not
+        # a key: MicroPython's REPL stays open for tools/provision.py.
+        print("pyfido: not provisioned: run tools/provision.py (the USB serial REPL is open)")
+        return None
     if started is None:
         chip = chip_config()
         settings = st.load(chip_defaults(chip))
