@@ -34,6 +34,10 @@ include boards/boards.mk
 include tools/mk/hardening.mk
 # The MicroPython unix port (MICROPY_DIR=...): test-micropython-unix, bench-micropython-unix.
 include tools/mk/micropython_unix.mk
+# Firmware in the loop: make firmware-e2e, make bench-firmware.
+include tools/mk/firmware_loop.mk
+# The tool's own tests: synthetic boot ROM and bare-metal images.
+include tools/mk/emulator_tests.mk
 
 all: deps
 
@@ -80,7 +84,7 @@ demo: sysdeps venv p256-host
 	$(PY) tools/demo.py
 
 # pytest exits 5 when it collected nothing: that is a failure here, never green.
-test: deps boards-test-deps p256-host p256-m0 p256-ct
+test: deps boards-test-deps p256-host p256-m0 p256-ct pico-test-images
 	@set -o pipefail; $(PY) -m pytest host_tests $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests -- failing"; exit 1; fi; \
 	exit $$rc

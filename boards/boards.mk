@@ -21,6 +21,7 @@ MICROPY_DIR ?=
 # pico-sdk 2.x; from the command line or the environment, as pico-sdk takes it.
 picotool_DIR ?=
 FIRMWARE_OUT := $(BUILD)/firmware/$(BOARD)
+FIRMWARE_BOARD_DIR = $(abspath $(FIRMWARE_OUT))/board/PYFIDO_$(MPY_BOARD)
 # lib/p256's MicroPython user C module (CMake, as rp2 and esp32 build with it)
 P256_USERMOD ?= $(CURDIR)/lib/p256/micropython.cmake
 BOARDS_APT_PACKAGES := gcc linux-libc-dev
@@ -125,9 +126,14 @@ firmware: firmware-check firmware-sysdeps venv
 	  $(MAKE) -C $(MICROPY_DIR)/ports/$(MPY_PORT) BOARD=$(MPY_BOARD) $(FIRMWARE_PICOTOOL_ARG) \
 	    BUILD=$(abspath $(FIRMWARE_OUT))/build submodules || exit $$?; \
 	else echo "firmware: $(MICROPY_DIR) has the submodules BOARD=$(BOARD) needs; not running make submodules"; fi
+	@# rp2: MicroPython's board at 200 MHz from reset (tools/firmware_board.py)
+	$(if $(filter rp2,$(MPY_PORT)),$(PY) tools/firmware_board.py $(MPY_BOARD) $(MICROPY_DIR) $(FIRMWARE_BOARD_DIR))
 	$(MAKE) -C $(MICROPY_DIR)/ports/$(MPY_PORT) BOARD=$(MPY_BOARD) $(FIRMWARE_PICOTOOL_ARG) \
+	  $(if $(filter rp2,$(MPY_PORT)),BOARD_DIR=$(FIRMWARE_BOARD_DIR)) \
 	  BUILD=$(abspath $(FIRMWARE_OUT))/build \
 	  FROZEN_MANIFEST=$(abspath $(FIRMWARE_OUT))/manifest.py \
 	  USER_C_MODULES=$(P256_USERMOD)
 	cp $(FIRMWARE_OUT)/build/$(FIRMWARE_IMAGE) $(FIRMWARE_OUT)/pyfido-$(BOARD)$(suffix $(FIRMWARE_IMAGE))
+	@# the ELF beside the image: debuggers, and tools/bench_firmware.py's heap figure
+	$(if $(filter rp2,$(MPY_PORT)),cp $(FIRMWARE_OUT)/build/firmware.elf $(FIRMWARE_OUT)/pyfido-$(BOARD).elf)
 	@echo "firmware: $(FIRMWARE_OUT)/pyfido-$(BOARD)$(suffix $(FIRMWARE_IMAGE))"

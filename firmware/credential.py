@@ -84,13 +84,23 @@ class Wrapper:
         self._enc_key = crypto.hmac_sha256(master_secret, b"credential-id enc v1")
         self._mac_key = crypto.hmac_sha256(master_secret, b"credential-id mac v1")
         self._cred_random_key = crypto.hmac_sha256(master_secret, b"hmac-secret CredRandom v1")
+        # HmacKeys of the two MAC keys, made on first use (not at boot): every
+        # wrap and unwrap MACs under the first, hmac-secret under the second.
+        self._mac = None
+        self._cred_random = None
 
     def cred_random(self, credential_id, uv):
         """hmac-secret's CredRandomWithUV (uv true) or CredRandomWithoutUV."""
-        return crypto.hmac_sha256(self._cred_random_key, _UV_BYTE[1 if uv else 0], credential_id)
+        key = self._cred_random
+        if key is None:
+            key = self._cred_random = crypto.HmacKey(self._cred_random_key)
+        return key.mac(_UV_BYTE[1 if uv else 0], credential_id)
 
     def _tag(self, version, rp_id_hash, iv, ciphertext):
-        return crypto.hmac_sha256(self._mac_key, version, rp_id_hash, iv, ciphertext)[:_TAG_LEN]
+        key = self._mac
+        if key is None:
+            key = self._mac = crypto.HmacKey(self._mac_key)
+        return key.mac(version, rp_id_hash, iv, ciphertext)[:_TAG_LEN]
 
     def wrap(self, rp_id_hash, private_key, flags=0, cred_protect=0, cred_blob=b""):
         if len(private_key) != 32 or len(cred_blob) > MAX_CRED_BLOB_LENGTH:

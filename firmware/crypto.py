@@ -46,28 +46,65 @@ def sha256(data):
     return hashlib.sha256(data).digest()
 
 
+# RFC 2104's ipad and opad, a block each: a padded key starts as one of these
+# and only its first len(key) bytes are XORed (the rest of K0 is zeros).
+_IPAD = b"\x36" * _BLOCK
+_OPAD = b"\x5c" * _BLOCK
+
+
+def _xor_key_into(pad, key):
+    for i in range(len(key)):
+        pad[i] ^= key[i]
+
+
 def hmac_sha256(key, *message):
     """RFC 2104 HMAC over SHA-256 of message, given as one or more parts.
 
     The parts are MACed as their concatenation without being joined in
     memory: hmac_sha256(k, a, b) == hmac_sha256(k, a + b). On MicroPython
     this costs one 64-byte block for the padded key, two hash objects and
-    their two digests.
+    their two digests; the Python loops run over the key's bytes only (32
+    for every key here), not the whole block twice. A key used again and
+    again is an HmacKey instead.
     """
     if len(key) > _BLOCK:
         key = sha256(key)
-    pad = bytearray(_BLOCK)
-    pad[: len(key)] = key
-    for i in range(_BLOCK):
-        pad[i] ^= 0x36  # ipad
+    pad = bytearray(_IPAD)
+    _xor_key_into(pad, key)
     inner = hashlib.sha256(pad)
     for part in message:
         inner.update(part)
-    for i in range(_BLOCK):
-        pad[i] ^= 0x36 ^ 0x5C  # ipad -> opad
+    pad[:] = _OPAD  # the same length: copied in place
+    _xor_key_into(pad, key)
     outer = hashlib.sha256(pad)
     outer.update(inner.digest())
     return outer.digest()
+
+
+class HmacKey:
+    """HMAC-SHA-256 under one key, used again and again: its padded blocks are made once.
+
+    mac(*message) == hmac_sha256(key, *message), without a loop in Python
+    (the padding loops were 1.8 ms of an HMAC at 125 MHz on a Cortex-M0+).
+    """
+
+    def __init__(self, key):
+        if len(key) > _BLOCK:
+            key = sha256(key)
+        pad = bytearray(_IPAD)
+        _xor_key_into(pad, key)
+        self._ipad = bytes(pad)
+        pad[:] = _OPAD
+        _xor_key_into(pad, key)
+        self._opad = bytes(pad)
+
+    def mac(self, *message):
+        inner = hashlib.sha256(self._ipad)
+        for part in message:
+            inner.update(part)
+        outer = hashlib.sha256(self._opad)
+        outer.update(inner.digest())
+        return outer.digest()
 
 
 def hkdf_sha256(salt, ikm, info, length):

@@ -10,6 +10,14 @@ Shape (CTAP 2.1 §11.2.4):
   continuation packet    CID(4) SEQ 0..0x7F(1) DATA(59)
 so the largest message is 57 + 128 * 59 = 7609 bytes.
 
+A board whose USB stack can send several reports in one transfer offers
+write_reports(buf): buf holds whole reports, back to back; it returns once
+the host has taken them all (or they were dropped). An answer of up to
+_FIRST_END bytes then goes out in one call (_send_batch): framed in place in
+the message buffer, one USB transfer instead of one per report, each of
+which cost a dozen Python calls on the way down and a completion callback on
+the way up. Other boards get one write_report(buf) per report.
+
 The application object (firmware/authenticator.py) provides:
   capabilities              CAPABILITY_* flags for the INIT answer
   handle(cmd, payload, ctx) -> bytes, for CTAPHID_CBOR and CTAPHID_MSG
@@ -25,6 +33,15 @@ micropython.heap_lock() on the unix port:
 host_tests/test_heap_lock_micropython.py). Hence channel IDs are kept as
 signed 32-bit values (see _read_cid), one-report answers are framed in
 place, and longer ones are sent from the message buffer (_send_message).
+
+And nothing here stores into a slice of the message buffer, whose views
+are 7.6 KB long: MicroPython's slice store (py/objarray.c array_subscr ->
+py/obj.h mp_seq_replace_slice_no_grow) copies the slice, then memmoves
+everything after it onto itself -- up to 7.6 KB, byte by byte when
+unaligned, for every report (0.5 ms at 125 MHz). Data goes into the buffer
+with struct.pack_into at an offset ("Ns" copies N bytes, zero-filling past
+a shorter source), and out of it through views that end where the copy
+ends.
 """
 
 from micropython import const
@@ -94,13 +111,41 @@ KEEPALIVE_INTERVAL_MS = const(80)
 LOCK_MAX_SECONDS = const(10)
 
 _ZEROS = bytes(REPORT_SIZE)
-_ZEROS_CONT = bytes(_CONT_DATA)
 # KEEPALIVE payloads by status, made once (not one bytes object per keepalive)
 _KEEPALIVE_DATA = (b"", b"\x01", b"\x02")
 _INIT_RESPONSE_SIZE = const(17)  # nonce(8) CID(4) version(1) major minor build(3) capabilities(1)
-# Windows of the message buffer that _send_message moves its data through:
-# the smallest that holds the message, so a short answer moves little.
-_WINDOWS = (256, 1024)
+# The message buffer: the largest message, and room for a continuation
+# packet's data field past it (data fields are copied whole).
+_MSG_BUFFER = const(7668)  # MAX_MESSAGE_SIZE + _CONT_DATA
+# struct formats that copy into the message buffer (literals, so no string
+# is made at run time): a data field; an answer, zero-filled to the end of
+# the first reports (_FIRST_END) or of the buffer; the last report's padding.
+_FMT_INIT_DATA = "57s"  # _INIT_DATA
+_FMT_CONT_DATA = "59s"  # _CONT_DATA, also the padding after a message
+_FMT_ANSWER_FIRST = "1119s"  # _FIRST_END + _CONT_DATA
+_FMT_ANSWER = "7668s"  # _MSG_BUFFER
+# _send_message sends the first reports of a message from where their data
+# lies (the initialization packet and _FIRST_CONT continuation packets:
+# _FIRST_END bytes, all a CTAP2 answer but large blobs needs); beyond that,
+# the rest moves up to the head of the buffer and _LATER_CONT more reports
+# go from there, and so on. Both shifts are multiples of 4, so the move
+# copies words.
+_FIRST_CONT = const(17)
+_FIRST_END = const(1060)  # _INIT_DATA + _FIRST_CONT * _CONT_DATA
+_LATER_CONT = const(8)
+_LATER_END = const(472)  # _LATER_CONT * _CONT_DATA
+
+
+# struct.pack_into(fmt, buffer, offset, data): copies into the buffer at an
+# offset without a slice store. MicroPython takes any buffer for "s";
+# CPython only bytes (it allocates freely anyway).
+try:
+    struct.pack_into("1s", bytearray(1), 0, memoryview(bytearray(1)))
+    _pack_into = struct.pack_into
+except struct.error:
+
+    def _pack_into(fmt, buffer, offset, data):
+        struct.pack_into(fmt, buffer, offset, bytes(data))
 
 
 def _read_cid(pkt):
@@ -142,19 +187,34 @@ class CtapHid:
         self._tx = (bytearray(REPORT_SIZE), bytearray(REPORT_SIZE))
         self._tx_i = 0
         # The message in, then the message out, and room for a continuation
-        # packet's data field past the largest (_copy and _send_message move
-        # whole data fields).
-        self._msg = bytearray(MAX_MESSAGE_SIZE + _CONT_DATA)
-        self._mv = memoryview(self._msg)
-        self._nonce = self._mv[:8]  # an INIT message's nonce
-        # _send_message's views: the head of the buffer as an initialization
-        # and a continuation packet carry it, and, for each window size,
-        # what follows either within the window.
-        self._mv_init = self._mv[:_INIT_DATA]
-        self._mv_cont = self._mv[:_CONT_DATA]
-        self._windows = []
-        for size in _WINDOWS + (len(self._msg),):
-            self._windows.append((size, self._mv[_INIT_DATA:size], self._mv[_CONT_DATA:size]))
+        # packet's data field past the largest (data fields are copied whole).
+        self._msg = bytearray(_MSG_BUFFER)
+        mv = memoryview(self._msg)
+        self._mv = mv
+        self._nonce = mv[:8]  # an INIT message's nonce
+        # _send_message's views, each exactly a report's data field: the
+        # first reports where they lie; the later ones at the head of the
+        # buffer, once the rest has moved up (by _FIRST_END, then by
+        # _LATER_END: each move takes a view of everything from there on and
+        # one of as much at the head).
+        first = [mv[:_INIT_DATA]]
+        for i in range(_FIRST_CONT):
+            at = _INIT_DATA + i * _CONT_DATA
+            first.append(mv[at : at + _CONT_DATA])
+        self._first = tuple(first)
+        self._later = tuple(mv[i * _CONT_DATA : (i + 1) * _CONT_DATA] for i in range(_LATER_CONT))
+        self._shift_first = (mv[: _MSG_BUFFER - _FIRST_END], mv[_FIRST_END:])
+        self._shift_later = (mv[: _MSG_BUFFER - _LATER_END], mv[_LATER_END:])
+        # _send_batch's views, for a board that sends several reports at once:
+        # where each of the first reports' data field goes when the answer is
+        # framed in place (report k at 64 * k), and the first k reports.
+        self._write_reports = getattr(board, "write_reports", None)
+        if self._write_reports is not None:
+            placed = [mv[7:REPORT_SIZE]]
+            for k in range(1, _FIRST_CONT + 1):
+                placed.append(mv[k * REPORT_SIZE + 5 : (k + 1) * REPORT_SIZE])
+            self._placed = tuple(placed)
+            self._batches = tuple(mv[: k * REPORT_SIZE] for k in range(1, _FIRST_CONT + 2))
         self._last_cid = 0  # channels 1.._last_cid are allocated
         self._state = _IDLE
         self._cid = 0
@@ -240,7 +300,9 @@ class CtapHid:
         self._seq = 0
         self._last_rx = self._board.ticks_ms()
         n = bcnt if bcnt < _INIT_DATA else _INIT_DATA
-        self._copy(0, self._rx_init_data)
+        # The whole data field, also past the end of the message: the buffer
+        # has room for it, and the handler sees only the message's bcnt bytes.
+        _pack_into(_FMT_INIT_DATA, self._msg, 0, self._rx_init_data)
         self._have = n
         if n == bcnt:
             self._dispatch()
@@ -296,17 +358,10 @@ class CtapHid:
         n = self._bcnt - self._have
         if n > _CONT_DATA:
             n = _CONT_DATA
-        self._copy(self._have, self._rx_cont_data)
+        _pack_into(_FMT_CONT_DATA, self._msg, self._have, self._rx_cont_data)  # whole, as above
         self._have += n
         if self._have == self._bcnt:
             self._dispatch()
-
-    def _copy(self, at, data_field):
-        # The whole data field, also past the end of the message: the buffer
-        # has room for it (MAX_MESSAGE_SIZE is 57 + 128 * 59), the handler
-        # sees only the message's bcnt bytes, and a whole-view copy needs no
-        # slice object.
-        self._mv[at : at + len(data_field)] = data_field
 
     def _dispatch(self):
         cid = self._cid
@@ -357,8 +412,10 @@ class CtapHid:
         elif len(response) > MAX_MESSAGE_SIZE:
             self._send_error(cid, ERR_OTHER)
         else:
+            # The request is spent: its buffer carries the answer, zero-filled
+            # past it to the end of the reports that carry it (or of the buffer).
             n = len(response)
-            self._mv[:n] = response  # the request is spent: its buffer carries the answer
+            _pack_into(_FMT_ANSWER_FIRST if n <= _FIRST_END else _FMT_ANSWER, self._msg, 0, response)
             self._send_message(cid, cmd, n)
 
     def _process_while_busy(self, pkt):
@@ -444,31 +501,62 @@ class CtapHid:
     def _send_message(self, cid, cmd, n):
         """Frame the message buffer's first n bytes into reports, allocating nothing.
 
-        Each report takes the head of the buffer whole (the bytes past n
-        are zeroed first: a report's padding), then the rest moves up to
-        the head within the smallest window that holds it; the buffer is
-        spent. Cutting the message through views would cost one per report.
+        The first reports take their data from where it lies (the views in
+        _first); past _FIRST_END bytes the rest moves up to the head of the
+        buffer and the next reports take it from there (_later), moving up
+        again after each _LATER_CONT reports. The buffer is spent.
         """
-        self._mv[n : n + _CONT_DATA] = _ZEROS_CONT
-        for size, after_init, after_cont in self._windows:
-            if n + _CONT_DATA <= size:
-                break
+        _pack_into(_FMT_CONT_DATA, self._msg, n, b"")  # the last report's padding: zeros
+        if self._write_reports is not None and _INIT_DATA < n <= _FIRST_END:
+            self._send_batch(cid, cmd, n)
+            return
+        views = self._first
         tx = self._next_tx()
         struct.pack_into(">iBH", tx, 0, cid, _TYPE_INIT | cmd, n)
-        tx[7:] = self._mv_init
+        tx[7:] = views[0]
         self._board.write_report(tx)
         sent = _INIT_DATA
-        after = after_init
         seq = 0
+        i = 1
+        last = _FIRST_CONT
         while sent < n:
-            self._mv[: len(after)] = after  # a copy within the buffer (memmove)
-            after = after_cont
+            if i > last:
+                # Every view used: the rest moves up to the head (memmove).
+                dst, src = self._shift_first if views is self._first else self._shift_later
+                dst[:] = src
+                views = self._later
+                i = 0
+                last = _LATER_CONT - 1
             tx = self._next_tx()
             struct.pack_into(">iB", tx, 0, cid, seq)
-            tx[5:] = self._mv_cont
+            tx[5:] = views[i]
             self._board.write_report(tx)
             sent += _CONT_DATA
             seq += 1
+            i += 1
+
+    def _send_batch(self, cid, cmd, n):
+        """Frame the message buffer's first n bytes (57 < n <= _FIRST_END) in place; one write_reports().
+
+        Report k goes to 64 * k: the data fields move up, the last first (each
+        lands above where the ones below it still lie), then the headers are
+        written between them. The buffer is spent, and in the stack's hands
+        until write_reports() returns.
+        """
+        reports = 1 + (n - _INIT_DATA + _CONT_DATA - 1) // _CONT_DATA
+        placed = self._placed
+        first = self._first
+        k = reports - 1
+        while k >= 0:
+            placed[k][:] = first[k]  # memmove: the two may overlap
+            k -= 1
+        msg = self._msg
+        struct.pack_into(">iBH", msg, 0, cid, _TYPE_INIT | cmd, n)
+        k = 1
+        while k < reports:
+            struct.pack_into(">iB", msg, k * REPORT_SIZE, cid, k - 1)
+            k += 1
+        self._write_reports(self._batches[reports - 1])
 
     def _send(self, cid, cmd, data):
         """A message of one report (KEEPALIVE, WINK, LOCK: at most 57 bytes), framed in place."""

@@ -82,8 +82,22 @@ class PinProtocolV1:
     # -- §6.5.4 initialize / regenerate / resetPinUvAuthToken ------------
 
     def regenerate(self):
-        """A fresh key-agreement key pair (power-up, reset, PIN mismatch)."""
-        self._private_key, self._public_key = crypto.p256_keygen()
+        """A fresh key-agreement key pair (power-up, reset, PIN mismatch).
+
+        Made when it is first needed (getKeyAgreement or a decapsulation),
+        not here: a key generation is ~24 ms on a Pico at 125 MHz, twice at
+        power-up for the two protocols, and the host is waiting for the
+        key's first CTAPHID INIT then. Nothing can observe the difference:
+        the pair is still random, fixed from its first use until the next
+        regenerate(), and never seen by anyone before that use.
+        """
+        self._private_key = None
+        self._public_key = None
+
+    def _key_pair(self):
+        if self._private_key is None:
+            self._private_key, self._public_key = crypto.p256_keygen()
+        return self._private_key, self._public_key
 
     def reset_pin_uv_auth_token(self):
         """A fresh random pinUvAuthToken; the old one is worthless from now on."""
@@ -91,7 +105,7 @@ class PinProtocolV1:
 
     def get_public_key(self):
         """getPublicKey(): the key-agreement public key as a COSE_Key map."""
-        return cose.p256_key(self._public_key, COSE_ALG_ECDH_ES_HKDF_256)
+        return cose.p256_key(self._key_pair()[1], COSE_ALG_ECDH_ES_HKDF_256)
 
     # -- §6.5.6 / §6.5.7 ---------------------------------------------------
 
@@ -121,7 +135,7 @@ class PinProtocolV1:
         if not crypto.p256_valid_public_key(peer):
             raise CtapError(CTAP1_ERR_INVALID_PARAMETER)
         try:
-            z = crypto.p256_ecdh(self._private_key, peer)
+            z = crypto.p256_ecdh(self._key_pair()[0], peer)
         except ValueError:
             raise CtapError(CTAP1_ERR_INVALID_PARAMETER)
         return self.kdf(z)

@@ -119,9 +119,19 @@ class Store:
 
     :param storage: the board's storage (read/write/rename/remove/list)
     :param max_resident: capacity for discoverable credentials
+    :param index: read every passkey record now (and drop stale ones), as
+        boot always did; False defers that to the first use of the index --
+        firmware/main_loop.Starting opens the store before the key answers
+        its first CTAPHID INIT, and with hundreds of passkeys that read
+        takes seconds.
     """
 
-    def __init__(self, storage, max_resident):
+    # Goes up with every write or removal of a record: what is derived from
+    # the store (getInfo's answer, Authenticator.get_info_response) is fresh
+    # while it is unchanged.
+    changes = 0
+
+    def __init__(self, storage, max_resident, index=True):
         self._st = storage
         self.max_resident = max_resident
         self._recover()
@@ -129,7 +139,10 @@ class Store:
         if self._state.get(STATE_WIPE_PENDING):
             self._finish_wipe()
         self._load_counter()
-        self._index_rk()
+        self._rk_map = None
+        self._rk_created = 0
+        if index:
+            self._index_rk()
 
     # -- records ---------------------------------------------------------------
 
@@ -142,6 +155,7 @@ class Store:
                     self._st.remove(name)
 
     def _save(self, name, obj):
+        self.changes += 1
         data = encode_record(obj)
         if len(data) > RK_MAX_RECORD and name.startswith(_REC_RK):
             raise CtapError(CTAP2_ERR_KEY_STORE_FULL)  # larger than the capacity is proven for
@@ -226,10 +240,17 @@ class Store:
 
     # -- discoverable credentials ------------------------------------------------------
 
+    @property
+    def _rk(self):
+        if self._rk_map is None:
+            self._index_rk()
+        return self._rk_map
+
     def _index_rk(self):
         # RAM index: slot -> (first 8 bytes of rpIdHash, creation number). Full
-        # records are read only for the slots of the RP at hand.
-        self._rk = {}
+        # records are read only for the slots of the RP at hand. Records of an
+        # earlier master secret (a reset cut short) are dropped here.
+        index = {}
         self._rk_created = 0
         for name in self._st.list():
             if name.startswith(_REC_RK) and not name.endswith(_TMP):
@@ -243,9 +264,10 @@ class Store:
                     continue
                 if RK_RP_ID_HASH in rec:
                     created = rec.get(RK_CREATED, 0)
-                    self._rk[slot] = (bytes(rec[RK_RP_ID_HASH][:8]), created)
+                    index[slot] = (bytes(rec[RK_RP_ID_HASH][:8]), created)
                     if created > self._rk_created:
                         self._rk_created = created
+        self._rk_map = index
 
     @staticmethod
     def _rk_name(slot):
@@ -306,6 +328,7 @@ class Store:
         self._save_rk(slot, record)
 
     def rk_delete(self, slot):
+        self.changes += 1
         self._st.remove(self._rk_name(slot))
         self._rk.pop(slot, None)
 
@@ -360,10 +383,11 @@ class Store:
 
     def _finish_wipe(self):
         """Erase what a reset erases, then clear the mark (also run at boot)."""
+        self.changes += 1
         for name in self._st.list():
             if name.startswith(_REC_RK) or name.startswith(REC_LARGE_BLOBS):
                 self._st.remove(name)
         self._st.remove(REC_U2F_ATTESTATION)
-        self._rk = {}
+        self._rk_map = {}
         self._rk_created = 0
         self.update({STATE_WIPE_PENDING: None})

@@ -99,6 +99,10 @@ class MicroPythonTime:
     def sleep_ms(ms):
         time.sleep(ms / 1000)
 
+    @staticmethod
+    def sleep_us(us):
+        time.sleep(us / 1000000)
+
 
 @contextlib.contextmanager
 def fake_hardware(monkeypatch):
@@ -116,7 +120,7 @@ def fake_hardware(monkeypatch):
     saved = {n: m for n, m in sys.modules.items() if ours(n, m)}
     forget()
     monkeypatch.syspath_prepend(FAKES)
-    for name in ("ticks_ms", "ticks_add", "ticks_diff", "sleep_ms"):
+    for name in ("ticks_ms", "ticks_add", "ticks_diff", "sleep_ms", "sleep_us"):
         monkeypatch.setattr(time, name, getattr(MicroPythonTime, name), raising=False)
     try:
         yield

@@ -98,6 +98,17 @@ REJECTS = [
     ("82 01", "truncated input"),
     ("a1 01", "truncated input"),
     ("a2 01 02 03", "truncated input"),
+    # ... also where lib/cbor.py decodes map keys and values without a call
+    # (small unsigned integers, booleans, strings of fewer than 24 bytes)
+    ("a1 63 6162", "truncated input"),  # a text key
+    ("a1 01 63 6162", "truncated input"),  # a text value
+    ("a1 01 43 0102", "truncated input"),  # a byte-string value
+    ("a2 01 f5", "truncated input"),  # a boolean value, then nothing
+    ("a1 6180 01", "invalid UTF-8"),  # a text key
+    ("a1 01 62c080", "invalid UTF-8"),  # a text value
+    ("a2 6161 01 6161 02", "duplicate map key"),
+    ("a2 6162 01 6161 02", "map keys not in canonical order"),
+    ("a2 01 f4 00 f5", "map keys not in canonical order"),
     ("5b ffffffffffffffff 00", "truncated input"),
     ("7b 0000000100000000 00", "truncated input"),
     ("9b ffffffffffffffff 00", "truncated input"),

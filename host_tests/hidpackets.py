@@ -65,6 +65,7 @@ def parse_messages(reports):
             cur[4] += 1
             n = min(cur[2] - len(cur[3]), 59)
             cur[3] += r[5 : 5 + n]
+            assert r[5 + n :] == bytes(REPORT - 5 - n), "padding not zero"
         if cur is not None and len(cur[3]) == cur[2]:
             msgs.append((cur[0], cur[1], bytes(cur[3])))
             cur = None

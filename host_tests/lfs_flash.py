@@ -331,8 +331,8 @@ def installed_files(geometry):
     files += list(USB_DEVICE_MPY)
     files.append(("/lib/p256.mpy", P256_NATMOD_BYTES))
     files.append(("/pyfido.json", len(_settings_json())))
-    if geometry.chip == "esp32s3":
-        files.append(("/boot.py", 139))  # ports/esp32/modules/inisetup.py writes it on first boot
+    # (ports/esp32/modules/inisetup.py writes a /boot.py on the first boot;
+    # provision.py replaces it with the key's, among the entry points above.)
     return files
 
 
@@ -349,8 +349,9 @@ def _settings_json():
         button = "BOOTSEL"
         led = "neopixel:48"
         repl = False
+        cpu_mhz = 200
 
-    return json.dumps(provision.settings_for(Args)).encode()
+    return json.dumps(provision.settings_for(Args, capacity=512)).encode()
 
 
 def install(filesystem):

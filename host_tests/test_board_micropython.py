@@ -78,18 +78,22 @@ def test_configuration_descriptor_has_64_byte_interrupt_in_and_out(hw):
     assert hid[0][1] == 0x21 and hid[0][5] == 0x22 and hid[0][6] == len(REPORT_DESCRIPTOR)
 
 
-def test_everything_slow_happens_before_the_fido_interface_appears(hw):
-    """INIT within 50 ms of enumeration: the store is ready before USB goes active."""
+def test_the_store_opens_while_the_host_enumerates_and_before_the_loop_polls(hw):
+    """The FIDO interface goes on the bus as soon as the board is built; the store
+    (on a first boot: the master secret) is opened during the ~12 ms a host spends
+    resetting and addressing the device, before the main loop reads any report.
+    The command modules come later still (test_init_is_answered_before_the_authenticator_is_built)."""
     import fakehw
 
     seen = {}
 
     def at_usb_init():
-        seen["store"] = sorted(os.listdir(hw / "pyfido"))
+        seen["store"] = sorted(os.listdir(hw / "pyfido")) if os.path.isdir(hw / "pyfido") else []
 
     fakehw.USB_INIT_HOOK = at_usb_init
     host, _ = run(hw)
-    assert "state" in seen["store"]  # master secret made before enumeration
+    assert "state" not in seen["store"]  # not yet: the host is still resetting the device
+    assert "state" in os.listdir(hw / "pyfido")
     names = fakehw.names()
     active = names.index("usb.active", names.index("usb.config"))
     # Between going on the bus and polling reports only the watchdog starts.
@@ -116,6 +120,21 @@ def test_maintenance_flag_gives_one_boot_without_fido(hw):
     host, result = run_key(config, boardkit.messages(), boardkit.write_settings(hw), str(flag))
     assert result is None and not flag.exists()
     assert "usb.config" not in fakehw.names()
+
+
+def test_a_board_not_provisioned_stays_at_the_repl(hw, capsys):
+    """A `make firmware` image runs its frozen boot.py/main.py from the first boot: without the
+    settings tools/provision.py writes, it is no key yet -- no FIDO interface, no store."""
+    import fakehw
+    from run_micropython_key import run as run_key
+    from boards.rp2040 import config
+
+    missing = str(hw / "no-settings.json")
+    host, result = run_key(config, boardkit.messages(), missing, str(hw / "pyfido.maintenance"))
+    assert result is None
+    assert "usb.config" not in fakehw.names() and "WDT" not in fakehw.names()
+    assert not (hw / "pyfido").exists()
+    assert "not provisioned: run tools/provision.py" in capsys.readouterr().out
 
 
 def test_esp32s3_uses_gpio0_and_the_rgb_led(hw):
@@ -161,6 +180,119 @@ def _open_interface():
     usb.device.get().init(itf, builtin_driver=False)
     assert itf.is_open()
     return itf, received
+
+
+def test_the_ceremony_with_the_rp2_idle(hw):
+    """Idling as on an RP2040: FidoInterface.pause() (machine.idle) instead of sleep_ms(1)."""
+    from boards.micropython import usb_fido
+
+    usb_fido._SLEEPING_IDLE = True
+    host, _ = run(hw)
+    boardkit.check_ceremony(host.responses)
+    assert host.board._pause is not None
+
+
+def test_pause_sleeps_only_while_no_report_waits(hw, monkeypatch):
+    import machine
+    from boards.micropython import usb_fido
+
+    usb_fido._SLEEPING_IDLE = True
+    itf, _ = _open_interface()
+    sleeps = []
+    monkeypatch.setattr(machine, "idle", lambda: sleeps.append(1))
+    assert itf.pause() is False and sleeps == [1]  # nothing came meanwhile
+    assert itf.queue.put(bytes(64))
+    assert itf.pause() is True and sleeps == [1]  # a report waits: no sleep
+
+
+def test_other_ports_sleep_instead_of_pausing(hw):
+    from boards.micropython import usb_fido
+
+    usb_fido._SLEEPING_IDLE = False  # esp32: machine.idle() yields and returns
+    itf, _ = _open_interface()
+    assert itf.pause is None
+
+
+def test_idle_returns_as_soon_as_a_report_waits(hw):
+    """board_base.Board.idle(): pauses until a report is waiting, or 1 ms on the board's clock."""
+    import fakehw
+    from boards.common.board_base import Board
+    from boards.common.ui import Button, Led
+
+    clock = fakehw.SimClock()  # stands still unless slept on
+
+    class Hid:
+        def __init__(self, report_after):
+            self.pauses = 0
+            self.report_after = report_after
+
+        def service(self):
+            pass
+
+        def pause(self):
+            self.pauses += 1
+            return self.pauses >= self.report_after  # a USB interrupt brought a report
+
+    for report_after in (1, 3):
+        hid = Hid(report_after)
+        board = Board(hid, clock, Button(lambda: False, clock.ticks_ms, clock.ticks_diff),
+                      Led(lambda on: None, clock.ticks_ms, clock.ticks_diff), None, None, {})
+        board.idle()
+        assert hid.pauses == report_after
+
+
+def test_out_endpoint_armed_by_a_usb_callback_midway_counts_as_armed(hw):
+    """A USB callback (on_open here) can run between two bytecodes of the main loop's _arm_rx and
+    arm the endpoint first: the loop's own submit then meets "xfer_pending", and that is no failure
+    to retry on every turn (each retry would raise, i.e. allocate, again)."""
+    import usb.device
+
+    itf, _ = _open_interface()
+    dev = usb.device.get()
+    out = itf._out_ep
+    dev._ep_cbs[out] = None  # as after a completion that found the queue full: nothing armed
+    itf._rx_armed = False
+    real_is_open = itf.is_open
+    raced = []
+
+    def is_open():
+        if not raced:
+            raced.append(1)
+            itf.on_open()  # the SET_CONFIGURATION callback, scheduled in between
+        return real_is_open()
+
+    itf.is_open = is_open
+    submits = []
+    real_submit = dev._submit_xfer
+
+    def submit(ep, data, done_cb=None):
+        submits.append(ep)
+        return real_submit(ep, data, done_cb)
+
+    dev._submit_xfer = submit
+    itf.service()  # arms (through on_open), then its own submit is refused
+    assert submits == [out, out] and itf._rx_armed and dev._ep_cbs[out]
+    for _ in range(5):
+        itf.service()
+        itf.read_report(bytearray(64))
+    assert submits == [out, out]  # no more attempts while armed
+
+
+def test_a_report_refused_for_a_stale_flag_goes_out_through_send_report(hw):
+    import usb.device
+
+    import fakehw
+
+    itf, received = _open_interface()
+    dev = usb.device.get()
+    dev.takes_in = False
+    first = bytes([1, 2, 3, 4, 0x90]) + bytes(59)
+    second = bytes([1, 2, 3, 4, 0x00]) + bytes(59)
+    assert itf.write_report(first) is True  # pending in the stack
+    itf._tx_busy = False  # the flag missed it (a callback between two bytecodes)
+    fakehw.HOST.tick = dev.resume_in  # the host reads again while send_report waits
+    assert itf.write_report(second) is True
+    assert received == [first, second] and itf.tx_dropped == 0
 
 
 def test_only_false_from_send_report_is_a_failure(hw):
@@ -232,3 +364,110 @@ def test_out_transfer_errors_never_reach_the_main_loop(hw, fault, where):
     # ... after which the key answered everything, and no exception reached the main loop.
     boardkit.check_ceremony(host.responses)
     assert host.board.errors == 0
+
+
+# -- start-up: the clock, USB presented once from /boot.py, INIT before the authenticator ---------
+
+
+def test_the_pico_runs_at_200_mhz_with_the_core_voltage_raised_first(hw):
+    import fakehw
+
+    run(hw)
+    vreg = [e for e in fakehw.EVENTS if e[0] == "mem32" and e[1] == 0x40064000]
+    freq = [i for i, e in enumerate(fakehw.EVENTS) if e[0] == "freq"]
+    assert [e[2] for e in vreg] == [0x000000C1]  # VSEL 0b1100 = 1.15 V, EN kept
+    assert [fakehw.EVENTS[i][1] for i in freq] == [200000000]
+    assert fakehw.EVENTS.index(vreg[0]) < freq[0]  # the voltage before the clock
+
+
+def test_a_slower_clock_leaves_the_core_voltage_alone(hw):
+    import fakehw
+
+    run(hw, cpu_mhz=125)
+    assert not [e for e in fakehw.EVENTS if e[0] == "mem32"]
+    assert not [e for e in fakehw.EVENTS if e[0] == "freq"]  # 125 MHz is the clock it booted with
+
+
+def test_cpu_mhz_0_keeps_the_boot_clock(hw):
+    import fakehw
+
+    run(hw, cpu_mhz=0)
+    assert not [e for e in fakehw.EVENTS if e[0] in ("freq", "mem32")]
+
+
+def test_usb_is_presented_once_by_boot_py(hw):
+    """boot() presents the FIDO interface (MicroPython starts USB only after boot.py); main() runs the loop."""
+    import fakehw
+
+    run(hw)
+    names = fakehw.names()
+    assert names.count("usb.config") == 1
+    assert names.index("usb.config") < names.index("WDT")  # presented before main() starts the loop
+
+
+def test_a_key_installed_with_only_main_py_still_starts(hw, monkeypatch):
+    """An older install has no /boot.py: main() then does boot()'s work itself."""
+    import fakehw
+    from boards.micropython import app
+
+    monkeypatch.setattr(app, "boot", lambda: None)
+    host, _ = run(hw)
+    boardkit.check_ceremony(host.responses)
+    assert fakehw.names().count("usb.config") == 1
+
+
+def test_init_is_answered_before_the_authenticator_is_built(hw, monkeypatch):
+    """The first INIT needs only CTAPHID and the store's state; the command modules come after it."""
+    import firmware.main_loop as main_loop
+
+    seen = []
+    build = main_loop.Starting.build
+
+    def watch(self):
+        seen.append(self.authenticator is None)
+        return build(self)
+
+    monkeypatch.setattr(main_loop.Starting, "build", watch)
+    host, _ = run(hw)
+    boardkit.check_ceremony(host.responses)
+    assert seen and seen[0] is True  # built once the host had spoken, not at start
+    assert host.init_response is not None
+
+
+def test_a_pico_w_keeps_the_clock_of_its_firmware(hw):
+    """The Pico W's wireless chip (its LED) is clocked from the CPU's clock: stock firmware stays at 125 MHz."""
+    from boards.rp2040 import config
+
+    from boards.micropython import app
+
+    assert app.chip_defaults(config, "Raspberry Pi Pico with RP2040")["cpu_mhz"] == 200
+    assert app.chip_defaults(config, "Raspberry Pi Pico W with RP2040")["cpu_mhz"] == 0
+
+
+@pytest.mark.parametrize("blocks,expected", [(352, 256), (212, 120), (None, 120)])
+def test_the_passkey_capacity_comes_from_the_filesystem_size_after_usb_is_up(hw, monkeypatch, blocks, expected):
+    """The Pico's 256, the Pico W's 120 (boards/rp2040/config.py RESIDENT_CAPACITY), the
+    chip's fallback when the size is unknown; read once the key is on USB (statvfs walks
+    the whole filesystem), before the store opens."""
+    import fakehw
+    from boards.common import settings as st
+
+    order = []
+
+    def fs_blocks(path="/"):
+        order.append("statvfs")
+        return blocks
+
+    monkeypatch.setattr(st, "filesystem_blocks", fs_blocks)
+    fakehw.USB_INIT_HOOK = lambda: order.append("usb")
+    host, _ = run(hw)
+    assert host.board.CONFIG["max_resident_credentials"] == expected
+    assert order == ["usb", "statvfs"]
+
+
+def test_a_capacity_in_the_settings_file_wins(hw, monkeypatch):
+    from boards.common import settings as st
+
+    monkeypatch.setattr(st, "filesystem_blocks", lambda path="/": 352)
+    host, _ = run(hw, max_resident_credentials=10)
+    assert host.board.CONFIG["max_resident_credentials"] == 10

@@ -58,17 +58,17 @@ def test_truncated_and_extended_ids_are_rejected(wrapper):
 def test_a_forged_id_is_never_decrypted(wrapper, monkeypatch):
     """The MAC is checked first; a bad ID costs the same HMAC and no AES."""
     calls = {"hmac": 0, "aes": 0}
-    real_hmac, real_aes = crypto.hmac_sha256, crypto.aes256_cbc_decrypt
+    real_hmac, real_aes = crypto.HmacKey.mac, crypto.aes256_cbc_decrypt
 
-    def hmac(k, *message):
+    def hmac(key, *message):
         calls["hmac"] += 1
-        return real_hmac(k, *message)
+        return real_hmac(key, *message)
 
     def aes(*a):
         calls["aes"] += 1
         return real_aes(*a)
 
-    monkeypatch.setattr(crypto, "hmac_sha256", hmac)
+    monkeypatch.setattr(crypto.HmacKey, "mac", hmac)  # the MAC key's (Wrapper._tag)
     monkeypatch.setattr(crypto, "aes256_cbc_decrypt", aes)
     cid = wrapper.wrap(RP, KEY)
     calls["hmac"] = 0

@@ -45,6 +45,30 @@ def test_hmac_matches_the_standard_library(key, msg):
     assert crypto.hmac_sha256(key, msg) == hmac.new(key, msg, hashlib.sha256).digest()
 
 
+def test_hmac_key_rfc_4231_and_wycheproof():
+    # HmacKey: the padded blocks made once (Wrapper's MAC keys), the same MACs.
+    for b in nist_blocks("HMAC/rfc-4231-sha256.txt"):
+        key = crypto.HmacKey(bytes.fromhex(b["KEY"]))
+        assert key.mac(bytes.fromhex(b["MSG"])).hex() == b["MD"]
+        assert key.mac(bytes.fromhex(b["MSG"])).hex() == b["MD"]  # and again: nothing used up
+    n = 0
+    for group in wycheproof("hmac_sha256_test.json"):
+        for t in group["tests"]:
+            tag = crypto.HmacKey(bytes.fromhex(t["key"])).mac(bytes.fromhex(t["msg"]))
+            expect = bytes.fromhex(t["tag"])
+            assert crypto.ct_equal(tag[: len(expect)], expect) == (t["result"] == "valid"), t["tcId"]
+            n += 1
+    assert n > 100
+
+
+@settings(max_examples=300, deadline=None)
+@given(hs.binary(max_size=200), hs.lists(hs.binary(max_size=80), max_size=5))
+def test_hmac_key_matches_the_standard_library(key, parts):
+    expect = hmac.new(key, b"".join(parts), hashlib.sha256).digest()
+    assert crypto.HmacKey(key).mac(*parts) == expect
+    assert crypto.HmacKey(memoryview(key)).mac(*[memoryview(p) for p in parts]) == expect
+
+
 @settings(max_examples=300, deadline=None)
 @given(hs.binary(max_size=100), hs.lists(hs.binary(max_size=80), max_size=5))
 def test_hmac_over_parts_is_hmac_over_their_concatenation(key, parts):

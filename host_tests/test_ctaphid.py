@@ -119,6 +119,70 @@ def test_ping_echoes_any_size(key, n):
     assert key.send(*packets(cid, CTAPHID.PING, data)) == [(cid, CTAPHID.PING, data)]
 
 
+# Where _send_message moves the rest of a long answer up the buffer: after
+# the first 1060 bytes (init + 17 continuation packets), then every 472.
+_MOVES = [1059, 1060, 1061, 1119, 1120, 1060 + 472, 1060 + 473, 1060 + 2 * 472 + 1, 7608]
+
+
+@pytest.mark.parametrize("n", _MOVES)
+def test_ping_echoes_across_the_moves_of_a_long_answer(key, n):
+    cid = key.init()
+    data = os.urandom(n)
+    assert key.send(*packets(cid, CTAPHID.PING, data)) == [(cid, CTAPHID.PING, data)]
+
+
+class EchoApp:
+    """Answers a CBOR message with the bytes it names: a length, then a fill byte."""
+
+    capabilities = CAPABILITY.CBOR | CAPABILITY.WINK | CAPABILITY.NMSG
+
+    def handle(self, cmd, payload, transport):
+        n, fill = struct.unpack(">HB", payload)
+        return bytes([fill]) * n
+
+
+@pytest.mark.parametrize("n", [0, 1, 57, 58, 116, 117] + _MOVES + [7609])
+def test_answers_are_framed_with_zero_padding_whatever_the_buffer_held(n):
+    k = Key(EchoApp())
+    cid = k.init()
+    noise = bytes([0xA5]) * 7609  # fills the message buffer with non-zero bytes
+    assert k.send(*packets(cid, CTAPHID.PING, noise)) == [(cid, CTAPHID.PING, noise)]
+    # parse_messages checks each report's padding: zero after the answer
+    assert k.send(init_packet(cid, CTAPHID.CBOR, struct.pack(">HB", n, 0x5A))) == [
+        (cid, CTAPHID.CBOR, bytes([0x5A]) * n)
+    ]
+
+
+class BatchKey(Key):
+    """A key on a board that takes several reports in one write_reports call (as the MicroPython adapter does)."""
+
+    def __init__(self, app=None):
+        super().__init__(app)
+        self.calls = []
+
+        def write_reports(buf):
+            self.calls.append(len(buf) // 64)
+            for i in range(0, len(buf), 64):
+                self.board.write_report(bytes(buf[i : i + 64]))
+            return True
+
+        self.board.write_reports = write_reports
+        self.hid = ctaphid.CtapHid(self.board, self.hid.app, self.hid.app.firmware_version)
+
+
+@pytest.mark.parametrize("n", [0, 1, 57, 58, 116, 117, 1059, 1060, 1061, 7609])
+def test_answers_up_to_18_reports_go_in_one_write_reports_call(n):
+    k = BatchKey()
+    cid = k.init()
+    noise = bytes([0xA5]) * 7609  # the buffer full of non-zero bytes first
+    assert k.send(*packets(cid, CTAPHID.PING, noise)) == [(cid, CTAPHID.PING, noise)]
+    k.calls.clear()
+    data = os.urandom(n)
+    # parse_messages checks each report's padding: zero after the answer
+    assert k.send(*packets(cid, CTAPHID.PING, data)) == [(cid, CTAPHID.PING, data)]
+    assert k.calls == ([1 + (n - 57 + 58) // 59] if 57 < n <= 1060 else [])
+
+
 def test_largest_message_uses_all_128_sequence_numbers(key):
     cid = key.init()
     pkts = packets(cid, CTAPHID.PING, os.urandom(7609))

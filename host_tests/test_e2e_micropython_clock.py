@@ -120,8 +120,8 @@ def test_message_timeout_across_the_wrap(key_factory):
     raw = FencedHid(key.connection(timeout=10))
     cid = _channel(raw)
     pkts = packets(cid, CTAPHID.PING, bytes(100))
+    sent = time.monotonic()  # before the send: the key cannot have the packet any earlier
     assert raw.send(pkts[0]) == []
-    sent = time.monotonic()
     assert raw.read_message() == error(cid, ERR_MSG_TIMEOUT)
     assert time.monotonic() - sent >= 0.5
 

@@ -108,10 +108,12 @@ def waiting(key_factory):
 def test_stalled_message_times_out_after_500_ms(key):
     cid = key.init()
     pkts = packets(cid, CTAPHID.PING, bytes(100))
-    assert key.send(pkts[0]) == []  # the fence answers at once: no error yet
     sent = time.monotonic()
+    assert key.send(pkts[0]) == []  # the fence answers at once: no error yet
     assert key.raw.read_message() == error(cid, ERR_MSG_TIMEOUT)
-    # The key measured 500 ms from its own receipt, which came after `sent`.
+    # The key measured 500 ms from its own receipt, which came after `sent`
+    # (taken before the send: send() returns once the fence is answered,
+    # after the key had the packet).
     assert time.monotonic() - sent >= 0.5
     assert key.send(pkts[1]) == []  # a late continuation is spurious now
     assert key.send(*packets(cid, CTAPHID.PING, b"again")) == [(cid, CTAPHID.PING, b"again")]

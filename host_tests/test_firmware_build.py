@@ -35,8 +35,8 @@ _spec.loader.exec_module(provision)
 # and the picotool_DIR its environment gives CMake; writes an image.
 RECORDER = """
 all submodules:
-\t@echo "$(notdir $(CURDIR)) $(MAKECMDGOALS) BOARD=$(BOARD) FROZEN_MANIFEST=$(FROZEN_MANIFEST) USER_C_MODULES=$(USER_C_MODULES) BUILD=$(BUILD) env-picotool_DIR=$$picotool_DIR" >> $(LOG)
-\t@if [ -n "$(BUILD)" ] && [ "$(MAKECMDGOALS)" != submodules ]; then mkdir -p $(BUILD) && echo image-$(BOARD) > $(BUILD)/firmware.uf2; fi
+\t@echo "$(notdir $(CURDIR)) $(MAKECMDGOALS) BOARD=$(BOARD) FROZEN_MANIFEST=$(FROZEN_MANIFEST) USER_C_MODULES=$(USER_C_MODULES) BUILD=$(BUILD) BOARD_DIR=$(BOARD_DIR) env-picotool_DIR=$$picotool_DIR" >> $(LOG)
+\t@if [ -n "$(BUILD)" ] && [ "$(MAKECMDGOALS)" != submodules ]; then mkdir -p $(BUILD) && echo image-$(BOARD) > $(BUILD)/firmware.uf2 && echo elf-$(BOARD) > $(BUILD)/firmware.elf; fi
 """
 # mpy-cross/Makefile: logs the BUILD it sees, makes an mpy-cross that names the tree's version.
 MPY_CROSS = """
@@ -73,6 +73,12 @@ class Tree:
         for d in ("ports/rp2", "ports/esp32"):
             (self.mp / d).mkdir(parents=True)
             (self.mp / d / "Makefile").write_text(RECORDER)
+        for board in ("RPI_PICO", "RPI_PICO_W"):  # the stock boards tools/firmware_board.py builds on
+            b = self.mp / "ports" / "rp2" / "boards" / board
+            b.mkdir(parents=True)
+            (b / "mpconfigboard.cmake").write_text('set(PICO_BOARD "%s")\n' % board.lower())
+            (b / "mpconfigboard.h").write_text('#define MICROPY_HW_BOARD_NAME "%s"\n' % board)
+            (b / "pins.csv").write_text("LED,GPIO25\n")
         (self.mp / "mpy-cross").mkdir()
         (self.mp / "mpy-cross" / "Makefile").write_text(MPY_CROSS)
         (self.mp / "py" / "dynruntime.mk").parent.mkdir(parents=True)
@@ -217,6 +223,8 @@ def test_rp2040_build_command_lines_image_manifest_and_marker(tree):
     ports = [l for l in tree.log if l.startswith("rp2")]
     assert ports[0].startswith("rp2 submodules BOARD=RPI_PICO ")  # the fake tree has none
     assert "BUILD=%s/build" % out in ports[0]  # never a build directory inside MicroPython's tree
+    assert " BOARD_DIR=%s/board/PYFIDO_RPI_PICO " % out in ports[1]  # MicroPython's board at 200 MHz
+    assert (out / "pyfido-rp2040.elf").read_text() == "elf-RPI_PICO\n"
     assert ports[1].startswith("rp2  BOARD=RPI_PICO FROZEN_MANIFEST=%s/manifest.py USER_C_MODULES=%s BUILD=%s/build" % (
         out, tree.usermod, out))
     assert ports[0].endswith("env-picotool_DIR=%s" % tree.picotool_dir)
@@ -464,3 +472,42 @@ def test_mpy_ld_caches_are_ignored_by_git():
     for path in ("lib/p256/natmod/.mpy_ld_cache/ar_x", "lib/p256/natmod/.mpy_ld_cache-armv6m/ar_x"):
         r = subprocess.run(["git", "-C", REPO, "check-ignore", "-q", path])
         assert r.returncode == 0, path
+
+
+def test_the_rp2_board_is_micropythons_at_the_fastest_supported_clock(tree):
+    """tools/firmware_board.py: the stock board's settings, header and pins, plus pico-sdk's 200 MHz from reset."""
+    tree.submodules(SUBMODULE_FILES)
+    r = rp2040(tree, "picotool_DIR=%s" % tree.picotool_dir)
+    assert r.returncode == 0, r.stderr
+    board = tree.tmp / "build" / "firmware" / "rp2040" / "board" / "PYFIDO_RPI_PICO"
+    stock = tree.mp / "ports" / "rp2" / "boards" / "RPI_PICO"
+    cmake = (board / "mpconfigboard.cmake").read_text()
+    assert "include(%s/mpconfigboard.cmake)" % stock in cmake
+    assert "list(APPEND MICROPY_DEF_BOARD PICO_USE_FASTEST_SUPPORTED_CLOCK=1)" in cmake
+    assert '#include "%s/mpconfigboard.h"' % stock in (board / "mpconfigboard.h").read_text()
+    assert (board / "pins.csv").read_text() == "LED,GPIO25\n"
+
+
+def test_the_esp32s3_build_has_no_board_of_ours(tree):
+    tree.make("firmware", "BOARD=esp32s3", "MICROPY_DIR=%s" % tree.mp, "P256_USERMOD=%s" % tree.usermod,
+              env={"IDF_PATH": str(tree.tmp)})
+    builds = [l for l in tree.log if l.startswith("esp32  ")]
+    assert builds and " BOARD=ESP32_GENERIC_S3 " in builds[-1] and " BOARD_DIR= " in builds[-1]
+
+
+def test_the_pico_w_board_slows_the_wireless_chips_clock_for_200_mhz(tree):
+    tree.submodules(SUBMODULE_FILES + PICO_W_SUBMODULE_FILES)
+    r = tree.make("firmware", "BOARD=rp2040w", "MICROPY_DIR=%s" % tree.mp, "P256_USERMOD=%s" % tree.usermod,
+                  "picotool_DIR=%s" % tree.picotool_dir)
+    assert r.returncode == 0, r.stderr
+    cmake = (tree.tmp / "build" / "firmware" / "rp2040w" / "board" / "PYFIDO_RPI_PICO_W" / "mpconfigboard.cmake").read_text()
+    assert "PICO_USE_FASTEST_SUPPORTED_CLOCK=1 CYW43_PIO_CLOCK_DIV_INT=3" in cmake
+
+
+def test_the_entry_points_are_frozen_under_their_own_names():
+    """MicroPython runs a frozen "boot.py"/"main.py" before the filesystem's: nothing read from littlefs."""
+    text = fm.manifest("rp2040", "/out")
+    entry = "freeze(%r, (\n    'boot.py',\n    'main.py',\n))" % os.path.join(REPO, "boards", "micropython")
+    assert entry in text
+    assert "'boards/micropython/boot.py'" not in text and "'boards/micropython/main.py'" not in text
+    assert "ENTRY_POINTS = ('boot.py', 'main.py')" in fm.marker("rp2040", describe="x")

@@ -13,7 +13,8 @@ exception: a key whose error path allocated would answer nothing when the
 heap is exhausted, the moment a host most needs an answer.
 
 What is proved: INIT (new channel and resync), PING of one report and of
-several (reassembled and echoed, up to 7609 bytes), WINK, LOCK, CANCEL with
+several (reassembled and echoed, up to 7609 bytes; also on a board that
+takes several reports in one write_reports call), WINK, LOCK, CANCEL with
 nothing pending, KEEPALIVE while waiting for a touch and CANCEL ending that
 wait, and every CTAPHID error: INVALID_CMD, INVALID_PAR, INVALID_LEN,
 INVALID_SEQ, MSG_TIMEOUT, CHANNEL_BUSY, LOCK_REQUIRED, INVALID_CHANNEL --
@@ -148,6 +149,17 @@ class Board:
         self.logged_n += 1
 
 
+class BatchBoard(Board):
+    # A board that also sends several reports in one transfer (as the MicroPython adapter does).
+
+    def write_reports(self, buf):
+        at = self.out_n * 64
+        n = len(buf)
+        self.out[at:at + n] = buf
+        self.out_n += n // 64
+        return True
+
+
 def reports(h):
     data = binascii.unhexlify(h)
     return [bytearray(data[i:i + 64]) for i in range(0, len(data), 64)]
@@ -162,7 +174,7 @@ def locked(fn, arg=None):
 
 
 for name, steps in CASES:
-    board = Board()
+    board = BatchBoard() if name.startswith("batched-") else Board()
     hid = main_loop.make_key(board)
     keepalive = hid.keepalive
     hid.keepalive = lambda status: locked(keepalive, status)
@@ -273,7 +285,15 @@ def test_init_ping_wink_lock_and_cancel_allocate_nothing():
             locked(init_packet(B, CTAPHID.CANCEL)),
         ]),
     ]
+    cases.append(("batched-ping", OPEN_TWO + [
+        locked(*packets(A, CTAPHID.PING, big[:58])),  # two reports: one write_reports
+        locked(*packets(A, CTAPHID.PING, big[:1060])),  # eighteen: the most in one
+        locked(*packets(A, CTAPHID.PING, big[:1061])),  # and one more: report by report
+        locked(*packets(B, CTAPHID.PING, big)),
+    ]))
     got = run_cases(cases)
+    assert got["batched-ping"][2:] == [[(A, CTAPHID.PING, big[:58])], [(A, CTAPHID.PING, big[:1060])],
+                                       [(A, CTAPHID.PING, big[:1061])], [(B, CTAPHID.PING, big)]]
     init = got["init"]
     version = check_init(init[0], BROADCAST, A)
     assert check_init(init[1], BROADCAST, B) == version

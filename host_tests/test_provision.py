@@ -65,12 +65,12 @@ def copied(rig):
 def test_fresh_pico_gets_compiled_core_adapter_and_dependencies(rig, capsys):
     assert rig.run() == 0
     files = copied(rig)
-    assert "/main.py" in files and "/pyfido.json" in files
+    assert "/main.py" in files and "/boot.py" in files and "/pyfido.json" in files
     assert "/firmware/ctaphid.mpy" in files and "/firmware/ctap2/make_credential.mpy" in files
     assert "/lib/cbor.mpy" in files and "/boards/micropython/usb_fido.mpy" in files
     assert "/boards/rp2040/config.mpy" in files and "/boards/esp32s3/config.mpy" not in files
     assert not any(f.startswith("/boards/circuitpython") or f.startswith("/boards/host") for f in files)
-    assert not any(f.endswith(".py") and f != "/main.py" for f in files)  # compiled
+    assert not any(f.endswith(".py") and f not in ("/main.py", "/boot.py") for f in files)  # compiled
     # .mpy files really are mpy-cross output (magic 'M', version 6)
     assert bytes.fromhex(files["/firmware/ctaphid.mpy"])[:2] == b"M\x06"
     settings = json.loads(bytes.fromhex(files["/pyfido.json"]))
@@ -194,11 +194,11 @@ def frozen_image(tmp_path, monkeypatch, **probe):
 def test_frozen_core_copies_only_the_entry_point_and_the_settings(tmp_path, monkeypatch, capsys):
     rig = frozen_image(tmp_path, monkeypatch)
     assert rig.run() == 0
-    assert sorted(copied(rig)) == ["/main.py", "/pyfido.json"]
+    assert sorted(copied(rig)) == ["/boot.py", "/main.py", "/pyfido.json"]
     assert not any(c[3:5] == ["mip", "install"] for c in rig.log)
     out = capsys.readouterr().out
     assert "found a frozen core: a `make firmware` image for rp2040, key firmware 0.1.0, built from v0.1-2-gabcdef0" in out
-    assert "copying only the entry point and the settings" in out
+    assert "copying only the entry points and the settings" in out
     assert "note:" not in out  # same key firmware as this checkout
     # the store and the self-test still run on the board, with the frozen core
     execs = [c[4] for c in rig.log if c[3:4] == ["exec"]]
@@ -221,7 +221,7 @@ def test_copies_a_stock_install_left_are_removed_under_a_frozen_core(tmp_path, m
             "/lib/cbor.mpy": "00", "/lib/p256.mpy": "00", "/lib/usb/device/hid.mpy": "00", "/main.py": "00"}
     rig.set(files=dict(left))
     assert rig.run() == 0
-    assert sorted(copied(rig)) == ["/lib/usb/device/hid.mpy", "/main.py", "/pyfido.json"]
+    assert sorted(copied(rig)) == ["/boot.py", "/lib/usb/device/hid.mpy", "/main.py", "/pyfido.json"]
     assert "removing the core's copies left on the filesystem" in capsys.readouterr().out
     execs = [c[4] for c in rig.log if c[3:4] == ["exec"]]
     removed = next(i for i, e in enumerate(execs) if "PYFIDO-REMOVED" in e)
@@ -323,3 +323,34 @@ def test_probe_and_removal_run_on_micropython(tmp_path):
     assert lines["SAME-PATH"] == "True" and lines["FROZEN-ASYNCIO"] == "True" and lines["DECOY"] == "rp2040"
     assert int(lines["PYFIDO-REMOVED"]) == int(lines["FIRMWARE-FILES"]) > 20
     assert lines["LEFT"] == "False"
+
+
+def test_micropython_entry_points_stay_inside_littlefs_directories():
+    """littlefs keeps a file of up to 512 bytes inside its directory on the Pico (inline_max,
+    host_tests/lfs_flash.py); a longer one takes a whole 4 KB block, one passkey fewer
+    (boards/README.md, How many passkeys a board keeps)."""
+    for local, dest in provision.entry_points("micropython"):
+        assert os.path.getsize(local) <= 512, dest
+
+
+@pytest.mark.parametrize("blocks,capacity", [(352, 256), (212, 120)])
+def test_the_passkey_capacity_of_the_boards_filesystem_goes_into_the_settings(tmp_path, monkeypatch, blocks, capacity):
+    """The key then needs no os.statvfs at boot (it walks the whole littlefs filesystem):
+    the Pico's 1408 KiB keep 256 passkeys, the Pico W's 848 KiB 120 (boards/rp2040/config.py)."""
+    rig = Rig(tmp_path, monkeypatch, blocks=blocks)
+    assert rig.run() == 0
+    assert json.loads(bytes.fromhex(copied(rig)["/pyfido.json"]))["max_resident_credentials"] == capacity
+
+
+def test_without_the_filesystems_size_the_key_works_it_out_itself(rig):
+    assert rig.run() == 0  # the probe of PICO has no "blocks"
+    assert "max_resident_credentials" not in json.loads(bytes.fromhex(copied(rig)["/pyfido.json"]))
+
+
+def test_an_image_with_frozen_entry_points_gets_only_the_settings(tmp_path, monkeypatch, capsys):
+    """A `make firmware` image freezes boot.py and main.py too (pyfido_build.ENTRY_POINTS)."""
+    rig = Rig(tmp_path, monkeypatch, build=dict(BUILD, entry_points=["boot.py", "main.py"]), usb_device_hid=True,
+              p256=True)
+    assert rig.run() == 0
+    assert sorted(copied(rig)) == ["/pyfido.json"]
+    assert "copying only the settings" in capsys.readouterr().out

@@ -321,6 +321,10 @@ def _decode(buf, at, depth, max_depth):
     initial = buf[pos]
     pos += 1
     at[0] = pos
+    if initial < _AI_1BYTE:
+        return initial  # an unsigned integer 0..23 (major type 0): the commonest item
+    if _MT_NINT << 5 <= initial < (_MT_NINT << 5) + _AI_1BYTE:
+        return (_MT_NINT << 5) - 1 - initial  # -1..-24 (COSE algorithm identifiers)
     major = initial >> 5
     ai = initial & 0x1F
 
@@ -402,16 +406,33 @@ def _decode(buf, at, depth, max_depth):
         key_start = at[0]
         if key_start >= end:
             raise CBORDecodeError("truncated input")
-        key_major = buf[key_start] >> 5
-        if key_major > _MT_TEXT:
-            raise CBORDecodeError("unsupported map key type")
-        key = _decode(buf, at, depth, max_depth)
+        head = buf[key_start]
+        key_major = head >> 5
+        # The keys CTAP uses most are decoded here rather than by a call:
+        # unsigned integers 0..23 (every command's parameters) and text of
+        # fewer than 24 bytes (WebAuthn's members: "id", "name", "type", ...),
+        # exactly as _decode would (one head byte, canonical by construction).
+        if head < _AI_1BYTE:
+            key = head
+            key_len = 1
+            at[0] = key_start + 1
+        elif _MT_TEXT << 5 <= head < (_MT_TEXT << 5) + _AI_1BYTE:
+            stop = key_start + 1 + (head & 0x1F)
+            if stop > end:
+                raise CBORDecodeError("truncated input")
+            key = _decode_utf8(buf, key_start + 1, stop)
+            key_len = stop - key_start
+            at[0] = stop
+        else:
+            if key_major > _MT_TEXT:
+                raise CBORDecodeError("unsupported map key type")
+            key = _decode(buf, at, depth, max_depth)
+            key_len = at[0] - key_start
         # CTAP 2.1 §8 key order: major type, then encoded length, then the
         # encoded bytes. At equal major type and length the heads agree, so
         # the bytes order is the value order (uint), its reverse (nint: the
         # argument is -1 - value) or the content order (bytes; text too,
         # since UTF-8 byte order is code point order). No re-encoding.
-        key_len = at[0] - key_start
         if key_major != prev_major:
             if key_major < prev_major:
                 raise CBORDecodeError("map keys not in canonical order")
@@ -425,6 +446,29 @@ def _decode(buf, at, depth, max_depth):
         prev_major = key_major
         prev_len = key_len
         prev_key = key
+        # The value: small unsigned integers, booleans and short byte and text
+        # strings here too (as _decode would), anything else by a call.
+        pos = at[0]
+        if pos < end:
+            head = buf[pos]
+            if head < _AI_1BYTE:
+                at[0] = pos + 1
+                result[key] = head
+                continue
+            if head == 0xF4 or head == 0xF5:
+                at[0] = pos + 1
+                result[key] = head == 0xF5
+                continue
+            if _MT_BYTES << 5 <= head < (_MT_TEXT << 5) + _AI_1BYTE and head & 0x1F < _AI_1BYTE:
+                stop = pos + 1 + (head & 0x1F)
+                if stop > end:
+                    raise CBORDecodeError("truncated input")
+                at[0] = stop
+                if head < _MT_TEXT << 5:
+                    result[key] = bytes(buf[pos + 1 : stop])
+                else:
+                    result[key] = _decode_utf8(buf, pos + 1, stop)
+                continue
         result[key] = _decode(buf, at, depth, max_depth)
     return result
 

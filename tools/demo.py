@@ -5,6 +5,12 @@ client side, exactly what any python-fido2 program does with a USB key:
 CTAPHID INIT and PING, authenticatorGetInfo, then a passkey registered with
 a relying party (python-fido2's Fido2Server) and a sign-in with it, each
 response verified by the relying party.
+
+    python tools/demo.py --key ADDRESS   # the same against a key already running there
+
+`--key` takes any key on the socket wire format (boards/host/transport.py):
+the firmware on the emulated Pico (`make firmware-demo`), or a virtual key
+you started yourself.
 """
 
 import dataclasses
@@ -48,8 +54,11 @@ def start_key(sock):
 
 
 class Touch(UserInteraction):
+    def __init__(self, who="the virtual key approves by itself"):
+        self.who = who
+
     def prompt_up(self):
-        print("[client] the key asks for a touch (the virtual key approves by itself)")
+        print("[client] the key asks for a touch (%s)" % self.who)
 
 
 def show_info(dev):
@@ -62,10 +71,10 @@ def show_info(dev):
         print("           %-24s %s" % (name, value))
 
 
-def passkey(dev):
+def passkey(dev, touch=None):
     rp = PublicKeyCredentialRpEntity(id="demo.example", name="Demo RP")
     server = Fido2Server(rp)
-    client = Fido2Client(dev, client_data_collector=DefaultClientDataCollector(ORIGIN), user_interaction=Touch())
+    client = Fido2Client(dev, client_data_collector=DefaultClientDataCollector(ORIGIN), user_interaction=touch or Touch())
     user = PublicKeyCredentialUserEntity(id=b"alice-0001", name="alice", display_name="Alice")
 
     print("[rp]     registration for %s at %s" % (user.name, rp.id))
@@ -93,23 +102,37 @@ def passkey(dev):
     print("           counter        %d (went up from %d)" % (ad.counter, auth_data.counter))
 
 
-def main():
+def session(sock, touch=None):
+    """What a browser does with the key at sock: INIT, PING, getInfo, register a passkey, sign in."""
+    dev = open_device(sock, timeout=60)
+    print(
+        "[client] CTAPHID INIT: channel 0x%08x, protocol %d, device version %s, capabilities 0x%02x"
+        % (dev._channel_id, dev.version, dev.device_version, dev.capabilities)
+    )
+    msg = os.urandom(1000)
+    t = time.perf_counter()
+    assert dev.ping(msg) == msg
+    print("[client] PING of %d bytes echoed in %.1f ms" % (len(msg), 1000 * (time.perf_counter() - t)))
+    show_info(dev)
+    passkey(dev, touch)
+    dev.close()
+
+
+def main(argv=None):
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--key", metavar="ADDRESS", help="use the key already running at ADDRESS (a socket path or HOST:PORT)")
+    args = ap.parse_args(argv)
+    if args.key:
+        session(args.key, Touch("someone presses its button"))
+        print("demo finished")
+        return
     with tempfile.TemporaryDirectory() as tmp:
         sock = os.path.join(tmp, "key.sock")
         proc = start_key(sock)
         try:
-            dev = open_device(sock, timeout=60)
-            print(
-                "[client] CTAPHID INIT: channel 0x%08x, protocol %d, device version %s, capabilities 0x%02x"
-                % (dev._channel_id, dev.version, dev.device_version, dev.capabilities)
-            )
-            msg = os.urandom(1000)
-            t = time.perf_counter()
-            assert dev.ping(msg) == msg
-            print("[client] PING of %d bytes echoed in %.1f ms" % (len(msg), 1000 * (time.perf_counter() - t)))
-            show_info(dev)
-            passkey(dev)
-            dev.close()
+            session(sock)
         finally:
             proc.terminate()
             proc.wait(5)

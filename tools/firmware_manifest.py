@@ -10,9 +10,12 @@ repository).
 The manifest starts from the port's own manifest ($(PORT_DIR)/boards/
 manifest.py: _boot.py, which mounts the filesystem, and rp2.py on rp2), then
 freezes the core (firmware/, lib/cbor.py), the shared board code, the
-MicroPython adapter, the chip's config, micropython-lib's usb-device-hid and
-the marker. /main.py stays on the filesystem (tools/provision.py writes it
-with the settings).
+MicroPython adapter, the chip's config, micropython-lib's usb-device-hid, the
+marker, and the entry points boot.py and main.py: MicroPython runs a frozen
+boot.py/main.py instead of the filesystem's (shared/runtime/pyexec.c,
+pyexec_file_if_exists), so at power-up nothing is read from littlefs but
+the settings and the store. Until tools/provision.py has written the
+settings (/pyfido.json) they leave the board at MicroPython's REPL.
 """
 
 import ast
@@ -37,6 +40,8 @@ BOARDS = {
 # (MicroPython v1.23.0 to v1.28.0), and the port's must stay: _boot.py.
 PORT_MANIFEST = 'include("$(PORT_DIR)/boards/manifest.py")'
 MARKER = "pyfido_build"
+# boards/micropython's files MicroPython runs by name: frozen as "boot.py" and "main.py".
+ENTRY_POINTS = ("boot.py", "main.py")
 
 
 def _glob(pattern_dir, skip=()):
@@ -59,19 +64,19 @@ def frozen_modules(board):
                 repo_files.append(os.path.relpath(os.path.join(dirpath, n), REPO).replace(os.sep, "/"))
     repo_files += ["boards/__init__.py"]
     repo_files += _glob("boards/common")
-    repo_files += _glob("boards/micropython", skip=("main.py",))  # /main.py is the entry point
+    repo_files += _glob("boards/micropython", skip=ENTRY_POINTS)  # frozen under their own names
     repo_files += _glob("boards/" + adapter)
     return [(REPO, sorted(repo_files)), (os.path.join(REPO, "lib"), ["cbor.py"])]
 
 
 def firmware_version():
-    """FIRMWARE_VERSION of firmware/authenticator.py, read without importing the core."""
-    with open(os.path.join(REPO, "firmware", "authenticator.py")) as f:
+    """FIRMWARE_VERSION of firmware/device.py, read without importing the core."""
+    with open(os.path.join(REPO, "firmware", "device.py")) as f:
         tree = ast.parse(f.read())
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "FIRMWARE_VERSION" for t in node.targets):
             return tuple(ast.literal_eval(node.value))
-    raise SystemExit("firmware/authenticator.py has no FIRMWARE_VERSION")
+    raise SystemExit("firmware/device.py has no FIRMWARE_VERSION")
 
 
 def git_describe():
@@ -96,6 +101,8 @@ def marker(board, describe=None):
         "ADAPTER = %r" % adapter,
         "FIRMWARE_VERSION = %r" % (firmware_version(),),
         "GIT_DESCRIBE = %r" % (describe if describe is not None else git_describe()),
+        "# frozen too: the filesystem needs only the settings",
+        "ENTRY_POINTS = %r" % (ENTRY_POINTS,),
         "",
     ])
 
@@ -109,7 +116,8 @@ def manifest(board, out_dir):
         PORT_MANIFEST,
         'require("usb-device-hid")',
     ]
-    for root, files in frozen_modules(board) + [(out_dir, [MARKER + ".py"])]:
+    entry = (os.path.join(REPO, "boards", "micropython"), list(ENTRY_POINTS))
+    for root, files in frozen_modules(board) + [entry, (out_dir, [MARKER + ".py"])]:
         lines.append("freeze(%r, (" % root)
         lines += ["    %r," % f for f in files]
         lines.append("))")

@@ -13,7 +13,7 @@ Steps (each failure stops with what to do about it):
      P-256 native module where the firmware has no p256 built in, and a
      SHA-256 shim on CircuitPython ports without hashlib. A `make firmware`
      image has the core, the adapter, usb-device-hid and p256 inside (its
-     frozen build marker pyfido_build says so): then only /main.py and the
+     frozen build marker pyfido_build says so): then only /boot.py, /main.py and the
      settings are copied, and copies of the core an earlier stock-firmware
      install left on the filesystem are removed (they would shadow it);
   4. on the device: create the store (the master secret comes from the
@@ -76,8 +76,10 @@ def _has(name, attr=None):
 try:
     _s = os.statvfs('/')
     _free = _s[0] * _s[3]
+    _blocks = _s[1] * _s[2] // 4096
 except Exception:
     _free = -1
+    _blocks = None
 try:
     _names = os.listdir('%(store)s')
 except OSError:
@@ -106,7 +108,8 @@ def _frozen(name):
         sys.path.extend(_path)
 _b = _frozen('pyfido_build')
 _build = None if _b is None else {
-    'board': _b.BOARD, 'adapter': _b.ADAPTER, 'firmware_version': tuple(_b.FIRMWARE_VERSION), 'git': _b.GIT_DESCRIBE}
+    'board': _b.BOARD, 'adapter': _b.ADAPTER, 'firmware_version': tuple(_b.FIRMWARE_VERSION), 'git': _b.GIT_DESCRIBE,
+    'entry_points': list(getattr(_b, 'ENTRY_POINTS', ()))}
 def _exists(p):
     try:
         os.stat(p)
@@ -120,6 +123,7 @@ print('PYFIDO-PROBE', repr({
     'platform': sys.platform,
     'machine': getattr(sys.implementation, '_machine', ''),
     'free': _free,
+    'blocks': _blocks,
     'p256': _has('p256'),
     'hashlib': _has('hashlib', 'sha256'),
     'usb_device_hid': _has('usb.device.hid'),
@@ -243,7 +247,7 @@ def core_sources(chip_name, runtime, frozen_core):
         add("boards/%s/*.py" % chip_name)
         if runtime == "micropython":
             # the same files `make firmware` freezes (tools/firmware_manifest.py)
-            add("boards/micropython/*.py", skip=("main.py",))  # main.py: entry_points()
+            add("boards/micropython/*.py", skip=("boot.py", "main.py"))  # entry_points()
         else:
             add("boards/circuitpython/__init__.py")
             add("boards/circuitpython/app.py")
@@ -257,7 +261,8 @@ def report_frozen_core(info):
     if not build:
         return False
     print("found a frozen core: a `make firmware` image for %s, key firmware %s, built from %s; "
-          "copying only the entry point and the settings" % (build["board"], _v(build["firmware_version"]), build["git"]))
+          "copying only %s" % (build["board"], _v(build["firmware_version"]), build["git"],
+                               "the settings" if build.get("entry_points") else "the entry points and the settings"))
     here = local_firmware_version()
     if tuple(build["firmware_version"]) != here:
         print("note: this checkout is key firmware %s; the image keeps running %s until you flash a new "
@@ -302,7 +307,8 @@ def remove_stale(board, paths):
 def entry_points(runtime):
     """[(local, path on the board)] of the files the runtime starts by name."""
     if runtime == "micropython":
-        return [(os.path.join(REPO, "boards", "micropython", "main.py"), "/main.py")]
+        d = os.path.join(REPO, "boards", "micropython")
+        return [(os.path.join(d, n), "/" + n) for n in ("boot.py", "main.py")]
     d = os.path.join(REPO, "boards", "circuitpython")
     return [(os.path.join(d, n), "/" + n) for n in ("boot.py", "code.py", "safemode.py")]
 
@@ -357,11 +363,24 @@ def extra_packages(info, runtime, chip, args):
     return files
 
 
-def settings_for(args, final=True):
+def passkey_capacity(info, runtime, chip):
+    """The passkeys the board keeps (boards/<chip>/config.py RESIDENT_CAPACITY, by its
+    filesystem's size), for the settings file: the key then needs no os.statvfs at
+    boot, which walks the whole littlefs filesystem. None: leave it to the key."""
+    blocks = info.get("blocks")
+    table = getattr(chip, "RESIDENT_CAPACITY", ())
+    if runtime != "micropython" or not blocks or not table:
+        return None
+    return st.resident_capacity(table, blocks, chip.MICROPYTHON["max_resident_credentials"])
+
+
+def settings_for(args, final=True, capacity=None):
     s = {}
+    if capacity is not None:
+        s["max_resident_credentials"] = capacity
     for key, value in (("vid", args.vid), ("pid", args.pid), ("product", args.product),
                        ("manufacturer", args.manufacturer), ("serial", args.serial),
-                       ("button", args.button), ("led", args.led)):
+                       ("button", args.button), ("led", args.led), ("cpu_mhz", args.cpu_mhz)):
         if value is not None:
             s[key] = value
     s["repl"] = bool(args.repl) if final else True
@@ -494,10 +513,13 @@ def provision(args):
             files = compile_mpy(sources, os.path.join(tmp, "mpy"), mpy_cross)
         else:
             files = list(sources)  # CircuitPython's .mpy format is its own
-        files += entry_points(runtime) + extra_packages(info, runtime, chip, args)
+        frozen_entry = set(info["build"].get("entry_points", ())) if frozen_core else set()
+        files += [(local, dest) for local, dest in entry_points(runtime) if dest.lstrip("/") not in frozen_entry]
+        files += extra_packages(info, runtime, chip, args)
         settings_path = os.path.join(tmp, "pyfido.json")
         with open(settings_path, "w") as f:
-            json.dump(settings_for(args, final=not board.circuitpython), f)
+            json.dump(settings_for(args, final=not board.circuitpython,
+                                   capacity=passkey_capacity(info, runtime, chip)), f)
         files.append((settings_path, st.SETTINGS_FILE))
         need = sum(os.path.getsize(local) for local, _ in files)
         # On the board each file takes whole 4 KB flash blocks (littlefs and
@@ -575,6 +597,8 @@ def main(argv=None):
     ap.add_argument("--serial", help="USB serial number (default: the chip's unique id)")
     ap.add_argument("--button", help='button pin ("BOOTSEL", "GP15", "0", ...)')
     ap.add_argument("--led", help='LED pin ("LED", "GP25", "neopixel:48", ...)')
+    ap.add_argument("--cpu-mhz", type=int, help="CPU clock the key sets at boot (default: the board's, "
+                    "200 on an RP2040; 0 keeps the clock the firmware starts with)")
     ap.add_argument("--attestation-ca", metavar="DIR",
                     help="make an attestation key on the board and certify it with the CA in DIR "
                          "(tools/make_attestation.py --out DIR); note a per-device certificate "

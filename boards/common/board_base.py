@@ -5,7 +5,13 @@ version): CONFIG, read_report(buf), write_report(buf), wait_touch(ms),
 led(pattern), random(n), ticks_ms(), ticks_diff(new, old), idle(),
 log_exception(e) and storage. Here they are built from small runtime parts:
 
-  hid      read_report(buf) -> bool, write_report(buf) -> bool, service()
+  hid      read_report(buf) -> bool, write_report(buf) -> bool, service(),
+           optionally write_reports(buf) -> bool: several reports back to
+           back in one transfer, returning once they are sent (the board
+           then offers it to CTAPHID, firmware/ctaphid.py),
+           optionally pause() -> bool: sleep until the next interrupt (a
+           USB transfer), True when a report is waiting (idle() pauses
+           until then or _IDLE_SLEEP_MS)
   clock    ticks_ms(), ticks_diff(new, old), sleep_ms(ms)
   button   a boards.common.ui.Button
   led      a boards.common.ui.Led
@@ -59,12 +65,20 @@ class Board:
         self.CONFIG = config
         self.hid = hid
         self._clock = clock
+        # The clock's own functions, not methods that call them: the core asks
+        # for the time several times per report (MicroPython's Clock gives
+        # time.ticks_ms itself, so a call is no Python frame at all).
+        self.ticks_ms = clock.ticks_ms
+        self.ticks_diff = clock.ticks_diff
         self.button = button
         self._led = led
         self.storage = storage
         self.random = random
         self.watchdog = watchdog
         self._on_long_press = on_long_press
+        self._pause = getattr(hid, "pause", None)
+        if getattr(hid, "write_reports", None) is not None:
+            self.write_reports = hid.write_reports  # what CTAPHID looks for; nothing to add on the way
         # The current press met a request (it approved one, or it was down
         # while one asked): a touch, never a maintenance press.
         self._press_taken = False
@@ -119,13 +133,7 @@ class Board:
             self._asked_at = None
         self._led.show(pattern)
 
-    # -- time ----------------------------------------------------------------
-
-    def ticks_ms(self):
-        return self._clock.ticks_ms()
-
-    def ticks_diff(self, new, old):
-        return self._clock.ticks_diff(new, old)
+    # -- time: ticks_ms() and ticks_diff(new, old) are the clock's (see __init__)
 
     def idle(self):
         """Nothing to do: look after the hardware, then sleep a little."""
@@ -147,7 +155,16 @@ class Board:
             and button.held_ms() >= LONG_PRESS_MS
         ):
             self._maintenance()
-        self._clock.sleep_ms(_IDLE_SLEEP_MS)
+        pause = self._pause
+        if pause is None:
+            self._clock.sleep_ms(_IDLE_SLEEP_MS)
+            return
+        # Until a report is waiting: the loop reads it at once instead of
+        # after the rest of a fixed sleep.
+        clock = self._clock
+        start = clock.ticks_ms()
+        while not pause() and clock.ticks_diff(clock.ticks_ms(), start) < _IDLE_SLEEP_MS:
+            pass
 
     def feed_watchdog(self):
         if self.watchdog is not None:

@@ -35,6 +35,9 @@ DEFAULTS = {
     "watchdog_ms": 8000,  # RP2040's hardware maximum is 8388 ms
     "store": "/pyfido",  # directory of the key's records (firmware/store.py)
     "max_resident_credentials": 64,
+    # CPU clock the key sets at boot, in MHz; 0 = the clock the firmware
+    # booted with. P-256 and the interpreter scale with it (boards/<chip>/config.py).
+    "cpu_mhz": 0,
 }
 
 
@@ -69,6 +72,17 @@ def load(chip_defaults, path=None):
     if bad:
         print("pyfido: ignored settings %s" % ", ".join(sorted(str(k) for k in bad)))
     return settings
+
+
+def provisioned(path=None):
+    """True when tools/provision.py has written the settings file (a board without it is not a key yet)."""
+    import os
+
+    try:
+        os.stat(path or SETTINGS_FILE)
+    except OSError:
+        return False
+    return True
 
 
 def maintenance_requested(path=None):

@@ -28,6 +28,10 @@ MICROPYTHON = {
     # Only when the filesystem's size is unknown; see RESIDENT_CAPACITY.
     "max_resident_credentials": 120,
     "watchdog_ms": 8000,  # hardware limit 8388 ms
+    # 200 MHz, pico-sdk's fastest supported RP2040 clock (at 1.15 V, which
+    # boards/micropython/app.set_cpu_clock sets first): P-256 and the
+    # interpreter take 0.625 of their 125 MHz time (tools/bench_firmware.py).
+    "cpu_mhz": 200,
 }
 
 CIRCUITPYTHON = {
@@ -37,6 +41,18 @@ CIRCUITPYTHON = {
     "max_resident_credentials": 64,
     "watchdog_ms": 8000,
 }
+
+# Boards that keep the clock their firmware starts with. The Pico W talks to
+# its wireless chip -- which drives its LED -- over a PIO SPI at clk_sys / 4
+# (pico-sdk's CYW43_PIO_CLOCK_DIV_INT 2): 50 MHz at 200 MHz, the CYW43439's
+# limit. Stock MicroPython runs it at 125 MHz; `make firmware BOARD=rp2040w`
+# runs 200 MHz with the divider at 3 (tools/firmware_board.py).
+KEEP_CLOCK = ("Pico W",)
+
+# Above 133 MHz the RP2040's core needs 1.15 V (VREG VSEL 0b1100), which
+# pico-sdk sets for its 200 MHz clock; boards/micropython/app.set_cpu_clock
+# raises it before changing the clock.
+FAST_CLOCK_VSEL = (133, 0b1100)
 
 # Oldest runtime each adapter is written for: machine.USBDevice arrived in
 # MicroPython 1.23; usb_hid.Device with custom descriptors and

@@ -57,6 +57,10 @@ def button():
     return BUTTON["pressed"]
 
 
+# The chip's clock and the words machine.mem32 was given (fakes/machine.py)
+CHIP = {"freq": 125000000, "mem32": {0x40064000: 0x000000B1}}
+
+
 def log(*event):
     EVENTS.append(event)
 
@@ -73,6 +77,8 @@ def reset():
     CLOCK = None
     WATCHDOG = None
     BUTTON["pressed"] = False
+    CHIP["freq"] = 125000000  # an RP2040 as MicroPython boots it
+    CHIP["mem32"] = {0x40064000: 0x000000B1}  # VREG at reset: 1.10 V, enabled
 
 
 def with_settings(settings_file, maintenance_flag, fn, *args):

@@ -1,4 +1,4 @@
-"""Fake of MicroPython's `machine` (Pin, WDT, unique_id, reset, idle) for the board tests."""
+"""Fake of MicroPython's `machine` (Pin, WDT, unique_id, reset, idle, freq, mem32) for the board tests."""
 
 import fakehw
 
@@ -69,6 +69,33 @@ def unique_id():
 
 
 def idle():
+    """The rp2 port's machine.idle(): wait for the next interrupt, at most 1 ms
+    (MICROPY_INTERNAL_WFE(1)); on simulated time that 1 ms passes."""
     host = fakehw.HOST
     if host is not None:
         host.tick()
+    if fakehw.CLOCK is not None:
+        fakehw.CLOCK.sleep_ms(1)
+
+
+def freq(*hz):
+    """machine.freq(): the CPU clock (fakehw.CHIP), set and logged."""
+    if hz:
+        fakehw.log("freq", hz[0])
+        fakehw.CHIP["freq"] = hz[0]
+        return None
+    return fakehw.CHIP["freq"]
+
+
+class _Mem32:
+    """machine.mem32: 32-bit words of the address space (fakehw.CHIP); writes are logged."""
+
+    def __getitem__(self, address):
+        return fakehw.CHIP["mem32"].get(address, 0)
+
+    def __setitem__(self, address, value):
+        fakehw.log("mem32", address, value & 0xFFFFFFFF)
+        fakehw.CHIP["mem32"][address] = value & 0xFFFFFFFF
+
+
+mem32 = _Mem32()

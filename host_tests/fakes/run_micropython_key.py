@@ -18,7 +18,10 @@ def run(chip_config, messages, settings_file, maintenance_flag, random=None, max
 
 
 def _main(chip_config, host, random, stop, clock=None):
-    """app.main(stop) on the fakes, with the Board it builds handed to host.board; returns main()'s result."""
+    """/boot.py's app.boot() then /main.py's app.main(stop) on the fakes, as MicroPython runs them.
+
+    The Board they build is handed to host.board; returns main()'s result.
+    """
     from boards.micropython import app
     import usb.device.core
 
@@ -39,6 +42,7 @@ def _main(chip_config, host, random, stop, clock=None):
     usb.device.core._forget()
     fakehw.HOST = host
     try:
+        app.boot()
         return app.main(stop)
     finally:
         app.build = build

@@ -166,12 +166,15 @@ class _Device:
         return True
 
     def _take_in(self, ep_addr):
-        report = bytes(self._xfers[ep_addr])
-        self._complete(ep_addr, len(report))
-        fakehw.log("usb.in", ep_addr, len(report))
+        # A transfer longer than the endpoint's packets (64 bytes on the FIDO
+        # interface) reaches the host as one packet after the other.
+        data = bytes(self._xfers[ep_addr])
+        self._complete(ep_addr, len(data))
+        fakehw.log("usb.in", ep_addr, len(data))
         host = fakehw.HOST
         if host is not None:
-            host.on_report(report)
+            for i in range(0, len(data), 64):
+                host.on_report(data[i : i + 64])
 
     def resume_in(self):
         """The host reads IN reports again, starting with the ones waiting."""

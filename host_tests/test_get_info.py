@@ -1,0 +1,202 @@
+"""authenticatorGetInfo's cached answer (Authenticator.get_info_response): always what a fresh build gives.
+
+The key encodes getInfo once and again only after its store changed
+(Store.changes). Each test here changes one thing getInfo reports, through
+the command a platform would use, and checks that the answer changed with
+it and equals a freshly built and encoded one -- so a change that forgot to
+invalidate the cache fails here.
+"""
+
+import hashlib
+
+import pytest
+from fido2 import cbor as fido2_cbor
+from fido2.ctap import CtapError
+
+import cbor
+import make_attestation  # tools/
+from firmware import store as st
+from firmware.ctap2 import get_info
+from pinhelpers import auth, pinned, plat, protocol  # noqa: F401 (pytest fixtures)
+from pinhelpers import (
+    PIN,
+    CONFIG,
+    CRED_MGMT,
+    GET_INFO,
+    MAKE_CREDENTIAL,
+    PERM_ACFG,
+    PERM_CM,
+    PERM_MC,
+    RESET,
+    Platform,
+    call,
+    credential_id_of,
+    make_auth,
+    mc_request,
+    mc_with_token,
+)
+
+ERR = CtapError.ERR
+
+_VERSIONS = 0x01
+_OPTIONS = 0x04
+_FORCE_PIN_CHANGE = 0x0C
+_MIN_PIN_LENGTH = 0x0D
+_REMAINING_DISCOVERABLE_CREDENTIALS = 0x14
+
+
+def get_info_now(auth):
+    """getInfo through the router, checked against a fresh build; decoded."""
+    answer = auth.process_cbor(bytes([GET_INFO]))
+    fresh = b"\x00" + cbor.dumps(get_info.handle(auth, {}))
+    assert bytes(answer) == fresh
+    return cbor.loads(answer[1:])
+
+
+def config(auth, sub, params=None, plat=None, token=None):
+    """authenticatorConfig, MACed as python-fido2's Config._call does when a token is given."""
+    req = {1: sub}
+    if params is not None:
+        req[2] = params
+    if token is not None:
+        msg = b"\xff" * 32 + b"\x0d" + bytes([sub]) + (fido2_cbor.encode(params) if params is not None else b"")
+        req[3] = plat.version
+        req[4] = plat.mac(token, msg)
+    return call(auth, CONFIG, req)
+
+
+def test_get_info_is_built_once_while_nothing_changes(auth, monkeypatch):
+    built = []
+    real = get_info.handle
+    monkeypatch.setattr(get_info, "handle", lambda a, req: built.append(1) or real(a, req))
+    first = auth.process_cbor(bytes([GET_INFO]))
+    assert auth.process_cbor(bytes([GET_INFO])) == first
+    assert len(built) == 1
+
+
+def test_malformed_get_info_requests_keep_their_errors(auth):
+    get_info_now(auth)  # cached
+    assert auth.process_cbor(bytes([GET_INFO, 0xFF])) == bytes([ERR.INVALID_CBOR])
+    assert auth.process_cbor(bytes([GET_INFO, 0x01])) == bytes([ERR.CBOR_UNEXPECTED_TYPE])
+    assert auth.process_cbor(bytes([GET_INFO, 0xA0]))[0] == 0  # an empty map is fine
+
+
+def test_setting_a_pin(plat):
+    auth = plat.auth
+    assert get_info_now(auth)[_OPTIONS]["clientPin"] is False
+    plat.set_pin(PIN)
+    assert get_info_now(auth)[_OPTIONS]["clientPin"] is True
+
+
+def test_forced_pin_change_and_the_change(pinned):
+    auth = pinned.auth
+    assert get_info_now(auth)[_FORCE_PIN_CHANGE] is False
+    token = pinned.token(PIN, PERM_ACFG)
+    config(auth, 3, {3: True}, plat=pinned, token=token)  # setMinPINLength forceChangePin
+    assert get_info_now(auth)[_FORCE_PIN_CHANGE] is True
+    pinned.change_pin(PIN, "5678")
+    assert get_info_now(auth)[_FORCE_PIN_CHANGE] is False
+
+
+def test_min_pin_length(auth):
+    assert get_info_now(auth)[_MIN_PIN_LENGTH] == 4
+    config(auth, 3, {1: 6})  # no PIN yet: no token needed
+    assert get_info_now(auth)[_MIN_PIN_LENGTH] == 6
+
+
+def test_always_uv_turns_u2f_off_and_on(pinned):
+    auth = pinned.auth
+    info = get_info_now(auth)
+    assert info[_OPTIONS]["alwaysUv"] is False and "U2F_V2" in info[_VERSIONS]
+    config(auth, 2, plat=pinned, token=pinned.token(PIN, PERM_ACFG))
+    info = get_info_now(auth)
+    assert info[_OPTIONS]["alwaysUv"] is True and info[_OPTIONS]["makeCredUvNotRqd"] is False
+    assert "U2F_V2" not in info[_VERSIONS]
+    config(auth, 2, plat=pinned, token=pinned.token(PIN, PERM_ACFG))
+    assert get_info_now(auth)[_OPTIONS]["alwaysUv"] is False
+
+
+def test_enterprise_attestation():
+    ca_cert, ca_key, _, _ = make_attestation.make()
+    cert, key = make_attestation.make_enterprise(ca_cert, ca_key, "SN-42")
+    auth = make_auth()
+    assert "ep" not in get_info_now(auth)[_OPTIONS]
+    make_attestation.install_enterprise(auth.board.storage, key, cert, ["corp.example"])
+    auth = make_auth(storage=auth.board.storage)  # provisioned while off, as tools/provision.py does
+    assert get_info_now(auth)[_OPTIONS]["ep"] is False
+    config(auth, 1)  # enableEnterpriseAttestation
+    assert get_info_now(auth)[_OPTIONS]["ep"] is True
+    call(auth, RESET)
+    assert get_info_now(auth)[_OPTIONS]["ep"] is False
+
+
+def test_discoverable_credentials_made_replaced_and_deleted(pinned):
+    auth = pinned.auth
+    room = get_info_now(auth)[_REMAINING_DISCOVERABLE_CREDENTIALS]
+
+    def make(user_id):
+        token = pinned.token(PIN, PERM_MC, "example.com")
+        return credential_id_of(call(auth, MAKE_CREDENTIAL, mc_with_token(pinned, token, user_id=user_id, rk=True)))
+
+    make(b"u1")
+    assert get_info_now(auth)[_REMAINING_DISCOVERABLE_CREDENTIALS] == room - 1
+    make(b"u2")
+    assert get_info_now(auth)[_REMAINING_DISCOVERABLE_CREDENTIALS] == room - 2
+    make(b"u2")  # the same user again: replaced, no more room used
+    assert get_info_now(auth)[_REMAINING_DISCOVERABLE_CREDENTIALS] == room - 2
+    # credentialManagement deleteCredential
+    params = {2: {"id": make(b"u3"), "type": "public-key"}}
+    assert get_info_now(auth)[_REMAINING_DISCOVERABLE_CREDENTIALS] == room - 3
+    token = pinned.token(PIN, PERM_CM)
+    msg = bytes([6]) + fido2_cbor.encode(params)
+    call(auth, CRED_MGMT, {1: 6, 2: params, 3: pinned.version, 4: pinned.mac(token, msg)})
+    assert get_info_now(auth)[_REMAINING_DISCOVERABLE_CREDENTIALS] == room - 2
+
+
+def test_a_non_discoverable_credential_changes_nothing(auth):
+    before = get_info_now(auth)
+    call(auth, MAKE_CREDENTIAL, mc_request())
+    assert get_info_now(auth) == before
+
+
+def test_reset_restores_the_factory_answer(protocol):
+    auth = make_auth()
+    factory = get_info_now(auth)
+    plat = Platform(auth, protocol)
+    plat.set_pin(PIN)
+    config(auth, 2, plat=plat, token=plat.token(PIN, PERM_ACFG))  # alwaysUv
+    token = plat.token(PIN, PERM_MC, "example.com")
+    call(auth, MAKE_CREDENTIAL, mc_with_token(plat, token, rk=True))
+    changed = get_info_now(auth)
+    assert changed != factory
+    call(auth, RESET)
+    assert get_info_now(auth) == factory
+
+
+def test_a_key_powered_up_on_changed_storage(pinned):
+    auth = pinned.auth
+    get_info_now(auth)
+    again = make_auth(storage=auth.board.storage)
+    assert get_info_now(again)[_OPTIONS]["clientPin"] is True
+
+
+@pytest.mark.parametrize("records", [0, 3])
+def test_the_store_counts_every_write_and_removal(records):
+    auth = make_auth()
+    store = auth.store
+    for i in range(records):
+        store.rk_put({st.RK_RP_ID_HASH: hashlib.sha256(b"r").digest(), st.RK_USER_ID: bytes([i]),
+                      st.RK_CREDENTIAL_ID: bytes([i])})
+    n = store.changes
+    store.update({st.STATE_MIN_PIN_LENGTH: 5})
+    assert store.changes > n
+    n = store.changes
+    store.save(st.REC_LARGE_BLOBS, [])
+    assert store.changes > n
+    n = store.changes
+    if records:
+        store.rk_delete(store.rk_slots()[0])
+        assert store.changes > n
+        n = store.changes
+    store.wipe()
+    assert store.changes > n
