@@ -2,7 +2,7 @@
 
 from micropython import const
 
-from firmware import crypto, presence
+from firmware import crypto
 from firmware.credential import CRED_PROTECT_UV_OPTIONAL_WITH_LIST, CRED_PROTECT_UV_REQUIRED
 from firmware.ctap2 import authenticator_data, extensions as exts, params, pin_uv
 from firmware.ctap2.authenticator_data import FLAG_UP, FLAG_UV
@@ -164,8 +164,7 @@ def handle(auth, req):
     # Step 9: user presence, unless the platform asked for a silent assertion.
     flags = FLAG_UV if uv_performed else 0
     if up:
-        if not pin_uv.consume_user_present(auth, uv_performed):
-            presence.wait(auth)
+        pin_uv.user_presence(auth, uv_performed)
         flags |= FLAG_UP
 
     # Steps 11-12: the first credential now; with no allowList the others

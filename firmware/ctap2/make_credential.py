@@ -156,8 +156,7 @@ def handle(auth, req):
         auth.store.rk_room_for(rp_id_hash, user_id)
 
     # Step 14: user presence (always required for makeCredential).
-    if not pin_uv.consume_user_present(auth, uv_performed):
-        presence.wait(auth)
+    pin_uv.user_presence(auth, uv_performed)
     flags = FLAG_UP | (FLAG_UV if uv_performed else 0)
 
     # Step 16: the credential key pair and its ID.
