@@ -27,6 +27,7 @@ from pinhelpers import (
     code_of,
     credential_id_of,
     ga_request,
+    mc_request,
     mc_with_token,
 )
 
@@ -232,6 +233,24 @@ def test_delete_credential(populated):
     assert code_of(e) == ERR.NO_CREDENTIALS
     assert [r[6]["id"] for r in [m(4, {1: rp_hash("a.example")})]] == [b"u2"]
     assert m.err(6, {2: descriptor(cred_id)}) == ERR.NO_CREDENTIALS
+
+
+def test_a_deleted_credential_is_not_excluded_any_more(populated):
+    """CTAP 2.1 §6.1.2 step 11: excludeList matches credentials that exist, not IDs that still unwrap."""
+    pinned, creds = populated
+    auth = pinned.auth
+    deleted, kept = creds[b"u1"][0], creds[b"u2"][0]
+    non_discoverable = credential_id_of(call(auth, MAKE_CREDENTIAL, mc_request(rp_id="a.example", user_id=b"u9")))
+    Manager(pinned)(6, {2: descriptor(deleted)})
+    touches = auth.board.presence.requests
+    resp = call(auth, MAKE_CREDENTIAL, mc_request(rp_id="a.example", user_id=b"u1", extra={5: [descriptor(deleted)]}))
+    assert resp[2][32] & 0x41 == 0x41  # made: UP | AT
+    assert auth.board.presence.requests == touches + 1
+    # Credentials that exist are still excluded, discoverable or not.
+    for cred_id in (kept, non_discoverable):
+        with pytest.raises(CtapError) as e:
+            call(auth, MAKE_CREDENTIAL, mc_request(rp_id="a.example", user_id=b"u8", extra={5: [descriptor(cred_id)]}))
+        assert code_of(e) == ERR.CREDENTIAL_EXCLUDED
 
 
 def test_delete_last_credential_of_an_rp_drops_the_rp(populated):

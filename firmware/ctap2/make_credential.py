@@ -133,11 +133,14 @@ def handle(auth, req):
     # -- act ------------------------------------------------------------------
     # Step 11: excludeList. A match still waits for a touch, so the exclude
     # list cannot be used to probe silently which credentials exist here.
+    # "A credential ID created by this authenticator" means one that still
+    # names a credential: a discoverable one deleted by credential
+    # management still unwraps, but has no record (find_credential).
     if exclude_list:
         for cred_type, cred_id in exclude_list:
             if cred_type != _CRED_TYPE:
                 continue
-            cred = auth.wrapper.unwrap(rp_id_hash, cred_id)
+            cred = auth.find_credential(rp_id_hash, cred_id)
             if cred is None or (cred.cred_protect == CRED_PROTECT_UV_REQUIRED and not uv_performed):
                 continue
             try:
