@@ -432,27 +432,52 @@ def test_malformed(pinned, req, code):
 # -- the CTAP 2.1-PRE command ------------------------------------------------------------------------
 
 
-def test_preview_command_takes_a_legacy_token(populated):
-    pinned, _ = populated
-    m = Manager(pinned, cmd=CRED_MGMT_PRE, legacy=True)
-    assert m(1)[1] == 4
-    first = m(2)
-    assert first[5] == 3 and m(3)[4]
+# libfido2 up to 1.14 sends every credential-management request as 0x41, with
+# a token it asked for with the cm permission: the same rules as 0x0A.
+
+ALL_SUBCOMMANDS = [(1, None), (2, None), (4, {1: rp_hash("a.example")}), (7, None), (6, None)]
 
 
 def test_preview_command_with_a_cm_token(populated):
-    pinned, _ = populated
-    assert Manager(pinned, cmd=CRED_MGMT_PRE)(1)[1] == 4
+    pinned, creds = populated
+    m = Manager(pinned, cmd=CRED_MGMT_PRE)
+    assert m(1)[1] == 4
+    first = m(2)
+    assert first[5] == 3 and m(3)[4]
+    assert m(4, {1: rp_hash("a.example")})[9] == 2
+    assert m(6, {2: descriptor(creds[b"u3"][0])}) is None
+    assert m(1)[1] == 3
 
 
-def test_legacy_token_is_not_enough_for_0x0a(populated):
-    pinned, _ = populated
-    assert Manager(pinned, legacy=True).err(1) == ERR.PIN_AUTH_INVALID
+@pytest.mark.parametrize("cmd", [CRED_MGMT, CRED_MGMT_PRE], ids=["0x0a", "0x41"])
+@pytest.mark.parametrize("sub, params", ALL_SUBCOMMANDS, ids=["metadata", "rps", "creds", "update", "delete"])
+def test_a_get_pin_token_token_manages_nothing(populated, cmd, sub, params):
+    """getPinToken grants mc and ga only (CTAP 2.1 §6.5.5.7.1): PIN_AUTH_INVALID, nothing changed."""
+    pinned, creds = populated
+    if sub in (6, 7):
+        params = {2: descriptor(creds[b"u1"][0])}
+        if sub == 7:
+            params[3] = {"id": b"u1", "name": "mallory"}
+    m = Manager(pinned, permissions=None, cmd=cmd, legacy=True)
+    assert m.err(sub, params) == ERR.PIN_AUTH_INVALID
+    assert pinned.auth.store.rk_count() == 4
+
+
+@pytest.mark.parametrize("cmd", [CRED_MGMT, CRED_MGMT_PRE], ids=["0x0a", "0x41"])
+def test_a_get_pin_token_token_manages_nothing_after_it_was_used(populated, cmd):
+    """Used by a makeCredential (its permissions then cleared, §6.1.2 step 14) or not: no cm."""
+    pinned, creds = populated
+    m = Manager(pinned, permissions=None, cmd=cmd, legacy=True)
+    call(pinned.auth, MAKE_CREDENTIAL, mc_with_token(pinned, m.token, rp_id="a.example", user_id=b"u5", rk=True))
+    assert pinned.auth.store.rk_count() == 5
+    for sub, params in [(1, None), (2, None), (6, {2: descriptor(creds[b"u1"][0])})]:
+        assert m.err(sub, params) == ERR.PIN_AUTH_INVALID
+    assert pinned.auth.store.rk_count() == 5
 
 
 def test_preview_command_still_needs_the_pin(populated):
     pinned, _ = populated
-    m = Manager(pinned, cmd=CRED_MGMT_PRE, legacy=True)
+    m = Manager(pinned, cmd=CRED_MGMT_PRE)
     assert m.err(1, auth=False) == ERR.PUAT_REQUIRED
     pinned.auth.pin_uv.stop_using()
     assert m.err(1) == ERR.PIN_AUTH_INVALID
