@@ -79,6 +79,20 @@ def test_wrong_type_is_cbor_unexpected_type(auth, key, value):
     assert status(auth, MC, mc_request() | {key: value}) == ERR.CBOR_UNEXPECTED_TYPE
 
 
+@pytest.mark.parametrize("n", [0, 1, 31, 33, 100])
+def test_client_data_hash_of_another_length_is_invalid_length(auth, n):
+    """A SHA-256 is 32 bytes: CTAP1_ERR_INVALID_LENGTH ("invalid item length", CTAP 2.1 §8.2),
+    before any touch and before anything is made or signed -- also with the zero-length
+    pinUvAuthParam probe, which would otherwise ask for a touch."""
+    counter = make_credential(auth)[2]["counter"]
+    touches = auth.board.presence.requests
+    assert status(auth, MC, mc_request(rk=True) | {1: bytes(n)}) == ERR.INVALID_LENGTH
+    assert status(auth, MC, mc_request() | {1: bytes(n), 8: b""}) == ERR.INVALID_LENGTH
+    assert auth.board.presence.requests == touches
+    assert auth.store.rk_count() == 0
+    assert make_credential(auth)[2]["counter"] == counter + 1  # no signature in between
+
+
 @pytest.mark.parametrize(
     "field,value,code",
     [

@@ -103,7 +103,7 @@ def handle(auth, req):
     """CTAP2 authenticatorGetAssertion command."""
     # -- parse and validate (no side effects) ----------------------------------
     rp_id = need(req, _GA_RP_ID, TEXT)
-    client_data_hash = need(req, _GA_CLIENT_DATA_HASH, BYTES)
+    client_data_hash = params.client_data_hash(req, _GA_CLIENT_DATA_HASH)
     allow_list = params.descriptor_list(req, _GA_ALLOW_LIST)
     extensions = params.extensions(req, _GA_EXTENSIONS)
     options = params.options(req, _GA_OPTIONS)

@@ -85,7 +85,7 @@ def _enterprise_identity(auth, enterprise_attestation, rp_id):
 def handle(auth, req):
     """CTAP2 authenticatorMakeCredential command."""
     # -- parse and validate (no side effects) ----------------------------------
-    client_data_hash = need(req, _MC_CLIENT_DATA_HASH, BYTES)
+    client_data_hash = params.client_data_hash(req, _MC_CLIENT_DATA_HASH)
     rp = need(req, _MC_RP, MAP)
     user = need(req, _MC_USER, MAP)
     pub_key_cred_params = need(req, _MC_PUB_KEY_CRED_PARAMS, ARRAY)

@@ -12,6 +12,7 @@ from firmware.status import (
     CtapError,
     CTAP2_ERR_MISSING_PARAMETER,
     CTAP2_ERR_CBOR_UNEXPECTED_TYPE,
+    CTAP1_ERR_INVALID_LENGTH,
     CTAP1_ERR_INVALID_PARAMETER,
 )
 
@@ -58,6 +59,30 @@ def opt(req, key, kind):
     if value is None:
         return None
     return check(value, kind)
+
+
+# WebAuthn §5.8.1: clientDataHash is SHA-256 of the client data.
+CLIENT_DATA_HASH_LENGTH = const(32)
+
+
+def client_data_hash(req, key):
+    """clientDataHash (makeCredential 0x01, getAssertion 0x02): 32 bytes.
+
+    Another length is CTAP1_ERR_INVALID_LENGTH, "invalid message or item
+    length" in CTAP 2.1's status-code table (§8.2): the item has the right
+    CBOR type (so not CTAP2_ERR_CBOR_UNEXPECTED_TYPE) and only its length is
+    wrong; CTAP1_ERR_INVALID_PARAMETER is the catch-all for values the spec
+    names no better error for. The spec answers a byte string of the wrong
+    size the same way in §6.10.2 (largeBlobs set longer than
+    maxFragmentLength, large_blobs.py); so does Solo, a certified CTAP2 key,
+    for every fixed-size byte string (parse_fixed_byte_string). Checked while
+    parsing, so such a request never asks for a touch, and nothing is signed
+    over a hash that is not one.
+    """
+    value = need(req, key, BYTES)
+    if len(value) != CLIENT_DATA_HASH_LENGTH:
+        raise CtapError(CTAP1_ERR_INVALID_LENGTH)
+    return value
 
 
 def options(req, key):
