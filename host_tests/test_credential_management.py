@@ -115,6 +115,16 @@ def test_enumerate_rps(populated):
     assert m.err(3, auth=False) == ERR.NOT_ALLOWED  # past the end
 
 
+def test_a_long_rp_id_is_listed_truncated_with_its_full_hash(pinned):
+    """CTAP 2.1 §6.8.3 and §6.8.7: the id shown may be truncated; rpIDHash is the real one."""
+    long_rp_id = "ssh:" + "k" * 400 + ".example"
+    make_rk(pinned, long_rp_id, b"u1", "alice")
+    m = Manager(pinned)
+    rp = m(2)
+    assert rp[3] == {"id": "ssh:\u2026" + long_rp_id[-246:]} and rp[4] == rp_hash(long_rp_id)
+    assert m(4, {1: rp_hash(long_rp_id)})[6]["id"] == b"u1"
+
+
 def test_enumerate_rps_empty(pinned):
     assert Manager(pinned).err(2) == ERR.NO_CREDENTIALS
 

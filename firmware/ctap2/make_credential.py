@@ -43,6 +43,13 @@ _EA_PLATFORM_MANAGED = const(2)
 
 # WebAuthn §5.4.3: a user handle is at most 64 bytes.
 _MAX_USER_ID_LENGTH = const(64)
+# The RP ID a discoverable credential's record keeps, in bytes: longer ones
+# are truncated as CTAP 2.1 §6.8.7 allows (params.truncate_rp_id). Every
+# domain name fits (253 characters), so a WebAuthn RP ID is kept whole; with
+# user id, names (64 bytes each, params.truncate_utf8), credBlob and
+# largeBlobKey at their largest the record stays under store.RK_MAX_RECORD
+# (host_tests/test_make_credential.py builds that record).
+_STORED_RP_ID_LIMIT = const(253)
 _CRED_TYPE = "public-key"
 
 
@@ -154,7 +161,10 @@ def handle(auth, req):
     ext = exts.make_credential(auth, extensions, rk, uv_performed, rp_id)
 
     # Step 17 asks for room after the touch; checking first spares the user a
-    # touch that could only end in CTAP2_ERR_KEY_STORE_FULL.
+    # touch that could only end in CTAP2_ERR_KEY_STORE_FULL. A free slot is
+    # all it takes: every field of the record is bounded (the RP ID by
+    # §6.8.7 truncation, see _STORED_RP_ID_LIMIT), so no request, however
+    # long its rpId, builds a record the store refuses for its size.
     if rk:
         auth.store.rk_room_for(rp_id_hash, user_id)
 
@@ -194,7 +204,7 @@ def handle(auth, req):
     if rk:
         record = {
             st.RK_CREDENTIAL_ID: credential_id,
-            st.RK_RP_ID: rp_id,
+            st.RK_RP_ID: params.truncate_rp_id(rp_id, _STORED_RP_ID_LIMIT),
             st.RK_RP_ID_HASH: rp_id_hash,
             st.RK_USER_ID: user_id,
         }

@@ -133,6 +133,39 @@ def pin_uv_auth_protocol(req, key, supported):
     return value
 
 
+_ELLIPSIS = b"\xe2\x80\xa6"  # U+2026 HORIZONTAL ELLIPSIS in UTF-8
+
+
+def truncate_rp_id(rp_id, limit):
+    """An RP ID as an authenticator may store it: CTAP 2.1 §6.8.7.
+
+    RP IDs are unbounded; one longer than `limit` bytes (at least 32, says
+    §6.8.7) keeps its protocol -- everything up to and including the first
+    ':' ("ssh:"), as far as it fits -- then U+2026 and as many of its last
+    bytes as fit: "ssh:…ple.com". A stored RP ID is only ever shown (credential
+    management's enumerateRPs); credentials are found by the full rpIdHash.
+    Cuts fall on UTF-8 character boundaries, so the result is valid text of at
+    most `limit` bytes (shorter by up to three bytes when a character would
+    be split).
+    """
+    data = rp_id.encode()
+    if len(data) <= limit:
+        return rp_id
+    end = data.find(b":") + 1  # 0 without a protocol
+    if end > limit:
+        end = limit
+    while end > 0 and end < len(data) and (data[end] & 0xC0) == 0x80:
+        end -= 1
+    head = data[:end]
+    room = limit - end - len(_ELLIPSIS)
+    if room < 0:
+        return head.decode()
+    start = len(data) - room
+    while start < len(data) and (data[start] & 0xC0) == 0x80:
+        start += 1
+    return b"".join((head, _ELLIPSIS, data[start:])).decode()
+
+
 def truncate_utf8(text, limit=64):
     """Cut a string to at most `limit` bytes of UTF-8 on a character boundary
     (CTAP 2.1 §6.1.2: authenticators may truncate user and RP names)."""
