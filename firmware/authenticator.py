@@ -75,7 +75,7 @@ _COMMANDS = {
     AUTHENTICATOR_CLIENT_PIN: client_pin.handle,
     AUTHENTICATOR_LARGE_BLOBS: _large_blobs,
     AUTHENTICATOR_CREDENTIAL_MANAGEMENT: credential_management.handle,
-    AUTHENTICATOR_CREDENTIAL_MANAGEMENT_PREVIEW: credential_management.handle_preview,
+    AUTHENTICATOR_CREDENTIAL_MANAGEMENT_PREVIEW: credential_management.handle,  # same rules (see there)
     AUTHENTICATOR_CONFIG: config.handle,
 }
 

@@ -27,6 +27,7 @@ from pinhelpers import (
     code_of,
     credential_id_of,
     ga_request,
+    mc_request,
     mc_with_token,
 )
 
@@ -112,6 +113,16 @@ def test_enumerate_rps(populated):
         assert r[4] == rp_hash(r[3]["id"])
         assert 5 not in r or r is first
     assert m.err(3, auth=False) == ERR.NOT_ALLOWED  # past the end
+
+
+def test_a_long_rp_id_is_listed_truncated_with_its_full_hash(pinned):
+    """CTAP 2.1 §6.8.3 and §6.8.7: the id shown may be truncated; rpIDHash is the real one."""
+    long_rp_id = "ssh:" + "k" * 400 + ".example"
+    make_rk(pinned, long_rp_id, b"u1", "alice")
+    m = Manager(pinned)
+    rp = m(2)
+    assert rp[3] == {"id": "ssh:\u2026" + long_rp_id[-246:]} and rp[4] == rp_hash(long_rp_id)
+    assert m(4, {1: rp_hash(long_rp_id)})[6]["id"] == b"u1"
 
 
 def test_enumerate_rps_empty(pinned):
@@ -232,6 +243,24 @@ def test_delete_credential(populated):
     assert code_of(e) == ERR.NO_CREDENTIALS
     assert [r[6]["id"] for r in [m(4, {1: rp_hash("a.example")})]] == [b"u2"]
     assert m.err(6, {2: descriptor(cred_id)}) == ERR.NO_CREDENTIALS
+
+
+def test_a_deleted_credential_is_not_excluded_any_more(populated):
+    """CTAP 2.1 §6.1.2 step 11: excludeList matches credentials that exist, not IDs that still unwrap."""
+    pinned, creds = populated
+    auth = pinned.auth
+    deleted, kept = creds[b"u1"][0], creds[b"u2"][0]
+    non_discoverable = credential_id_of(call(auth, MAKE_CREDENTIAL, mc_request(rp_id="a.example", user_id=b"u9")))
+    Manager(pinned)(6, {2: descriptor(deleted)})
+    touches = auth.board.presence.requests
+    resp = call(auth, MAKE_CREDENTIAL, mc_request(rp_id="a.example", user_id=b"u1", extra={5: [descriptor(deleted)]}))
+    assert resp[2][32] & 0x41 == 0x41  # made: UP | AT
+    assert auth.board.presence.requests == touches + 1
+    # Credentials that exist are still excluded, discoverable or not.
+    for cred_id in (kept, non_discoverable):
+        with pytest.raises(CtapError) as e:
+            call(auth, MAKE_CREDENTIAL, mc_request(rp_id="a.example", user_id=b"u8", extra={5: [descriptor(cred_id)]}))
+        assert code_of(e) == ERR.CREDENTIAL_EXCLUDED
 
 
 def test_delete_last_credential_of_an_rp_drops_the_rp(populated):
@@ -413,27 +442,52 @@ def test_malformed(pinned, req, code):
 # -- the CTAP 2.1-PRE command ------------------------------------------------------------------------
 
 
-def test_preview_command_takes_a_legacy_token(populated):
-    pinned, _ = populated
-    m = Manager(pinned, cmd=CRED_MGMT_PRE, legacy=True)
-    assert m(1)[1] == 4
-    first = m(2)
-    assert first[5] == 3 and m(3)[4]
+# libfido2 up to 1.14 sends every credential-management request as 0x41, with
+# a token it asked for with the cm permission: the same rules as 0x0A.
+
+ALL_SUBCOMMANDS = [(1, None), (2, None), (4, {1: rp_hash("a.example")}), (7, None), (6, None)]
 
 
 def test_preview_command_with_a_cm_token(populated):
-    pinned, _ = populated
-    assert Manager(pinned, cmd=CRED_MGMT_PRE)(1)[1] == 4
+    pinned, creds = populated
+    m = Manager(pinned, cmd=CRED_MGMT_PRE)
+    assert m(1)[1] == 4
+    first = m(2)
+    assert first[5] == 3 and m(3)[4]
+    assert m(4, {1: rp_hash("a.example")})[9] == 2
+    assert m(6, {2: descriptor(creds[b"u3"][0])}) is None
+    assert m(1)[1] == 3
 
 
-def test_legacy_token_is_not_enough_for_0x0a(populated):
-    pinned, _ = populated
-    assert Manager(pinned, legacy=True).err(1) == ERR.PIN_AUTH_INVALID
+@pytest.mark.parametrize("cmd", [CRED_MGMT, CRED_MGMT_PRE], ids=["0x0a", "0x41"])
+@pytest.mark.parametrize("sub, params", ALL_SUBCOMMANDS, ids=["metadata", "rps", "creds", "update", "delete"])
+def test_a_get_pin_token_token_manages_nothing(populated, cmd, sub, params):
+    """getPinToken grants mc and ga only (CTAP 2.1 §6.5.5.7.1): PIN_AUTH_INVALID, nothing changed."""
+    pinned, creds = populated
+    if sub in (6, 7):
+        params = {2: descriptor(creds[b"u1"][0])}
+        if sub == 7:
+            params[3] = {"id": b"u1", "name": "mallory"}
+    m = Manager(pinned, permissions=None, cmd=cmd, legacy=True)
+    assert m.err(sub, params) == ERR.PIN_AUTH_INVALID
+    assert pinned.auth.store.rk_count() == 4
+
+
+@pytest.mark.parametrize("cmd", [CRED_MGMT, CRED_MGMT_PRE], ids=["0x0a", "0x41"])
+def test_a_get_pin_token_token_manages_nothing_after_it_was_used(populated, cmd):
+    """Used by a makeCredential (its permissions then cleared, §6.1.2 step 14) or not: no cm."""
+    pinned, creds = populated
+    m = Manager(pinned, permissions=None, cmd=cmd, legacy=True)
+    call(pinned.auth, MAKE_CREDENTIAL, mc_with_token(pinned, m.token, rp_id="a.example", user_id=b"u5", rk=True))
+    assert pinned.auth.store.rk_count() == 5
+    for sub, params in [(1, None), (2, None), (6, {2: descriptor(creds[b"u1"][0])})]:
+        assert m.err(sub, params) == ERR.PIN_AUTH_INVALID
+    assert pinned.auth.store.rk_count() == 5
 
 
 def test_preview_command_still_needs_the_pin(populated):
     pinned, _ = populated
-    m = Manager(pinned, cmd=CRED_MGMT_PRE, legacy=True)
+    m = Manager(pinned, cmd=CRED_MGMT_PRE)
     assert m.err(1, auth=False) == ERR.PUAT_REQUIRED
     pinned.auth.pin_uv.stop_using()
     assert m.err(1) == ERR.PIN_AUTH_INVALID

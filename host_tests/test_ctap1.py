@@ -633,7 +633,6 @@ def raw(monkeypatch):
 @pytest.mark.parametrize(
     "apdu, sw",
     [
-        (b"", SW_WRONG_LENGTH),  # an empty message
         (b"\x04", SW_WRONG_LENGTH),  # authenticatorGetInfo as CBOR would be
         (b"\x01\xa1\x01\x40", SW_CLA_NOT_SUPPORTED),  # a CBOR makeCredential
         (ext_apdu(VERSION, cla=0x80), SW_CLA_NOT_SUPPORTED),

@@ -122,6 +122,19 @@ def test_wrong_types(auth, key, value):
     assert status(auth, GA, ga_request() | {key: value}) == ERR.CBOR_UNEXPECTED_TYPE
 
 
+@pytest.mark.parametrize("n", [0, 1, 31, 33, 100])
+def test_client_data_hash_of_another_length_is_invalid_length(auth, n):
+    """A SHA-256 is 32 bytes: CTAP1_ERR_INVALID_LENGTH (CTAP 2.1 §8.2), before any touch;
+    nothing is signed, with or without presence, with or without an allowList."""
+    cred_id, _, reg = make_credential(auth, rk=True)
+    touches = auth.board.presence.requests
+    for req in (ga_request([cred_id]), ga_request(), ga_request([cred_id]) | {5: {"up": False}}, ga_request() | {6: b""}):
+        assert status(auth, GA, req | {2: bytes(n)}) == ERR.INVALID_LENGTH
+    assert auth.board.presence.requests == touches
+    code, resp = call(auth, GA, ga_request([cred_id]))
+    assert code == 0 and parse_auth_data(resp[2])["counter"] == reg["counter"] + 1  # nothing signed before
+
+
 @pytest.mark.parametrize(
     "entry,code",
     [

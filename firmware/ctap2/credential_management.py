@@ -6,6 +6,14 @@ permission over subCommand || subCommandParams (the bytes python-fido2's
 CredentialManagement._call MACs). A token bound to an RP ID only reaches
 that RP's credentials and never the RP list.
 
+0x41 is the same command under the same rules; it is not advertised
+(credentialMgmtPreview), but libfido2 up to 1.14 -- fido2-token -L/-D,
+ssh-keygen -K -- sends every credential-management request as 0x41, with a
+token it asks for with the cm permission when getInfo says pinUvAuthToken
+(its encode_uv_permission maps 0x41 to cm). python-fido2 and Chrome use
+0x0A when credMgmt is advertised. No platform that knows only getPinToken
+can manage credentials here: such a token has mc and ga (§6.5.5.7.1).
+
 The enumeration cursors live on the Authenticator (auth.cred_mgmt_state);
 the router clears them when any other command arrives.
 
@@ -88,18 +96,19 @@ def continues(req):
 # -- authorization ---------------------------------------------------------------------
 
 
-def _authorize(auth, req, sub_command, preview):
-    """The checks every subcommand but GetNext starts with (§6.8 steps 1-4)."""
+def _authorize(auth, req, sub_command):
+    """The checks every subcommand but GetNext starts with (§6.8 steps 1-4).
+
+    The token needs the cm permission, on 0x41 as on 0x0A: a getPinToken
+    token (mc and ga only, §6.5.5.7.1) manages nothing, used or not.
+    """
     message = bytes((sub_command,))
     sub_params = req.get(_CM_SUB_COMMAND_PARAMS)
     if sub_params is not None:
         # The decoder accepts canonical CBOR only, so this re-encoding is
         # byte for byte what the platform sent and MACed.
         message += cbor.dumps(sub_params)
-    # CTAP 2.1-PRE platforms (0x41) get their token with getPinToken and know
-    # no permissions; that token still took the PIN. 0x0A never allows this.
-    permission = 0 if preview and auth.pin_uv.legacy else pp.PERMISSION_CM
-    pp.authorize(auth, req.get(_CM_PIN_UV_AUTH_PARAM), req.get(_CM_PIN_UV_AUTH_PROTOCOL), message, permission)
+    pp.authorize(auth, req.get(_CM_PIN_UV_AUTH_PARAM), req.get(_CM_PIN_UV_AUTH_PROTOCOL), message, pp.PERMISSION_CM)
 
 
 def _require_unbound(auth):
@@ -171,9 +180,9 @@ def _find(auth, sub_params):
 # -- subcommands ---------------------------------------------------------------------------
 
 
-def _get_creds_metadata(auth, req, preview):
+def _get_creds_metadata(auth, req):
     """§6.8.2 getCredsMetadata."""
-    _authorize(auth, req, SUB_GET_CREDS_METADATA, preview)
+    _authorize(auth, req, SUB_GET_CREDS_METADATA)
     _require_unbound(auth)
     return {
         _CM_RESP_EXISTING_RESIDENT_CREDENTIALS_COUNT: auth.store.rk_count(),
@@ -181,9 +190,9 @@ def _get_creds_metadata(auth, req, preview):
     }
 
 
-def _enumerate_rps_begin(auth, req, preview):
+def _enumerate_rps_begin(auth, req):
     """§6.8.3 enumerateRPsBegin."""
-    _authorize(auth, req, SUB_ENUMERATE_RPS_BEGIN, preview)
+    _authorize(auth, req, SUB_ENUMERATE_RPS_BEGIN)
     _require_unbound(auth)
     rps = _rps(auth)
     if not rps:
@@ -203,14 +212,14 @@ def _next(auth, kind):
     return cursor.items.pop(0)
 
 
-def _enumerate_rps_get_next_rp(auth, req, preview):
+def _enumerate_rps_get_next_rp(auth, req):
     """§6.8.3 enumerateRPsGetNextRP."""
     return _rp_response(_next(auth, _RPS))
 
 
-def _enumerate_credentials_begin(auth, req, preview):
+def _enumerate_credentials_begin(auth, req):
     """§6.8.4 enumerateCredentialsBegin."""
-    _authorize(auth, req, SUB_ENUMERATE_CREDENTIALS_BEGIN, preview)
+    _authorize(auth, req, SUB_ENUMERATE_CREDENTIALS_BEGIN)
     sub_params = need(req, _CM_SUB_COMMAND_PARAMS, MAP)
     rp_id_hash = need(sub_params, _CM_PARAM_RP_ID_HASH, BYTES)
     _require_rp(auth, rp_id_hash)
@@ -227,7 +236,7 @@ def _enumerate_credentials_begin(auth, req, preview):
     return resp
 
 
-def _enumerate_credentials_get_next_credential(auth, req, preview):
+def _enumerate_credentials_get_next_credential(auth, req):
     """§6.8.4 enumerateCredentialsGetNextCredential."""
     rp_id_hash, slot = _next(auth, _CREDENTIALS)
     rec = auth.store.rk_load(slot)
@@ -238,9 +247,9 @@ def _enumerate_credentials_get_next_credential(auth, req, preview):
     return _credential_response(cred)
 
 
-def _delete_credential(auth, req, preview):
+def _delete_credential(auth, req):
     """§6.8.5 deleteCredential."""
-    _authorize(auth, req, SUB_DELETE_CREDENTIAL, preview)
+    _authorize(auth, req, SUB_DELETE_CREDENTIAL)
     sub_params = need(req, _CM_SUB_COMMAND_PARAMS, MAP)
     slot, rec = _find(auth, sub_params)
     _require_rp(auth, rec[st.RK_RP_ID_HASH])
@@ -250,9 +259,9 @@ def _delete_credential(auth, req, preview):
     return None
 
 
-def _update_user_information(auth, req, preview):
+def _update_user_information(auth, req):
     """§6.8.6 updateUserInformation."""
-    _authorize(auth, req, SUB_UPDATE_USER_INFORMATION, preview)
+    _authorize(auth, req, SUB_UPDATE_USER_INFORMATION)
     sub_params = need(req, _CM_SUB_COMMAND_PARAMS, MAP)
     user = need(sub_params, _CM_PARAM_USER, MAP)
     user_id = need(user, "id", BYTES)
@@ -285,7 +294,8 @@ _SUBCOMMANDS = {
 }
 
 
-def _handle(auth, req, preview):
+def handle(auth, req):
+    """CTAP2 authenticatorCredentialManagement command (0x0A, and 0x41: see the module docstring)."""
     # -- parse and validate (types, no side effects) ---------------------------------
     sub_command = need(req, _CM_SUB_COMMAND, UINT)
     opt(req, _CM_SUB_COMMAND_PARAMS, MAP)
@@ -295,14 +305,4 @@ def _handle(auth, req, preview):
     if fn is None:
         raise CtapError(CTAP2_ERR_INVALID_SUBCOMMAND)
     # -- act + response ------------------------------------------------------------------
-    return fn(auth, req, preview)
-
-
-def handle(auth, req):
-    """CTAP2 authenticatorCredentialManagement command (0x0A)."""
-    return _handle(auth, req, False)
-
-
-def handle_preview(auth, req):
-    """CTAP 2.1-PRE authenticatorCredentialManagement (0x41): the same subcommands."""
-    return _handle(auth, req, True)
+    return fn(auth, req)

@@ -2,7 +2,7 @@
 
 from micropython import const
 
-from firmware import crypto, presence
+from firmware import crypto
 from firmware.credential import CRED_PROTECT_UV_OPTIONAL_WITH_LIST, CRED_PROTECT_UV_REQUIRED
 from firmware.ctap2 import authenticator_data, extensions as exts, params, pin_uv
 from firmware.ctap2.authenticator_data import FLAG_UP, FLAG_UV
@@ -103,7 +103,7 @@ def handle(auth, req):
     """CTAP2 authenticatorGetAssertion command."""
     # -- parse and validate (no side effects) ----------------------------------
     rp_id = need(req, _GA_RP_ID, TEXT)
-    client_data_hash = need(req, _GA_CLIENT_DATA_HASH, BYTES)
+    client_data_hash = params.client_data_hash(req, _GA_CLIENT_DATA_HASH)
     allow_list = params.descriptor_list(req, _GA_ALLOW_LIST)
     extensions = params.extensions(req, _GA_EXTENSIONS)
     options = params.options(req, _GA_OPTIONS)
@@ -164,8 +164,7 @@ def handle(auth, req):
     # Step 9: user presence, unless the platform asked for a silent assertion.
     flags = FLAG_UV if uv_performed else 0
     if up:
-        if not pin_uv.consume_user_present(auth, uv_performed):
-            presence.wait(auth)
+        pin_uv.user_presence(auth, uv_performed)
         flags |= FLAG_UP
 
     # Steps 11-12: the first credential now; with no allowList the others
