@@ -12,7 +12,7 @@ A board's entry point builds its board object, then either
 and calls run(board, key). Everything the loop needs from hardware is behind the board.
 """
 
-from firmware import device
+from firmware import crypto, device
 from firmware.ctaphid import CtapHid
 
 
@@ -41,10 +41,9 @@ class Starting:
     """
 
     def __init__(self, board):
-        from firmware import crypto
         from firmware.store import STATE_ALWAYS_UV, Store
 
-        crypto.set_rng(board.random)
+        crypto.set_rng(board.random, getattr(board, "unique_id", b""))
         self._board = board
         self._boot_ms = board.ticks_ms()
         # the passkey index is read when the authenticator is built
@@ -99,6 +98,9 @@ def run(board, hid=None, stop=None):
                 starting.build()
                 starting = None
             else:
+                # Nothing came: the DRBG's pool is made whole again now,
+                # rather than inside the next request (firmware/crypto.py).
+                crypto.refill_random_pool()
                 board.idle()
             if tick is not None:
                 tick()

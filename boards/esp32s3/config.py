@@ -37,6 +37,12 @@ CIRCUITPYTHON = {
     "watchdog_ms": 8000,
 }
 
+# esp_random() (os.urandom) is a true RNG only while the radio or the SAR ADC
+# entropy source runs (ESP-IDF, "Random Number Generation"): the MicroPython
+# adapter turns Wi-Fi on while the key's DRBG seeds and reseeds from it
+# (boards/micropython/app.py, radio_on).
+RANDOM_NEEDS_RADIO = True
+
 # machine.USBDevice reached the esp32 port in MicroPython 1.25.
 MIN_MICROPYTHON = (1, 25, 0)
 MIN_CIRCUITPYTHON = (9, 0, 0)
