@@ -13,7 +13,7 @@ key-agreement keys, pinUvAuthTokens, IVs, ECDSA nonces, U2F material) comes
 from an HMAC_DRBG (NIST SP 800-90A Rev. 1 §10.1.2, SHA-256), never from the
 board's source directly and never from `random`:
 
-  set_rng(source, unique_id)  the board's entropy source, fn(n) -> n bytes,
+  set_rng(source, personalization)  the board's entropy source, fn(n) -> n bytes,
                  and its personalization string (the chip's unique id)
   seed_rng(flash_seed)  at every boot (firmware/store.py, before anything
                  else draws): instantiate with
