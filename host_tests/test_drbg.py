@@ -533,3 +533,28 @@ def test_provisioning_makes_the_master_secret_with_the_drbg(tmp_path, monkeypatc
     assert storage.read(st.REC_SEED) != seed  # a boot's seeding: the key pair is not the first boot's again
     pending = st.decode_record(storage.read("att.pending"))[1]
     assert pending != master and calls == [48, 48]
+
+
+def test_a_flash_too_full_for_the_seed_still_boots(keep_rng):
+    """ENOSPC on the seed's write: the old seed stays, nothing half-written is left, the key starts."""
+    import errno
+
+    class Full(MemoryStorage):
+        def write(self, name, data):
+            if name == st.REC_SEED + ".new":
+                super().write(name, data[:3])  # what a full flash may leave
+                raise OSError(errno.ENOSPC, "no space")
+            super().write(name, data)
+
+    storage = MemoryStorage()
+    _host_key(storage, os.urandom)
+    full = Full()
+    full.files = dict(storage.files)
+    old_seed = full.read(st.REC_SEED)
+    auth = _host_key(full, os.urandom)
+    assert full.read(st.REC_SEED) == old_seed and st.REC_SEED + ".new" not in full.list()
+    assert auth.store.master_secret == _host_key(storage, os.urandom).store.master_secret
+    broken = Full()
+    broken.write = lambda name, data: (_ for _ in ()).throw(OSError(errno.EIO, "flash error"))
+    with pytest.raises(OSError):
+        _host_key(broken, os.urandom)  # any other error is not hidden
