@@ -134,7 +134,10 @@ class Authenticator:
             "max_serialized_large_blob_array", MAX_SERIALIZED_LARGE_BLOB_ARRAY
         )
         self.transport = _NoTransport()
-        crypto.set_rng(board.random)
+        if store is None:
+            # The board's source and the chip's id for the DRBG, which the
+            # store seeds as it opens; a caller that opened the store did both.
+            crypto.set_rng(board.random, getattr(board, "unique_id", b""))
         self.boot_ms = board.ticks_ms() if boot_ms is None else boot_ms
         self.reset_window_open = True  # authenticatorReset allowed (reset.window_open)
         self.store = store if store is not None else open_store(board)

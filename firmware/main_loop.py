@@ -14,7 +14,7 @@ and calls run(board, key). Everything the loop needs from hardware is behind the
 
 import gc
 
-from firmware import device
+from firmware import crypto, device
 from firmware.ctaphid import CtapHid
 
 
@@ -43,10 +43,9 @@ class Starting:
     """
 
     def __init__(self, board):
-        from firmware import crypto
         from firmware.store import STATE_ALWAYS_UV, Store
 
-        crypto.set_rng(board.random)
+        crypto.set_rng(board.random, getattr(board, "unique_id", b""))
         self._board = board
         self._boot_ms = board.ticks_ms()
         # the passkey index is read when the authenticator is built
@@ -102,6 +101,9 @@ def run(board, hid=None, stop=None):
                 starting = None
                 gc.collect()  # start-up's leftovers, once, now that the key is whole
             else:
+                # Nothing came: the DRBG's pool is made whole again now,
+                # rather than inside the next request (firmware/crypto.py).
+                crypto.refill_random_pool()
                 board.idle()
             if tick is not None:
                 tick()

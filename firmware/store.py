@@ -24,7 +24,11 @@ _RK_NAME = _REC_RK + "%03d"
 REC_LARGE_BLOBS = "lb"  # the initial serialized large-blob array (CTAP 2.1 §6.10.2)
 REC_ATTESTATION = "att"  # no batch attestation provisioned: self attestation
 REC_ENTERPRISE_ATTESTATION = "eatt"  # not enterprise attestation capable (no getInfo "ep")
-REC_U2F_ATTESTATION = "u2fatt"  # no self-signed U2F attestation made yet (or since reset)
+REC_SEED = "seed"  # first boot ever: the DRBG starts from the board's source alone (refresh_seed)
+# Retired: the per-device self-signed U2F attestation identity, which linked
+# a key's U2F registrations across sites (U2F now attests each registration
+# with its own key, firmware/attestation.py). Removed at boot; never reused.
+_OLD_REC_U2F_ATTESTATION = "u2fatt"
 _TMP = ".new"
 _CHECK = const(8)
 
@@ -65,11 +69,8 @@ ATT_CERTIFICATES = const(2)  # [DER, ...], leaf first
 # keys plus:
 EATT_RP_IDS = const(3)  # RP IDs for vendor-facilitated EA (enterpriseAttestation 1); absent = none
 
-# Keys of the self-signed U2F attestation record (made on the device when no
-# batch attestation is provisioned; authenticatorReset replaces it)
-U2F_ATT_PRIVATE_KEY = const(1)
-U2F_ATT_CERTIFICATE = const(2)  # DER
-U2F_ATT_EPOCH = const(3)  # the master secret it was made under (see epoch)
+# Keys of the seed record
+SEED_VALUE = const(1)  # crypto.SEED_LENGTH bytes drawn from the DRBG of the last boot
 
 # The largest discoverable-credential record the store keeps (CBOR and check
 # value). The boards' capacities (boards/*/config.py) are proven on their
@@ -114,6 +115,36 @@ def decode_record(blob):
         return None
 
 
+def refresh_seed(storage):
+    """Seed the DRBG for this boot and replace the flash seed before anything draws from it.
+
+    crypto.seed_rng instantiates the DRBG from the board's source, the seed
+    the last boot left here and the chip's unique id, and returns the next
+    seed, drawn from the new state; it is written (`seed.new`, renamed over
+    `seed`) before this returns, so before the key makes any secret or
+    answers anything. A power cut before that rename leaves the old seed: the
+    next boot may start from the same state again, but this one handed out
+    nothing from it -- the seed it drew is the one that boot writes. A seed
+    that does not decode counts as none. On a flash too full for this small
+    record the old seed stays (and the next boot may repeat this one's
+    state if the board's source repeats too): the key still starts.
+    """
+    rec = decode_record(storage.read(REC_SEED))
+    seed = rec.get(SEED_VALUE) if isinstance(rec, dict) else None
+    following = crypto.seed_rng(seed if isinstance(seed, bytes) else b"")
+    try:
+        storage.write(REC_SEED + _TMP, encode_record({SEED_VALUE: following}))
+    except OSError as e:
+        if getattr(e, "errno", None) != _ENOSPC:
+            raise
+        try:
+            storage.remove(REC_SEED + _TMP)
+        except OSError:
+            pass
+        return
+    storage.rename(REC_SEED + _TMP, REC_SEED)
+
+
 class Store:
     """The key's persistent state.
 
@@ -135,6 +166,7 @@ class Store:
         self._st = storage
         self.max_resident = max_resident
         self._recover()
+        refresh_seed(storage)  # before anything draws randomness (the master secret of a first boot)
         self._load_state()
         if self._state.get(STATE_WIPE_PENDING):
             self._finish_wipe()
@@ -153,6 +185,8 @@ class Store:
                     self._st.rename(name, name[: -len(_TMP)])
                 else:
                     self._st.remove(name)
+            elif name == _OLD_REC_U2F_ATTESTATION:
+                self._st.remove(name)
 
     def _save(self, name, obj):
         self.changes += 1
@@ -366,8 +400,6 @@ class Store:
 
         The batch attestation identity and the signature counter survive: the
         first belongs to the device model, the second must never go backwards.
-        A self-signed U2F attestation identity is unique to this device, so it
-        is replaced: a reset key cannot be linked to its earlier registrations.
         """
         # The reset commits in one atomic write: the new master secret (from
         # that instant every old credential ID is dead) marked "wipe pending".
@@ -387,7 +419,6 @@ class Store:
         for name in self._st.list():
             if name.startswith(_REC_RK) or name.startswith(REC_LARGE_BLOBS):
                 self._st.remove(name)
-        self._st.remove(REC_U2F_ATTESTATION)
         self._rk_map = {}
         self._rk_created = 0
         self.update({STATE_WIPE_PENDING: None})

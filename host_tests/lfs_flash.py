@@ -372,12 +372,12 @@ def install(filesystem):
 def _fixed_records(store):
     """Every record besides the passkeys, each at its largest: a set PIN with 8
     minPINLength RP IDs of 253 bytes, the counter, a full large-blob array,
-    the self-signed U2F identity and (written the way provision.py writes
-    them) a batch and an enterprise attestation identity with a two-certificate
-    chain. A key never holds both U2F identities; this one does, to be safe."""
+    the DRBG's seed (written as the store opened) and (written the way
+    provision.py writes them) a batch and an enterprise attestation identity
+    with a two-certificate chain."""
     from cryptography.hazmat.primitives import serialization
 
-    from firmware import attestation, store as st
+    from firmware import store as st
     from firmware.authenticator import MAX_SERIALIZED_LARGE_BLOB_ARRAY
     from firmware.ctap2.config import MAX_RPIDS_FOR_SET_MIN_PIN_LENGTH
 
@@ -398,7 +398,6 @@ def _fixed_records(store):
     )
     store.next_sign_count()
     store.save(st.REC_LARGE_BLOBS, bytes(MAX_SERIALIZED_LARGE_BLOB_ARRAY))
-    attestation.u2f_identity(store)  # made on the device before any batch identity exists
     ca_cert, ca_key, dev_cert, dev_key = ma.make()
     ent_cert, ent_key = ma.make_enterprise(ca_cert, ca_key, "0123456789abcdef")
     chain = [c.public_bytes(serialization.Encoding.DER) for c in (dev_cert, ca_cert)]

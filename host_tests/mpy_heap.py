@@ -34,6 +34,9 @@ Every measured request must succeed (status 0x00 or SW 9000): an error
 answer would measure the wrong path, so the run fails instead. The board's
 clock stands still during a request (no timing-dependent KEEPALIVE) and its
 random source is a fixed DRBG, so the figures repeat exactly run to run.
+Before each request the key's DRBG pool is refilled, as the main loop
+does while idle (firmware/crypto.py), so a request takes its randomness
+from the pool.
 Each request runs ROUNDS times and the last round counts: the first warms up
 (interned names, lazy imports, the first counter reservation).
 
@@ -77,7 +80,7 @@ _SCRIPT = r"""
 import gc, micropython, struct, sys, hashlib, binascii
 import cbor
 import p256, cryptolib
-from firmware import main_loop
+from firmware import crypto, main_loop
 from firmware.presence import TOUCH_OK
 from firmware.pin_protocol import PinProtocolV2
 from memory_storage import MemoryStorage  # the host board's RAM flash
@@ -370,6 +373,9 @@ def measure(name, cmd, make):
         errors = board.errors
         writes = board.storage.writes
         last = report and r == ROUNDS - 1
+        # What the main loop does while no report comes (firmware/main_loop.py):
+        # the DRBG's pool is made whole between requests, not inside one.
+        crypto.refill_random_pool()
         gc.collect()
         gc.disable()
         _bridge[0] = 0

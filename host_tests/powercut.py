@@ -307,19 +307,20 @@ class Violation(AssertionError):
 
 
 # Every record name the store may leave on flash (besides "rk<slot>").
-KNOWN_RECORDS = (st.REC_STATE, st.REC_COUNTER, st.REC_LARGE_BLOBS, st.REC_ATTESTATION, st.REC_U2F_ATTESTATION)
+KNOWN_RECORDS = (st.REC_STATE, st.REC_COUNTER, st.REC_LARGE_BLOBS, st.REC_ATTESTATION, st.REC_SEED)
 
 
 def _keeps_rng(fn):
-    """Booting a key installs its board's randomness in firmware/crypto.py;
-    a check that boots a throwaway key must not disturb the key under test."""
+    """Booting a key installs its board's randomness in firmware/crypto.py
+    (and seeds its DRBG); a check that boots a throwaway key must not disturb
+    the key under test."""
 
     def wrapper(*a, **kw):
         saved = crypto._rng
         try:
             return fn(*a, **kw)
         finally:
-            crypto.set_rng(saved)
+            crypto._rng = saved
 
     return wrapper
 
@@ -353,27 +354,19 @@ def observe(files, fat=False):
     if len(resident) != len([n for n in names if n.startswith("rk")]):
         raise Violation("resident records on flash that the index does not know")
     lb = storage.files.get(st.REC_LARGE_BLOBS)
-    # The device's own U2F attestation identity, while it belongs to the
-    # current master secret (one from before a reset is as good as absent).
-    # Its key identifies it (the certificate's signature is randomized).
-    u2f = st.decode_record(storage.files.get(st.REC_U2F_ATTESTATION))
-    if isinstance(u2f, dict) and u2f.get(st.U2F_ATT_EPOCH) == key.auth.store.epoch:
-        u2f = bytes(u2f[st.U2F_ATT_PRIVATE_KEY])
-    else:
-        u2f = None
-    return (fido2.cbor.encode(dict(state)), tuple(sorted(resident)), lb, u2f)
+    # (The DRBG's seed is not part of the state: every boot replaces it.)
+    return (fido2.cbor.encode(dict(state)), tuple(sorted(resident)), lb)
 
 
 def describe(state):
     """A short human-readable account of an observed state (for failures)."""
     s = fido2.cbor.decode(state[0])
-    return "master=%s pin=%s retries=%s resident=%d lb=%s u2f-attestation=%s" % (
+    return "master=%s pin=%s retries=%s resident=%d lb=%s" % (
         s.get(st.STATE_MASTER_SECRET, b"").hex()[:8],
         s.get(st.STATE_PIN_HASH, b"").hex()[:8] or "-",
         s.get(st.STATE_PIN_RETRIES, "-"),
         len(state[1]),
         "-" if state[2] is None else len(state[2]),
-        "-" if state[3] is None else "yes",
     )
 
 
@@ -434,7 +427,7 @@ def probe(files, fat, above, use=True, pins=()):
     if r.auth_data.counter <= nxt:
         raise Violation("counter %d not above %d" % (r.auth_data.counter, nxt))
     if "U2F_V2" in info.versions:
-        # U2F too: registration signs with the attestation identity on flash.
+        # U2F too: registration signs with the registration's own key (or the batch identity).
         app, chal = crypto.sha256(b"probe.example"), os.urandom(32)
         reg = key.ctap1.register(chal, app)
         reg.verify(app, chal)

@@ -169,11 +169,4 @@ def test_ecdh_agrees_with_cryptography():
         crypto.p256_ecdh(priv, b"\x04" + bytes(64))
     assert crypto.p256_valid_public_key(peer_pub) and not crypto.p256_valid_public_key(b"\x04" + bytes(64))
 
-
-def test_random_comes_from_the_board():
-    seen = []
-    crypto.set_rng(lambda n: seen.append(n) or bytes(n))
-    try:
-        assert crypto.random_bytes(5) == bytes(5) and seen == [5]
-    finally:
-        crypto.set_rng(os.urandom)
+# (Randomness -- the DRBG over the board's source -- is tested in test_drbg.py.)

@@ -120,3 +120,31 @@ def test_the_loop_logs_and_survives_what_the_application_raises():
     hid.app.tick = broken_tick
     main_loop.run(board, hid, lambda: len(calls) >= 3)
     assert len(logged) == 3 and all(isinstance(e, RuntimeError) for e in logged)
+
+
+def test_the_idle_loop_refills_the_drbg_pool_a_request_drew_from():
+    """Randomness for a request comes from a pool the loop fills while nothing comes (firmware/crypto.py)."""
+    from firmware import crypto
+
+    board, transport = _board()
+    hid = main_loop.make_key(board)
+    assert crypto._rng.taken  # the first boot drew the master secret from it
+    turns = [0]
+
+    def stop():
+        turns[0] += 1
+        return turns[0] > 2
+
+    main_loop.run(board, hid, stop)
+    assert crypto._rng.taken == 0  # whole again
+    cid, _ = _init(hid, transport)
+    mc = bytes([0x01]) + bytes.fromhex(
+        "a4015820" + "00" * 32 + "02a16269646b6578616d706c652e636f6d03a1626964417504" + "81a263616c672664747970656a7075626c69632d6b6579"
+    )
+    for r in packets(cid, CTAPHID.CBOR, mc):
+        transport.inject(r)
+    turns[0] = 0
+    main_loop.run(board, hid, lambda: turns.__setitem__(0, turns[0] + 1) or turns[0] > 3)
+    answers = [m for m in parse_messages(transport.take()) if m[1] == CTAPHID.CBOR]  # (keepalives aside)
+    assert [payload[0] for _, _, payload in answers] == [0]  # makeCredential took its key pair, IV and nonce
+    assert crypto._rng.taken == 0  # and the loop refilled the pool afterwards

@@ -26,13 +26,14 @@ def rk(rp_id_hash, user_id, cred=b"c"):
 
 
 def test_record_ids_are_unique():
-    ids = [st.REC_STATE, st.REC_COUNTER, st._REC_RK, st.REC_LARGE_BLOBS, st.REC_ATTESTATION, st.REC_U2F_ATTESTATION]
+    ids = [st.REC_STATE, st.REC_COUNTER, st._REC_RK, st.REC_LARGE_BLOBS, st.REC_ATTESTATION,
+           st.REC_ENTERPRISE_ATTESTATION, st.REC_SEED, st._OLD_REC_U2F_ATTESTATION]
     assert len(set(ids)) == len(ids)
     # no id is a prefix of another (the rk and lb families are matched by prefix)
     for a in ids:
         for b in ids:
             assert a == b or not b.startswith(a), (a, b)
-    for prefix in ("STATE_", "RK_", "ATT_", "U2F_ATT_"):
+    for prefix in ("STATE_", "RK_", "ATT_", "SEED_"):
         values = [getattr(st, n) for n in dir(st) if n.startswith(prefix)]
         assert len(values) == len(set(values)), prefix
 
