@@ -49,6 +49,7 @@ class Starting:
         self._boot_ms = board.ticks_ms()
         # the passkey index is read when the authenticator is built
         self._store = Store(board.storage, board.CONFIG.get("max_resident_credentials", 256), index=False)
+        self._store.report(board)  # a damaged store: logged and on the LED from power-up
         self._always_uv_key = STATE_ALWAYS_UV
         self.authenticator = None
 
@@ -65,7 +66,9 @@ class Starting:
     def capabilities(self):
         if self.authenticator is not None:
             return self.authenticator.capabilities
-        return device.capabilities(bool(self._store.get(self._always_uv_key, False)))
+        store = self._store
+        # U2F off under alwaysUv, and while the store is damaged (Authenticator.capabilities)
+        return device.capabilities(store.damaged is not None or bool(store.get(self._always_uv_key, False)))
 
     def handle(self, cmd, payload, transport):
         return self.build().handle(cmd, payload, transport)

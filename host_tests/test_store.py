@@ -68,14 +68,19 @@ def test_a_complete_new_record_is_rolled_forward_and_a_torn_one_dropped():
     s = new_store(storage)
     s.update({st.STATE_PIN_RETRIES: 7})
     # a cut after writing state.new but before the rename
-    storage.files["state.new"] = st.encode_record({**s._state, st.STATE_PIN_RETRIES: 6})
+    storage.files["state.new"] = st.encode_twin({**s._state, st.STATE_PIN_RETRIES: 6})
     assert new_store(storage).get(st.STATE_PIN_RETRIES) == 6
     assert "state.new" not in storage.files
-    # a cut in the middle of writing state.new
-    good = st.encode_record({**s._state, st.STATE_PIN_RETRIES: 5})
-    storage.files["state.new"] = good[: len(good) // 2]
+    # a cut in the middle of writing the first copy of state.new
+    good = st.encode_twin({**s._state, st.STATE_PIN_RETRIES: 5})
+    storage.files["state.new"] = good[: len(good) // 4]
     assert new_store(storage).get(st.STATE_PIN_RETRIES) == 6
     assert "state.new" not in storage.files
+    # FAT: the full length written, the second copy still erased flash: the
+    # first copy is the whole new value (and the record is made whole again)
+    storage.files["state.new"] = good[: len(good) // 2] + b"\xff" * (len(good) // 2)
+    assert new_store(storage).get(st.STATE_PIN_RETRIES) == 5
+    assert "state.new" not in storage.files and st.decode_twin(storage.files["state"]) == (st.decode_twin(good)[0], True)
 
 
 def test_fat_style_rename_window_is_recovered():
@@ -93,8 +98,11 @@ def test_counter_strictly_increases_across_restarts_with_bounded_writes():
     writes = storage.writes
     values = [s.next_sign_count() for _ in range(200)]
     assert values == list(range(1, 201))
-    # one reservation (write + rename) per COUNTER_STEP values
-    assert storage.writes - writes == 2 * ((200 + st.COUNTER_STEP - 1) // st.COUNTER_STEP)
+    # One reservation (write + rename) per COUNTER_STEP values; and once per
+    # COUNTER_LIMIT_STEP values (here the first), the limit in the state.
+    reservations = (200 + st.COUNTER_STEP - 1) // st.COUNTER_STEP
+    assert 200 < st.COUNTER_LIMIT_STEP
+    assert storage.writes - writes == 2 * reservations + 2
     for _ in range(5):  # power cuts right after a value was handed out
         s = new_store(storage)
         v = s.next_sign_count()
