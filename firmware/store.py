@@ -381,7 +381,12 @@ class Store:
     def _set_state(self, state):
         """Persist `state` (a new dict) and make it the current one."""
         self._save_twin(REC_STATE, state)
-        self._use_state(state)
+        if state.get(STATE_MASTER_SECRET) is self._state.get(STATE_MASTER_SECRET):
+            # The same master secret (update): the same epoch, not hashed
+            # again -- a PIN attempt writes the state twice.
+            self._state = state
+        else:
+            self._use_state(state)
 
     def get(self, key, default=None):
         return self._state.get(key, default)
@@ -563,9 +568,10 @@ class Store:
     def rk_find_user(self, rp_id_hash, user_id):
         # Only the records whose user tag matches are read (about one).
         tag = _user_tag(user_id)
+        prefix = bytes(rp_id_hash[:8])
         rk = self._rk
-        for slot in self.rk_slots(rp_id_hash):
-            if rk[slot][2] >> 2 == tag:
+        for slot in rk:
+            if rk[slot][2] >> 2 == tag and rk[slot][0] == prefix:
                 rec = self.rk_load(slot, rp_id_hash)
                 if rec is not None and rec[RK_USER_ID] == user_id:
                     return slot
