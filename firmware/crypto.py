@@ -57,26 +57,38 @@ def _xor_key_into(pad, key):
         pad[i] ^= key[i]
 
 
+# The padded key of hmac_sha256, one block for every call (nothing calls it
+# while it runs: no HMAC in an interrupt). It holds the key XORed with a
+# constant only while a MAC is made, then is set back to the constant: a
+# padded key made per call was left in the freed heap instead.
+_PAD = bytearray(_BLOCK)
+
+
 def hmac_sha256(key, *message):
     """RFC 2104 HMAC over SHA-256 of message, given as one or more parts.
 
     The parts are MACed as their concatenation without being joined in
     memory: hmac_sha256(k, a, b) == hmac_sha256(k, a + b). On MicroPython
-    this costs one 64-byte block for the padded key, two hash objects and
-    their two digests; the Python loops run over the key's bytes only (32
-    for every key here), not the whole block twice. A key used again and
-    again is an HmacKey instead.
+    this costs two hash objects and their two digests (the padded key is a
+    block kept for it: 80 bytes less per MAC, five of them in an hmac-secret
+    getAssertion); the Python loops run over the key's bytes only (32 for
+    every key here), not the whole block twice. A key used again and again
+    is an HmacKey instead.
     """
     if len(key) > _BLOCK:
         key = sha256(key)
-    pad = bytearray(_IPAD)
-    _xor_key_into(pad, key)
-    inner = hashlib.sha256(pad)
-    for part in message:
-        inner.update(part)
-    pad[:] = _OPAD  # the same length: copied in place
-    _xor_key_into(pad, key)
-    outer = hashlib.sha256(pad)
+    pad = _PAD
+    try:
+        pad[:] = _IPAD  # the same length: copied in place
+        _xor_key_into(pad, key)
+        inner = hashlib.sha256(pad)
+        for part in message:
+            inner.update(part)
+        pad[:] = _OPAD
+        _xor_key_into(pad, key)
+        outer = hashlib.sha256(pad)
+    finally:
+        pad[:] = _OPAD  # no trace of the key left in it, whatever happened
     outer.update(inner.digest())
     return outer.digest()
 
