@@ -194,19 +194,28 @@ class Authenticator:
             return None
         return cred
 
-    def discoverable_records(self, rp_id_hash):
-        """(slot, record) of the RP's discoverable credentials, newest first.
+    def next_credential(self, rp_id_hash, after=None, max_cred_protect=3):
+        """The Credential of the RP's next discoverable credential, newest
+        first, after the one in slot `after` (None: from the newest), with a
+        credProtect level of at most max_cred_protect; None when none is left.
 
-        Nothing is unwrapped here: callers unwrap (unwrap_record) only the
-        credential they are about to use, so a request with many candidates
-        neither pays for unwrapping them all nor holds their private keys.
+        Requests that go through many discoverable credentials (getAssertion
+        without an allowList and getNextAssertion, credential enumeration)
+        keep only the slot of the last one they returned, and read and unwrap
+        a record only when they return it (store.rk_next): the heap they
+        take does not grow with the passkeys of a site.
         """
-        out = []
-        for slot in self.store.rk_slots(rp_id_hash):
-            rec = self.store.rk_load(slot)
-            if rec is not None and rec[st.RK_RP_ID_HASH] == rp_id_hash:
-                out.append((slot, rec))
-        return out
+        store = self.store
+        slot = after
+        while True:
+            slot = store.rk_next(rp_id_hash, slot, max_cred_protect)
+            if slot is None:
+                return None
+            rec = store.rk_load(slot, rp_id_hash)
+            if rec is not None:  # else damaged since boot: the next one
+                cred = self.unwrap_record(rp_id_hash, slot, rec)
+                if cred is not None:
+                    return cred
 
     def unwrap_record(self, rp_id_hash, slot, rec):
         """The Credential of a discoverable-credential record, or None.

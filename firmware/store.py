@@ -520,8 +520,19 @@ class Store:
     def _rk_name(slot):
         return _RK_NAME % slot
 
-    def rk_count(self):
-        return len(self._rk)
+    def rk_count(self, rp_id_hash=None, max_cred_protect=3):
+        """How many discoverable credentials there are (of one RP, with a
+        credProtect level of at most max_cred_protect), from the index."""
+        rk = self._rk
+        if rp_id_hash is None:
+            return len(rk)
+        prefix = bytes(rp_id_hash[:8])
+        n = 0
+        for slot in rk:
+            entry = rk[slot]
+            if entry[0] == prefix and entry[2] & 3 <= max_cred_protect:
+                n += 1
+        return n
 
     def rk_remaining(self):
         return max(0, self.max_resident - len(self._rk))
@@ -541,9 +552,39 @@ class Store:
         slots.sort(key=lambda s: rk[s][1], reverse=True)
         return slots
 
-    def rk_cred_protect(self, slot):
-        """The credProtect level of the credential in `slot` (0: none given), from the index."""
-        return self._rk[slot][2] & 3
+    def rk_next(self, rp_id_hash, after=None, max_cred_protect=3):
+        """The slot of the RP's next discoverable credential, newest first:
+        the newest one older than the credential in slot `after` (None: the
+        newest of all) whose credProtect level is at most max_cred_protect;
+        None when there is no other.
+
+        From the index alone, allocating nothing per credential: a request
+        that walks an RP's credentials (getAssertion and getNextAssertion,
+        credential enumeration) keeps one slot between its steps and reads
+        one record at each, however many credentials the RP has. Newest
+        first is by creation number, then slot.
+        """
+        rk = self._rk
+        prefix = bytes(rp_id_hash[:8])
+        limit = None
+        if after is not None:
+            entry = rk.get(after)
+            if entry is None:
+                return None  # gone (only another command removes one, and that ends the walk)
+            limit = entry[1]
+        best = None
+        best_created = -1
+        for slot in rk:
+            entry = rk[slot]
+            if entry[0] != prefix or entry[2] & 3 > max_cred_protect:
+                continue
+            created = entry[1]
+            if limit is not None and (created > limit or (created == limit and slot >= after)):
+                continue
+            if created > best_created or (created == best_created and slot > best):
+                best = slot
+                best_created = created
+        return best
 
     def rk_rps(self):
         """One slot per RP with discoverable credentials (its newest), newest first."""

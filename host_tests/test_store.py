@@ -125,6 +125,50 @@ def test_resident_credentials_newest_first_and_overwrite():
     assert len(s.rk_slots()) == 3
 
 
+def test_an_rps_credentials_are_counted_and_walked_on_the_index():
+    """rk_count and rk_next: newest first, one RP, up to a credProtect level,
+    from the index alone (getAssertion and credential management walk an RP
+    this way, keeping one slot between steps)."""
+    storage = MemoryStorage()
+    s = new_store(storage, capacity=16)
+    levels = {}
+    for i, level in enumerate([0, 3, 1, 2, 0, 3, 1]):
+        rec = rk(RP, b"u%d" % i, b"c%d" % i)
+        if level:
+            rec[st.RK_CRED_PROTECT] = level
+        levels[s.rk_put(rec)] = level
+        s.rk_put(rk(OTHER, b"u%d" % i, b"o%d" % i))
+
+    def walk(max_level):
+        out, slot = [], None
+        while True:
+            slot = s.rk_next(RP, slot, max_level)
+            if slot is None:
+                return out
+            out.append(s.rk_load(slot)[st.RK_CREDENTIAL_ID])
+
+    assert walk(3) == [b"c6", b"c5", b"c4", b"c3", b"c2", b"c1", b"c0"] == [
+        s.rk_load(x)[st.RK_CREDENTIAL_ID] for x in s.rk_slots(RP)
+    ]
+    assert walk(1) == [b"c6", b"c4", b"c2", b"c0"]
+    assert walk(2) == [b"c6", b"c4", b"c3", b"c2", b"c0"]
+    assert (s.rk_count(RP), s.rk_count(RP, 1), s.rk_count(RP, 2), s.rk_count(OTHER), s.rk_count()) == (7, 4, 5, 7, 14)
+    assert s.rk_next(crypto.sha256(b"nobody.example")) is None and s.rk_count(crypto.sha256(b"nobody.example")) == 0
+    # and the same after a boot (the index rebuilt from the records)
+    again = new_store(storage, capacity=16)
+    assert [again.rk_load(x)[st.RK_CREDENTIAL_ID] for x in again.rk_slots(RP)] == walk(3)
+    assert again.rk_count(RP, 1) == 4
+    # reads nothing: the walk is the index's
+    reads = []
+    storage.read = lambda name: reads.append(name)
+    slot = None
+    for _ in range(7):
+        slot = again.rk_next(RP, slot)
+    assert again.rk_next(RP, slot) is None and reads == []
+    # a slot no longer in the index (deleted) ends a walk
+    assert again.rk_next(RP, 999) is None
+
+
 def test_index_is_rebuilt_at_boot():
     storage = MemoryStorage()
     s = new_store(storage)
