@@ -177,6 +177,7 @@ class Authenticator:
 
         A discoverable credential also needs its record: once deleted (by
         credential management) its ID names nothing, although it unwraps.
+        The store's index names the slot: one record is read, not the RP's.
         """
         if len(credential_id) > MAX_CREDENTIAL_ID_LENGTH:
             return None
@@ -185,13 +186,10 @@ class Authenticator:
             return None
         cred.record = None
         if cred.resident:
-            for slot in self.store.rk_slots(rp_id_hash):
-                rec = self.store.rk_load(slot)
-                if rec is not None and rec[st.RK_CREDENTIAL_ID] == cred.id:
-                    cred.record = rec
-                    cred.slot = slot
-                    return cred
-            return None
+            found = self.store.rk_find_id(cred.id, rp_id_hash)
+            if found is None:
+                return None
+            cred.slot, cred.record = found
         return cred
 
     def next_credential(self, rp_id_hash, after=None, max_cred_protect=3):

@@ -213,6 +213,16 @@ def _user_tag(user_id):
     return (h[0] << 16) | (h[1] << 8) | h[2]
 
 
+def _id_tag(credential_id):
+    """24 bits of a credential ID -- its last bytes, part of its MAC, as good
+    as random: the records rk_find_id has to read."""
+    n = len(credential_id)
+    tag = 0
+    for i in range(n - 3 if n > 3 else 0, n):
+        tag = (tag << 8) | credential_id[i]
+    return tag
+
+
 class Store:
     """The key's persistent state.
 
@@ -472,9 +482,11 @@ class Store:
     def _index_rk(self):
         # RAM index: slot -> (first 8 bytes of rpIdHash, one bytes object per
         # RP shared by its slots; creation number; 24 bits of SHA-256(user.id)
-        # << 2 | credProtect level). Requests find, count and filter an RP's
-        # credentials here and read a record only when they return it, so the
-        # heap a request takes does not grow with the passkeys of a site.
+        # << 2 | credProtect level; 24 bits of the credential ID). Requests
+        # find, count and filter an RP's credentials here and read a record
+        # only when they return it, so the heap a request takes does not grow
+        # with the passkeys of a site. (Four items take the heap blocks of
+        # three: 32 bytes a slot on a 32-bit board.)
         # Records of an earlier master secret (a reset cut short) are dropped
         # here -- but not while the store is damaged: its master secret is
         # unknown, and the reset will remove them all anyway.
@@ -505,7 +517,7 @@ class Store:
     @staticmethod
     def _entry(prefix, rec):
         tag = (_user_tag(rec[RK_USER_ID]) << 2) | (rec.get(RK_CRED_PROTECT, 0) & 3)
-        return (prefix, rec.get(RK_CREATED, 0), tag)
+        return (prefix, rec.get(RK_CREATED, 0), tag, _id_tag(rec[RK_CREDENTIAL_ID]))
 
     def _prefix(self, rp_id_hash):
         """rpIdHash[:8] as the index has it: the RP's shared object when it has slots."""
@@ -616,6 +628,21 @@ class Store:
                 rec = self.rk_load(slot, rp_id_hash)
                 if rec is not None and rec[RK_USER_ID] == user_id:
                     return slot
+        return None
+
+    def rk_find_id(self, credential_id, rp_id_hash=None):
+        """(slot, record) of the discoverable credential with this ID (of
+        this RP, when given), or None. Only the records whose ID tag matches
+        are read (about one)."""
+        tag = _id_tag(credential_id)
+        prefix = None if rp_id_hash is None else bytes(rp_id_hash[:8])
+        rk = self._rk
+        for slot in rk:
+            entry = rk[slot]
+            if entry[3] == tag and (prefix is None or entry[0] == prefix):
+                rec = self.rk_load(slot, rp_id_hash)
+                if rec is not None and crypto.ct_equal(rec[RK_CREDENTIAL_ID], credential_id):
+                    return slot, rec
         return None
 
     def rk_room_for(self, rp_id_hash, user_id):

@@ -72,15 +72,18 @@ REQUESTS = (
     "largeBlobs get 1 KB",
     # A site of its own with 1, 5, then 10 passkeys (FLAT_ROWS)
     "getAssertion rk + PIN, 1 passkey",
+    "getAssertion allowList, the oldest of 1 passkey",
     "credMgmt enumerateRPsBegin, 1 passkey",
     "credMgmt enumerateCredentialsBegin, 1 passkey",
     "getAssertion rk + PIN, 5 passkeys",
     "getNextAssertion, 5 passkeys",
+    "getAssertion allowList, the oldest of 5 passkeys",
     "credMgmt enumerateRPsBegin, 5 passkeys",
     "credMgmt enumerateCredentialsBegin, 5 passkeys",
     "credMgmt enumerateCredentialsGetNext, 5 passkeys",
     "getAssertion rk + PIN, 10 passkeys",
     "getNextAssertion, 10 passkeys",
+    "getAssertion allowList, the oldest of 10 passkeys",
     "credMgmt enumerateRPsBegin, 10 passkeys",
     "credMgmt enumerateCredentialsBegin, 10 passkeys",
     "credMgmt enumerateCredentialsGetNext, 10 passkeys",
@@ -92,6 +95,11 @@ REQUESTS = (
 FLAT_ROWS = (
     ("getAssertion rk + PIN, 1 passkey", "getAssertion rk + PIN, 5 passkeys", "getAssertion rk + PIN, 10 passkeys"),
     ("getNextAssertion, 5 passkeys", "getNextAssertion, 10 passkeys"),
+    (
+        "getAssertion allowList, the oldest of 1 passkey",
+        "getAssertion allowList, the oldest of 5 passkeys",
+        "getAssertion allowList, the oldest of 10 passkeys",
+    ),
     (
         "credMgmt enumerateRPsBegin, 1 passkey",
         "credMgmt enumerateRPsBegin, 5 passkeys",
@@ -532,7 +540,8 @@ measure("largeBlobs get 1 KB", CBOR, const_data(b"\x0c" + cbor.dumps({1: 1024, 3
 # Passkeys of one site: 1, 5, then 10 of a site of its own. Without an
 # allowList its credentials are counted on the store's index and only the
 # record returned is read (getNextAssertion reads the next one); so for
-# credential enumeration: the same heap for 1, 5 and 10 of them.
+# credential enumeration; and a passkey an allowList names is found on the
+# index too: the same heap for 1, 5 and 10 of them.
 SITE = "site.example"
 SITE_PARAMS = {1: hashlib.sha256(SITE.encode()).digest()}
 site = {"id": SITE, "name": "Site"}
@@ -542,11 +551,16 @@ def add_passkeys(first, last):
         t = token(0x01, SITE)
         req = {1: CDH, 2: site, 3: {"id": b"site-user-%%d" %% i, "name": "u%%d" %% i}, 4: ES256, 7: {"rk": True},
                8: platform.authenticate(t, CDH), 9: 2}
-        ctap(b"\x01" + cbor.dumps(req))
+        ids.append(credential_id(ctap(b"\x01" + cbor.dumps(req))))
+
+ids = []  # the site's credential IDs, oldest first
 
 def ga_site():
     t = token(0x02, SITE)
     return b"\x02" + cbor.dumps({1: SITE, 2: CDH, 6: platform.authenticate(t, CDH), 7: 2})
+
+def ga_allow_oldest():
+    return b"\x02" + cbor.dumps({1: SITE, 2: CDH, 3: [{"id": ids[0], "type": "public-key"}]})
 
 def next_assertion_site():
     ctap(ga_site())
@@ -576,6 +590,7 @@ for n in (1, 5, 10):
     measure("getAssertion rk + PIN, " + label, CBOR, ga_site)
     if n > 1:
         measure("getNextAssertion, " + label, CBOR, next_assertion_site)
+    measure("getAssertion allowList, the oldest of " + label, CBOR, ga_allow_oldest)
     measure("credMgmt enumerateRPsBegin, " + label, CBOR, enumerate_rps)
     measure("credMgmt enumerateCredentialsBegin, " + label, CBOR, enumerate_credentials)
     if n > 1:

@@ -208,6 +208,23 @@ def test_enumeration_reads_one_record_per_answer(populated):
     assert m.err(5, auth=False) == ERR.NOT_ALLOWED
 
 
+def test_delete_and_update_read_the_record_they_name_alone(populated):
+    """The store's index finds the credential a descriptor names (24 bits
+    of its ID): one record read, not every record of the key."""
+    pinned, creds = populated
+    for i in range(5, 11):
+        make_rk(pinned, "a.example", b"u%d" % i, "user %d" % i)
+    m = Manager(pinned)
+    reads = rk_reads(pinned.auth)
+    user = {"id": b"u3", "name": "carol2"}
+    assert m(7, {2: descriptor(creds[b"u3"][0]), 3: user}) is None
+    assert len(reads) == 1
+    del reads[:]
+    assert m(6, {2: descriptor(creds[b"u1"][0])}) is None
+    assert len(reads) == 1
+    assert m(1)[1] == 9
+
+
 def test_enumerate_credentials_unknown_rp(populated):
     pinned, _ = populated
     assert Manager(pinned).err(4, {1: rp_hash("nobody.example")}) == ERR.NO_CREDENTIALS

@@ -63,6 +63,7 @@ _CPYTHON_ONLY = {
         "test_enumerate_credentials_reports_cred_protect": "makes the credential with the CPython core's crypto",
         # The heap it is about: test_heap_micropython's flat rows, on MicroPython.
         "test_enumeration_reads_one_record_per_answer": _COUNTS_READS,
+        "test_delete_and_update_read_the_record_they_name_alone": _COUNTS_READS,
     },
     test_extensions: {
         "test_hmac_secret_is_advertised_only_with_a_pin_uv_auth_protocol": _REPLACES_CODE,
@@ -73,6 +74,7 @@ _CPYTHON_ONLY = {
         # The heap it is about: test_heap_micropython's flat rows, on MicroPython.
         "test_each_answer_reads_only_the_record_it_returns": _COUNTS_READS,
         "test_a_record_damaged_since_boot_is_passed_over": _COUNTS_READS,
+        "test_a_passkey_in_the_allow_list_is_found_reading_its_record_alone": _COUNTS_READS,
     },
     test_large_blobs: {
         "test_the_array_survives_a_restart": _POWER_CYCLE,

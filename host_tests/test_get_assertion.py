@@ -269,3 +269,15 @@ def test_a_record_damaged_since_boot_is_passed_over(auth):
     code, resp = call(auth, GNA)
     assert code == 0 and resp[4]["id"] == b"u0" and len(reads) == 2
     assert status(auth, GNA) == ERR.NOT_ALLOWED
+
+
+def test_a_passkey_in_the_allow_list_is_found_reading_its_record_alone(auth):
+    """The store's index keeps 24 bits of each credential ID: the passkey an
+    allowList names is found reading about one record, not the RP's."""
+    ids = [make_credential(auth, user_id=b"u%d" % i, rk=True)[0] for i in range(10)]
+    reads = rk_reads(auth)
+    for i in (0, 9, 4):  # the oldest, which the RP's newest-first order reaches last
+        del reads[:]
+        code, resp = call(auth, GA, ga_request([b"\x01" * 90, ids[i]]))
+        assert code == 0 and resp[1]["id"] == ids[i] and resp[4] == {"id": b"u%d" % i} and 5 not in resp
+        assert len(reads) == 1

@@ -169,6 +169,24 @@ def test_an_rps_credentials_are_counted_and_walked_on_the_index():
     assert again.rk_next(RP, 999) is None
 
 
+def test_a_credential_is_found_by_its_id_on_the_index():
+    storage = MemoryStorage()
+    s = new_store(storage, capacity=16)
+    for i in range(6):
+        s.rk_put(rk(RP, b"u%d" % i, b"id-%d" % i))  # IDs whose last 3 bytes differ
+        s.rk_put(rk(OTHER, b"u%d" % i, b"id-%d-x" % i))
+    again = new_store(storage, capacity=16)  # the index as boot builds it
+    reads = []
+    read = storage.read
+    storage.read = lambda name: reads.append(name) or read(name)
+    slot, rec = again.rk_find_id(b"id-2", RP)
+    assert rec[st.RK_USER_ID] == b"u2" and rec[st.RK_RP_ID_HASH] == RP and reads == ["rk%03d" % slot]
+    assert again.rk_find_id(b"id-2", OTHER) is None  # not another RP's (nothing read)
+    assert again.rk_find_id(b"id-3-x")[1][st.RK_RP_ID_HASH] == OTHER  # any RP
+    assert again.rk_find_id(b"id-9") is None and again.rk_find_id(b"") is None
+    assert len(reads) == 2
+
+
 def test_index_is_rebuilt_at_boot():
     storage = MemoryStorage()
     s = new_store(storage)

@@ -156,10 +156,9 @@ def _find(auth, sub_params):
     """The (slot, record) of the discoverable credential a descriptor names, else NO_CREDENTIALS."""
     cred_type, cred_id = params.descriptor(need(sub_params, _CM_PARAM_CREDENTIAL_ID, MAP))
     if cred_type == _CRED_TYPE:
-        for slot in auth.store.rk_slots():
-            rec = auth.store.rk_load(slot)
-            if rec is not None and crypto.ct_equal(rec[st.RK_CREDENTIAL_ID], cred_id):
-                return slot, rec
+        found = auth.store.rk_find_id(cred_id)  # reads about one record
+        if found is not None:
+            return found
     raise CtapError(CTAP2_ERR_NO_CREDENTIALS)
 
 
