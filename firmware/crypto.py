@@ -30,6 +30,9 @@ board's source directly and never from `random`:
                  2**48) and at every boot. Until seed_rng runs (tests, tools
                  that never open a store) the DRBG is instantiated from the
                  source alone at the first use.
+  defer_seed(seeder)  seed_rng at the first draw instead of now: a key that
+                 has just been plugged in answers its first INIT first
+                 (firmware/main_loop.py Starting, store.Store(seed=False))
   refill_random_pool()  between requests (firmware/main_loop.py): outputs
                  are generated POOL_SIZE bytes at a time into a pool that
                  requests take from, so a request's heap carries no DRBG
@@ -73,26 +76,38 @@ def _xor_key_into(pad, key):
         pad[i] ^= key[i]
 
 
+# The padded key of hmac_sha256, one block for every call (nothing calls it
+# while it runs: no HMAC in an interrupt). It holds the key XORed with a
+# constant only while a MAC is made, then is set back to the constant: a
+# padded key made per call was left in the freed heap instead.
+_PAD = bytearray(_BLOCK)
+
+
 def hmac_sha256(key, *message):
     """RFC 2104 HMAC over SHA-256 of message, given as one or more parts.
 
     The parts are MACed as their concatenation without being joined in
     memory: hmac_sha256(k, a, b) == hmac_sha256(k, a + b). On MicroPython
-    this costs one 64-byte block for the padded key, two hash objects and
-    their two digests; the Python loops run over the key's bytes only (32
-    for every key here), not the whole block twice. A key used again and
-    again is an HmacKey instead.
+    this costs two hash objects and their two digests (the padded key is a
+    block kept for it: 80 bytes less per MAC, five of them in an hmac-secret
+    getAssertion); the Python loops run over the key's bytes only (32 for
+    every key here), not the whole block twice. A key used again and again
+    is an HmacKey instead.
     """
     if len(key) > _BLOCK:
         key = sha256(key)
-    pad = bytearray(_IPAD)
-    _xor_key_into(pad, key)
-    inner = hashlib.sha256(pad)
-    for part in message:
-        inner.update(part)
-    pad[:] = _OPAD  # the same length: copied in place
-    _xor_key_into(pad, key)
-    outer = hashlib.sha256(pad)
+    pad = _PAD
+    try:
+        pad[:] = _IPAD  # the same length: copied in place
+        _xor_key_into(pad, key)
+        inner = hashlib.sha256(pad)
+        for part in message:
+            inner.update(part)
+        pad[:] = _OPAD
+        _xor_key_into(pad, key)
+        outer = hashlib.sha256(pad)
+    finally:
+        pad[:] = _OPAD  # no trace of the key left in it, whatever happened
     outer.update(inner.digest())
     return outer.digest()
 
@@ -268,6 +283,7 @@ class _Random:
         self.pool = bytearray(POOL_SIZE)
         self._view = memoryview(self.pool)  # made once: a take slices it without another view
         self.taken = POOL_SIZE  # bytes of the pool handed out: all, it is empty
+        self.seeder = None  # defer_seed: what instantiates the DRBG at its first draw
 
     def instantiate(self, flash_seed):
         drawn = self.source(_ENTROPY_INPUT + _NONCE)  # one call: the ESP32-S3's source turns its radio on for it
@@ -278,7 +294,12 @@ class _Random:
 
     def generate_into(self, out):
         if self.drbg is None:
-            self.instantiate(b"")
+            seeder = self.seeder
+            if seeder is not None:
+                self.seeder = None
+                seeder()  # seed_rng: instantiated with the flash seed
+            if self.drbg is None:
+                self.instantiate(b"")
         if not self.drbg.generate_into(out):
             entropy_input = self.source(_ENTROPY_INPUT)
             if len(entropy_input) != _ENTROPY_INPUT:
@@ -339,6 +360,15 @@ def seed_rng(flash_seed):
     return bytes(seed)
 
 
+def defer_seed(seeder):
+    """Have seeder() -- which calls seed_rng -- run at the DRBG's first draw,
+    unless seed_rng ran before (firmware/store.py: Store(seed=False))."""
+    if _rng is None:
+        raise ValueError("no random source: crypto.set_rng(board.random) first")
+    if _rng.drbg is None:
+        _rng.seeder = seeder
+
+
 def random_bytes(n):
     """n bytes of DRBG output."""
     if _rng is None:
@@ -349,7 +379,9 @@ def random_bytes(n):
 def refill_random_pool():
     """Between requests: generate a full pool again if a request drew from it."""
     rng = _rng
-    if rng is not None and rng.taken:
+    # A DRBG not instantiated yet is left alone: its seeding (with the flash
+    # seed's write) waits for the key's first need, not the first idle turn.
+    if rng is not None and rng.taken and rng.drbg is not None:
         rng.refill()
 
 

@@ -38,7 +38,8 @@ class Starting:
     object only for the capability flags (from the store's state: NMSG under
     alwaysUv) and hands it CBOR and MSG messages, which build the
     authenticator first. Opening the store here also makes the master
-    secret on the very first boot, before the key is on USB. The power-up
+    secret on the very first boot (seeding the DRBG for it); on every other
+    boot the DRBG's seeding and its flash write wait for build(). The power-up
     time is taken now, so the reset window counts from power-up.
     """
 
@@ -48,8 +49,9 @@ class Starting:
         crypto.set_rng(board.random, getattr(board, "unique_id", b""))
         self._board = board
         self._boot_ms = board.ticks_ms()
-        # the passkey index is read when the authenticator is built
-        self._store = Store(board.storage, board.CONFIG.get("max_resident_credentials", 256), index=False)
+        # the passkey index is read, and the DRBG seeded, when the authenticator is built
+        self._store = Store(board.storage, board.CONFIG.get("max_resident_credentials", 256), index=False, seed=False)
+        self._store.report(board)  # a damaged store: logged and on the LED from power-up
         self._always_uv_key = STATE_ALWAYS_UV
         self.authenticator = None
 
@@ -58,6 +60,7 @@ class Starting:
         if self.authenticator is None:
             from firmware.authenticator import Authenticator
 
+            self._store.seed_random()  # the DRBG's flash seed, before anything secret is made
             self.authenticator = Authenticator(self._board, self._store, self._boot_ms)
             self._store.rk_count()  # the passkey index, now rather than inside the first request
         return self.authenticator
@@ -66,7 +69,9 @@ class Starting:
     def capabilities(self):
         if self.authenticator is not None:
             return self.authenticator.capabilities
-        return device.capabilities(bool(self._store.get(self._always_uv_key, False)))
+        store = self._store
+        # U2F off under alwaysUv, and while the store is damaged (Authenticator.capabilities)
+        return device.capabilities(store.damaged is not None or bool(store.get(self._always_uv_key, False)))
 
     def handle(self, cmd, payload, transport):
         return self.build().handle(cmd, payload, transport)

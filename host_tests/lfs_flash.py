@@ -371,7 +371,7 @@ def install(filesystem):
 
 def _fixed_records(store):
     """Every record besides the passkeys, each at its largest: a set PIN with 8
-    minPINLength RP IDs of 253 bytes, the counter, a full large-blob array,
+    minPINLength RP IDs (their SHA-256), the counter, a full large-blob array,
     the DRBG's seed (written as the store opened) and (written the way
     provision.py writes them) a batch and an enterprise attestation identity
     with a two-certificate chain."""
@@ -392,7 +392,7 @@ def _fixed_records(store):
             st.STATE_MIN_PIN_LENGTH: 63,
             st.STATE_FORCE_PIN_CHANGE: True,
             st.STATE_ALWAYS_UV: True,
-            st.STATE_MIN_PIN_LENGTH_RPIDS: [("%d" % i) * 253 for i in range(MAX_RPIDS_FOR_SET_MIN_PIN_LENGTH)],
+            st.STATE_MIN_PIN_LENGTH_RP_ID_HASHES: [bytes([i]) * 32 for i in range(MAX_RPIDS_FOR_SET_MIN_PIN_LENGTH)],
             st.STATE_ENTERPRISE_ATTESTATION: True,
         }
     )

@@ -173,6 +173,69 @@ def test_enumerate_credentials_reports_cred_protect(populated):
     assert r[6] == {"id": b"u9"}
 
 
+def rk_reads(auth):
+    """The names of the passkey records the key reads from now on."""
+    storage = auth.board.storage
+    names = []
+    read = storage.read
+
+    def counting(name):
+        if name.startswith("rk"):
+            names.append(name)
+        return read(name)
+
+    storage.read = counting
+    return names
+
+
+def test_enumeration_reads_one_record_per_answer(populated):
+    """The RPs and an RP's credentials are counted and walked on the store's
+    index; each answer reads the one record it returns (issue 14: the heap
+    of an enumeration does not grow with the passkeys of a site). Newest
+    first, as before."""
+    pinned, _ = populated
+    for i in range(5, 11):
+        make_rk(pinned, "a.example", b"u%d" % i, "user %d" % i)
+    m = Manager(pinned)
+    reads = rk_reads(pinned.auth)
+    first = m(2)
+    assert first[5] == 3 and first[3]["id"] == "a.example" and len(reads) == 1
+    rps = [first[3]["id"]]
+    for _ in range(2):
+        del reads[:]
+        rps.append(m(3, auth=False)[3]["id"])
+        assert len(reads) == 1
+    assert rps == ["a.example", "c.example", "b.example"]
+    assert m.err(3, auth=False) == ERR.NOT_ALLOWED
+    del reads[:]
+    first = m(4, {1: rp_hash("a.example")})
+    assert first[9] == 8 and len(reads) == 1
+    users = [first[6]["id"]]
+    for _ in range(7):
+        del reads[:]
+        users.append(m(5, auth=False)[6]["id"])
+        assert len(reads) == 1
+    assert users == [b"u%d" % i for i in range(10, 4, -1)] + [b"u2", b"u1"]
+    assert m.err(5, auth=False) == ERR.NOT_ALLOWED
+
+
+def test_delete_and_update_read_the_record_they_name_alone(populated):
+    """The store's index finds the credential a descriptor names (24 bits
+    of its ID): one record read, not every record of the key."""
+    pinned, creds = populated
+    for i in range(5, 11):
+        make_rk(pinned, "a.example", b"u%d" % i, "user %d" % i)
+    m = Manager(pinned)
+    reads = rk_reads(pinned.auth)
+    user = {"id": b"u3", "name": "carol2"}
+    assert m(7, {2: descriptor(creds[b"u3"][0]), 3: user}) is None
+    assert len(reads) == 1
+    del reads[:]
+    assert m(6, {2: descriptor(creds[b"u1"][0])}) is None
+    assert len(reads) == 1
+    assert m(1)[1] == 9
+
+
 def test_enumerate_credentials_unknown_rp(populated):
     pinned, _ = populated
     assert Manager(pinned).err(4, {1: rp_hash("nobody.example")}) == ERR.NO_CREDENTIALS

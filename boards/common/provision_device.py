@@ -53,7 +53,11 @@ def init():
     storage = _storage()
     existed = storage.read(store.REC_STATE) is not None
     s = st.load({})
-    store.Store(storage, s["max_resident_credentials"])
+    opened = store.Store(storage, s["max_resident_credentials"])
+    if opened.damaged is not None:
+        # Never replaced here either: the host says how to reset it.
+        print("PYFIDO-INIT damaged", opened.damaged)
+        return
     print("PYFIDO-INIT", "kept" if existed else "new")
 
 

@@ -84,6 +84,10 @@ class _Cursor:
 
     def __init__(self, kind, items):
         self.kind = kind
+        # _RPS: the slots of the RPs not returned yet, one per RP (store.rk_rps).
+        # _CREDENTIALS: (rpIdHash, slot of the last credential returned); the
+        # others come newest first from the store's index, one record read at
+        # a time (Authenticator.next_credential).
         self.items = items
 
 
@@ -127,24 +131,15 @@ def _require_rp(auth, rp_id_hash):
 # -- helpers -----------------------------------------------------------------------------
 
 
-def _rps(auth):
-    """[(rp_id, rp_id_hash)] of every RP with a discoverable credential, newest first."""
-    out = []
-    seen = []
-    for slot in auth.store.rk_slots():
-        rec = auth.store.rk_load(slot)
-        if rec is None:
-            continue
-        rp_id_hash = rec[st.RK_RP_ID_HASH]
-        if rp_id_hash not in seen:
-            seen.append(rp_id_hash)
-            out.append((rec[st.RK_RP_ID], rp_id_hash))
-    return out
-
-
-def _rp_response(rp):
-    rp_id, rp_id_hash = rp
-    return {_CM_RESP_RP: {"id": rp_id}, _CM_RESP_RP_ID_HASH: rp_id_hash}
+def _next_rp(auth, slots):
+    """The RP response for the first of `slots` (one per RP, store.rk_rps)
+    whose record reads back, taking the slots it looks at off the list; None
+    when none is left. Each RP's record is read when the RP is returned."""
+    while slots:
+        rec = auth.store.rk_load(slots.pop(0))
+        if rec is not None:
+            return {_CM_RESP_RP: {"id": rec[st.RK_RP_ID]}, _CM_RESP_RP_ID_HASH: rec[st.RK_RP_ID_HASH]}
+    return None
 
 
 def _credential_response(cred):
@@ -170,10 +165,9 @@ def _find(auth, sub_params):
     """The (slot, record) of the discoverable credential a descriptor names, else NO_CREDENTIALS."""
     cred_type, cred_id = params.descriptor(need(sub_params, _CM_PARAM_CREDENTIAL_ID, MAP))
     if cred_type == _CRED_TYPE:
-        for slot in auth.store.rk_slots():
-            rec = auth.store.rk_load(slot)
-            if rec is not None and crypto.ct_equal(rec[st.RK_CREDENTIAL_ID], cred_id):
-                return slot, rec
+        found = auth.store.rk_find_id(cred_id)  # reads about one record
+        if found is not None:
+            return found
     raise CtapError(CTAP2_ERR_NO_CREDENTIALS)
 
 
@@ -194,27 +188,32 @@ def _enumerate_rps_begin(auth, req):
     """§6.8.3 enumerateRPsBegin."""
     _authorize(auth, req, SUB_ENUMERATE_RPS_BEGIN)
     _require_unbound(auth)
-    rps = _rps(auth)
-    if not rps:
+    slots = auth.store.rk_rps()
+    total = len(slots)
+    resp = _next_rp(auth, slots)
+    if resp is None:
         raise CtapError(CTAP2_ERR_NO_CREDENTIALS)
-    auth.cred_mgmt_state = _Cursor(_RPS, rps[1:])
-    resp = _rp_response(rps[0])
-    resp[_CM_RESP_TOTAL_RPS] = len(rps)
+    auth.cred_mgmt_state = _Cursor(_RPS, slots)  # one slot per RP not returned yet
+    resp[_CM_RESP_TOTAL_RPS] = total
     return resp
 
 
-def _next(auth, kind):
-    """The next item of a cursor of this kind: only right after Begin or another GetNext."""
+def _cursor(auth, kind):
+    """The cursor of this kind: only right after Begin or another GetNext."""
     cursor = auth.cred_mgmt_state
-    if cursor is None or cursor.kind != kind or not cursor.items:
+    if cursor is None or cursor.kind != kind:
         auth.cred_mgmt_state = None
         raise CtapError(CTAP2_ERR_NOT_ALLOWED)
-    return cursor.items.pop(0)
+    return cursor
 
 
 def _enumerate_rps_get_next_rp(auth, req):
     """§6.8.3 enumerateRPsGetNextRP."""
-    return _rp_response(_next(auth, _RPS))
+    resp = _next_rp(auth, _cursor(auth, _RPS).items)
+    if resp is None:
+        auth.cred_mgmt_state = None
+        raise CtapError(CTAP2_ERR_NOT_ALLOWED)  # every RP was returned
+    return resp
 
 
 def _enumerate_credentials_begin(auth, req):
@@ -223,27 +222,27 @@ def _enumerate_credentials_begin(auth, req):
     sub_params = need(req, _CM_SUB_COMMAND_PARAMS, MAP)
     rp_id_hash = need(sub_params, _CM_PARAM_RP_ID_HASH, BYTES)
     _require_rp(auth, rp_id_hash)
-    records = auth.discoverable_records(rp_id_hash)
-    if not records:
-        raise CtapError(CTAP2_ERR_NO_CREDENTIALS)
-    cred = auth.unwrap_record(rp_id_hash, records[0][0], records[0][1])
+    # Counted on the store's index; each credential's record is read and
+    # unwrapped when it is returned (Authenticator.next_credential).
+    total = auth.store.rk_count(rp_id_hash)
+    cred = auth.next_credential(rp_id_hash)
     if cred is None:
-        raise CtapError(CTAP2_ERR_NOT_ALLOWED)  # cannot happen: see Authenticator.unwrap_record
-    # Cursor: slots only; each credential is unwrapped when it is returned.
-    auth.cred_mgmt_state = _Cursor(_CREDENTIALS, [(rp_id_hash, slot) for slot, _ in records[1:]])
+        raise CtapError(CTAP2_ERR_NO_CREDENTIALS)
+    auth.cred_mgmt_state = _Cursor(_CREDENTIALS, (rp_id_hash, cred.slot))
     resp = _credential_response(cred)
-    resp[_CM_RESP_TOTAL_CREDENTIALS] = len(records)
+    resp[_CM_RESP_TOTAL_CREDENTIALS] = total
     return resp
 
 
 def _enumerate_credentials_get_next_credential(auth, req):
     """§6.8.4 enumerateCredentialsGetNextCredential."""
-    rp_id_hash, slot = _next(auth, _CREDENTIALS)
-    rec = auth.store.rk_load(slot)
-    cred = None if rec is None else auth.unwrap_record(rp_id_hash, slot, rec)
+    cursor = _cursor(auth, _CREDENTIALS)
+    rp_id_hash, slot = cursor.items
+    cred = auth.next_credential(rp_id_hash, slot)
     if cred is None:
-        # Only another command could have removed it, and that ends the cursor.
-        raise CtapError(CTAP2_ERR_NOT_ALLOWED)
+        auth.cred_mgmt_state = None
+        raise CtapError(CTAP2_ERR_NOT_ALLOWED)  # every credential was returned
+    cursor.items = (rp_id_hash, cred.slot)
     return _credential_response(cred)
 
 

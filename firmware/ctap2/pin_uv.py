@@ -10,7 +10,7 @@ handlers and getInfo see the same values.
 
 from micropython import const
 
-from firmware import pin_protocol, presence
+from firmware import crypto, pin_protocol, presence
 from firmware import store as st
 from firmware.ctap2 import params
 from firmware.pin_protocol import PERMISSION_GA, PERMISSION_MC  # noqa: F401 (re-exported)
@@ -51,9 +51,9 @@ def force_pin_change(auth):
     return bool(auth.store.get(st.STATE_FORCE_PIN_CHANGE, False))
 
 
-def min_pin_length_rp_ids(auth):
-    """RP IDs that setMinPINLength allowed to read minPINLength (minPinLength extension)."""
-    return auth.store.get(st.STATE_MIN_PIN_LENGTH_RPIDS, [])
+def min_pin_length_allowed(auth, rp_id):
+    """Did setMinPINLength allow this RP ID to read minPINLength (minPinLength extension)?"""
+    return crypto.sha256(rp_id.encode()) in auth.store.get(st.STATE_MIN_PIN_LENGTH_RP_ID_HASHES, ())
 
 
 def always_uv(auth):
