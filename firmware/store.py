@@ -264,9 +264,9 @@ class Store:
         firmware/main_loop.Starting opens the store before the key answers
         its first CTAPHID INIT, and with hundreds of passkeys that read
         takes seconds.
-    :param seed: refresh the DRBG's flash seed now (refresh_seed), as boot
-        always did; False defers it to seed_random() or to the first draw of
-        randomness, whichever comes first -- Starting calls seed_random()
+    :param seed: refresh the DRBG's flash seed as the store opens
+        (refresh_seed; a damaged store leaves it to the first draw); False defers it to
+        seed_random() or to the first draw of randomness, whichever comes first -- Starting calls seed_random()
         right after the first INIT, so the seed's flash write and the DRBG's
         instantiation are not in the way of that answer. Nothing secret is
         drawn before: a first boot's master secret is itself a first draw.
@@ -291,12 +291,10 @@ class Store:
         self._rk_created = 0
         self._recover()
         self._seeded = False
-        if seed:
-            self.seed_random()
-        else:
-            # The DRBG is seeded at its first draw (a first boot's master
-            # secret, below), or by seed_random() when the key is built.
-            crypto.defer_seed(self.seed_random)
+        # The DRBG is seeded at its first draw (a first boot's master secret,
+        # below; the reset of a damaged store), or at the end of this, or by
+        # seed_random() when the key is built (seed=False).
+        crypto.defer_seed(self.seed_random)
         self._load_state()
         self._load_counter()
         if self.damaged is None and _OLD_STATE_MIN_PIN_LENGTH_RPIDS in self._state:
@@ -310,6 +308,10 @@ class Store:
             )
         if self.damaged is None and self._state.get(STATE_WIPE_PENDING):
             self._finish_wipe()
+        if seed and self.damaged is None:
+            # A damaged store opens without a write; its DRBG is seeded at the
+            # first draw (the authenticator's power-up token, a reset).
+            self.seed_random()
         if index:
             self._index_rk()
 

@@ -523,7 +523,7 @@ def test_provisioning_makes_the_master_secret_with_the_drbg(tmp_path, monkeypatc
     monkeypatch.setattr(settings, "load", lambda defaults: {"store": str(tmp_path / "pyfido"), "max_resident_credentials": 8})
     provision_device.init()
     storage = provision_device._storage()
-    master = st.decode_record(storage.read(st.REC_STATE))[st.STATE_MASTER_SECRET]
+    master = st.decode_twin(storage.read(st.REC_STATE))[0][st.STATE_MASTER_SECRET]
     assert calls == [48] and master != bytes(32)
     ref = Reference(bytes(32), bytes(16), b"")
     ref.generate(32)
