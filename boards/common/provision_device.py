@@ -37,7 +37,8 @@ def _set_rng():
         except (ImportError, AttributeError):  # neither (CPython: Blinka's microcontroller has no cpu)
             pass
     else:
-        unique_id = machine.unique_id()
+        if hasattr(machine, "unique_id"):  # the unix port's machine has none
+            unique_id = machine.unique_id()
         if sys.platform == "esp32":
             from boards.micropython.app import radio_on
 
