@@ -5,16 +5,11 @@ certificate into the store; self attestation (signed by the credential's own
 key, no x5c) otherwise.
 
 U2F registration (firmware/ctap1.py) always needs a certificate: the batch one
-when provisioned, else a self-signed one made once on the device.
+when provisioned, else one made for that registration alone (u2f_identity).
 """
 
 from firmware import crypto, x509
-from firmware import store as st
 from firmware.ctap2.authenticator_data import COSE_ALG_ES256
-
-# Issuer and subject of the self-signed U2F attestation certificate. The same
-# for every device: what is unique is the key, which authenticatorReset replaces.
-U2F_SELF_ATTESTATION_CN = b"PyFIDO U2F self attestation"
 
 FMT_PACKED = "packed"
 FMT_NONE = "none"
@@ -49,33 +44,30 @@ def statement(store, fmt, auth_data, client_data_hash, credential_private_key, i
     return {"alg": COSE_ALG_ES256, "sig": crypto.p256_sign(credential_private_key, auth_data, client_data_hash)}
 
 
-def u2f_identity(store):
-    """(private key, certificate DER) that signs U2F registrations (U2F §4.3).
+def u2f_certificate_into(out, store, private_key, public_key):
+    """Append to out the certificate of a U2F registration (U2F §4.3); return the key that signs it.
 
     The provisioned batch attestation when there is one (its leaf
-    certificate). Otherwise a self-signed certificate for a key made on the
-    device at the first U2F registration and kept in the store; made again
-    after authenticatorReset (see Store.wipe).
+    certificate), shared by every key of the batch. Otherwise self
+    attestation, as WebAuthn's packed format does it: the new credential's
+    own key (private_key, public_key) signs the registration, with a
+    certificate for that key alone, signed by it, under a random serial.
+    Two registrations -- of one site or of two -- then share no key,
+    certificate, serial or signature key, so they cannot be linked (a
+    certificate kept by the device would link all of them). U2F clients and
+    relying parties verify the registration signature with the
+    certificate's key and need no chain (python-fido2's
+    RegistrationData.verify, libfido2's fido-u2f verification, py_webauthn
+    without trusted roots).
     """
     batch = store.attestation()
     if batch is not None:
         key, certificates = batch
-        return key, certificates[0]
-    rec = store.load(st.REC_U2F_ATTESTATION)
-    if isinstance(rec, dict) and rec.get(st.U2F_ATT_EPOCH) == store.epoch:
-        return rec[st.U2F_ATT_PRIVATE_KEY], rec[st.U2F_ATT_CERTIFICATE]
-    private_key, public_key = crypto.p256_keygen()
+        out.extend(certificates[0])
+        return key
     # A random positive serial (RFC 5280 §4.1.2.2: unique per issuer; the
     # issuer is this key alone), first byte 0x40..0x7F so it stays minimal.
-    serial = crypto.random_bytes(16)
-    serial = bytes(((serial[0] & 0x3F) | 0x40,)) + serial[1:]
-    certificate = x509.self_signed_p256(private_key, public_key, serial, U2F_SELF_ATTESTATION_CN)
-    store.save(
-        st.REC_U2F_ATTESTATION,
-        {
-            st.U2F_ATT_PRIVATE_KEY: private_key,
-            st.U2F_ATT_CERTIFICATE: certificate,
-            st.U2F_ATT_EPOCH: store.epoch,
-        },
-    )
-    return private_key, certificate
+    serial = bytearray(crypto.random_bytes(x509.SERIAL_LENGTH))
+    serial[0] = (serial[0] & 0x3F) | 0x40
+    x509.self_signed_p256_into(out, private_key, public_key, serial)
+    return private_key

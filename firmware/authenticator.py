@@ -75,13 +75,21 @@ _COMMANDS = {
     AUTHENTICATOR_CLIENT_PIN: client_pin.handle,
     AUTHENTICATOR_LARGE_BLOBS: _large_blobs,
     AUTHENTICATOR_CREDENTIAL_MANAGEMENT: credential_management.handle,
-    AUTHENTICATOR_CREDENTIAL_MANAGEMENT_PREVIEW: credential_management.handle_preview,
+    AUTHENTICATOR_CREDENTIAL_MANAGEMENT_PREVIEW: credential_management.handle,  # same rules (see there)
     AUTHENTICATOR_CONFIG: config.handle,
 }
 
 _GET_INFO = get_info.handle  # its answer is cached (Authenticator.get_info_response)
 
 _CRED_MGMT_COMMANDS = (AUTHENTICATOR_CREDENTIAL_MANAGEMENT, AUTHENTICATOR_CREDENTIAL_MANAGEMENT_PREVIEW)
+
+# What a key whose store is damaged (firmware/store.py: no good copy of the
+# state or the counter) still answers: getInfo, so that platforms find the
+# key and offer to reset it; authenticatorReset, the only way out; and
+# authenticatorSelection, which needs nothing but a touch. Everything else
+# needs the master secret, the PIN state or the counter, and gets
+# store.STORE_DAMAGED_STATUS.
+_WITHOUT_STATE = (AUTHENTICATOR_GET_INFO, AUTHENTICATOR_RESET, AUTHENTICATOR_SELECTION)
 
 # getInfo maxSerializedLargeBlobArray unless CONFIG says otherwise
 # (CTAP 2.1 §6.10: at least 1024; this key promises 8 KiB).
@@ -134,11 +142,16 @@ class Authenticator:
             "max_serialized_large_blob_array", MAX_SERIALIZED_LARGE_BLOB_ARRAY
         )
         self.transport = _NoTransport()
-        crypto.set_rng(board.random)
+        if store is None:
+            # The board's source and the chip's id for the DRBG, which the
+            # store seeds as it opens; a caller that opened the store did both.
+            crypto.set_rng(board.random, getattr(board, "unique_id", b""))
         self.boot_ms = board.ticks_ms() if boot_ms is None else boot_ms
         self.reset_window_open = True  # authenticatorReset allowed (reset.window_open)
         self.store = store if store is not None else open_store(board)
-        self.wrapper = Wrapper(self.store.master_secret)
+        # None while the store is damaged: there is no master secret to wrap under.
+        self.wrapper = None if self.store.damaged is not None else Wrapper(self.store.master_secret)
+        self.store.report(board)
         # pinUvAuthProtocols (getInfo order: preferred first); the key-agreement
         # keys and pinUvAuthTokens of this power-up (firmware/pin_protocol.py)
         self.pin_uv_auth_protocols = list(PinUvAuthTokenState.VERSIONS)
@@ -152,7 +165,7 @@ class Authenticator:
 
     def reset_state(self):
         """authenticatorReset: new master secret, no credentials, no PIN."""
-        self.store.wipe()
+        self.store.wipe()  # also the way out of a damaged store
         self.wrapper = Wrapper(self.store.master_secret)
         self.assertion_state = None
         self.cred_mgmt_state = None
@@ -167,6 +180,7 @@ class Authenticator:
 
         A discoverable credential also needs its record: once deleted (by
         credential management) its ID names nothing, although it unwraps.
+        The store's index names the slot: one record is read, not the RP's.
         """
         if len(credential_id) > MAX_CREDENTIAL_ID_LENGTH:
             return None
@@ -175,28 +189,34 @@ class Authenticator:
             return None
         cred.record = None
         if cred.resident:
-            for slot in self.store.rk_slots(rp_id_hash):
-                rec = self.store.rk_load(slot)
-                if rec is not None and rec[st.RK_CREDENTIAL_ID] == cred.id:
-                    cred.record = rec
-                    cred.slot = slot
-                    return cred
-            return None
+            found = self.store.rk_find_id(cred.id, rp_id_hash)
+            if found is None:
+                return None
+            cred.slot, cred.record = found
         return cred
 
-    def discoverable_records(self, rp_id_hash):
-        """(slot, record) of the RP's discoverable credentials, newest first.
+    def next_credential(self, rp_id_hash, after=None, max_cred_protect=3):
+        """The Credential of the RP's next discoverable credential, newest
+        first, after the one in slot `after` (None: from the newest), with a
+        credProtect level of at most max_cred_protect; None when none is left.
 
-        Nothing is unwrapped here: callers unwrap (unwrap_record) only the
-        credential they are about to use, so a request with many candidates
-        neither pays for unwrapping them all nor holds their private keys.
+        Requests that go through many discoverable credentials (getAssertion
+        without an allowList and getNextAssertion, credential enumeration)
+        keep only the slot of the last one they returned, and read and unwrap
+        a record only when they return it (store.rk_next): the heap they
+        take does not grow with the passkeys of a site.
         """
-        out = []
-        for slot in self.store.rk_slots(rp_id_hash):
-            rec = self.store.rk_load(slot)
-            if rec is not None and rec[st.RK_RP_ID_HASH] == rp_id_hash:
-                out.append((slot, rec))
-        return out
+        store = self.store
+        slot = after
+        while True:
+            slot = store.rk_next(rp_id_hash, slot, max_cred_protect)
+            if slot is None:
+                return None
+            rec = store.rk_load(slot, rp_id_hash)
+            if rec is not None:  # else damaged since boot: the next one
+                cred = self.unwrap_record(rp_id_hash, slot, rec)
+                if cred is not None:
+                    return cred
 
     def unwrap_record(self, rp_id_hash, slot, rec):
         """The Credential of a discoverable-credential record, or None.
@@ -233,7 +253,8 @@ class Authenticator:
         # U2F_V2: CTAP1 over CTAPHID_MSG (firmware/ctap1.py) -- but not under
         # alwaysUv: without built-in UV, CTAP 2.1 §7.2.4 requires CTAP1 off
         # (capabilities below sets NMSG, so CTAPHID answers ERR_INVALID_CMD).
-        versions = [] if pin_uv.always_uv(self) else ["U2F_V2"]
+        # A damaged store: U2F off too -- whether alwaysUv was on is unknown.
+        versions = [] if self._ctap1_off() else ["U2F_V2"]
         versions.append("FIDO_2_0")
         # FIDO_2_1 promises the whole of CTAP 2.1's mandatory set; credProtect
         # (required with discoverable credentials) arrives with the extensions.
@@ -268,10 +289,13 @@ class Authenticator:
 
     # -- CTAPHID-facing -----------------------------------------------------
 
+    def _ctap1_off(self):
+        return self.store.damaged is not None or pin_uv.always_uv(self)
+
     @property
     def capabilities(self):
         """CTAPHID INIT capability flags (firmware/device.py; NMSG under alwaysUv, see versions())."""
-        return device.capabilities(pin_uv.always_uv(self))
+        return device.capabilities(self._ctap1_off())
 
     def handle(self, cmd, payload, transport):
         """A complete CTAPHID message for the application layer."""
@@ -279,7 +303,7 @@ class Authenticator:
         try:
             if cmd == CTAPHID_CBOR:
                 return self.process_cbor(payload)
-            if cmd == CTAPHID_MSG:
+            if cmd == CTAPHID_MSG and self.store.damaged is None:  # else NMSG (capabilities)
                 # Any other command ends getNextAssertion's state, U2F too.
                 self.assertion_state = None
                 return ctap1.process(self, payload)
@@ -291,12 +315,27 @@ class Authenticator:
 
     def process_cbor(self, data):
         """CTAP 2.1 §8.1: command byte + CBOR map in, status byte + CBOR map out."""
+        if self.store.damaged is None:
+            return self._process_cbor(data)
+        try:
+            return self._process_cbor(data)
+        finally:
+            if self.store.damaged is not None:  # (a reset ends it)
+                self.store.report(self.board)  # the LED again, whatever the request showed
+
+    def _process_cbor(self, data):
         if len(data) < 1:
             return bytes((CTAP1_ERR_INVALID_LENGTH,))
         cmd = data[0]
         handler = _COMMANDS.get(cmd)
         if handler is None:
             return bytes((CTAP1_ERR_INVALID_COMMAND,))
+        if self.store.damaged is not None and cmd not in _WITHOUT_STATE:
+            # No good copy of the state (or counter) is left: answer so, and
+            # wait for an explicit reset rather than make a new one (store.py).
+            self.assertion_state = None
+            self.cred_mgmt_state = None
+            return bytes((st.STORE_DAMAGED_STATUS,))
         # State spanning commands lives only until another command comes
         # (CTAP 2.1 §6.3: getNextAssertion follows getAssertion directly;
         # §6.8: credential management GetNext follows its Begin).

@@ -158,22 +158,22 @@ def _register(auth, p1, data):
     auth.processing()
     private_key, public_key = crypto.p256_keygen()
     key_handle = auth.wrapper.wrap(application, private_key, FLAG_U2F)
-    # 3. The registration signature by the attestation key (§4.3):
-    #    0x00 | application | challenge | key handle | user public key.
-    attestation_key, certificate = attestation.u2f_identity(auth.store)
-    auth.processing()
-    signature = crypto.p256_sign(
-        attestation_key, _REGISTER_SIGNED_RESERVED, application, challenge, key_handle, public_key
-    )
 
-    # -- response -------------------------------------------------------------------
+    # -- response, with the attestation (§4.3) ----------------------------------
     # 0x05 | user public key | L | key handle | attestation certificate | signature
     out = bytearray((_REGISTER_RESERVED,))
     out.extend(public_key)
     out.append(len(key_handle))
     out.extend(key_handle)
-    out.extend(certificate)
-    out.extend(signature)
+    # 3. The attestation certificate, and the key that signs the registration:
+    #    without a batch identity, the new key itself, with a certificate of
+    #    its own, so nothing links two registrations (firmware/attestation.py).
+    attestation_key = attestation.u2f_certificate_into(out, auth.store, private_key, public_key)
+    auth.processing()
+    # 4. The registration signature: 0x00 | application | challenge | key handle | user public key.
+    out.extend(
+        crypto.p256_sign(attestation_key, _REGISTER_SIGNED_RESERVED, application, challenge, key_handle, public_key)
+    )
     return out
 
 

@@ -386,7 +386,16 @@ class CtapHid:
             elif cmd == CTAPHID_CBOR or (
                 cmd == CTAPHID_MSG and not (self.app.capabilities & CAPABILITY_NMSG)
             ):
-                self._run_app(cid, cmd, n)
+                if n:
+                    self._run_app(cid, cmd, n)
+                else:
+                    # No message to hand up: a length error of this layer.
+                    # §11.2.9.1.2 gives CTAPHID_CBOR's BCNT as 1..(n + 1)
+                    # (the CTAP command byte, then n bytes of CBOR); a
+                    # CTAPHID_MSG carries a U2F request message (§11.2.9.1.1),
+                    # never empty. A short but non-empty APDU is the U2F
+                    # layer's to answer (SW_WRONG_LENGTH, firmware/ctap1.py).
+                    self._send_error(cid, ERR_INVALID_LEN)
             else:
                 self._send_error(cid, ERR_INVALID_CMD)
         finally:

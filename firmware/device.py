@@ -12,13 +12,14 @@ from firmware.ctaphid import CAPABILITY_CBOR, CAPABILITY_NMSG, CAPABILITY_WINK
 FIRMWARE_VERSION = (0, 1, 0)
 
 
-def capabilities(always_uv):
+def capabilities(ctap1_off):
     """CTAPHID INIT capability flags: only what is implemented.
 
     NMSG clear: CTAPHID_MSG carries CTAP1/U2F (firmware/ctap1.py), except
-    under alwaysUv, where CTAP 2.1 §7.2.4 requires CTAP1 off for a key
-    without built-in user verification.
+    when `ctap1_off`: under alwaysUv, where CTAP 2.1 §7.2.4 requires CTAP1
+    off for a key without built-in user verification, and while the store
+    is damaged (firmware/store.py: whether alwaysUv is on is unknown then).
     """
-    if always_uv:
+    if ctap1_off:
         return CAPABILITY_CBOR | CAPABILITY_WINK | CAPABILITY_NMSG
     return CAPABILITY_CBOR | CAPABILITY_WINK

@@ -14,7 +14,7 @@ and calls run(board, key). Everything the loop needs from hardware is behind the
 
 import gc
 
-from firmware import device
+from firmware import crypto, device
 from firmware.ctaphid import CtapHid
 
 
@@ -38,19 +38,20 @@ class Starting:
     object only for the capability flags (from the store's state: NMSG under
     alwaysUv) and hands it CBOR and MSG messages, which build the
     authenticator first. Opening the store here also makes the master
-    secret on the very first boot, before the key is on USB. The power-up
+    secret on the very first boot (seeding the DRBG for it); on every other
+    boot the DRBG's seeding and its flash write wait for build(). The power-up
     time is taken now, so the reset window counts from power-up.
     """
 
     def __init__(self, board):
-        from firmware import crypto
         from firmware.store import STATE_ALWAYS_UV, Store
 
-        crypto.set_rng(board.random)
+        crypto.set_rng(board.random, getattr(board, "unique_id", b""))
         self._board = board
         self._boot_ms = board.ticks_ms()
-        # the passkey index is read when the authenticator is built
-        self._store = Store(board.storage, board.CONFIG.get("max_resident_credentials", 256), index=False)
+        # the passkey index is read, and the DRBG seeded, when the authenticator is built
+        self._store = Store(board.storage, board.CONFIG.get("max_resident_credentials", 256), index=False, seed=False)
+        self._store.report(board)  # a damaged store: logged and on the LED from power-up
         self._always_uv_key = STATE_ALWAYS_UV
         self.authenticator = None
 
@@ -59,6 +60,7 @@ class Starting:
         if self.authenticator is None:
             from firmware.authenticator import Authenticator
 
+            self._store.seed_random()  # the DRBG's flash seed, before anything secret is made
             self.authenticator = Authenticator(self._board, self._store, self._boot_ms)
             self._store.rk_count()  # the passkey index, now rather than inside the first request
         return self.authenticator
@@ -67,7 +69,9 @@ class Starting:
     def capabilities(self):
         if self.authenticator is not None:
             return self.authenticator.capabilities
-        return device.capabilities(bool(self._store.get(self._always_uv_key, False)))
+        store = self._store
+        # U2F off under alwaysUv, and while the store is damaged (Authenticator.capabilities)
+        return device.capabilities(store.damaged is not None or bool(store.get(self._always_uv_key, False)))
 
     def handle(self, cmd, payload, transport):
         return self.build().handle(cmd, payload, transport)
@@ -102,6 +106,9 @@ def run(board, hid=None, stop=None):
                 starting = None
                 gc.collect()  # start-up's leftovers, once, now that the key is whole
             else:
+                # Nothing came: the DRBG's pool is made whole again now,
+                # rather than inside the next request (firmware/crypto.py).
+                crypto.refill_random_pool()
                 board.idle()
             if tick is not None:
                 tick()

@@ -219,9 +219,6 @@ class PinUvAuthTokenState:
     :ivar permissions: the token's permission bits (PERMISSION_*).
     :ivar rp_id: the permissions RP ID, or None.
     :ivar in_use: True between beginUsing and stopUsing (or expiry).
-    :ivar legacy: the token came from getPinToken (CTAP 2.0, no permissions
-        asked for); only the CTAP 2.1-PRE credential management command
-        looks at it.
     """
 
     # getInfo pinUvAuthProtocols, in order of preference
@@ -264,14 +261,12 @@ class PinUvAuthTokenState:
         self.rp_id = rp_id
         self.in_use = True
         self.used = False
-        self.legacy = False
         self._start = self._board.ticks_ms()
 
     def stop_using(self):
         """stopUsingPinUvAuthToken(): no permissions, no RP ID, flags false."""
         self.in_use = False
         self.used = False
-        self.legacy = False
         self.permissions = 0
         self.rp_id = None
         self.user_present = False

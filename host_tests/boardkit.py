@@ -32,7 +32,7 @@ FAKE_MODULES = (
     "fakehw", "ctaphid_host", "machine", "rp2", "neopixel", "usb", "usb.device",
     "usb.device.core", "usb.device.hid", "usb_hid", "digitalio", "board",
     "microcontroller", "watchdog", "supervisor", "storage", "usb_cdc",
-    "neopixel_write", "adafruit_hid",
+    "neopixel_write", "adafruit_hid", "network",
 )
 ADAPTER_PREFIXES = ("boards.micropython", "boards.circuitpython")
 

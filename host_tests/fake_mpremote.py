@@ -88,7 +88,7 @@ def run_exec(board, code):
             board["used"] = max(0, board.get("used", 0) - len(files.pop(f)) // 2)
         print("PYFIDO-REMOVED", len(gone))
     elif "p.init()" in code:
-        print("PYFIDO-INIT", "kept" if probe["provisioned"] else "new")
+        print(board.get("init") or "PYFIDO-INIT %s" % ("kept" if probe["provisioned"] else "new"))
         probe["provisioned"] = True
     elif "p.wipe()" in code:
         print("PYFIDO-WIPED", probe["passkeys"] + 1)

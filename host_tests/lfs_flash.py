@@ -371,13 +371,13 @@ def install(filesystem):
 
 def _fixed_records(store):
     """Every record besides the passkeys, each at its largest: a set PIN with 8
-    minPINLength RP IDs of 253 bytes, the counter, a full large-blob array,
-    the self-signed U2F identity and (written the way provision.py writes
-    them) a batch and an enterprise attestation identity with a two-certificate
-    chain. A key never holds both U2F identities; this one does, to be safe."""
+    minPINLength RP IDs (their SHA-256), the counter, a full large-blob array,
+    the DRBG's seed (written as the store opened) and (written the way
+    provision.py writes them) a batch and an enterprise attestation identity
+    with a two-certificate chain."""
     from cryptography.hazmat.primitives import serialization
 
-    from firmware import attestation, store as st
+    from firmware import store as st
     from firmware.authenticator import MAX_SERIALIZED_LARGE_BLOB_ARRAY
     from firmware.ctap2.config import MAX_RPIDS_FOR_SET_MIN_PIN_LENGTH
 
@@ -392,13 +392,12 @@ def _fixed_records(store):
             st.STATE_MIN_PIN_LENGTH: 63,
             st.STATE_FORCE_PIN_CHANGE: True,
             st.STATE_ALWAYS_UV: True,
-            st.STATE_MIN_PIN_LENGTH_RPIDS: [("%d" % i) * 253 for i in range(MAX_RPIDS_FOR_SET_MIN_PIN_LENGTH)],
+            st.STATE_MIN_PIN_LENGTH_RP_ID_HASHES: [bytes([i]) * 32 for i in range(MAX_RPIDS_FOR_SET_MIN_PIN_LENGTH)],
             st.STATE_ENTERPRISE_ATTESTATION: True,
         }
     )
     store.next_sign_count()
     store.save(st.REC_LARGE_BLOBS, bytes(MAX_SERIALIZED_LARGE_BLOB_ARRAY))
-    attestation.u2f_identity(store)  # made on the device before any batch identity exists
     ca_cert, ca_key, dev_cert, dev_key = ma.make()
     ent_cert, ent_key = ma.make_enterprise(ca_cert, ca_key, "0123456789abcdef")
     chain = [c.public_bytes(serialization.Encoding.DER) for c in (dev_cert, ca_cert)]

@@ -34,6 +34,9 @@ Every measured request must succeed (status 0x00 or SW 9000): an error
 answer would measure the wrong path, so the run fails instead. The board's
 clock stands still during a request (no timing-dependent KEEPALIVE) and its
 random source is a fixed DRBG, so the figures repeat exactly run to run.
+Before each request the key's DRBG pool is refilled, as the main loop
+does while idle (firmware/crypto.py), so a request takes its randomness
+from the pool.
 Each request runs ROUNDS times and the last round counts: the first warms up
 (interned names, lazy imports, the first counter reservation).
 
@@ -70,14 +73,54 @@ REQUESTS = (
     "getAssertion hmac-secret",
     "largeBlobs set 1 KB",
     "largeBlobs get 1 KB",
-    "getAssertion rk + PIN, 8 credentials",
+    # A site of its own with 1, 5, then 10 passkeys (FLAT_ROWS)
+    "getAssertion rk + PIN, 1 passkey",
+    "getAssertion allowList, the oldest of 1 passkey",
+    "credMgmt enumerateRPsBegin, 1 passkey",
+    "credMgmt enumerateCredentialsBegin, 1 passkey",
+    "getAssertion rk + PIN, 5 passkeys",
+    "getNextAssertion, 5 passkeys",
+    "getAssertion allowList, the oldest of 5 passkeys",
+    "credMgmt enumerateRPsBegin, 5 passkeys",
+    "credMgmt enumerateCredentialsBegin, 5 passkeys",
+    "credMgmt enumerateCredentialsGetNext, 5 passkeys",
+    "getAssertion rk + PIN, 10 passkeys",
+    "getNextAssertion, 10 passkeys",
+    "getAssertion allowList, the oldest of 10 passkeys",
+    "credMgmt enumerateRPsBegin, 10 passkeys",
+    "credMgmt enumerateCredentialsBegin, 10 passkeys",
+    "credMgmt enumerateCredentialsGetNext, 10 passkeys",
+    "credMgmt enumerateRPsGetNextRP",
+)
+
+# The same request with 1, 5 and 10 passkeys of one site (issue 14): what
+# it takes must not grow with them (test_heap_micropython.py).
+FLAT_ROWS = (
+    ("getAssertion rk + PIN, 1 passkey", "getAssertion rk + PIN, 5 passkeys", "getAssertion rk + PIN, 10 passkeys"),
+    ("getNextAssertion, 5 passkeys", "getNextAssertion, 10 passkeys"),
+    (
+        "getAssertion allowList, the oldest of 1 passkey",
+        "getAssertion allowList, the oldest of 5 passkeys",
+        "getAssertion allowList, the oldest of 10 passkeys",
+    ),
+    (
+        "credMgmt enumerateRPsBegin, 1 passkey",
+        "credMgmt enumerateRPsBegin, 5 passkeys",
+        "credMgmt enumerateRPsBegin, 10 passkeys",
+    ),
+    (
+        "credMgmt enumerateCredentialsBegin, 1 passkey",
+        "credMgmt enumerateCredentialsBegin, 5 passkeys",
+        "credMgmt enumerateCredentialsBegin, 10 passkeys",
+    ),
+    ("credMgmt enumerateCredentialsGetNext, 5 passkeys", "credMgmt enumerateCredentialsGetNext, 10 passkeys"),
 )
 
 _SCRIPT = r"""
 import gc, micropython, struct, sys, hashlib, binascii
 import cbor
 import p256, cryptolib
-from firmware import main_loop
+from firmware import crypto, main_loop
 from firmware.presence import TOUCH_OK
 from firmware.pin_protocol import PinProtocolV2
 from memory_storage import MemoryStorage  # the host board's RAM flash
@@ -370,6 +413,9 @@ def measure(name, cmd, make):
         errors = board.errors
         writes = board.storage.writes
         last = report and r == ROUNDS - 1
+        # What the main loop does while no report comes (firmware/main_loop.py):
+        # the DRBG's pool is made whole between requests, not inside one.
+        crypto.refill_random_pool()
         gc.collect()
         gc.disable()
         _bridge[0] = 0
@@ -497,11 +543,65 @@ lb_token = token(0x10)
 lb_param = platform.authenticate(lb_token, b"\xff" * 32 + b"\x0c\x00" + bytes(4) + hashlib.sha256(blob).digest())
 measure("largeBlobs set 1 KB", CBOR, const_data(b"\x0c" + cbor.dumps({2: blob, 3: 0, 4: len(blob), 5: lb_param, 6: 2})))
 measure("largeBlobs get 1 KB", CBOR, const_data(b"\x0c" + cbor.dumps({1: 1024, 3: 0})))
-# Without an allowList every record of the RP is read: the cost per credential.
-for i in range(5, 9):
-    t = token(0x01, RP_ID)
-    ctap(make_credential(b"user-%%d" %% i, rk=True, extra={8: platform.authenticate(t, CDH), 9: 2}))
-measure("getAssertion rk + PIN, 8 credentials", CBOR, ga_with_pin)
+# Passkeys of one site: 1, 5, then 10 of a site of its own. Without an
+# allowList its credentials are counted on the store's index and only the
+# record returned is read (getNextAssertion reads the next one); so for
+# credential enumeration; and a passkey an allowList names is found on the
+# index too: the same heap for 1, 5 and 10 of them.
+SITE = "site.example"
+SITE_PARAMS = {1: hashlib.sha256(SITE.encode()).digest()}
+site = {"id": SITE, "name": "Site"}
+
+def add_passkeys(first, last):
+    for i in range(first, last + 1):
+        t = token(0x01, SITE)
+        req = {1: CDH, 2: site, 3: {"id": b"site-user-%%d" %% i, "name": "u%%d" %% i}, 4: ES256, 7: {"rk": True},
+               8: platform.authenticate(t, CDH), 9: 2}
+        ids.append(credential_id(ctap(b"\x01" + cbor.dumps(req))))
+
+ids = []  # the site's credential IDs, oldest first
+
+def ga_site():
+    t = token(0x02, SITE)
+    return b"\x02" + cbor.dumps({1: SITE, 2: CDH, 6: platform.authenticate(t, CDH), 7: 2})
+
+def ga_allow_oldest():
+    return b"\x02" + cbor.dumps({1: SITE, 2: CDH, 3: [{"id": ids[0], "type": "public-key"}]})
+
+def next_assertion_site():
+    ctap(ga_site())
+    return b"\x08"
+
+def enumerate_rps():
+    t = token(0x04)
+    return b"\x0a" + cbor.dumps({1: 2, 3: 2, 4: platform.authenticate(t, b"\x02")})
+
+def next_rp():
+    ctap(enumerate_rps())
+    return b"\x0a" + cbor.dumps({1: 3})
+
+def enumerate_credentials():
+    t = token(0x04)
+    return b"\x0a" + cbor.dumps({1: 4, 2: SITE_PARAMS, 3: 2, 4: platform.authenticate(t, b"\x04" + cbor.dumps(SITE_PARAMS))})
+
+def next_credential():
+    ctap(enumerate_credentials())
+    return b"\x0a" + cbor.dumps({1: 5})
+
+first = 1
+for n in (1, 5, 10):
+    add_passkeys(first, n)
+    first = n + 1
+    label = "1 passkey" if n == 1 else "%%d passkeys" %% n
+    measure("getAssertion rk + PIN, " + label, CBOR, ga_site)
+    if n > 1:
+        measure("getNextAssertion, " + label, CBOR, next_assertion_site)
+    measure("getAssertion allowList, the oldest of " + label, CBOR, ga_allow_oldest)
+    measure("credMgmt enumerateRPsBegin, " + label, CBOR, enumerate_rps)
+    measure("credMgmt enumerateCredentialsBegin, " + label, CBOR, enumerate_credentials)
+    if n > 1:
+        measure("credMgmt enumerateCredentialsGetNext, " + label, CBOR, next_credential)
+measure("credMgmt enumerateRPsGetNextRP", CBOR, next_rp)
 print("DONE")
 """
 

@@ -29,7 +29,13 @@ once per cut point. After every cut the key is restarted and checked:
   - the next signature counter is above every value handed out before the
     cut, including values of the interrupted step;
   - a power cut during that boot's own recovery changes nothing (checked at
-    every cut point of the recovery too);
+    every cut point of the recovery too), and the counter after it is still
+    above every value handed out;
+  - with damage_copies=True, also one damaged copy after the cut: for each
+    of the two copies in the state and in the counter record on flash, a bit
+    flipped in it (flash bit rot while the key was off) -- boot must mend it
+    from the other copy, with the same guarantees (a state the cut may
+    leave, the counter above every value handed out);
   - the key still works: getInfo, an assertion with every surviving resident
     credential (signature verified), and a new credential.
 
@@ -307,19 +313,25 @@ class Violation(AssertionError):
 
 
 # Every record name the store may leave on flash (besides "rk<slot>").
-KNOWN_RECORDS = (st.REC_STATE, st.REC_COUNTER, st.REC_LARGE_BLOBS, st.REC_ATTESTATION, st.REC_U2F_ATTESTATION)
+KNOWN_RECORDS = (st.REC_STATE, st.REC_COUNTER, st.REC_LARGE_BLOBS, st.REC_ATTESTATION, st.REC_SEED)
+
+# Keys of the state record that are the store's bookkeeping, not state: the
+# counter's limit (the counter is checked on its own, by probe(): above
+# every value handed out).
+BOOKKEEPING = (st.STATE_COUNTER_LIMIT,)
 
 
 def _keeps_rng(fn):
-    """Booting a key installs its board's randomness in firmware/crypto.py;
-    a check that boots a throwaway key must not disturb the key under test."""
+    """Booting a key installs its board's randomness in firmware/crypto.py
+    (and seeds its DRBG); a check that boots a throwaway key must not disturb
+    the key under test."""
 
     def wrapper(*a, **kw):
         saved = crypto._rng
         try:
             return fn(*a, **kw)
         finally:
-            crypto.set_rng(saved)
+            crypto._rng = saved
 
     return wrapper
 
@@ -335,15 +347,20 @@ def observe(files, fat=False):
     key = Key(storage, seed=b"observer")
     if key.logged:
         raise Violation("boot logged %r" % key.logged)
+    if key.auth.store.damaged is not None:
+        raise Violation("boot found the store damaged: %s" % key.auth.store.damaged)
     names = set(storage.files)
     for name in names:
         if name.endswith(".new"):
             raise Violation("boot left a temporary record %r" % name)
-        if st.decode_record(storage.files[name]) is None:
+        if name in st.TWIN_RECORDS:
+            if not st.decode_twin(storage.files[name])[1]:
+                raise Violation("boot left twin record %r without two good copies" % name)
+        elif st.decode_record(storage.files[name]) is None:
             raise Violation("boot left an undecodable record %r" % name)
         if not (name in KNOWN_RECORDS or name.startswith("rk")):
             raise Violation("unknown record %r" % name)
-    state = key.auth.store._state
+    state = {k: v for k, v in key.auth.store._state.items() if k not in BOOKKEEPING}
     resident = []
     for slot in key.auth.store.rk_slots():
         rec = key.auth.store.rk_load(slot)
@@ -353,27 +370,19 @@ def observe(files, fat=False):
     if len(resident) != len([n for n in names if n.startswith("rk")]):
         raise Violation("resident records on flash that the index does not know")
     lb = storage.files.get(st.REC_LARGE_BLOBS)
-    # The device's own U2F attestation identity, while it belongs to the
-    # current master secret (one from before a reset is as good as absent).
-    # Its key identifies it (the certificate's signature is randomized).
-    u2f = st.decode_record(storage.files.get(st.REC_U2F_ATTESTATION))
-    if isinstance(u2f, dict) and u2f.get(st.U2F_ATT_EPOCH) == key.auth.store.epoch:
-        u2f = bytes(u2f[st.U2F_ATT_PRIVATE_KEY])
-    else:
-        u2f = None
-    return (fido2.cbor.encode(dict(state)), tuple(sorted(resident)), lb, u2f)
+    # (The DRBG's seed is not part of the state: every boot replaces it.)
+    return (fido2.cbor.encode(dict(state)), tuple(sorted(resident)), lb)
 
 
 def describe(state):
     """A short human-readable account of an observed state (for failures)."""
     s = fido2.cbor.decode(state[0])
-    return "master=%s pin=%s retries=%s resident=%d lb=%s u2f-attestation=%s" % (
+    return "master=%s pin=%s retries=%s resident=%d lb=%s" % (
         s.get(st.STATE_MASTER_SECRET, b"").hex()[:8],
         s.get(st.STATE_PIN_HASH, b"").hex()[:8] or "-",
         s.get(st.STATE_PIN_RETRIES, "-"),
         len(state[1]),
         "-" if state[2] is None else len(state[2]),
-        "-" if state[3] is None else "yes",
     )
 
 
@@ -434,7 +443,7 @@ def probe(files, fat, above, use=True, pins=()):
     if r.auth_data.counter <= nxt:
         raise Violation("counter %d not above %d" % (r.auth_data.counter, nxt))
     if "U2F_V2" in info.versions:
-        # U2F too: registration signs with the attestation identity on flash.
+        # U2F too: registration signs with the registration's own key (or the batch identity).
         app, chal = crypto.sha256(b"probe.example"), os.urandom(32)
         reg = key.ctap1.register(chal, app)
         reg.verify(app, chal)
@@ -550,7 +559,16 @@ def _watch_observables(steps, current, storage, fat, states):
     return restore, calls, failures
 
 
-def run_powercut(steps, setup=None, fat_modes=(False, True), seed=b"powercut", nested_boot=True, check_probe=True, pins=()):
+def run_powercut(
+    steps,
+    setup=None,
+    fat_modes=(False, True),
+    seed=b"powercut",
+    nested_boot=True,
+    check_probe=True,
+    pins=(),
+    damage_copies=False,
+):
     """Cut `steps` at every flash operation; restart and check after each cut.
 
     steps: [Step or (label, fn(key, ctx))]; setup: fn(key, ctx) run uncut
@@ -558,17 +576,30 @@ def run_powercut(steps, setup=None, fat_modes=(False, True), seed=b"powercut", n
     IDs to the steps). check_probe=False skips using the restarted key (for
     records that are not real credentials); the counter is checked
     regardless. pins: the PINs the steps may leave set (the probe needs one
-    when the key demands user verification). Returns Stats; raises Violation
-    naming the cut on failure.
+    when the key demands user verification). damage_copies: after each cut,
+    also damage each copy of the state and of the counter in turn (see the
+    module docstring). Returns Stats; raises Violation naming the cut on
+    failure.
     """
     steps = [_step(s) for s in steps]
     total = Stats()
     for fat in fat_modes:
-        total += _run_mode(steps, setup, fat, seed, nested_boot, check_probe, pins)
+        total += _run_mode(steps, setup, fat, seed, nested_boot, check_probe, pins, damage_copies)
     return total
 
 
-def _run_mode(steps, setup, fat, seed, nested_boot, check_probe, pins):
+
+
+def flip_bit(files, name, bit):
+    """A copy of `files` with one bit of record `name` flipped (flash bit rot)."""
+    out = dict(files)
+    blob = bytearray(out[name])
+    blob[bit // 8] ^= 1 << (bit % 8)
+    out[name] = bytes(blob)
+    return out
+
+
+def _run_mode(steps, setup, fat, seed, nested_boot, check_probe, pins, damage_copies=False):
     stats = Stats()
     # The starting point: setup on a fresh key, then a snapshot of its flash.
     counters = []
@@ -644,11 +675,23 @@ def _run_mode(steps, setup, fat, seed, nested_boot, check_probe, pins):
         _check_cut(where, survived, fat, step, states[i], states[i + 1], allowed)
         handed_out = max([setup_max] + trial_counters)
         if nested_boot:
-            stats.boot_cut_points += _cut_boot(where, survived, fat)
+            stats.boot_cut_points += _cut_boot(where, survived, fat, handed_out)
         try:
             probe(survived, fat, handed_out, use=check_probe, pins=pins)
         except Violation as e:
             raise Violation("%s: %s" % (where, e)) from None
+        if damage_copies:
+            for name, which in [(n, c) for n in st.TWIN_RECORDS for c in (0, 1) if survived.get(n)]:
+                # A bit in the middle of one copy: the check value catches
+                # any flip (test_store_damage.py flips every one).
+                bits = len(survived[name]) * 8
+                damaged = flip_bit(survived, name, bits // 4 + which * bits // 2)
+                there = "%s, then copy %d of %r damaged" % (where, which + 1, name)
+                _check_cut(there, damaged, fat, step, states[i], states[i + 1], allowed)
+                try:
+                    probe(damaged, fat, handed_out, use=False)
+                except Violation as e:
+                    raise Violation("%s: %s" % (there, e)) from None
     return stats
 
 
@@ -674,8 +717,10 @@ def _check_cut(where, files, fat, step, before, after, allowed):
 
 
 @_keeps_rng
-def _cut_boot(where, files, fat):
-    """Cut the recovery boot on `files` at each of its operations; boot again."""
+def _cut_boot(where, files, fat, above=None):
+    """Cut the recovery boot on `files` at each of its operations; boot again:
+    the same state, and (given `above`, the highest counter value handed out)
+    a counter above it."""
     dry = PowerCutStorage(files, fat)
     Key(dry, seed=b"boot")
     target = observe(files, fat)
@@ -697,4 +742,9 @@ def _cut_boot(where, files, fat):
                     "%s, then boot cut at op %d %r (%s): state changed\n  got    %s\n  wanted %s"
                     % (where, j, op, v, describe(got), describe(target))
                 )
+            if above is not None:
+                try:
+                    probe(storage.files, fat, above, use=False)
+                except Violation as e:
+                    raise Violation("%s, then boot cut at op %d %r (%s): %s" % (where, j, op, v, e)) from None
     return n

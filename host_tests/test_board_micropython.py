@@ -146,6 +146,59 @@ def test_esp32s3_uses_gpio0_and_the_rgb_led(hw):
     assert any(e[0] == "NeoPixel.write" and e[1] != (0, 0, 0) for e in fakehw.EVENTS)
 
 
+# -- the entropy source ---------------------------------------------------------------------
+
+
+def _run_reading_random(tmp_path, chip):
+    """Run the ceremony on `chip`; every read of the board's random source, with the radio's state then."""
+    import importlib
+
+    import fakehw
+    from run_micropython_key import run as run_key
+
+    reads = []
+
+    def urandom(n):
+        reads.append((n, fakehw.RADIO.get(0, False)))
+        return os.urandom(n)
+
+    config = importlib.import_module("boards.%s.config" % chip)
+    host, _ = run_key(config, boardkit.messages(), boardkit.write_settings(tmp_path), str(tmp_path / "m"), random=urandom)
+    boardkit.check_ceremony(host.responses)
+    return host, reads
+
+
+def test_esp32s3_reads_its_random_source_with_the_radio_on(hw):
+    """esp_random() is a true RNG only while Wi-Fi (or BT, or the SAR ADC source) runs:
+    the DRBG's seed is read with the station interface on, which is off again after."""
+    import fakehw
+
+    host, reads = _run_reading_random(hw, "esp32s3")
+    # The board was read once, to seed the DRBG at boot (48 bytes), with the radio on;
+    # makeCredential and getAssertion drew from the DRBG only.
+    assert reads == [(48, True)]
+    assert [e for e in fakehw.EVENTS if e[0] == "WLAN.active"] == [("WLAN.active", 0, True), ("WLAN.active", 0, False)]
+    assert fakehw.RADIO[0] is False
+    assert host.board.unique_id == b"\xe6\x61\x38\x52\x83\x1b\x2a\x2f"  # machine.unique_id(): the personalization
+
+
+def test_esp32s3_leaves_a_radio_that_was_on_alone(hw):
+    import fakehw
+
+    fakehw.RADIO[0] = True  # something else turned Wi-Fi on
+    _, reads = _run_reading_random(hw, "esp32s3")
+    assert reads == [(48, True)]
+    assert not [e for e in fakehw.EVENTS if e[0] == "WLAN.active"] and fakehw.RADIO[0] is True
+
+
+def test_the_pico_reads_os_urandom_without_any_radio(hw):
+    import fakehw
+
+    _, reads = _run_reading_random(hw, "rp2040")
+    assert reads == [(48, False)]
+    assert not [e for e in fakehw.EVENTS if e[0] == "WLAN.active"]
+
+
 # -- usb_fido.FidoInterface against what micropython-lib's usb-device(-hid) really do ----------
 
 

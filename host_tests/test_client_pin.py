@@ -362,7 +362,7 @@ def test_each_token_request_replaces_the_last_token(pinned):
 def test_legacy_get_pin_token_grants_mc_and_ga_only(pinned):
     token = pinned.token(PIN, legacy=True)
     t = pinned.auth.pin_uv
-    assert t.permissions == PERM_MC | PERM_GA and t.rp_id is None and t.legacy
+    assert t.permissions == PERM_MC | PERM_GA and t.rp_id is None
     call(pinned.auth, MAKE_CREDENTIAL, mc_with_token(pinned, token))
 
 

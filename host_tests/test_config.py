@@ -1,5 +1,6 @@
 """firmware/ctap2/config.py: authenticatorConfig, and enterprise attestation in makeCredential."""
 
+import hashlib
 import os
 
 import pytest
@@ -220,12 +221,15 @@ def test_force_change_pin_without_a_pin(auth):
 
 
 def test_min_pin_length_rp_ids(auth):
+    def h(rp_id):  # kept as SHA-256(rpId)
+        return hashlib.sha256(rp_id.encode()).digest()
+
     call(auth, CONFIG, config_request(3, {1: 5, 2: ["a.example", "b.example"]}))
-    assert auth.store.get(st.STATE_MIN_PIN_LENGTH_RPIDS) == ["a.example", "b.example"]
+    assert auth.store.get(st.STATE_MIN_PIN_LENGTH_RP_ID_HASHES) == [h("a.example"), h("b.example")]
     call(auth, CONFIG, config_request(3, {2: []}))  # empty: unchanged
-    assert auth.store.get(st.STATE_MIN_PIN_LENGTH_RPIDS) == ["a.example", "b.example"]
+    assert auth.store.get(st.STATE_MIN_PIN_LENGTH_RP_ID_HASHES) == [h("a.example"), h("b.example")]
     call(auth, CONFIG, config_request(3, {2: ["c.example"]}))  # replaces
-    assert auth.store.get(st.STATE_MIN_PIN_LENGTH_RPIDS) == ["c.example"]
+    assert auth.store.get(st.STATE_MIN_PIN_LENGTH_RP_ID_HASHES) == [h("c.example")]
 
 
 @pytest.mark.parametrize(
@@ -253,7 +257,7 @@ def test_reset_restores_the_defaults(pinned):
     call(pinned.auth, CONFIG, config_request(3, {1: 9, 2: ["a.example"]}, plat=pinned, token=token))
     call(pinned.auth, RESET)
     assert info(pinned.auth)[0x0D] == 4 and info(pinned.auth)[0x0C] is False
-    assert pinned.auth.store.get(st.STATE_MIN_PIN_LENGTH_RPIDS) is None
+    assert pinned.auth.store.get(st.STATE_MIN_PIN_LENGTH_RP_ID_HASHES) is None
 
 
 # -- enterprise attestation ------------------------------------------------------------------------------

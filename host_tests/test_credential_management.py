@@ -27,6 +27,7 @@ from pinhelpers import (
     code_of,
     credential_id_of,
     ga_request,
+    mc_request,
     mc_with_token,
 )
 
@@ -114,6 +115,16 @@ def test_enumerate_rps(populated):
     assert m.err(3, auth=False) == ERR.NOT_ALLOWED  # past the end
 
 
+def test_a_long_rp_id_is_listed_truncated_with_its_full_hash(pinned):
+    """CTAP 2.1 §6.8.3 and §6.8.7: the id shown may be truncated; rpIDHash is the real one."""
+    long_rp_id = "ssh:" + "k" * 400 + ".example"
+    make_rk(pinned, long_rp_id, b"u1", "alice")
+    m = Manager(pinned)
+    rp = m(2)
+    assert rp[3] == {"id": "ssh:\u2026" + long_rp_id[-246:]} and rp[4] == rp_hash(long_rp_id)
+    assert m(4, {1: rp_hash(long_rp_id)})[6]["id"] == b"u1"
+
+
 def test_enumerate_rps_empty(pinned):
     assert Manager(pinned).err(2) == ERR.NO_CREDENTIALS
 
@@ -160,6 +171,69 @@ def test_enumerate_credentials_reports_cred_protect(populated):
     r = Manager(pinned)(4, {1: rp})
     assert r[10] == CRED_PROTECT_UV_REQUIRED and r[7]["id"] == cred_id
     assert r[6] == {"id": b"u9"}
+
+
+def rk_reads(auth):
+    """The names of the passkey records the key reads from now on."""
+    storage = auth.board.storage
+    names = []
+    read = storage.read
+
+    def counting(name):
+        if name.startswith("rk"):
+            names.append(name)
+        return read(name)
+
+    storage.read = counting
+    return names
+
+
+def test_enumeration_reads_one_record_per_answer(populated):
+    """The RPs and an RP's credentials are counted and walked on the store's
+    index; each answer reads the one record it returns (issue 14: the heap
+    of an enumeration does not grow with the passkeys of a site). Newest
+    first, as before."""
+    pinned, _ = populated
+    for i in range(5, 11):
+        make_rk(pinned, "a.example", b"u%d" % i, "user %d" % i)
+    m = Manager(pinned)
+    reads = rk_reads(pinned.auth)
+    first = m(2)
+    assert first[5] == 3 and first[3]["id"] == "a.example" and len(reads) == 1
+    rps = [first[3]["id"]]
+    for _ in range(2):
+        del reads[:]
+        rps.append(m(3, auth=False)[3]["id"])
+        assert len(reads) == 1
+    assert rps == ["a.example", "c.example", "b.example"]
+    assert m.err(3, auth=False) == ERR.NOT_ALLOWED
+    del reads[:]
+    first = m(4, {1: rp_hash("a.example")})
+    assert first[9] == 8 and len(reads) == 1
+    users = [first[6]["id"]]
+    for _ in range(7):
+        del reads[:]
+        users.append(m(5, auth=False)[6]["id"])
+        assert len(reads) == 1
+    assert users == [b"u%d" % i for i in range(10, 4, -1)] + [b"u2", b"u1"]
+    assert m.err(5, auth=False) == ERR.NOT_ALLOWED
+
+
+def test_delete_and_update_read_the_record_they_name_alone(populated):
+    """The store's index finds the credential a descriptor names (24 bits
+    of its ID): one record read, not every record of the key."""
+    pinned, creds = populated
+    for i in range(5, 11):
+        make_rk(pinned, "a.example", b"u%d" % i, "user %d" % i)
+    m = Manager(pinned)
+    reads = rk_reads(pinned.auth)
+    user = {"id": b"u3", "name": "carol2"}
+    assert m(7, {2: descriptor(creds[b"u3"][0]), 3: user}) is None
+    assert len(reads) == 1
+    del reads[:]
+    assert m(6, {2: descriptor(creds[b"u1"][0])}) is None
+    assert len(reads) == 1
+    assert m(1)[1] == 9
 
 
 def test_enumerate_credentials_unknown_rp(populated):
@@ -232,6 +306,24 @@ def test_delete_credential(populated):
     assert code_of(e) == ERR.NO_CREDENTIALS
     assert [r[6]["id"] for r in [m(4, {1: rp_hash("a.example")})]] == [b"u2"]
     assert m.err(6, {2: descriptor(cred_id)}) == ERR.NO_CREDENTIALS
+
+
+def test_a_deleted_credential_is_not_excluded_any_more(populated):
+    """CTAP 2.1 §6.1.2 step 11: excludeList matches credentials that exist, not IDs that still unwrap."""
+    pinned, creds = populated
+    auth = pinned.auth
+    deleted, kept = creds[b"u1"][0], creds[b"u2"][0]
+    non_discoverable = credential_id_of(call(auth, MAKE_CREDENTIAL, mc_request(rp_id="a.example", user_id=b"u9")))
+    Manager(pinned)(6, {2: descriptor(deleted)})
+    touches = auth.board.presence.requests
+    resp = call(auth, MAKE_CREDENTIAL, mc_request(rp_id="a.example", user_id=b"u1", extra={5: [descriptor(deleted)]}))
+    assert resp[2][32] & 0x41 == 0x41  # made: UP | AT
+    assert auth.board.presence.requests == touches + 1
+    # Credentials that exist are still excluded, discoverable or not.
+    for cred_id in (kept, non_discoverable):
+        with pytest.raises(CtapError) as e:
+            call(auth, MAKE_CREDENTIAL, mc_request(rp_id="a.example", user_id=b"u8", extra={5: [descriptor(cred_id)]}))
+        assert code_of(e) == ERR.CREDENTIAL_EXCLUDED
 
 
 def test_delete_last_credential_of_an_rp_drops_the_rp(populated):
@@ -413,27 +505,52 @@ def test_malformed(pinned, req, code):
 # -- the CTAP 2.1-PRE command ------------------------------------------------------------------------
 
 
-def test_preview_command_takes_a_legacy_token(populated):
-    pinned, _ = populated
-    m = Manager(pinned, cmd=CRED_MGMT_PRE, legacy=True)
-    assert m(1)[1] == 4
-    first = m(2)
-    assert first[5] == 3 and m(3)[4]
+# libfido2 up to 1.14 sends every credential-management request as 0x41, with
+# a token it asked for with the cm permission: the same rules as 0x0A.
+
+ALL_SUBCOMMANDS = [(1, None), (2, None), (4, {1: rp_hash("a.example")}), (7, None), (6, None)]
 
 
 def test_preview_command_with_a_cm_token(populated):
-    pinned, _ = populated
-    assert Manager(pinned, cmd=CRED_MGMT_PRE)(1)[1] == 4
+    pinned, creds = populated
+    m = Manager(pinned, cmd=CRED_MGMT_PRE)
+    assert m(1)[1] == 4
+    first = m(2)
+    assert first[5] == 3 and m(3)[4]
+    assert m(4, {1: rp_hash("a.example")})[9] == 2
+    assert m(6, {2: descriptor(creds[b"u3"][0])}) is None
+    assert m(1)[1] == 3
 
 
-def test_legacy_token_is_not_enough_for_0x0a(populated):
-    pinned, _ = populated
-    assert Manager(pinned, legacy=True).err(1) == ERR.PIN_AUTH_INVALID
+@pytest.mark.parametrize("cmd", [CRED_MGMT, CRED_MGMT_PRE], ids=["0x0a", "0x41"])
+@pytest.mark.parametrize("sub, params", ALL_SUBCOMMANDS, ids=["metadata", "rps", "creds", "update", "delete"])
+def test_a_get_pin_token_token_manages_nothing(populated, cmd, sub, params):
+    """getPinToken grants mc and ga only (CTAP 2.1 §6.5.5.7.1): PIN_AUTH_INVALID, nothing changed."""
+    pinned, creds = populated
+    if sub in (6, 7):
+        params = {2: descriptor(creds[b"u1"][0])}
+        if sub == 7:
+            params[3] = {"id": b"u1", "name": "mallory"}
+    m = Manager(pinned, permissions=None, cmd=cmd, legacy=True)
+    assert m.err(sub, params) == ERR.PIN_AUTH_INVALID
+    assert pinned.auth.store.rk_count() == 4
+
+
+@pytest.mark.parametrize("cmd", [CRED_MGMT, CRED_MGMT_PRE], ids=["0x0a", "0x41"])
+def test_a_get_pin_token_token_manages_nothing_after_it_was_used(populated, cmd):
+    """Used by a makeCredential (its permissions then cleared, §6.1.2 step 14) or not: no cm."""
+    pinned, creds = populated
+    m = Manager(pinned, permissions=None, cmd=cmd, legacy=True)
+    call(pinned.auth, MAKE_CREDENTIAL, mc_with_token(pinned, m.token, rp_id="a.example", user_id=b"u5", rk=True))
+    assert pinned.auth.store.rk_count() == 5
+    for sub, params in [(1, None), (2, None), (6, {2: descriptor(creds[b"u1"][0])})]:
+        assert m.err(sub, params) == ERR.PIN_AUTH_INVALID
+    assert pinned.auth.store.rk_count() == 5
 
 
 def test_preview_command_still_needs_the_pin(populated):
     pinned, _ = populated
-    m = Manager(pinned, cmd=CRED_MGMT_PRE, legacy=True)
+    m = Manager(pinned, cmd=CRED_MGMT_PRE)
     assert m.err(1, auth=False) == ERR.PUAT_REQUIRED
     pinned.auth.pin_uv.stop_using()
     assert m.err(1) == ERR.PIN_AUTH_INVALID

@@ -341,7 +341,7 @@ def test_register_response_and_signature(auth):
 
 
 def test_self_signed_attestation_certificate(auth):
-    certificate = register(auth)[3]
+    challenge, public_key, key_handle, certificate, signature = register(auth)
     cert = x509.load_der_x509_certificate(certificate)
     assert cert.version == x509.Version.v3
     assert isinstance(cert.public_key().curve, ec.SECP256R1)
@@ -354,40 +354,42 @@ def test_self_signed_attestation_certificate(auth):
     assert cert.not_valid_after_utc.year == 9999
     # DER as `cryptography` re-encodes it: canonical
     assert cert.public_bytes(serialization.Encoding.DER) == certificate
+    # the key it certifies is the registration's new key, which signed the registration
+    point = cert.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    assert point == public_key
+    verify(public_key, signature, b"\x00" + APP + challenge + key_handle + public_key)
 
 
-def test_attestation_is_made_once_and_kept_across_restarts():
-    storage = MemoryStorage()
-    first = make_auth(storage=storage)
-    cert = register(first)[3]
-    assert register(first)[3] == cert
-    writes = storage.writes
-    register(first)
-    assert storage.writes == writes  # nothing written per registration
-    again = make_auth(storage=storage)
-    assert register(again)[3] == cert
-
-
-def test_reset_replaces_the_self_signed_attestation(auth):
-    before = x509.load_der_x509_certificate(register(auth)[3])
-    auth.reset_state()
-    assert st.REC_U2F_ATTESTATION not in auth.board.storage.list()  # its key is gone
-    after = x509.load_der_x509_certificate(register(auth)[3])
-    assert after.public_key() != before.public_key()
-    assert after.serial_number != before.serial_number
-    assert st.REC_U2F_ATTESTATION in auth.board.storage.list()
-
-
-def test_attestation_left_by_a_cut_reset_is_not_reused():
-    """A power cut after the new master secret but before the record went."""
+def test_each_registration_has_its_own_certificate_and_writes_nothing():
     storage = MemoryStorage()
     auth = make_auth(storage=storage)
-    old = register(auth)[3]
-    saved = storage.files[st.REC_U2F_ATTESTATION]
-    auth.reset_state()
-    storage.files[st.REC_U2F_ATTESTATION] = saved  # as if the removal never ran
-    rebooted = make_auth(storage=storage)
-    assert register(rebooted)[3] != old
+    writes = storage.writes
+    certificates = [register(auth)[3] for _ in range(3)]
+    assert storage.writes == writes  # no identity kept on flash
+    parsed = [x509.load_der_x509_certificate(c) for c in certificates]
+    assert len(set(certificates)) == 3
+    assert len({c.serial_number for c in parsed}) == 3
+    assert len({c.public_key().public_numbers() for c in parsed}) == 3
+    again = make_auth(storage=storage)
+    assert register(again)[3] not in certificates
+
+
+def test_an_old_self_signed_identity_is_removed_and_never_used():
+    """A key updated from firmware that kept one U2F attestation identity per device ("u2fatt")."""
+    storage = MemoryStorage()
+    make_auth(storage=storage)
+    old_key, old_public = b"\x11" * 32, None
+    from firmware import crypto
+
+    old_public = crypto.p256_public_key(old_key)
+    storage.write("u2fatt", st.encode_record({1: old_key, 2: b"\x30\x03\x02\x01\x01", 3: b"epoc"}))
+    auth = make_auth(storage=storage)  # boot
+    assert "u2fatt" not in storage.list()
+    challenge, public_key, key_handle, certificate, signature = register(auth)
+    point = x509.load_der_x509_certificate(certificate).public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    assert point == public_key != old_public
 
 
 def _batch_attestation():
@@ -422,7 +424,6 @@ def test_register_uses_the_provisioned_batch_attestation(auth):
     x509.load_der_x509_certificate(leaf).public_key().verify(
         signature, b"\x00" + APP + challenge + key_handle + public_key, ec.ECDSA(hashes.SHA256())
     )
-    assert st.REC_U2F_ATTESTATION not in auth.board.storage.list()
     auth.reset_state()  # the batch identity survives a reset
     assert register(auth)[3] == leaf
 
@@ -633,7 +634,6 @@ def raw(monkeypatch):
 @pytest.mark.parametrize(
     "apdu, sw",
     [
-        (b"", SW_WRONG_LENGTH),  # an empty message
         (b"\x04", SW_WRONG_LENGTH),  # authenticatorGetInfo as CBOR would be
         (b"\x01\xa1\x01\x40", SW_CLA_NOT_SUPPORTED),  # a CBOR makeCredential
         (ext_apdu(VERSION, cla=0x80), SW_CLA_NOT_SUPPORTED),

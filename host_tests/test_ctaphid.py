@@ -318,6 +318,43 @@ def test_cbor_reaches_the_authenticator(key):
     assert (rcid, cmd, payload[0]) == (cid, CTAPHID.CBOR, 0)
 
 
+@pytest.mark.parametrize("cmd", [CTAPHID.CBOR, CTAPHID.MSG], ids=["cbor", "msg"])
+def test_cbor_or_msg_without_data_is_err_invalid_len(key, cmd):
+    """BCNT 0: CTAP 2.1 §11.2.9.1.2 gives CTAPHID_CBOR's BCNT as 1..(n + 1), and a
+    CTAPHID_MSG carries a U2F message (§11.2.9.1.1): a CTAPHID_ERROR frame, ERR_INVALID_LEN,
+    not an answer of the layer above (before: CBOR status 0x03, U2F status word 6700)."""
+    cid = key.init()
+    assert key.send(init_packet(cid, cmd)) == [error(cid, ERR_INVALID_LEN)]
+    # The channel is free again: the next request is served.
+    ((rcid, rcmd, payload),) = key.send(init_packet(cid, CTAPHID.CBOR, b"\x04"))
+    assert (rcid, rcmd, payload[0]) == (cid, CTAPHID.CBOR, 0)
+
+
+@pytest.mark.parametrize("cmd", [CTAPHID.CBOR, CTAPHID.MSG], ids=["cbor", "msg"])
+def test_an_empty_cbor_or_msg_never_reaches_the_application(cmd):
+    k = Key()
+    seen = []
+    handle = k.hid.app.handle
+    k.hid.app.handle = lambda cmd, payload, ctx: seen.append(bytes(payload)) or handle(cmd, payload, ctx)
+    cid = k.init()
+    k.transport.inject(init_packet(cid, cmd))
+    k.hid.poll()
+    (report,) = k.transport.take()
+    # CID | CMD = 0x80 | CTAPHID_ERROR | BCNT = 1 | ERR_INVALID_LEN | zero padding
+    assert bytes(report) == struct.pack(">IBHB", cid, 0x80 | 0x3F, 1, 0x03) + bytes(56)
+    assert seen == []
+    k.send(init_packet(cid, cmd, b"\x04"))
+    assert seen == [b"\x04"]
+
+
+def test_one_byte_cbor_and_msg_reach_the_application(key):
+    cid = key.init()
+    ((_, cmd, payload),) = key.send(init_packet(cid, CTAPHID.CBOR, b"\x04"))  # getInfo: no parameters
+    assert (cmd, payload[0]) == (CTAPHID.CBOR, 0)
+    # A one-byte APDU is U2F's to refuse: SW_WRONG_LENGTH.
+    assert key.send(init_packet(cid, CTAPHID.MSG, b"\x00")) == [(cid, CTAPHID.MSG, b"\x67\x00")]
+
+
 # -- LOCK ------------------------------------------------------------------------
 
 

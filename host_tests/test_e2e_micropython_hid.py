@@ -36,6 +36,7 @@ from test_ctaphid import Key  # noqa: F401  (for its init())
 from test_ctaphid import (  # noqa: F401
     test_broadcast_init_while_busy_is_busy,
     test_cancel_with_nothing_pending_is_not_answered,
+    test_cbor_or_msg_without_data_is_err_invalid_len,
     test_cbor_reaches_the_authenticator,
     test_init_allocates_fresh_channels,
     test_init_in_the_middle_of_a_message_resyncs,
@@ -47,6 +48,7 @@ from test_ctaphid import (  # noqa: F401
     test_message_longer_than_max_is_refused_at_once,
     test_msg_reaches_ctap1,
     test_new_command_in_the_middle_of_a_message,
+    test_one_byte_cbor_and_msg_reach_the_application,
     test_only_init_may_use_broadcast,
     test_ping_echoes_any_size,
     test_second_channel_gets_busy_while_a_message_is_assembled,

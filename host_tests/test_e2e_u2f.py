@@ -14,6 +14,7 @@ from dataclasses import replace
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.hazmat.primitives.asymmetric import ec
 from fido2 import cbor
 from fido2.client import ClientError, DefaultClientDataCollector, Fido2Client
@@ -187,6 +188,26 @@ def _request_options(challenge, credential_id, **extra):
     )
 
 
+def test_py_webauthn_accepts_unlinkable_fido_u2f_registrations(virtual_key):
+    """Browsers' U2F fallback, twice on one site: py_webauthn verifies each fido-u2f
+    attestation (the signature by the certificate's key; no chain to trust),
+    and the two attestation certificates have nothing in common."""
+    dev = hide_cbor(virtual_key.open_device(timeout=10))
+    client = Fido2Client(dev, DefaultClientDataCollector(ORIGIN))
+    x5c = []
+    for _ in range(2):
+        challenge = os.urandom(32)
+        reg = client.make_credential(_creation_options(challenge))
+        verified = verify_registration_response(
+            credential=dict(reg), expected_challenge=challenge, expected_rp_id=RP_ID, expected_origin=ORIGIN
+        )
+        assert verified.fmt == "fido-u2f"
+        (certificate,) = reg.response.attestation_object.att_stmt["x5c"]
+        x5c.append(_certificate_fields(certificate))
+    assert x5c[0][0] != x5c[1][0] and x5c[0][1] != x5c[1][1] and x5c[0][3] != x5c[1][3]
+    dev.close()
+
+
 def test_fido2client_over_u2f_then_ctap2(virtual_key):
     """Register and sign in through python-fido2's CTAP1 backend, then over CTAP2."""
     u2f_dev = hide_cbor(virtual_key.open_device(timeout=10))
@@ -336,13 +357,13 @@ def test_reset_kills_u2f_key_handles(device):
         assert e.value.code == SW_WRONG_DATA
     with pytest.raises(Exception):
         Ctap2(device).get_assertion(RP_ID, os.urandom(32), [{"type": "public-key", "id": reg.key_handle}])
-    # a new self-signed attestation identity too
+    # (a registration's certificate is its own anyway)
     _, again = u2f_register(u2f, APP_PARAM)
     old = x509.load_der_x509_certificate(reg.certificate).public_key()
     assert x509.load_der_x509_certificate(again.certificate).public_key() != old
 
 
-def test_counter_and_identity_survive_a_restart(key_factory, tmp_path):
+def test_counter_survives_a_restart(key_factory, tmp_path):
     root = str(tmp_path / "flash")
     key = key_factory(storage=VfsStorage(root))
     dev = key.open_device(timeout=10)
@@ -358,8 +379,44 @@ def test_counter_and_identity_survive_a_restart(key_factory, tmp_path):
     sig = u2f.authenticate(challenge, APP_PARAM, reg.key_handle)
     sig.verify(APP_PARAM, challenge, reg.public_key)
     assert sig.counter > max(before)
-    assert u2f_register(u2f, APP_PARAM)[1].certificate == reg.certificate
+    assert u2f_register(u2f, APP_PARAM)[1].certificate != reg.certificate  # nothing kept that links them
     dev.close()
+
+
+# -- unlinkable registrations --------------------------------------------------------------
+
+
+def _certificate_fields(certificate):
+    """(serial, public key, tbsCertificate with both blanked, signature) of a U2F attestation certificate."""
+    cert = x509.load_der_x509_certificate(certificate)
+    serial = cert.serial_number
+    public_key = cert.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+    tbs = cert.tbs_certificate_bytes
+    serial_bytes = serial.to_bytes((serial.bit_length() + 8) // 8, "big")
+    assert tbs.count(serial_bytes) == 1 and tbs.count(public_key) == 1
+    template = tbs.replace(serial_bytes, bytes(len(serial_bytes))).replace(public_key, bytes(65))
+    return serial, public_key, template, cert.signature
+
+
+def test_u2f_registrations_share_nothing_that_identifies_the_key(u2f, key_factory):
+    """Two registrations for one site, one for another, one on another key:
+    no certificate, serial, public key, signature key or signature in common,
+    and what the certificates do share is the same for every key."""
+    other_key = Ctap1(key_factory().open_device(timeout=10))
+    regs = []
+    for ctap1, app in ((u2f, APP_PARAM), (u2f, APP_PARAM), (u2f, APPID_PARAM), (other_key, APP_PARAM)):
+        client_param, reg = u2f_register(ctap1, app)
+        reg.verify(app, client_param)  # python-fido2: signed by the certificate's key
+        regs.append(reg)
+    fields = [_certificate_fields(r.certificate) for r in regs]
+    serials, keys, templates, signatures = zip(*fields)
+    assert len({r.certificate for r in regs}) == 4
+    assert len(set(serials)) == 4 and len(set(signatures)) == 4
+    # the registration is signed by its own new key, the one the certificate holds
+    assert list(keys) == [bytes(r.public_key) for r in regs] and len(set(keys)) == 4
+    # the rest is the product's template: this key's certificates carry
+    # nothing another key's do not
+    assert len(set(templates)) == 1
 
 
 @pytest.fixture

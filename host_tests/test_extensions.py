@@ -217,7 +217,8 @@ def test_bad_large_blob_key_in_get_assertion(auth, value, code):
 def test_min_pin_length_only_for_listed_rps(auth):
     _, ad, _ = register(auth, {"minPinLength": True})
     assert "extensions" not in ad
-    auth.store.update({st.STATE_MIN_PIN_LENGTH_RPIDS: ["other.example", RP_ID], st.STATE_MIN_PIN_LENGTH: 6})
+    listed = [hashlib.sha256(b"other.example").digest(), hashlib.sha256(RP_ID.encode()).digest()]
+    auth.store.update({st.STATE_MIN_PIN_LENGTH_RP_ID_HASHES: listed, st.STATE_MIN_PIN_LENGTH: 6})
     _, ad, _ = register(auth, {"minPinLength": True})
     assert ad["extensions"] == {"minPinLength": 6}
     _, ad, _ = register(auth, {"minPinLength": False})
@@ -225,7 +226,7 @@ def test_min_pin_length_only_for_listed_rps(auth):
 
 
 def test_min_pin_length_default_is_four(auth):
-    auth.store.update({st.STATE_MIN_PIN_LENGTH_RPIDS: [RP_ID]})
+    auth.store.update({st.STATE_MIN_PIN_LENGTH_RP_ID_HASHES: [hashlib.sha256(RP_ID.encode()).digest()]})
     assert register(auth, {"minPinLength": True})[1]["extensions"] == {"minPinLength": 4}
 
 
@@ -446,7 +447,7 @@ def test_hmac_secret_mc_malformed(auth):
 
 
 def test_all_extensions_in_one_registration(auth):
-    auth.store.update({st.STATE_MIN_PIN_LENGTH_RPIDS: [RP_ID]})
+    auth.store.update({st.STATE_MIN_PIN_LENGTH_RP_ID_HASHES: [hashlib.sha256(RP_ID.encode()).digest()]})
     value, proto, shared = hmac_input(auth, PinProtocolV2, SALT1)
     ext = {
         "credProtect": 2,

@@ -9,6 +9,7 @@ from ctap2_helpers import (
     GA,
     GET_INFO,
     GNA,
+    MC,
     RP_ID_HASH,
     call,
     ga_request,
@@ -122,6 +123,19 @@ def test_wrong_types(auth, key, value):
     assert status(auth, GA, ga_request() | {key: value}) == ERR.CBOR_UNEXPECTED_TYPE
 
 
+@pytest.mark.parametrize("n", [0, 1, 31, 33, 100])
+def test_client_data_hash_of_another_length_is_invalid_length(auth, n):
+    """A SHA-256 is 32 bytes: CTAP1_ERR_INVALID_LENGTH (CTAP 2.1 §8.2), before any touch;
+    nothing is signed, with or without presence, with or without an allowList."""
+    cred_id, _, reg = make_credential(auth, rk=True)
+    touches = auth.board.presence.requests
+    for req in (ga_request([cred_id]), ga_request(), ga_request([cred_id]) | {5: {"up": False}}, ga_request() | {6: b""}):
+        assert status(auth, GA, req | {2: bytes(n)}) == ERR.INVALID_LENGTH
+    assert auth.board.presence.requests == touches
+    code, resp = call(auth, GA, ga_request([cred_id]))
+    assert code == 0 and parse_auth_data(resp[2])["counter"] == reg["counter"] + 1  # nothing signed before
+
+
 @pytest.mark.parametrize(
     "entry,code",
     [
@@ -203,3 +217,80 @@ def test_other_rps_credentials_are_not_walked(auth):
     assert status(auth, 0x01, req) == 0
     code, resp = call(auth, GA, ga_request())
     assert resp[5] == 3
+
+
+# -- many credentials of one RP: one record read per answer (issue 14) -------------------
+
+
+def rk_reads(auth):
+    """The names of the passkey records the key reads from now on."""
+    storage = auth.board.storage
+    names = []
+    read = storage.read
+
+    def counting(name):
+        if name.startswith("rk"):
+            names.append(name)
+        return read(name)
+
+    storage.read = counting
+    return names
+
+
+def test_each_answer_reads_only_the_record_it_returns(auth):
+    """Without an allowList the RP's credentials are counted and walked on the
+    store's index: getAssertion reads the one record it returns, and each
+    getNextAssertion the next -- not every record of the RP, so the heap a
+    request takes does not grow with them. Newest first, and credProtect
+    still hides levels 2 and 3 (no UV, no list) all the way."""
+    levels = [1, 3, 0, 2, 1, 0, 3, 1, 2, 0]
+    for i, level in enumerate(levels):
+        ext = {6: {"credProtect": level}} if level else {}
+        assert status(auth, MC, mc_request(user_id=b"u%d" % i, rk=True) | ext) == 0
+    assert status(auth, MC, mc_request(user_id=b"elsewhere", rk=True) | {2: {"id": "other.example"}}) == 0
+    visible = [b"u%d" % i for i in reversed(range(len(levels))) if levels[i] <= 1]
+    reads = rk_reads(auth)
+    code, first = call(auth, GA, ga_request())
+    assert code == 0 and first[5] == len(visible) == 6
+    assert len(reads) == 1
+    seen = [first[4]["id"]]
+    for _ in visible[1:]:
+        del reads[:]
+        code, resp = call(auth, GNA)
+        assert code == 0 and 5 not in resp and len(reads) == 1
+        seen.append(resp[4]["id"])
+    assert seen == visible
+    assert status(auth, GNA) == ERR.NOT_ALLOWED
+
+
+def test_a_record_damaged_since_boot_is_passed_over(auth):
+    """The index was built at boot; a record the flash has damaged since
+    does not read back, and the walk goes on with the next one -- reading
+    no further than that."""
+    for i in range(4):
+        make_credential(auth, user_id=b"u%d" % i, rk=True)
+    slots = auth.store.rk_slots(RP_ID_HASH)  # newest first: u3, u2, u1, u0
+    for slot in (slots[0], slots[2]):
+        name = "rk%03d" % slot
+        blob = bytearray(auth.board.storage.files[name])
+        blob[10] ^= 0x04
+        auth.board.storage.files[name] = bytes(blob)
+    reads = rk_reads(auth)
+    code, first = call(auth, GA, ga_request())
+    assert code == 0 and first[4]["id"] == b"u2" and len(reads) == 2
+    del reads[:]
+    code, resp = call(auth, GNA)
+    assert code == 0 and resp[4]["id"] == b"u0" and len(reads) == 2
+    assert status(auth, GNA) == ERR.NOT_ALLOWED
+
+
+def test_a_passkey_in_the_allow_list_is_found_reading_its_record_alone(auth):
+    """The store's index keeps 24 bits of each credential ID: the passkey an
+    allowList names is found reading about one record, not the RP's."""
+    ids = [make_credential(auth, user_id=b"u%d" % i, rk=True)[0] for i in range(10)]
+    reads = rk_reads(auth)
+    for i in (0, 9, 4):  # the oldest, which the RP's newest-first order reaches last
+        del reads[:]
+        code, resp = call(auth, GA, ga_request([b"\x01" * 90, ids[i]]))
+        assert code == 0 and resp[1]["id"] == ids[i] and resp[4] == {"id": b"u%d" % i} and 5 not in resp
+        assert len(reads) == 1

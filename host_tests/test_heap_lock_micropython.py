@@ -320,6 +320,8 @@ def test_every_ctaphid_error_allocates_nothing():
             locked(init_packet(A, CTAPHID.PING, bcnt=7610)),
             locked(init_packet(A, CTAPHID.WINK, b"x")),
             locked(init_packet(A, CTAPHID.LOCK, b"\x01\x01")),
+            locked(init_packet(A, CTAPHID.CBOR)),  # BCNT 0: no CTAP command byte
+            locked(init_packet(A, CTAPHID.MSG)),  # BCNT 0: no APDU
         ]),
         ("invalid-seq", OPEN_TWO + [
             locked(first, cont_packet(A, 1, msg[57:])),  # sequence 1 where 0 belongs
@@ -354,8 +356,7 @@ def test_every_ctaphid_error_allocates_nothing():
     got = run_cases(cases)
     assert got["invalid-cmd"][2:] == [[error(A, ERR_INVALID_CMD)], [error(A, ERR_INVALID_CMD)]]
     assert got["invalid-par"][2:] == [[error(A, ERR_INVALID_PAR)]]
-    assert got["invalid-len"][2:] == [[error(BROADCAST, ERR_INVALID_LEN)], [error(A, ERR_INVALID_LEN)],
-                                      [error(A, ERR_INVALID_LEN)], [error(A, ERR_INVALID_LEN)]]
+    assert got["invalid-len"][2:] == [[error(BROADCAST, ERR_INVALID_LEN)]] + [[error(A, ERR_INVALID_LEN)]] * 5
     assert got["invalid-seq"][2:] == [[error(A, ERR_INVALID_SEQ)], [error(A, ERR_INVALID_SEQ)]]
     assert got["msg-timeout"][2:] == [[], [error(A, ERR_MSG_TIMEOUT)], []]
     assert got["channel-busy"][2:] == [

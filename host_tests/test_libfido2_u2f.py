@@ -11,6 +11,7 @@ import threading
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from boards.host.board import Presence
 from boards.host.virtual_key import VirtualKey
@@ -38,6 +39,22 @@ def test_libfido2_u2f_register_and_authenticate(virtual_key):
         assert 0 < counts[0] < counts[1]
     finally:
         dev.close()
+
+
+def test_libfido2_accepts_unlinkable_u2f_attestations(virtual_key):
+    """Without a batch identity each registration has its own certificate
+    (for its own key): libfido2 verifies every one, and no two share one."""
+    dev = Libfido2Device(virtual_key.address, force_u2f=True)
+    try:
+        creds = [dev.make_credential(rp, os.urandom(32), b"user-1") for rp in (RP_ID, RP_ID, "other.example")]
+    finally:
+        dev.close()
+    certs = [x509.load_der_x509_certificate(c.x5c) for c in creds]
+    assert all(c.verified == FIDO_OK and c.fmt == "fido-u2f" for c in creds)
+    assert len({c.x5c for c in creds}) == 3
+    assert len({c.serial_number for c in certs}) == 3
+    keys = [c.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint) for c in certs]
+    assert len(set(keys)) == 3
 
 
 def test_libfido2_u2f_credential_then_ctap2_assertion(virtual_key):

@@ -120,3 +120,92 @@ def test_the_loop_logs_and_survives_what_the_application_raises():
     hid.app.tick = broken_tick
     main_loop.run(board, hid, lambda: len(calls) >= 3)
     assert len(logged) == 3 and all(isinstance(e, RuntimeError) for e in logged)
+
+
+def test_the_idle_loop_refills_the_drbg_pool_a_request_drew_from():
+    """Randomness for a request comes from a pool the loop fills while nothing comes (firmware/crypto.py)."""
+    from firmware import crypto
+
+    board, transport = _board()
+    hid = main_loop.make_key(board)
+    assert crypto._rng.taken  # the first boot drew the master secret from it
+    turns = [0]
+
+    def stop():
+        turns[0] += 1
+        return turns[0] > 2
+
+    main_loop.run(board, hid, stop)
+    assert crypto._rng.taken == 0  # whole again
+    cid, _ = _init(hid, transport)
+    mc = bytes([0x01]) + bytes.fromhex(
+        "a4015820" + "00" * 32 + "02a16269646b6578616d706c652e636f6d03a1626964417504" + "81a263616c672664747970656a7075626c69632d6b6579"
+    )
+    for r in packets(cid, CTAPHID.CBOR, mc):
+        transport.inject(r)
+    turns[0] = 0
+    main_loop.run(board, hid, lambda: turns.__setitem__(0, turns[0] + 1) or turns[0] > 3)
+    answers = [m for m in parse_messages(transport.take()) if m[1] == CTAPHID.CBOR]  # (keepalives aside)
+    assert [payload[0] for _, _, payload in answers] == [0]  # makeCredential took its key pair, IV and nonce
+    assert crypto._rng.taken == 0  # and the loop refilled the pool afterwards
+
+
+class _OpLog(MemoryStorage):
+    """MemoryStorage that remembers the names it wrote and renamed, in order."""
+
+    def __init__(self):
+        super().__init__()
+        self.ops = []
+
+    def write(self, name, data):
+        self.ops.append(("write", name))
+        super().write(name, data)
+
+    def rename(self, old, new):
+        self.ops.append(("rename", new))
+        super().rename(old, new)
+
+
+def _seed_ops(storage):
+    return [op for op in storage.ops if op[1].startswith(st.REC_SEED)]
+
+
+def test_a_provisioned_key_answers_init_before_the_drbg_is_seeded_and_seeds_it_before_the_build():
+    """The flash seed's write and the DRBG's instantiation are not in the way of
+    the first INIT; they come first in build(), before any secret is made."""
+    from firmware import crypto
+
+    storage = _OpLog()
+    main_loop.make_key(_board(storage)[0])  # an earlier boot: state, counter, seed
+    seed = storage.read(st.REC_SEED)
+    storage.ops.clear()
+    board, transport = _board(storage)
+    hid = main_loop.start_key(board)
+    _init(hid, transport)
+    crypto.refill_random_pool()  # the idle turns before the build leave it alone too
+    assert _seed_ops(storage) == [] and crypto._rng.drbg is None
+    assert storage.read(st.REC_SEED) == seed
+    hid.app.build()
+    assert _seed_ops(storage) == [("write", st.REC_SEED + ".new"), ("rename", st.REC_SEED)]
+    assert crypto._rng.drbg is not None and storage.read(st.REC_SEED) != seed
+
+
+def test_a_draw_before_the_build_seeds_the_drbg_with_the_flash_seed_first():
+    from firmware import crypto
+
+    storage = _OpLog()
+    main_loop.make_key(_board(storage)[0])
+    storage.ops.clear()
+    board, _ = _board(storage)
+    hid = main_loop.start_key(board)
+    crypto.random_bytes(16)
+    assert _seed_ops(storage) == [("write", st.REC_SEED + ".new"), ("rename", st.REC_SEED)]
+    hid.app.build()  # seeded once per boot
+    assert len(_seed_ops(storage)) == 2
+
+
+def test_a_first_boot_seeds_the_drbg_before_it_makes_the_master_secret():
+    storage = _OpLog()
+    main_loop.start_key(_board(storage)[0])
+    first_state = storage.ops.index(("write", st.REC_STATE + ".new"))
+    assert storage.ops[:first_state] == [("write", st.REC_SEED + ".new"), ("rename", st.REC_SEED)]

@@ -1,5 +1,7 @@
 """firmware/ctap2/make_credential.py: CTAP 2.1 §6.1, every parameter and path."""
 
+import hashlib
+
 import cbor2
 import pytest
 from fido2.ctap import CtapError
@@ -7,10 +9,12 @@ from fido2.ctap import CtapError
 from boards.host.board import FakeClock
 from ctap2_helpers import (
     CDH,
+    GA,
     MC,
     RP_ID_HASH,
     call,
     cose_to_public_key,
+    ga_request,
     make_auth,
     make_credential,
     mc_request,
@@ -20,6 +24,7 @@ from ctap2_helpers import (
 )
 from firmware import store as st
 from firmware.authenticator import AAGUID
+from firmware.ctap2 import params
 
 ERR = CtapError.ERR
 
@@ -77,6 +82,20 @@ def test_missing_required_parameter(auth, key):
 )
 def test_wrong_type_is_cbor_unexpected_type(auth, key, value):
     assert status(auth, MC, mc_request() | {key: value}) == ERR.CBOR_UNEXPECTED_TYPE
+
+
+@pytest.mark.parametrize("n", [0, 1, 31, 33, 100])
+def test_client_data_hash_of_another_length_is_invalid_length(auth, n):
+    """A SHA-256 is 32 bytes: CTAP1_ERR_INVALID_LENGTH ("invalid item length", CTAP 2.1 §8.2),
+    before any touch and before anything is made or signed -- also with the zero-length
+    pinUvAuthParam probe, which would otherwise ask for a touch."""
+    counter = make_credential(auth)[2]["counter"]
+    touches = auth.board.presence.requests
+    assert status(auth, MC, mc_request(rk=True) | {1: bytes(n)}) == ERR.INVALID_LENGTH
+    assert status(auth, MC, mc_request() | {1: bytes(n), 8: b""}) == ERR.INVALID_LENGTH
+    assert auth.board.presence.requests == touches
+    assert auth.store.rk_count() == 0
+    assert make_credential(auth)[2]["counter"] == counter + 1  # no signature in between
 
 
 @pytest.mark.parametrize(
@@ -167,11 +186,91 @@ def test_discoverable_credential_is_stored_with_its_user(auth):
     assert records[0][st.RK_RP_ID] == "example.com"
 
 
+# -- long RP IDs: CTAP 2.1 §6.8.7 -------------------------------------------------------------
+#
+# RP IDs are unbounded; a record is not (store.RK_MAX_RECORD). Rather than refusing
+# a passkey whose record would not fit -- after or before a touch -- the record keeps
+# the RP ID truncated as §6.8.7 allows (it is only shown by credential management);
+# the credential stays bound to the full rpIdHash.
+
+LONG_RP_ID = "a" * 990 + ".example"  # 998 bytes
+
+
+def _record_of(auth, rp_id):
+    (slot,) = auth.store.rk_slots(hashlib.sha256(rp_id.encode()).digest())
+    return slot, auth.store.rk_load(slot)
+
+
+@pytest.mark.parametrize(
+    "rp_id, stored",
+    [
+        ("example.com", "example.com"),
+        ("a" * 253, "a" * 253),  # every domain name is kept whole
+        ("a" * 254, "\u2026" + "a" * 250),
+        ("ssh:" + "x" * 300 + ".example.com", "ssh:\u2026" + ("x" * 300 + ".example.com")[-246:]),
+        ("p" * 300 + ":rest", "p" * 253),  # a protocol longer than the limit: its first bytes
+        ("p" * 251 + ":" + "x" * 10, "p" * 251 + ":"),  # no room left for the ellipsis
+        ("\u20ac" * 100, "\u2026" + "\u20ac" * 83),  # a 3-byte character is not split
+        ("\U0001f600" * 70 + ":x", "\U0001f600" * 63),  # nor a 4-byte one in the protocol
+    ],
+    ids=["short", "253", "254", "protocol", "long-protocol", "no-room", "3-byte", "4-byte"],
+)
+def test_rp_id_truncation(rp_id, stored):
+    out = params.truncate_rp_id(rp_id, 253)
+    assert out == stored and len(out.encode()) <= 253
+
+
+def test_a_passkey_for_a_long_rp_id_is_made_with_one_touch(auth):
+    code, resp = call(auth, MC, mc_request(user_id=b"u1", rk=True) | {2: {"id": LONG_RP_ID}})
+    assert code == 0 and auth.board.presence.requests == 1
+    long_hash = hashlib.sha256(LONG_RP_ID.encode()).digest()
+    assert parse_auth_data(resp[2])["rp_id_hash"] == long_hash
+    _, rec = _record_of(auth, LONG_RP_ID)
+    assert rec[st.RK_RP_ID] == "\u2026" + LONG_RP_ID[-250:] and rec[st.RK_RP_ID_HASH] == long_hash
+    # Found by the full RP ID; another RP ID with the same truncated form is another RP.
+    code, resp = call(auth, GA, ga_request() | {1: LONG_RP_ID})
+    assert code == 0 and resp[4] == {"id": b"u1"}
+    assert status(auth, GA, ga_request() | {1: "b" + LONG_RP_ID[1:]}) == ERR.NO_CREDENTIALS
+
+
+def test_a_non_discoverable_credential_for_a_long_rp_id_needs_no_record(auth):
+    code, resp = call(auth, MC, mc_request() | {2: {"id": LONG_RP_ID * 5}})
+    assert code == 0 and auth.store.rk_count() == 0
+    cred_id = parse_auth_data(resp[2])["credential_id"]
+    assert status(auth, GA, ga_request([cred_id]) | {1: LONG_RP_ID * 5}) == 0
+    assert status(auth, GA, ga_request([cred_id]) | {1: LONG_RP_ID * 4}) == ERR.NO_CREDENTIALS
+
+
+def test_the_largest_record_fits_the_store(auth):
+    """Every field at its largest: the record a long RP ID can no longer push past RK_MAX_RECORD."""
+    big = "\U0001f600" * 100  # 400 bytes; names are kept to 64
+    req = mc_request(user_id=bytes(64), rk=True) | {
+        2: {"id": "\u20ac" * 1000, "name": big},
+        3: {"id": bytes(64), "name": big, "displayName": big},
+        6: {"credBlob": bytes(32), "largeBlobKey": True, "credProtect": 3},
+    }
+    code, resp = call(auth, MC, req)
+    assert code == 0 and resp[5] and parse_auth_data(resp[2])["extensions"]["credBlob"] is True
+    slot, rec = _record_of(auth, "\u20ac" * 1000)
+    assert len(rec[st.RK_CRED_BLOB]) == 32 and rec[st.RK_CRED_PROTECT] == 3
+    size = len(auth.board.storage.files[st.Store._rk_name(slot)])
+    # The creation number in it may grow from 1 to 9 bytes of CBOR over the key's life.
+    assert size + 8 <= st.RK_MAX_RECORD, size
+
+
 def test_non_resident_credentials_use_no_storage(auth):
     before = dict(auth.board.storage.files)
     make_credential(auth)
-    changed = {k for k in auth.board.storage.files if auth.board.storage.files[k] != before.get(k)}
-    assert changed <= {st.REC_COUNTER}
+    files = auth.board.storage.files
+    changed = {k for k in files if files[k] != before.get(k)}
+    # The counter only: its two copies, and (the first signature after boot)
+    # the counter limit the state keeps -- nothing else in the state.
+    assert changed <= {st.REC_COUNTER, st.REC_STATE}
+
+    def state(blob):
+        return {k: v for k, v in st.decode_twin(blob)[0].items() if k != st.STATE_COUNTER_LIMIT}
+
+    assert state(files[st.REC_STATE]) == state(before[st.REC_STATE])
 
 
 def test_store_full_is_key_store_full_and_nothing_is_lost():

@@ -61,7 +61,7 @@ def images():
 
 # -- the Node unit tests ---------------------------------------------------------------
 
-NODE_TEST_FILES = ("ctaphid_watch", "flash", "rom", "uf2", "usb_host")
+NODE_TEST_FILES = ("ctaphid_watch", "flash", "rom", "rosc", "uf2", "usb_host")
 
 
 def test_every_node_test_file_is_run_here():

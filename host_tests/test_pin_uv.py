@@ -13,6 +13,7 @@ from pinhelpers import (
     MAKE_CREDENTIAL,
     PERM_CM,
     PERM_GA,
+    PERM_LBW,
     PERM_MC,
     call,
     code_of,
@@ -167,6 +168,54 @@ def test_token_is_consumed_by_a_ceremony_with_presence(pinned):
     # userVerified and mc/ga are gone: a second use needs a new token.
     assert err(pinned.auth, MAKE_CREDENTIAL, mc_with_token(pinned, token)) == ERR.PIN_AUTH_INVALID
     assert err(pinned.auth, GET_ASSERTION, ga_with_token(pinned, token)) == ERR.PIN_AUTH_INVALID
+
+
+def _token_state(auth):
+    t = auth.pin_uv
+    return t.get_user_present_flag_value(), t.get_user_verified_flag_value(), t.permissions
+
+
+# CTAP 2.1 §6.1.2 step 14 / §6.2.2 step 9: the token's flags and permissions
+# are cleared once presence is obtained; a refused touch ends the operation
+# before that (OPERATION_DENIED), so the platform may retry with the same token.
+
+
+def test_declined_make_credential_touch_leaves_the_token_usable(pinned):
+    token = pinned.token(PIN, PERM_MC | PERM_GA | PERM_LBW)
+    pinned.auth.board.presence.mode = "deny"
+    assert err(pinned.auth, MAKE_CREDENTIAL, mc_with_token(pinned, token, rk=True)) == ERR.OPERATION_DENIED
+    assert _token_state(pinned.auth) == (False, True, PERM_MC | PERM_GA | PERM_LBW)
+    assert pinned.auth.store.rk_count() == 0
+    pinned.auth.board.presence.mode = "auto"
+    resp = call(pinned.auth, MAKE_CREDENTIAL, mc_with_token(pinned, token, rk=True))
+    assert flags_of(resp[2]) & (UP | UV) == UP | UV
+    # Presence obtained: userPresent, userVerified and every permission but lbw gone.
+    assert _token_state(pinned.auth) == (False, False, PERM_LBW)
+    assert err(pinned.auth, GET_ASSERTION, ga_with_token(pinned, token)) == ERR.PIN_AUTH_INVALID
+
+
+def test_declined_get_assertion_touch_leaves_the_token_usable(pinned):
+    _resident(pinned)
+    token = pinned.token(PIN, PERM_GA | PERM_MC | PERM_LBW, "example.com")
+    pinned.auth.board.presence.mode = "deny"
+    assert err(pinned.auth, GET_ASSERTION, ga_with_token(pinned, token)) == ERR.OPERATION_DENIED
+    assert _token_state(pinned.auth) == (False, True, PERM_GA | PERM_MC | PERM_LBW)
+    pinned.auth.board.presence.mode = "auto"
+    resp = call(pinned.auth, GET_ASSERTION, ga_with_token(pinned, token))
+    assert flags_of(resp[2]) & (UP | UV) == UP | UV
+    assert resp[4]["name"] == "alice"  # verified: the user's name is shown
+    assert _token_state(pinned.auth) == (False, False, PERM_LBW)
+    assert err(pinned.auth, MAKE_CREDENTIAL, mc_with_token(pinned, token)) == ERR.PIN_AUTH_INVALID
+
+
+def test_a_ceremony_with_presence_but_no_token_clears_the_token_in_use(pinned):
+    """The clearing step is not conditional on pinUvAuthParam (§6.2.2 step 9)."""
+    cred = credential_id_of(call(pinned.auth, MAKE_CREDENTIAL, mc_request()))
+    token = pinned.token(PIN, PERM_MC | PERM_GA)
+    resp = call(pinned.auth, GET_ASSERTION, ga_request(allow=[cred]))
+    assert flags_of(resp[2]) & (UP | UV) == UP
+    assert _token_state(pinned.auth) == (False, False, 0)
+    assert err(pinned.auth, MAKE_CREDENTIAL, mc_with_token(pinned, token)) == ERR.PIN_AUTH_INVALID
 
 
 def test_silent_assertion_does_not_consume_the_token(pinned):

@@ -248,6 +248,27 @@ def test_error_messages_point_at_documents_in_the_repository():
         assert os.path.exists(os.path.join(REPO, doc)), doc
 
 
+def test_a_damaged_store_stops_provisioning_and_says_how_to_reset(rig, capsys):
+    rig.set(init="PYFIDO-INIT damaged state: no copy of the record passes its check value")
+    assert rig.run() == 1
+    err = capsys.readouterr().err
+    assert "damaged (state: no copy of the record passes its check value)" in err and "--force" in err
+    assert "resets" not in rig.board
+
+
+def test_the_boards_half_reports_a_damaged_store_and_keeps_it(monkeypatch, capsys):
+    from boards.common import provision_device
+    from boards.host.memory_storage import MemoryStorage
+
+    damaged = {"state": bytes(40), "rk000": bytes(40)}
+    storage = MemoryStorage(damaged)
+    monkeypatch.setattr(provision_device, "_storage", lambda: storage)
+    monkeypatch.setattr(provision_device.st, "load", lambda d: {"store": "/pyfido", "max_resident_credentials": 8})
+    provision_device.init()
+    assert capsys.readouterr().out == "PYFIDO-INIT damaged state: no copy of the record passes its check value\n"
+    assert storage.files == damaged
+
+
 def test_selftest_failure_stops_before_the_reset(rig, capsys):
     rig.set(selftest="PYFIDO-SELFTEST FAIL p256 verify (known answer)\nPYFIDO-SELFTEST FAILED 1")
     assert rig.run() == 1

@@ -26,13 +26,14 @@ def rk(rp_id_hash, user_id, cred=b"c"):
 
 
 def test_record_ids_are_unique():
-    ids = [st.REC_STATE, st.REC_COUNTER, st._REC_RK, st.REC_LARGE_BLOBS, st.REC_ATTESTATION, st.REC_U2F_ATTESTATION]
+    ids = [st.REC_STATE, st.REC_COUNTER, st._REC_RK, st.REC_LARGE_BLOBS, st.REC_ATTESTATION,
+           st.REC_ENTERPRISE_ATTESTATION, st.REC_SEED, st._OLD_REC_U2F_ATTESTATION]
     assert len(set(ids)) == len(ids)
     # no id is a prefix of another (the rk and lb families are matched by prefix)
     for a in ids:
         for b in ids:
             assert a == b or not b.startswith(a), (a, b)
-    for prefix in ("STATE_", "RK_", "ATT_", "U2F_ATT_"):
+    for prefix in ("STATE_", "RK_", "ATT_", "SEED_"):
         values = [getattr(st, n) for n in dir(st) if n.startswith(prefix)]
         assert len(values) == len(set(values)), prefix
 
@@ -68,14 +69,19 @@ def test_a_complete_new_record_is_rolled_forward_and_a_torn_one_dropped():
     s = new_store(storage)
     s.update({st.STATE_PIN_RETRIES: 7})
     # a cut after writing state.new but before the rename
-    storage.files["state.new"] = st.encode_record({**s._state, st.STATE_PIN_RETRIES: 6})
+    storage.files["state.new"] = st.encode_twin({**s._state, st.STATE_PIN_RETRIES: 6})
     assert new_store(storage).get(st.STATE_PIN_RETRIES) == 6
     assert "state.new" not in storage.files
-    # a cut in the middle of writing state.new
-    good = st.encode_record({**s._state, st.STATE_PIN_RETRIES: 5})
-    storage.files["state.new"] = good[: len(good) // 2]
+    # a cut in the middle of writing the first copy of state.new
+    good = st.encode_twin({**s._state, st.STATE_PIN_RETRIES: 5})
+    storage.files["state.new"] = good[: len(good) // 4]
     assert new_store(storage).get(st.STATE_PIN_RETRIES) == 6
     assert "state.new" not in storage.files
+    # FAT: the full length written, the second copy still erased flash: the
+    # first copy is the whole new value (and the record is made whole again)
+    storage.files["state.new"] = good[: len(good) // 2] + b"\xff" * (len(good) // 2)
+    assert new_store(storage).get(st.STATE_PIN_RETRIES) == 5
+    assert "state.new" not in storage.files and st.decode_twin(storage.files["state"]) == (st.decode_twin(good)[0], True)
 
 
 def test_fat_style_rename_window_is_recovered():
@@ -93,8 +99,11 @@ def test_counter_strictly_increases_across_restarts_with_bounded_writes():
     writes = storage.writes
     values = [s.next_sign_count() for _ in range(200)]
     assert values == list(range(1, 201))
-    # one reservation (write + rename) per COUNTER_STEP values
-    assert storage.writes - writes == 2 * ((200 + st.COUNTER_STEP - 1) // st.COUNTER_STEP)
+    # One reservation (write + rename) per COUNTER_STEP values; and once per
+    # COUNTER_LIMIT_STEP values (here the first), the limit in the state.
+    reservations = (200 + st.COUNTER_STEP - 1) // st.COUNTER_STEP
+    assert 200 < st.COUNTER_LIMIT_STEP
+    assert storage.writes - writes == 2 * reservations + 2
     for _ in range(5):  # power cuts right after a value was handed out
         s = new_store(storage)
         v = s.next_sign_count()
@@ -115,6 +124,68 @@ def test_resident_credentials_newest_first_and_overwrite():
     assert s.rk_count() == 3
     assert [s.rk_load(x)[st.RK_CREDENTIAL_ID] for x in s.rk_slots(RP)] == [b"c1b", b"c2"]
     assert len(s.rk_slots()) == 3
+
+
+def test_an_rps_credentials_are_counted_and_walked_on_the_index():
+    """rk_count and rk_next: newest first, one RP, up to a credProtect level,
+    from the index alone (getAssertion and credential management walk an RP
+    this way, keeping one slot between steps)."""
+    storage = MemoryStorage()
+    s = new_store(storage, capacity=16)
+    levels = {}
+    for i, level in enumerate([0, 3, 1, 2, 0, 3, 1]):
+        rec = rk(RP, b"u%d" % i, b"c%d" % i)
+        if level:
+            rec[st.RK_CRED_PROTECT] = level
+        levels[s.rk_put(rec)] = level
+        s.rk_put(rk(OTHER, b"u%d" % i, b"o%d" % i))
+
+    def walk(max_level):
+        out, slot = [], None
+        while True:
+            slot = s.rk_next(RP, slot, max_level)
+            if slot is None:
+                return out
+            out.append(s.rk_load(slot)[st.RK_CREDENTIAL_ID])
+
+    assert walk(3) == [b"c6", b"c5", b"c4", b"c3", b"c2", b"c1", b"c0"] == [
+        s.rk_load(x)[st.RK_CREDENTIAL_ID] for x in s.rk_slots(RP)
+    ]
+    assert walk(1) == [b"c6", b"c4", b"c2", b"c0"]
+    assert walk(2) == [b"c6", b"c4", b"c3", b"c2", b"c0"]
+    assert (s.rk_count(RP), s.rk_count(RP, 1), s.rk_count(RP, 2), s.rk_count(OTHER), s.rk_count()) == (7, 4, 5, 7, 14)
+    assert s.rk_next(crypto.sha256(b"nobody.example")) is None and s.rk_count(crypto.sha256(b"nobody.example")) == 0
+    # and the same after a boot (the index rebuilt from the records)
+    again = new_store(storage, capacity=16)
+    assert [again.rk_load(x)[st.RK_CREDENTIAL_ID] for x in again.rk_slots(RP)] == walk(3)
+    assert again.rk_count(RP, 1) == 4
+    # reads nothing: the walk is the index's
+    reads = []
+    storage.read = lambda name: reads.append(name)
+    slot = None
+    for _ in range(7):
+        slot = again.rk_next(RP, slot)
+    assert again.rk_next(RP, slot) is None and reads == []
+    # a slot no longer in the index (deleted) ends a walk
+    assert again.rk_next(RP, 999) is None
+
+
+def test_a_credential_is_found_by_its_id_on_the_index():
+    storage = MemoryStorage()
+    s = new_store(storage, capacity=16)
+    for i in range(6):
+        s.rk_put(rk(RP, b"u%d" % i, b"id-%d" % i))  # IDs whose last 3 bytes differ
+        s.rk_put(rk(OTHER, b"u%d" % i, b"id-%d-x" % i))
+    again = new_store(storage, capacity=16)  # the index as boot builds it
+    reads = []
+    read = storage.read
+    storage.read = lambda name: reads.append(name) or read(name)
+    slot, rec = again.rk_find_id(b"id-2", RP)
+    assert rec[st.RK_USER_ID] == b"u2" and rec[st.RK_RP_ID_HASH] == RP and reads == ["rk%03d" % slot]
+    assert again.rk_find_id(b"id-2", OTHER) is None  # not another RP's (nothing read)
+    assert again.rk_find_id(b"id-3-x")[1][st.RK_RP_ID_HASH] == OTHER  # any RP
+    assert again.rk_find_id(b"id-9") is None and again.rk_find_id(b"") is None
+    assert len(reads) == 2
 
 
 def test_index_is_rebuilt_at_boot():

@@ -21,7 +21,10 @@ from powercut import (
     PowerCut,
     PowerCutStorage,
     Violation,
+    _cut_boot,
+    flip_bit,
     observe,
+    probe,
     run_powercut,
     variants,
 )
@@ -161,19 +164,40 @@ STORE_CASES = {
     ],
 }
 
+# A small limit step (see the fixture below) so that a few signatures cross it.
+SMALL_LIMIT_STEP = 2 * st.COUNTER_STEP
+STORE_CASES["counter across its limit"] = [
+    ("count", lambda k, c: k.auth.store.next_sign_count()) for _ in range(SMALL_LIMIT_STEP + st.COUNTER_STEP + 2)
+]
+
+
+@pytest.fixture
+def small_limit_step(monkeypatch):
+    monkeypatch.setattr(st, "COUNTER_LIMIT_STEP", SMALL_LIMIT_STEP)
+
 
 @pytest.mark.parametrize("case", list(STORE_CASES))
-def test_store_verb_survives_every_cut(case):
-    stats = run_powercut(STORE_CASES[case], setup=_seed_store, check_probe=False)
+def test_store_verb_survives_every_cut(case, small_limit_step):
+    # ... and every cut followed by a bit flipped in either copy of the state
+    # or of the counter (damage_copies): one damaged copy never hurts.
+    stats = run_powercut(STORE_CASES[case], setup=_seed_store, check_probe=False, damage_copies=True)
     assert stats.cut_points > stats.operations >= 2
 
 
 def test_counter_reservation_is_written_before_the_value_is_used():
     # Two reservation writes (the first signature after boot, then one step
     # later), each write + rename, each cut point checked against every
-    # value handed out before it.
+    # value handed out before it. (The setup's signature set the limit in
+    # the state, far above these.)
     stats = run_powercut(STORE_CASES["counter across reservations"], setup=_seed_store, check_probe=False, fat_modes=(False,))
     assert stats.operations == 4
+
+
+def test_counter_limit_is_raised_before_the_reservation_passes_it(small_limit_step):
+    stats = run_powercut(STORE_CASES["counter across its limit"], setup=_seed_store, check_probe=False, fat_modes=(False,))
+    # reservations (write + rename) and one raise of the limit (the state, likewise)
+    reservations = (SMALL_LIMIT_STEP + st.COUNTER_STEP + 2 + st.COUNTER_STEP - 1) // st.COUNTER_STEP
+    assert stats.operations == 2 * reservations + 2
 
 
 # -- the checks have teeth: broken stores are caught --------------------------------------
@@ -194,7 +218,7 @@ def test_using_a_counter_value_before_reserving_it_is_caught(monkeypatch):
         # Off by one: the first value past the reservation goes out unsaved.
         value = self._counter + 1
         if value > self._counter_reserved + 1:
-            self._save(st.REC_COUNTER, {1: value + st.COUNTER_STEP - 1})
+            self._save_twin(st.REC_COUNTER, {1: value + st.COUNTER_STEP - 1})
             self._counter_reserved = value + st.COUNTER_STEP - 1
         self._counter = value
         return value
@@ -209,14 +233,14 @@ def test_wipe_without_the_pending_mark_is_caught(monkeypatch):
     but before the large-blob record was removed left the old array on a
     key that had been reset. Without the mark that lets boot finish the
     wipe, the cut is caught."""
-    real = st.Store._save
+    real = st.Store._save_twin
 
     def save_without_mark(self, name, obj):
-        if name == st.REC_STATE and isinstance(obj, dict):
+        if name == st.REC_STATE:
             obj = {k: v for k, v in obj.items() if k != st.STATE_WIPE_PENDING}
         real(self, name, obj)
 
-    monkeypatch.setattr(st.Store, "_save", save_without_mark)
+    monkeypatch.setattr(st.Store, "_save_twin", save_without_mark)
     with pytest.raises(Violation, match="of step 'wipe'.*neither the old nor the new"):
         run_powercut(STORE_CASES["wipe"], setup=_seed_store, check_probe=False, fat_modes=(False,))
 
@@ -242,8 +266,27 @@ def test_recovery_that_trusts_an_unchecked_temporary_is_caught(monkeypatch):
                 self._st.rename(name, name[:-4])  # no check value test
 
     monkeypatch.setattr(st.Store, "_recover", recover)
-    with pytest.raises(Violation):
-        run_powercut(STORE_CASES["state update (PIN retries)"], setup=_seed_store, check_probe=False, fat_modes=(False,))
+    # A record kept once (a passkey): the torn temporary replaces it. (The
+    # state would survive this: its twin copy mends a torn one.)
+    with pytest.raises(Violation, match="neither the old nor the new"):
+        run_powercut(STORE_CASES["rk_update"], setup=_seed_store, check_probe=False, fat_modes=(False,))
+
+
+def test_a_store_that_trusts_the_first_copy_only_is_caught_with_damaged_copies(monkeypatch):
+    """Two copies are worth something only if boot falls back on the second:
+    a store that reads the first copy alone passes every plain cut, but not
+    a cut followed by a flipped bit in that copy."""
+
+    def first_copy_only(blob):
+        if blob is None:
+            return None, False
+        return st.decode_record(blob[: len(blob) // 2]), True
+
+    monkeypatch.setattr(st, "decode_twin", first_copy_only)
+    case = STORE_CASES["state update (PIN retries)"]
+    run_powercut(case, setup=_seed_store, check_probe=False, fat_modes=(False,))  # plain cuts: no harm seen
+    with pytest.raises(Violation, match=r"copy 1 of 'state' damaged: boot logged \[StoreDamaged"):
+        run_powercut(case, setup=_seed_store, check_probe=False, fat_modes=(False,), damage_copies=True)
 
 
 def test_observe_sees_a_lost_record():

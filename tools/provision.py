@@ -560,7 +560,14 @@ def provision(args):
             info = wait_for_board(board)
 
         out = board.exec("from boards.common import provision_device as p\np.init()")
-        print("store: master secret %s on the board" % ("kept" if parse_result(out, "PYFIDO-INIT") == "kept" else "made"))
+        init = parse_result(out, "PYFIDO-INIT")
+        if init.startswith("damaged"):
+            raise ProvisionError(
+                "The key's stored state is damaged (%s): its credentials cannot be used any more, and the "
+                "key will not make a new master secret on its own. Run again with --force to erase it, or "
+                "reset the key (fido2-token -R, within 10 s of plugging it in) -- see firmware/README.md." % init[8:]
+            )
+        print("store: master secret %s on the board" % ("kept" if init == "kept" else "made"))
         attestation = install_attestation(board, args)
         if attestation:
             copy_with_mpremote(board, attestation)

@@ -31,7 +31,10 @@ _RGB_ON = (0, 24, 0)
 
 
 def _urandom(n):
-    return os.urandom(n)  # the chip's hardware RNG
+    # The key's entropy source, from which the core seeds its DRBG
+    # (firmware/crypto.py). RP2040: the ring oscillator's random bit,
+    # whitened with SHA-256; ESP32-S3: esp_random() (boards/README.md).
+    return os.urandom(n)
 
 
 class Clock:
@@ -175,6 +178,7 @@ def build(settings, device):
         _urandom,
         settings,
         enter_maintenance,
+        bytes(microcontroller.cpu.uid),
     )
 
 

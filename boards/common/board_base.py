@@ -3,7 +3,10 @@
 firmware.main_loop.run(board) needs (see boards/host/board.py for the host
 version): CONFIG, read_report(buf), write_report(buf), wait_touch(ms),
 led(pattern), random(n), ticks_ms(), ticks_diff(new, old), idle(),
-log_exception(e) and storage. Here they are built from small runtime parts:
+log_exception(e) and storage; and unique_id, the chip's id, which
+personalizes the key's DRBG (random(n) is the board's entropy source: the
+core draws every secret from that DRBG, firmware/crypto.py). Here they are
+built from small runtime parts:
 
   hid      read_report(buf) -> bool, write_report(buf) -> bool, service(),
            optionally write_reports(buf) -> bool: several reports back to
@@ -61,7 +64,7 @@ TOUCH_LATCH_MS = const(2000)
 class Board:
     """A key on real hardware (or on the tests' fakes of it)."""
 
-    def __init__(self, hid, clock, button, led, storage, random, config, watchdog=None, on_long_press=None):
+    def __init__(self, hid, clock, button, led, storage, random, config, watchdog=None, on_long_press=None, unique_id=b""):
         self.CONFIG = config
         self.hid = hid
         self._clock = clock
@@ -74,6 +77,7 @@ class Board:
         self._led = led
         self.storage = storage
         self.random = random
+        self.unique_id = unique_id
         self.watchdog = watchdog
         self._on_long_press = on_long_press
         self._pause = getattr(hid, "pause", None)
@@ -222,7 +226,7 @@ class Board:
         self._led.update()
 
 
-def build(hid, clock, read_button, write_led, random, settings, on_long_press):
+def build(hid, clock, read_button, write_led, random, settings, on_long_press, unique_id=b""):
     """The Board for these settings (boards/common/settings.py), the same on both runtimes."""
     from boards.common.ui import Button, Led
     from boards.common.vfs_storage import VfsStorage
@@ -241,6 +245,7 @@ def build(hid, clock, read_button, write_led, random, settings, on_long_press):
         random,
         config,
         on_long_press=on_long_press,
+        unique_id=unique_id,
     )
     board.storage = VfsStorage(settings["store"], feed=board.feed_watchdog)
     return board

@@ -16,11 +16,16 @@ DEBOUNCE_MS = const(20)
 LONG_PRESS_MS = const(5000)
 
 # LED patterns: (on ms, off ms); off == 0 means steadily on, on == 0 off.
+# Longer patterns go on alternating: (on ms, off ms, on ms, off ms, ...).
 _PATTERNS = {
     "idle": (1, 0),  # steady: powered and ready
     "touch": (250, 250),  # 2 Hz blink: waiting for a touch (CTAP UP)
     "wink": (60, 60),  # fast flicker: CTAPHID_WINK, "this is the key"
     "off": (0, 1),
+    # Two short flashes, then dark for more than a second, over and over:
+    # the key's stored state is damaged (firmware/store.py LED_DAMAGED) and
+    # it refuses to work until authenticatorReset. Unlike any even blink.
+    "damaged": (120, 180, 120, 1080),
 }
 # CTAPHID_WINK is a one-shot: flicker this long, then back to what was shown.
 WINK_MS = const(2000)
@@ -106,13 +111,22 @@ class Led:
             self.pattern = self._base
             self._since = now
             elapsed = 0
-        on_ms, off_ms = _PATTERNS[self.pattern]
+        durations = _PATTERNS[self.pattern]
+        on_ms, off_ms = durations[0], durations[1]
         if off_ms == 0:
             on = True
         elif on_ms == 0:
             on = False
-        else:
+        elif len(durations) == 2:
             on = elapsed % (on_ms + off_ms) < on_ms
+        else:
+            t = elapsed % sum(durations)
+            on = True
+            for d in durations:
+                if t < d:
+                    break
+                t -= d
+                on = not on
         if on != self._state:
             self._state = on
             self._write(on)

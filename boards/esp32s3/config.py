@@ -17,7 +17,7 @@ RESIDENT_CAPACITY = (
     # 8 MB flash (DevKitC-1-N8), 6016 KiB: about 1340 fit; 512 bounds the
     # RAM index (about 90 bytes a passkey) and the boot-time scan of the store.
     (1504, 512),
-    (480, 350),  # 4 MB flash, 1920 KiB: 379 fit, 376 with room to rewrite
+    (480, 350),  # 4 MB flash, 1920 KiB: 376 fit, 373 with room to rewrite
 )
 
 MICROPYTHON = {
@@ -36,6 +36,12 @@ CIRCUITPYTHON = {
     "max_resident_credentials": 128,
     "watchdog_ms": 8000,
 }
+
+# esp_random() (os.urandom) is a true RNG only while the radio or the SAR ADC
+# entropy source runs (ESP-IDF, "Random Number Generation"): the MicroPython
+# adapter turns Wi-Fi on while the key's DRBG seeds and reseeds from it
+# (boards/micropython/app.py, radio_on).
+RANDOM_NEEDS_RADIO = True
 
 # machine.USBDevice reached the esp32 port in MicroPython 1.25.
 MIN_MICROPYTHON = (1, 25, 0)

@@ -145,7 +145,12 @@ class HostBoard:
 
     # randomness and time
     def random(self, n):
+        # The key's entropy source: the kernel's CSPRNG (getrandom). The core
+        # draws every secret from its own DRBG seeded from this (firmware/crypto.py).
         return os.urandom(n)
+
+    # The DRBG's personalization string (a board's is its chip's unique id).
+    unique_id = b"pyfido virtual key"
 
     def ticks_ms(self):
         return self.clock.ticks_ms()

@@ -49,9 +49,53 @@ _RGB_ON = (0, 24, 0)
 
 
 def _urandom(n):
-    # The hardware RNG (rp2: ring oscillator mixed by pico_rand; ESP32-S3:
-    # the RNG peripheral). Tests without os.urandom replace this function.
+    # The chip's random source (rp2: pico_rand, a xoroshiro128** generator
+    # that mixes ring-oscillator bits, the microsecond timer and a bus
+    # counter into every output; ESP32-S3: esp_random()), from which the
+    # core seeds its DRBG (firmware/crypto.py). Tests without os.urandom
+    # replace this function.
     return os.urandom(n)
+
+
+def radio_on(source):
+    """source(n), read while the Wi-Fi radio is on: the ESP32-S3's entropy source.
+
+    esp_random() is a true RNG only while the RF subsystem (Wi-Fi or
+    Bluetooth) or the SAR ADC entropy source runs; otherwise, once the
+    application runs, it is pseudo-random (ESP-IDF, "Random Number
+    Generation"). MicroPython's esp32 port offers no call for the SAR ADC
+    source (bootloader_random_enable() is not exposed), but
+    network.WLAN(STA_IF).active(True) runs esp_wifi_start() and returns once
+    the station has started (ports/esp32/network_wlan.c,
+    network_wlan_active()); esp_random() is what os.urandom reads
+    (ports/esp32/mphalport.c, mp_hal_get_random()). The DRBG calls this
+    only to seed (at boot) and reseed (every crypto.RESEED_INTERVAL
+    refills), so the radio is on for those moments only; it is left as
+    it was found (on if something else turned it on). It never connects
+    or scans: a started station without a network sends nothing.
+    """
+
+    def read(n):
+        import network
+
+        wlan = network.WLAN(network.STA_IF)
+        was_on = wlan.active()
+        if not was_on:
+            wlan.active(True)
+        try:
+            return source(n)
+        finally:
+            if not was_on:
+                wlan.active(False)
+
+    return read
+
+
+def random_source(chip):
+    """The board's entropy source for the DRBG: os.urandom, with the radio on where the chip needs it."""
+    if getattr(chip, "RANDOM_NEEDS_RADIO", False):
+        return radio_on(_urandom)
+    return _urandom
 
 
 class Clock:
@@ -181,9 +225,10 @@ def build(settings, hid=None):
         Clock(),
         button_reader(settings["button"], settings["button_active_low"]),
         make_led_writer(settings["led"], settings["led_active_low"]),
-        _urandom,
+        random_source(chip_config()),
         settings,
         enter_maintenance,
+        machine.unique_id(),
     )
 
 

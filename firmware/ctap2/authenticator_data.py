@@ -16,8 +16,8 @@ _RP_ID_HASH_LENGTH = const(32)
 # WebAuthn §6.1 flags
 FLAG_UP = const(0x01)  # user present
 FLAG_UV = const(0x04)  # user verified
-FLAG_AT = const(0x40)  # attested credential data included
-FLAG_ED = const(0x80)  # extension data included
+_FLAG_AT = const(0x40)  # attested credential data included
+_FLAG_ED = const(0x80)  # extension data included
 # BE/BS (0x08/0x10) stay 0: a hardware key's credentials are never backed up.
 
 COSE_ALG_ES256 = cose.ALG_ES256
@@ -30,9 +30,9 @@ def build(rp_id_hash, flags, sign_count, aaguid=None, credential_id=None, public
     encoded into it directly rather than into copies that are then joined.
     """
     if credential_id is not None:
-        flags |= FLAG_AT
+        flags |= _FLAG_AT
     if extensions:
-        flags |= FLAG_ED
+        flags |= _FLAG_ED
     out = bytearray(_RP_ID_HASH_LENGTH + 5)
     out[:_RP_ID_HASH_LENGTH] = rp_id_hash
     struct.pack_into(">BI", out, _RP_ID_HASH_LENGTH, flags, sign_count)

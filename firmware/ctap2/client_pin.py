@@ -271,13 +271,9 @@ def _get_pin_token(auth, req):
     # 3-4. permissions / rpId belong to the newer subcommand.
     if req.get(_CP_PERMISSIONS) is not None or req.get(_CP_RP_ID) is not None:
         raise CtapError(CTAP1_ERR_INVALID_PARAMETER)
-    resp = _issue_token(
+    return _issue_token(
         auth, req, protocol, pp.PERMISSION_MC | pp.PERMISSION_GA, None, CTAP2_ERR_PIN_INVALID
     )
-    # Remembered for the CTAP 2.1-PRE credentialManagement command (0x41),
-    # whose platforms know no permissions (see credential_management.py).
-    auth.pin_uv.legacy = True
-    return resp
 
 
 def _get_pin_uv_auth_token_using_pin_with_permissions(auth, req):

@@ -11,6 +11,7 @@ changes in one atomic write.
 from micropython import const
 
 import cbor
+from firmware import crypto
 from firmware import pin_protocol as pp
 from firmware import store as st
 from firmware.ctap2 import pin_uv
@@ -105,7 +106,9 @@ def _set_min_pin_length(auth, sub_params):
     if pin_set and (force or auth.store.get(st.STATE_PIN_CODE_POINTS, 0) < new_min):
         changes[st.STATE_FORCE_PIN_CHANGE] = True
     if rp_ids:
-        changes[st.STATE_MIN_PIN_LENGTH_RPIDS] = list(rp_ids)
+        # Kept as their SHA-256: the minPinLength extension only asks
+        # whether an RP is listed, and the state stays small (store.py).
+        changes[st.STATE_MIN_PIN_LENGTH_RP_ID_HASHES] = [crypto.sha256(r.encode()) for r in rp_ids]
     # 6-7. One atomic write.
     auth.store.update(changes)
 

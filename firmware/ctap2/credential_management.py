@@ -6,6 +6,14 @@ permission over subCommand || subCommandParams (the bytes python-fido2's
 CredentialManagement._call MACs). A token bound to an RP ID only reaches
 that RP's credentials and never the RP list.
 
+0x41 is the same command under the same rules; it is not advertised
+(credentialMgmtPreview), but libfido2 up to 1.14 -- fido2-token -L/-D,
+ssh-keygen -K -- sends every credential-management request as 0x41, with a
+token it asks for with the cm permission when getInfo says pinUvAuthToken
+(its encode_uv_permission maps 0x41 to cm). python-fido2 and Chrome use
+0x0A when credMgmt is advertised. No platform that knows only getPinToken
+can manage credentials here: such a token has mc and ga (§6.5.5.7.1).
+
 The enumeration cursors live on the Authenticator (auth.cred_mgmt_state);
 the router clears them when any other command arrives.
 
@@ -76,6 +84,10 @@ class _Cursor:
 
     def __init__(self, kind, items):
         self.kind = kind
+        # _RPS: the slots of the RPs not returned yet, one per RP (store.rk_rps).
+        # _CREDENTIALS: (rpIdHash, slot of the last credential returned); the
+        # others come newest first from the store's index, one record read at
+        # a time (Authenticator.next_credential).
         self.items = items
 
 
@@ -88,18 +100,19 @@ def continues(req):
 # -- authorization ---------------------------------------------------------------------
 
 
-def _authorize(auth, req, sub_command, preview):
-    """The checks every subcommand but GetNext starts with (§6.8 steps 1-4)."""
+def _authorize(auth, req, sub_command):
+    """The checks every subcommand but GetNext starts with (§6.8 steps 1-4).
+
+    The token needs the cm permission, on 0x41 as on 0x0A: a getPinToken
+    token (mc and ga only, §6.5.5.7.1) manages nothing, used or not.
+    """
     message = bytes((sub_command,))
     sub_params = req.get(_CM_SUB_COMMAND_PARAMS)
     if sub_params is not None:
         # The decoder accepts canonical CBOR only, so this re-encoding is
         # byte for byte what the platform sent and MACed.
         message += cbor.dumps(sub_params)
-    # CTAP 2.1-PRE platforms (0x41) get their token with getPinToken and know
-    # no permissions; that token still took the PIN. 0x0A never allows this.
-    permission = 0 if preview and auth.pin_uv.legacy else pp.PERMISSION_CM
-    pp.authorize(auth, req.get(_CM_PIN_UV_AUTH_PARAM), req.get(_CM_PIN_UV_AUTH_PROTOCOL), message, permission)
+    pp.authorize(auth, req.get(_CM_PIN_UV_AUTH_PARAM), req.get(_CM_PIN_UV_AUTH_PROTOCOL), message, pp.PERMISSION_CM)
 
 
 def _require_unbound(auth):
@@ -118,24 +131,15 @@ def _require_rp(auth, rp_id_hash):
 # -- helpers -----------------------------------------------------------------------------
 
 
-def _rps(auth):
-    """[(rp_id, rp_id_hash)] of every RP with a discoverable credential, newest first."""
-    out = []
-    seen = []
-    for slot in auth.store.rk_slots():
-        rec = auth.store.rk_load(slot)
-        if rec is None:
-            continue
-        rp_id_hash = rec[st.RK_RP_ID_HASH]
-        if rp_id_hash not in seen:
-            seen.append(rp_id_hash)
-            out.append((rec[st.RK_RP_ID], rp_id_hash))
-    return out
-
-
-def _rp_response(rp):
-    rp_id, rp_id_hash = rp
-    return {_CM_RESP_RP: {"id": rp_id}, _CM_RESP_RP_ID_HASH: rp_id_hash}
+def _next_rp(auth, slots):
+    """The RP response for the first of `slots` (one per RP, store.rk_rps)
+    whose record reads back, taking the slots it looks at off the list; None
+    when none is left. Each RP's record is read when the RP is returned."""
+    while slots:
+        rec = auth.store.rk_load(slots.pop(0))
+        if rec is not None:
+            return {_CM_RESP_RP: {"id": rec[st.RK_RP_ID]}, _CM_RESP_RP_ID_HASH: rec[st.RK_RP_ID_HASH]}
+    return None
 
 
 def _credential_response(cred):
@@ -161,19 +165,18 @@ def _find(auth, sub_params):
     """The (slot, record) of the discoverable credential a descriptor names, else NO_CREDENTIALS."""
     cred_type, cred_id = params.descriptor(need(sub_params, _CM_PARAM_CREDENTIAL_ID, MAP))
     if cred_type == _CRED_TYPE:
-        for slot in auth.store.rk_slots():
-            rec = auth.store.rk_load(slot)
-            if rec is not None and crypto.ct_equal(rec[st.RK_CREDENTIAL_ID], cred_id):
-                return slot, rec
+        found = auth.store.rk_find_id(cred_id)  # reads about one record
+        if found is not None:
+            return found
     raise CtapError(CTAP2_ERR_NO_CREDENTIALS)
 
 
 # -- subcommands ---------------------------------------------------------------------------
 
 
-def _get_creds_metadata(auth, req, preview):
+def _get_creds_metadata(auth, req):
     """§6.8.2 getCredsMetadata."""
-    _authorize(auth, req, SUB_GET_CREDS_METADATA, preview)
+    _authorize(auth, req, SUB_GET_CREDS_METADATA)
     _require_unbound(auth)
     return {
         _CM_RESP_EXISTING_RESIDENT_CREDENTIALS_COUNT: auth.store.rk_count(),
@@ -181,66 +184,71 @@ def _get_creds_metadata(auth, req, preview):
     }
 
 
-def _enumerate_rps_begin(auth, req, preview):
+def _enumerate_rps_begin(auth, req):
     """§6.8.3 enumerateRPsBegin."""
-    _authorize(auth, req, SUB_ENUMERATE_RPS_BEGIN, preview)
+    _authorize(auth, req, SUB_ENUMERATE_RPS_BEGIN)
     _require_unbound(auth)
-    rps = _rps(auth)
-    if not rps:
+    slots = auth.store.rk_rps()
+    total = len(slots)
+    resp = _next_rp(auth, slots)
+    if resp is None:
         raise CtapError(CTAP2_ERR_NO_CREDENTIALS)
-    auth.cred_mgmt_state = _Cursor(_RPS, rps[1:])
-    resp = _rp_response(rps[0])
-    resp[_CM_RESP_TOTAL_RPS] = len(rps)
+    auth.cred_mgmt_state = _Cursor(_RPS, slots)  # one slot per RP not returned yet
+    resp[_CM_RESP_TOTAL_RPS] = total
     return resp
 
 
-def _next(auth, kind):
-    """The next item of a cursor of this kind: only right after Begin or another GetNext."""
+def _cursor(auth, kind):
+    """The cursor of this kind: only right after Begin or another GetNext."""
     cursor = auth.cred_mgmt_state
-    if cursor is None or cursor.kind != kind or not cursor.items:
+    if cursor is None or cursor.kind != kind:
         auth.cred_mgmt_state = None
         raise CtapError(CTAP2_ERR_NOT_ALLOWED)
-    return cursor.items.pop(0)
+    return cursor
 
 
-def _enumerate_rps_get_next_rp(auth, req, preview):
+def _enumerate_rps_get_next_rp(auth, req):
     """§6.8.3 enumerateRPsGetNextRP."""
-    return _rp_response(_next(auth, _RPS))
+    resp = _next_rp(auth, _cursor(auth, _RPS).items)
+    if resp is None:
+        auth.cred_mgmt_state = None
+        raise CtapError(CTAP2_ERR_NOT_ALLOWED)  # every RP was returned
+    return resp
 
 
-def _enumerate_credentials_begin(auth, req, preview):
+def _enumerate_credentials_begin(auth, req):
     """§6.8.4 enumerateCredentialsBegin."""
-    _authorize(auth, req, SUB_ENUMERATE_CREDENTIALS_BEGIN, preview)
+    _authorize(auth, req, SUB_ENUMERATE_CREDENTIALS_BEGIN)
     sub_params = need(req, _CM_SUB_COMMAND_PARAMS, MAP)
     rp_id_hash = need(sub_params, _CM_PARAM_RP_ID_HASH, BYTES)
     _require_rp(auth, rp_id_hash)
-    records = auth.discoverable_records(rp_id_hash)
-    if not records:
-        raise CtapError(CTAP2_ERR_NO_CREDENTIALS)
-    cred = auth.unwrap_record(rp_id_hash, records[0][0], records[0][1])
+    # Counted on the store's index; each credential's record is read and
+    # unwrapped when it is returned (Authenticator.next_credential).
+    total = auth.store.rk_count(rp_id_hash)
+    cred = auth.next_credential(rp_id_hash)
     if cred is None:
-        raise CtapError(CTAP2_ERR_NOT_ALLOWED)  # cannot happen: see Authenticator.unwrap_record
-    # Cursor: slots only; each credential is unwrapped when it is returned.
-    auth.cred_mgmt_state = _Cursor(_CREDENTIALS, [(rp_id_hash, slot) for slot, _ in records[1:]])
+        raise CtapError(CTAP2_ERR_NO_CREDENTIALS)
+    auth.cred_mgmt_state = _Cursor(_CREDENTIALS, (rp_id_hash, cred.slot))
     resp = _credential_response(cred)
-    resp[_CM_RESP_TOTAL_CREDENTIALS] = len(records)
+    resp[_CM_RESP_TOTAL_CREDENTIALS] = total
     return resp
 
 
-def _enumerate_credentials_get_next_credential(auth, req, preview):
+def _enumerate_credentials_get_next_credential(auth, req):
     """§6.8.4 enumerateCredentialsGetNextCredential."""
-    rp_id_hash, slot = _next(auth, _CREDENTIALS)
-    rec = auth.store.rk_load(slot)
-    cred = None if rec is None else auth.unwrap_record(rp_id_hash, slot, rec)
+    cursor = _cursor(auth, _CREDENTIALS)
+    rp_id_hash, slot = cursor.items
+    cred = auth.next_credential(rp_id_hash, slot)
     if cred is None:
-        # Only another command could have removed it, and that ends the cursor.
-        raise CtapError(CTAP2_ERR_NOT_ALLOWED)
+        auth.cred_mgmt_state = None
+        raise CtapError(CTAP2_ERR_NOT_ALLOWED)  # every credential was returned
+    cursor.items = (rp_id_hash, cred.slot)
     return _credential_response(cred)
 
 
-def _delete_credential(auth, req, preview):
+def _delete_credential(auth, req):
     """§6.8.5 deleteCredential."""
-    _authorize(auth, req, SUB_DELETE_CREDENTIAL, preview)
+    _authorize(auth, req, SUB_DELETE_CREDENTIAL)
     sub_params = need(req, _CM_SUB_COMMAND_PARAMS, MAP)
     slot, rec = _find(auth, sub_params)
     _require_rp(auth, rec[st.RK_RP_ID_HASH])
@@ -250,9 +258,9 @@ def _delete_credential(auth, req, preview):
     return None
 
 
-def _update_user_information(auth, req, preview):
+def _update_user_information(auth, req):
     """§6.8.6 updateUserInformation."""
-    _authorize(auth, req, SUB_UPDATE_USER_INFORMATION, preview)
+    _authorize(auth, req, SUB_UPDATE_USER_INFORMATION)
     sub_params = need(req, _CM_SUB_COMMAND_PARAMS, MAP)
     user = need(sub_params, _CM_PARAM_USER, MAP)
     user_id = need(user, "id", BYTES)
@@ -285,7 +293,8 @@ _SUBCOMMANDS = {
 }
 
 
-def _handle(auth, req, preview):
+def handle(auth, req):
+    """CTAP2 authenticatorCredentialManagement command (0x0A, and 0x41: see the module docstring)."""
     # -- parse and validate (types, no side effects) ---------------------------------
     sub_command = need(req, _CM_SUB_COMMAND, UINT)
     opt(req, _CM_SUB_COMMAND_PARAMS, MAP)
@@ -295,14 +304,4 @@ def _handle(auth, req, preview):
     if fn is None:
         raise CtapError(CTAP2_ERR_INVALID_SUBCOMMAND)
     # -- act + response ------------------------------------------------------------------
-    return fn(auth, req, preview)
-
-
-def handle(auth, req):
-    """CTAP2 authenticatorCredentialManagement command (0x0A)."""
-    return _handle(auth, req, False)
-
-
-def handle_preview(auth, req):
-    """CTAP 2.1-PRE authenticatorCredentialManagement (0x41): the same subcommands."""
-    return _handle(auth, req, True)
+    return fn(auth, req)

@@ -192,7 +192,7 @@ def make_credential(auth, extensions, rk, uv, rp_id):
 
     # §12.4 minPinLength: only RPs on the list set by authenticatorConfig
     # setMinPINLength learn the length; others get no output at all.
-    if opt(extensions, MIN_PIN_LENGTH, BOOL) is True and rp_id in pin_uv.min_pin_length_rp_ids(auth):
+    if opt(extensions, MIN_PIN_LENGTH, BOOL) is True and pin_uv.min_pin_length_allowed(auth, rp_id):
         out[MIN_PIN_LENGTH] = pin_uv.min_pin_length(auth)
 
     # §12.5 hmac-secret: the credential is marked; CredRandom is derived.

@@ -2,7 +2,7 @@
 
 from micropython import const
 
-from firmware import crypto, presence
+from firmware import crypto
 from firmware.credential import CRED_PROTECT_UV_OPTIONAL_WITH_LIST, CRED_PROTECT_UV_REQUIRED
 from firmware.ctap2 import authenticator_data, extensions as exts, params, pin_uv
 from firmware.ctap2.authenticator_data import FLAG_UP, FLAG_UV
@@ -42,13 +42,15 @@ _CRED_TYPE = "public-key"
 class AssertionState:
     """What getNextAssertion needs to remember (CTAP 2.1 §6.2.2 step 11)."""
 
-    def __init__(self, rp_id_hash, client_data_hash, flags, uv, extensions, credentials, now):
+    def __init__(self, rp_id_hash, client_data_hash, flags, uv, extensions, slot, now):
         self.rp_id_hash = rp_id_hash
         self.client_data_hash = client_data_hash
         self.flags = flags
         self.uv = uv
         self.extensions = extensions  # extensions.AssertionExtensions
-        self.credentials = credentials  # (slot, record) of the ones not returned yet
+        # Where the credentials not returned yet start: the slot of the last
+        # one returned (they come newest first, Authenticator.next_credential).
+        self.slot = slot
         self.last = now
 
 
@@ -63,13 +65,12 @@ def _applicable(cred_protect, uv, allow_list_given):
     return True
 
 
-def _unwrap(auth, rp_id_hash, entry):
-    # A discoverable credential is unwrapped when it is returned, not when
-    # it is counted (Authenticator.discoverable_records).
-    cred = auth.unwrap_record(rp_id_hash, entry[0], entry[1])
-    if cred is None:
-        raise CtapError(CTAP2_ERR_NO_CREDENTIALS)  # a damaged record; see unwrap_record
-    return cred
+def _highest_applicable(uv):
+    """The highest credProtect level step 7 lets a request without an allowList reach."""
+    level = CRED_PROTECT_UV_REQUIRED
+    while not _applicable(level, uv, False):
+        level -= 1
+    return level
 
 
 def _assertion(auth, cred, rp_id_hash, client_data_hash, flags, uv, ext, number=None):
@@ -103,7 +104,7 @@ def handle(auth, req):
     """CTAP2 authenticatorGetAssertion command."""
     # -- parse and validate (no side effects) ----------------------------------
     rp_id = need(req, _GA_RP_ID, TEXT)
-    client_data_hash = need(req, _GA_CLIENT_DATA_HASH, BYTES)
+    client_data_hash = params.client_data_hash(req, _GA_CLIENT_DATA_HASH)
     allow_list = params.descriptor_list(req, _GA_ALLOW_LIST)
     extensions = params.extensions(req, _GA_EXTENSIONS)
     options = params.options(req, _GA_OPTIONS)
@@ -147,14 +148,14 @@ def handle(auth, req):
         if cred is None:
             raise CtapError(CTAP2_ERR_NO_CREDENTIALS)
     else:
-        candidates = [
-            entry
-            for entry in auth.discoverable_records(rp_id_hash)
-            if _applicable(entry[1].get(st.RK_CRED_PROTECT, 0), uv_performed, False)
-        ]
-        if not candidates:
+        # Counted on the store's index, which keeps each credProtect level;
+        # only the record returned now is read (getNextAssertion reads the
+        # next): the heap does not grow with the RP's credentials.
+        level = _highest_applicable(uv_performed)
+        number = auth.store.rk_count(rp_id_hash, level)
+        cred = auth.next_credential(rp_id_hash, None, level)
+        if cred is None:
             raise CtapError(CTAP2_ERR_NO_CREDENTIALS)
-        cred = _unwrap(auth, rp_id_hash, candidates[0])
 
     # Step 10's checks that need cryptography (hmac-secret's key agreement
     # and salt MAC) run before step 9's touch: a request that can only fail
@@ -164,25 +165,23 @@ def handle(auth, req):
     # Step 9: user presence, unless the platform asked for a silent assertion.
     flags = FLAG_UV if uv_performed else 0
     if up:
-        if not pin_uv.consume_user_present(auth, uv_performed):
-            presence.wait(auth)
+        pin_uv.user_presence(auth, uv_performed)
         flags |= FLAG_UP
 
     # Steps 11-12: the first credential now; with no allowList the others
     # wait, newest first, for getNextAssertion.
-    number = None
-    if not allow_list:
-        number = len(candidates)
-        if number > 1:
-            auth.assertion_state = AssertionState(
-                rp_id_hash,
-                client_data_hash,
-                flags,
-                uv_performed,
-                ext,
-                candidates[1:],
-                auth.board.ticks_ms(),
-            )
+    if allow_list:
+        number = None
+    elif number > 1:
+        auth.assertion_state = AssertionState(
+            rp_id_hash,
+            client_data_hash,
+            flags,
+            uv_performed,
+            ext,
+            cred.slot,
+            auth.board.ticks_ms(),
+        )
     return _assertion(auth, cred, rp_id_hash, client_data_hash, flags, uv_performed, ext, number)
 
 
@@ -202,9 +201,12 @@ def handle_next(auth, req):
     # Steps 1-3: remembered parameters, credentials left, within the timer.
     expire(auth)
     state = auth.assertion_state
-    if state is None or not state.credentials:
+    if state is None:
         raise CtapError(CTAP2_ERR_NOT_ALLOWED)
-    # Steps 4-8.
-    cred = _unwrap(auth, state.rp_id_hash, state.credentials.pop(0))
+    # Steps 4-8: the next credential's record is read now.
+    cred = auth.next_credential(state.rp_id_hash, state.slot, _highest_applicable(state.uv))
+    if cred is None:
+        raise CtapError(CTAP2_ERR_NOT_ALLOWED)  # all numberOfCredentials were returned
+    state.slot = cred.slot
     state.last = auth.board.ticks_ms()
     return _assertion(auth, cred, state.rp_id_hash, state.client_data_hash, state.flags, state.uv, state.extensions)

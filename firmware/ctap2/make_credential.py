@@ -43,6 +43,13 @@ _EA_PLATFORM_MANAGED = const(2)
 
 # WebAuthn §5.4.3: a user handle is at most 64 bytes.
 _MAX_USER_ID_LENGTH = const(64)
+# The RP ID a discoverable credential's record keeps, in bytes: longer ones
+# are truncated as CTAP 2.1 §6.8.7 allows (params.truncate_rp_id). Every
+# domain name fits (253 characters), so a WebAuthn RP ID is kept whole; with
+# user id, names (64 bytes each, params.truncate_utf8), credBlob and
+# largeBlobKey at their largest the record stays under store.RK_MAX_RECORD
+# (host_tests/test_make_credential.py builds that record).
+_STORED_RP_ID_LIMIT = const(253)
 _CRED_TYPE = "public-key"
 
 
@@ -85,7 +92,7 @@ def _enterprise_identity(auth, enterprise_attestation, rp_id):
 def handle(auth, req):
     """CTAP2 authenticatorMakeCredential command."""
     # -- parse and validate (no side effects) ----------------------------------
-    client_data_hash = need(req, _MC_CLIENT_DATA_HASH, BYTES)
+    client_data_hash = params.client_data_hash(req, _MC_CLIENT_DATA_HASH)
     rp = need(req, _MC_RP, MAP)
     user = need(req, _MC_USER, MAP)
     pub_key_cred_params = need(req, _MC_PUB_KEY_CRED_PARAMS, ARRAY)
@@ -133,11 +140,14 @@ def handle(auth, req):
     # -- act ------------------------------------------------------------------
     # Step 11: excludeList. A match still waits for a touch, so the exclude
     # list cannot be used to probe silently which credentials exist here.
+    # "A credential ID created by this authenticator" means one that still
+    # names a credential: a discoverable one deleted by credential
+    # management still unwraps, but has no record (find_credential).
     if exclude_list:
         for cred_type, cred_id in exclude_list:
             if cred_type != _CRED_TYPE:
                 continue
-            cred = auth.wrapper.unwrap(rp_id_hash, cred_id)
+            cred = auth.find_credential(rp_id_hash, cred_id)
             if cred is None or (cred.cred_protect == CRED_PROTECT_UV_REQUIRED and not uv_performed):
                 continue
             try:
@@ -151,13 +161,15 @@ def handle(auth, req):
     ext = exts.make_credential(auth, extensions, rk, uv_performed, rp_id)
 
     # Step 17 asks for room after the touch; checking first spares the user a
-    # touch that could only end in CTAP2_ERR_KEY_STORE_FULL.
+    # touch that could only end in CTAP2_ERR_KEY_STORE_FULL. A free slot is
+    # all it takes: every field of the record is bounded (the RP ID by
+    # §6.8.7 truncation, see _STORED_RP_ID_LIMIT), so no request, however
+    # long its rpId, builds a record the store refuses for its size.
     if rk:
         auth.store.rk_room_for(rp_id_hash, user_id)
 
     # Step 14: user presence (always required for makeCredential).
-    if not pin_uv.consume_user_present(auth, uv_performed):
-        presence.wait(auth)
+    pin_uv.user_presence(auth, uv_performed)
     flags = FLAG_UP | (FLAG_UV if uv_performed else 0)
 
     # Step 16: the credential key pair and its ID.
@@ -192,7 +204,7 @@ def handle(auth, req):
     if rk:
         record = {
             st.RK_CREDENTIAL_ID: credential_id,
-            st.RK_RP_ID: rp_id,
+            st.RK_RP_ID: params.truncate_rp_id(rp_id, _STORED_RP_ID_LIMIT),
             st.RK_RP_ID_HASH: rp_id_hash,
             st.RK_USER_ID: user_id,
         }

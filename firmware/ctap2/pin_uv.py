@@ -10,7 +10,7 @@ handlers and getInfo see the same values.
 
 from micropython import const
 
-from firmware import pin_protocol, presence
+from firmware import crypto, pin_protocol, presence
 from firmware import store as st
 from firmware.ctap2 import params
 from firmware.pin_protocol import PERMISSION_GA, PERMISSION_MC  # noqa: F401 (re-exported)
@@ -51,9 +51,9 @@ def force_pin_change(auth):
     return bool(auth.store.get(st.STATE_FORCE_PIN_CHANGE, False))
 
 
-def min_pin_length_rp_ids(auth):
-    """RP IDs that setMinPINLength allowed to read minPINLength (minPinLength extension)."""
-    return auth.store.get(st.STATE_MIN_PIN_LENGTH_RPIDS, [])
+def min_pin_length_allowed(auth, rp_id):
+    """Did setMinPINLength allow this RP ID to read minPINLength (minPinLength extension)?"""
+    return crypto.sha256(rp_id.encode()) in auth.store.get(st.STATE_MIN_PIN_LENGTH_RP_ID_HASHES, ())
 
 
 def always_uv(auth):
@@ -156,18 +156,25 @@ def verify_for_command(auth, req, key_param, key_protocol, client_data_hash, per
     return verify_param(auth, req, key_param, key_protocol, client_data_hash, permission, rp_id)
 
 
-def consume_user_present(auth, uv_performed):
-    """The user-presence step (MC step 14, GA step 9), when "up" is true.
+def user_presence(auth, uv_performed):
+    """The user-presence step when "up" is true: makeCredential step 14, getAssertion step 9.
 
-    Returns getUserPresentFlagValue() when the request used the token (then
-    the touch may be skipped), and consumes the token either way: its
-    userPresent and userVerified flags and every permission but lbw are
-    cleared, so one token authorizes one ceremony that asked for presence.
-    Silent assertions (up=false) never get here and leave the token as it is.
+    CTAP 2.1 §6.1.2 step 14 / §6.2.2 step 9, in their order:
+      1. with a pinUvAuthParam (uv_performed), getUserPresentFlagValue()
+         may stand for the touch; otherwise, and without one, the user is
+         asked. A refusal, a timeout or a cancel ends the operation here
+         (presence.wait raises OPERATION_DENIED, USER_ACTION_TIMEOUT,
+         KEEPALIVE_CANCEL) and leaves the token as it was: the platform may
+         retry with the same token.
+      2. Once presence is obtained: clearUserPresentFlag(),
+         clearUserVerifiedFlag() and clearPinUvAuthTokenPermissionsExceptLbw()
+         -- whether or not this request carried a pinUvAuthParam -- so one
+         token authorizes one ceremony that asked for presence.
+    Silent assertions (up=false) never get here and leave the token alone.
     """
     token = auth.pin_uv
-    present = uv_performed and token.get_user_present_flag_value()
+    if not (uv_performed and token.get_user_present_flag_value()):
+        presence.wait(auth)
     token.clear_user_present_flag()
     token.clear_user_verified_flag()
     token.clear_permissions_except_lbw()
-    return present

@@ -6,6 +6,7 @@ BUTTON    the physical button: pressed or not
 CLOCK     a SimClock when the test runs the key on simulated time, else None
           (the fakes then use MicroPython's time.ticks_ms)
 WATCHDOG  the last machine.WDT the adapter started
+RADIO     the Wi-Fi interfaces that are on (fakes/network.py): interface -> bool
 """
 
 import time
@@ -16,6 +17,7 @@ BUTTON = {"pressed": False}
 USB_INIT_HOOK = None  # called with no argument when the FIDO device goes on the bus
 CLOCK = None
 WATCHDOG = None
+RADIO = {}
 
 # MicroPython's ticks_ms() period on every 32-bit port.
 TICKS_PERIOD = 1 << 30
@@ -77,6 +79,7 @@ def reset():
     CLOCK = None
     WATCHDOG = None
     BUTTON["pressed"] = False
+    RADIO.clear()
     CHIP["freq"] = 125000000  # an RP2040 as MicroPython boots it
     CHIP["mem32"] = {0x40064000: 0x000000B1}  # VREG at reset: 1.10 V, enabled
 

@@ -12,6 +12,14 @@
  * bytes-like arguments, bytes results, TypeError for a non-buffer argument
  * (str included, as in CPython), ValueError with the core's message for
  * whatever the core rejects. Written against MicroPython v1.22+.
+ *
+ * Secrets and MemoryError: an allocation that fails raises (a longjmp), so
+ * nothing after it runs -- a secret left on the C stack then would stay
+ * there. Functions that produce a secret (keygen's private key, ecdh's
+ * shared secret) therefore allocate their results first and compute into
+ * them: when the heap is full they fail before the secret exists. The
+ * core burns its own stack (p256.c burn_stack); sign and public_key keep no
+ * secret of their own (a signature and a public key are public).
  */
 #ifdef MICROPY_ENABLE_DYNRUNTIME
 #include "py/dynruntime.h"
@@ -73,21 +81,57 @@ static mp_obj_t bytes_or_fail(int err, const uint8_t *buf, size_t len)
     return err ? fail(err) : mp_obj_new_bytes(buf, len);
 }
 
+/* MicroPython's bytes object (py/objstr.h mp_obj_str_t, unchanged since
+ * v1.0). A native module cannot include py/objstr.h: py/dynruntime.h
+ * defines macros over names it declares. */
+typedef struct {
+    mp_obj_base_t base;
+    size_t hash;
+    size_t len;
+    const byte *data;
+} bytes_obj_t;
+
+#define P256_MAX_RESULT P256_PUB_LEN
+static const uint8_t p256_zeros[P256_MAX_RESULT] = {0};
+
+/* A new bytes object of n zero bytes that the caller fills in place (at
+ * *data) before anyone else sees it, then hands to filled(). */
+static mp_obj_t new_bytes_to_fill(size_t n, uint8_t **data)
+{
+    mp_obj_t obj = mp_obj_new_bytes(p256_zeros, n);
+    *data = (uint8_t *)((bytes_obj_t *)MP_OBJ_TO_PTR(obj))->data;
+    return obj;
+}
+
+/* The object holds its final bytes: forget the hash of the zeros (0 means
+ * "not computed yet" to MicroPython, which computes it when asked). */
+static void filled(mp_obj_t obj)
+{
+    ((bytes_obj_t *)MP_OBJ_TO_PTR(obj))->hash = 0;
+}
+
 static mp_obj_t mod_keygen(mp_obj_t seed_in)
 {
     size_t n;
     const uint8_t *seed = arg_bytes(seed_in, &n);
-    uint8_t priv[P256_PRIV_LEN], pub[P256_PUB_LEN];
+    uint8_t *priv, *pub;
+    /* Every allocation first (see the top of this file). */
+    mp_obj_t items[2];
+    items[0] = new_bytes_to_fill(P256_PRIV_LEN, &priv);
+    items[1] = new_bytes_to_fill(P256_PUB_LEN, &pub);
+    mp_obj_t res = mp_obj_new_tuple(2, items);
     int err = p256_keygen(priv, pub, seed, n);
     if (err) {
+        p256_wipe(priv, P256_PRIV_LEN);
         return fail(err);
     }
-    mp_obj_t items[2] = {mp_obj_new_bytes(priv, sizeof priv), mp_obj_new_bytes(pub, sizeof pub)};
-    p256_wipe(priv, sizeof priv);
-    return mp_obj_new_tuple(2, items);
+    filled(items[0]);
+    filled(items[1]);
+    return res;
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(mod_keygen_obj, mod_keygen);
 
+/* No secret of its own: the result is public, p256_public_key burns its stack. */
 static mp_obj_t mod_public_key(mp_obj_t priv_in)
 {
     size_t n;
@@ -97,6 +141,8 @@ static mp_obj_t mod_public_key(mp_obj_t priv_in)
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(mod_public_key_obj, mod_public_key);
 
+/* No secret of its own: the signature is public, p256_sign burns its stack
+ * (the nonce, the private scalar). */
 static mp_obj_t mod_sign(mp_obj_t priv_in, mp_obj_t digest_in, mp_obj_t extra_in)
 {
     size_t np, nd, ne;
@@ -125,10 +171,14 @@ static mp_obj_t mod_ecdh(mp_obj_t priv_in, mp_obj_t peer_in)
     size_t np, nq;
     const uint8_t *priv = arg_bytes(priv_in, &np);
     const uint8_t *peer = arg_bytes(peer_in, &nq);
-    uint8_t secret[P256_SECRET_LEN];
+    uint8_t *secret;
+    mp_obj_t res = new_bytes_to_fill(P256_SECRET_LEN, &secret); /* first: see the top of this file */
     int err = p256_ecdh(secret, priv, np, peer, nq);
-    mp_obj_t res = bytes_or_fail(err, secret, sizeof secret);
-    p256_wipe(secret, sizeof secret);
+    if (err) {
+        p256_wipe(secret, P256_SECRET_LEN);
+        return fail(err);
+    }
+    filled(res);
     return res;
 }
 static MP_DEFINE_CONST_FUN_OBJ_2(mod_ecdh_obj, mod_ecdh);

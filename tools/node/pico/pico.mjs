@@ -26,6 +26,7 @@
 import { RP2040, GPIOPinState, ConsoleLogger, LogLevel } from 'rp2040js';
 import { Flash, TIMING_TYPICAL } from './flash.mjs';
 import { installFlashTraps } from './rom.mjs';
+import { Rosc } from './rosc.mjs';
 import { UsbHost } from './usb_host.mjs';
 import { hookExceptions } from './profile.mjs';
 import { FLASH_BASE } from './uf2.mjs';
@@ -112,6 +113,7 @@ export class Pico {
     const mcu = new RP2040();
     mcu.logger = new ConsoleLogger(LogLevel.Error, true);
     mcu.loadBootrom(this.bootrom);
+    new Rosc().attach(mcu); // RANDOMBIT: each Pico, each power-up, its own randomness
     const flash = new Flash(mcu.flash, this.flashSize, this.timing);
     flash.attach(this.flashPath);
     installFlashTraps(mcu, flash, (ns) => { this.busyNs += ns; }, (name) => this._mayWrite(name));
