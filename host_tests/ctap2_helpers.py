@@ -110,3 +110,18 @@ def make_credential(auth, **kw):
     assert st == 0, hex(st)
     ad = parse_auth_data(resp[2])
     return ad["credential_id"], cose_to_public_key(ad["public_key"]), ad
+
+
+def rk_reads(auth):
+    """The names of the passkey records the key reads from now on."""
+    storage = auth.board.storage
+    names = []
+    read = storage.read
+
+    def counting(name):
+        if name.startswith("rk"):
+            names.append(name)
+        return read(name)
+
+    storage.read = counting
+    return names

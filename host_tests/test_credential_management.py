@@ -8,6 +8,7 @@ from fido2 import cbor
 from fido2.cose import CoseKey
 from fido2.ctap import CtapError
 
+from ctap2_helpers import rk_reads
 from firmware import crypto
 from firmware import store as st
 from firmware.credential import CRED_PROTECT_UV_REQUIRED, FLAG_RESIDENT
@@ -171,21 +172,6 @@ def test_enumerate_credentials_reports_cred_protect(populated):
     r = Manager(pinned)(4, {1: rp})
     assert r[10] == CRED_PROTECT_UV_REQUIRED and r[7]["id"] == cred_id
     assert r[6] == {"id": b"u9"}
-
-
-def rk_reads(auth):
-    """The names of the passkey records the key reads from now on."""
-    storage = auth.board.storage
-    names = []
-    read = storage.read
-
-    def counting(name):
-        if name.startswith("rk"):
-            names.append(name)
-        return read(name)
-
-    storage.read = counting
-    return names
 
 
 def test_enumeration_reads_one_record_per_answer(populated):

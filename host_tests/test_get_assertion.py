@@ -5,6 +5,7 @@ from fido2.ctap import CtapError
 
 from boards.host.board import FakeClock
 from ctap2_helpers import (
+    rk_reads,
     CDH,
     GA,
     GET_INFO,
@@ -220,21 +221,6 @@ def test_other_rps_credentials_are_not_walked(auth):
 
 
 # -- many credentials of one RP: one record read per answer (issue 14) -------------------
-
-
-def rk_reads(auth):
-    """The names of the passkey records the key reads from now on."""
-    storage = auth.board.storage
-    names = []
-    read = storage.read
-
-    def counting(name):
-        if name.startswith("rk"):
-            names.append(name)
-        return read(name)
-
-    storage.read = counting
-    return names
 
 
 def test_each_answer_reads_only_the_record_it_returns(auth):
