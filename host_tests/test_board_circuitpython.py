@@ -80,6 +80,44 @@ def test_esp32s3_neopixel_and_boot_button(hw):
     assert any(e[0] == "neopixel_write" and e[1] == bytes((24, 0, 0)) for e in fakehw.EVENTS)
 
 
+def test_esp32s3_devkitc_button_is_its_boot_button_io0(hw):
+    """The DevKitC-1 has no board.BUTTON: its BOOT button is board.IO0 (GPIO0)."""
+    import fakehw
+    from boards.esp32s3 import config
+
+    assert config.CIRCUITPYTHON["button"] == "IO0"
+    run(hw, chip="esp32s3")
+    assert ("DigitalInOut", "board.IO0") in [(e[0], repr(e[1])) for e in fakehw.EVENTS if e[0] == "DigitalInOut"]
+
+
+def test_a_pin_the_board_lacks_restarts_into_maintenance_not_into_a_boot_loop(hw):
+    """A locked key whose settings name a missing pin (the old ESP32-S3 default "BUTTON") would
+    raise at every start and restart for ever with no console: it sets the maintenance flag
+    first, so the next boot has the console and no FIDO device, and provisioning can fix it."""
+    import fakehw
+    import microcontroller
+
+    with pytest.raises(microcontroller.ResetCalled):
+        run(hw, chip="esp32s3", button="BUTTON")
+    assert (hw / "pyfido.maintenance").exists()
+    assert fakehw.names().count("reset") == 1
+    # the next boot: maintenance mode, console on, no FIDO device, no reset
+    from run_circuitpython_key import run as run_key
+    from boards.esp32s3 import config
+
+    fakehw.reset()
+    _, result = run_key(config, boardkit.messages(), boardkit.write_settings(hw, button="BUTTON"),
+                        str(hw / "pyfido.maintenance"))
+    assert result is None and "usb_hid.disable" in fakehw.names() and "reset" not in fakehw.names()
+
+
+def test_a_missing_pin_with_the_console_kept_raises_for_the_developer(hw):
+    from boards.circuitpython.app import PinError
+
+    with pytest.raises(PinError, match="no pin BUTTON"):
+        run(hw, chip="esp32s3", button="BUTTON", repl=True)
+
+
 def test_hid_drops_the_rest_of_a_message_the_host_does_not_take():
     """After send_report fails, continuation packets go at once; the next INIT packet retries."""
     import sys

@@ -80,11 +80,16 @@ class Hid:
         return True
 
 
+class PinError(ValueError):
+    """The settings name a pin this board does not have: a configuration error, not a fault."""
+
+
 def _pin(name):
     import board
 
     if not hasattr(board, name):
-        raise ValueError("pyfido: this board has no pin %s" % name)
+        raise PinError("pyfido: this board has no pin %s (settings \"button\"/\"led\"; tools/provision.py "
+                       "--button/--led)" % name)
     return getattr(board, name)
 
 
@@ -204,4 +209,9 @@ def main(stop=None, config=None):
         if repl:
             raise
         print_exception(e)
+        if isinstance(e, PinError):
+            # Restarting would fail the same way for ever, with no console to
+            # fix it from: the next boot is in maintenance mode instead (serial
+            # console, no FIDO device), where tools/provision.py can fix it.
+            enter_maintenance()
         microcontroller.reset()
