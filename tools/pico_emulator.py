@@ -55,7 +55,7 @@ def check_inputs(firmware, bootrom):
 
 class EmulatedPico:
     def __init__(self, firmware=None, bootrom=None, flash=None, realtime=True, flash_timing="typical",
-                 node="node", log=False):
+                 node="node", log=False, button="bootsel"):
         check_inputs(firmware, bootrom)
         self._tmp = tempfile.mkdtemp(prefix="pyfido-pico-")
         self.firmware = firmware
@@ -67,6 +67,7 @@ class EmulatedPico:
         self.flash_timing = flash_timing
         self.node = node
         self.log = log
+        self.button = button  # "bootsel", or "gpio:N": a push button from GPIO N to GND
         self.proc = None
         self.events = []  # every event, in order
         self._cond = threading.Condition()
@@ -84,6 +85,8 @@ class EmulatedPico:
             cmd.append("--no-realtime")
         if self.log:
             cmd.append("--log")
+        if self.button != "bootsel":
+            cmd += ["--button", self.button]
         if shutil.which(self.node) is None:
             raise EmulatorError("Node.js (%s) is not installed: `make node-deps` installs it" % self.node)
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -177,7 +180,7 @@ class EmulatedPico:
         self.command("release")
 
     def tap(self, ms=150):
-        """Press BOOTSEL for ms simulated milliseconds."""
+        """Press the button (BOOTSEL, or the GPIO one) for ms simulated milliseconds."""
         self.command("tap", ms=ms)
 
     def power_cycle(self, wait_ready=True, timeout=120):
