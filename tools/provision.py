@@ -132,7 +132,7 @@ print('PYFIDO-PROBE', repr({
     'machine': getattr(sys.implementation, '_machine', ''),
     'free': _free,
     'p256': _has('p256'),
-    'hashlib': _has('hashlib', 'sha256'),
+    'hashlib': _has('hashlib', 'sha256') or _has('hashlib', 'new'),
     'usb_device_hid': _has('usb.device.hid'),
     'build': _build,
     'stale': [p for p in _STALE if _exists(p)] if _build else [],
