@@ -41,7 +41,7 @@ import pytest
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "tools"))
 
-from pico_emulator import EmulatedPico, EmulatorError, provision_template  # noqa: E402,F401
+from pico_emulator import BUTTONS, EmulatedPico, EmulatorError, firmware_runtime, provision_template  # noqa: E402,F401
 
 ENV_FIRMWARE = "PYFIDO_FIRMWARE"
 ENV_BOOTROM = "PYFIDO_BOOTROM"
@@ -156,7 +156,7 @@ class FirmwareKey:
 
     current = None  # the key started last (PollingCtap1 asks it how presence works)
 
-    def __init__(self, template, bootrom, workdir, storage=None, presence="auto"):
+    def __init__(self, template, bootrom, workdir, storage=None, presence="auto", button="bootsel"):
         mode = getattr(presence, "mode", presence) or "auto"
         if storage is None:
             fd, storage = tempfile.mkstemp(prefix="flash-", suffix=".bin", dir=workdir)
@@ -164,13 +164,14 @@ class FirmwareKey:
             shutil.copyfile(template, storage)
         self.storage = storage
         self._bootrom = bootrom
+        self._button = button  # BOOTSEL (MicroPython's key) or "gpio:15" (CircuitPython's)
         self.board = _Board(self, mode)
         self.authenticator = _Authenticator()
         self.pico = None
         self.ready = None
 
     def start(self):
-        self.pico = EmulatedPico(bootrom=self._bootrom, flash=self.storage).start()
+        self.pico = EmulatedPico(bootrom=self._bootrom, flash=self.storage, button=self._button).start()
         self.pico.command("presence", mode=self.board.presence.mode)
         self.ready = self.pico.wait_event("fido-ready", timeout=180)
         FirmwareKey.current = self
@@ -204,7 +205,7 @@ def firmware_template(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("firmware")
     args = shlex.split(os.environ.get(ENV_PROVISION_ARGS, ""))
     template = provision_template(firmware, bootrom, str(workdir / "provisioned.bin"), args)
-    return template, bootrom, str(workdir)
+    return template, bootrom, str(workdir), BUTTONS[firmware_runtime(firmware)]
 
 
 @pytest.fixture
@@ -217,7 +218,7 @@ def firmware_key_factory(firmware_template):
     same key; one that already holds records cannot be (those go on a board
     through tools/provision.py, not from a test).
     """
-    template, bootrom, workdir = firmware_template
+    template, bootrom, workdir, button = firmware_template
     keys = []
     flashes = {}
 
@@ -232,11 +233,11 @@ def firmware_key_factory(firmware_template):
                 listed = list(storage.list()) if hasattr(storage, "list") else []
                 if listed:
                     raise ValueError("records prepared by the test (%s) cannot be put on the firmware's flash" % listed)
-                flash = FirmwareKey(template, bootrom, workdir).storage
+                flash = FirmwareKey(template, bootrom, workdir, button=button).storage
                 flashes[name] = flash
                 keys.append(storage)  # keep it alive: its id() names the flash
             storage = flash
-        key = FirmwareKey(template, bootrom, workdir, storage=storage, presence=presence).start()
+        key = FirmwareKey(template, bootrom, workdir, storage=storage, presence=presence, button=button).start()
         keys.append(key)
         return key
 

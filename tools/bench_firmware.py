@@ -50,7 +50,7 @@ for p in (REPO, os.path.join(REPO, "tools"), os.path.join(REPO, "lib"), os.path.
     if p not in sys.path:
         sys.path.insert(0, p)
 
-from pico_emulator import EmulatedPico  # noqa: E402
+from pico_emulator import BUTTONS, EmulatedPico, firmware_runtime  # noqa: E402
 
 # Figures measured once on v1.28.0 before this work (issue 12), and the goals.
 BEFORE = {"getInfo": 14.2, "makeCredential": 74.7, "getAssertion": 46.0, "first INIT": 242.0, "heap free": 203744}
@@ -85,6 +85,7 @@ class Bench:
         self.log = log
         self.tmp = tempfile.mkdtemp(prefix="bench-firmware-")
         self.rows = {}
+        self.button = BUTTONS[firmware_runtime(firmware)]  # BOOTSEL, or CircuitPython's GP15
 
     def provision(self):
         from firmware_key import provision_template
@@ -94,7 +95,7 @@ class Bench:
 
     def run(self):
         flash = self.provision()
-        pico = EmulatedPico(bootrom=self.bootrom, flash=flash).start()
+        pico = EmulatedPico(bootrom=self.bootrom, flash=flash, button=self.button).start()
         try:
             ready = [pico.wait_event("fido-ready", timeout=300)["t_ms"]]
             self.rows["heap free"] = self.heap_free(pico)
@@ -134,7 +135,7 @@ class Bench:
                 # The press the key took: the last one before its answer
                 # (a press still held from the previous request is not a
                 # new press, so it can take a later one).
-                taps = [e for e in pico.events[m:] if e["event"] == "bootsel" and e["pressed"]
+                taps = [e for e in pico.events[m:] if e["event"] in ("bootsel", "button") and e["pressed"]
                         and e["t_ms"] < r["tFirstOut"]]
                 if r.get("tUpNeeded") is None or not taps:
                     raise RuntimeError("%s: no touch was asked for or given" % name)
