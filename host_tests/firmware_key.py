@@ -126,6 +126,27 @@ def led_patterns(events):
     return out
 
 
+def key_led_events(events):
+    """The LED edges a CircuitPython key made: not those of CircuitPython starting up.
+
+    From a power-up or chip reset to USB coming up CircuitPython has the pin:
+    it blinks its status LED (the Pico's GPIO25) through its one-second
+    safe-mode window (supervisor/shared/safe_mode.c) before it runs boot.py,
+    and the key turns the LED on once code.py runs, after USB is up.
+    (MicroPython never drives the LED itself.)
+    """
+    out = []
+    starting = False
+    for e in events:
+        if e["event"] in ("power-on", "chip-reset"):
+            starting = True
+        elif e["event"] == "usb-attach":
+            starting = False
+        elif e["event"] == "led" and not starting:
+            out.append(e)
+    return out
+
+
 class _Board:
     def __init__(self, key, mode):
         self.presence = _Presence(key, mode)
@@ -138,7 +159,10 @@ class _Board:
         until = pico.status()["t_ms"] + LED_LOOK_MS
         while pico.status()["t_ms"] < until:
             time.sleep(0.05)
-        return led_patterns(pico.events)
+        events = pico.events
+        if self._key.runtime == "circuitpython":
+            events = key_led_events(events)
+        return led_patterns(events)
 
 
 class _Authenticator:
@@ -156,7 +180,7 @@ class FirmwareKey:
 
     current = None  # the key started last (PollingCtap1 asks it how presence works)
 
-    def __init__(self, template, bootrom, workdir, storage=None, presence="auto", button="bootsel"):
+    def __init__(self, template, bootrom, workdir, storage=None, presence="auto", runtime="micropython"):
         mode = getattr(presence, "mode", presence) or "auto"
         if storage is None:
             fd, storage = tempfile.mkstemp(prefix="flash-", suffix=".bin", dir=workdir)
@@ -164,7 +188,8 @@ class FirmwareKey:
             shutil.copyfile(template, storage)
         self.storage = storage
         self._bootrom = bootrom
-        self._button = button  # BOOTSEL (MicroPython's key) or "gpio:15" (CircuitPython's)
+        self.runtime = runtime  # "micropython" or "circuitpython": the image's (firmware_runtime)
+        self._button = BUTTONS[runtime]  # BOOTSEL (MicroPython's key) or "gpio:15" (CircuitPython's)
         self.board = _Board(self, mode)
         self.authenticator = _Authenticator()
         self.pico = None
@@ -205,7 +230,7 @@ def firmware_template(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("firmware")
     args = shlex.split(os.environ.get(ENV_PROVISION_ARGS, ""))
     template = provision_template(firmware, bootrom, str(workdir / "provisioned.bin"), args)
-    return template, bootrom, str(workdir), BUTTONS[firmware_runtime(firmware)]
+    return template, bootrom, str(workdir), firmware_runtime(firmware)
 
 
 @pytest.fixture
@@ -218,7 +243,7 @@ def firmware_key_factory(firmware_template):
     same key; one that already holds records cannot be (those go on a board
     through tools/provision.py, not from a test).
     """
-    template, bootrom, workdir, button = firmware_template
+    template, bootrom, workdir, runtime = firmware_template
     keys = []
     flashes = {}
 
@@ -233,11 +258,11 @@ def firmware_key_factory(firmware_template):
                 listed = list(storage.list()) if hasattr(storage, "list") else []
                 if listed:
                     raise ValueError("records prepared by the test (%s) cannot be put on the firmware's flash" % listed)
-                flash = FirmwareKey(template, bootrom, workdir, button=button).storage
+                flash = FirmwareKey(template, bootrom, workdir, runtime=runtime).storage
                 flashes[name] = flash
                 keys.append(storage)  # keep it alive: its id() names the flash
             storage = flash
-        key = FirmwareKey(template, bootrom, workdir, storage=storage, presence=presence, button=button).start()
+        key = FirmwareKey(template, bootrom, workdir, storage=storage, presence=presence, runtime=runtime).start()
         keys.append(key)
         return key
 

@@ -212,7 +212,7 @@ def test_holding_bootsel_5_s_restarts_in_maintenance_mode_not_the_uf2_bootloader
     r = subprocess.run([sys.executable, "-m", "mpremote", "connect", pico.serial_port(), "resume", "exec",
                         "import sys; print('REPL', sys.implementation.name)"],
                        capture_output=True, text=True, timeout=300)
-    assert "REPL micropython" in r.stdout, r.stdout + r.stderr
+    assert "REPL %s" % key.runtime in r.stdout, r.stdout + r.stderr
     # one boot only: the next power-up is the key again
     pico.power_cycle()
     events = _since_power_up(key)
