@@ -72,6 +72,39 @@ def test_maintenance_boot_has_console_but_no_fido(hw):
     assert "usb_hid.disable" in names and "usb_cdc.disable" not in names
 
 
+def test_the_pico_runs_at_200_mhz_from_boot_py(hw):
+    """settings "cpu_mhz" (200 on the Pico, as under MicroPython) is set first thing in boot.py; 0 leaves it."""
+    import fakehw
+
+    host, _ = run(hw)
+    boardkit.check_ceremony(host.responses)
+    names = fakehw.names()
+    assert [e for e in fakehw.EVENTS if e[0] == "cpu.frequency"] == [("cpu.frequency", 200000000)]
+    assert names.index("cpu.frequency") < names.index("storage.disable_usb_drive")
+    fakehw.reset()
+    run(hw, cpu_mhz=0)  # 0: CircuitPython's own clock
+    assert "cpu.frequency" not in fakehw.names()
+
+
+def test_a_clock_that_cannot_be_set_leaves_the_key_running(hw, capsys):
+    """A port without CIRCUITPY_SETTABLE_PROCESSOR_FREQUENCY: the key runs at the clock it has."""
+    import microcontroller
+
+    microcontroller.cpu.settable = False
+    host, _ = run(hw)
+    boardkit.check_ceremony(host.responses)
+    assert "the CPU clock stays at 125 MHz" in capsys.readouterr().out
+
+
+def test_a_pico_w_keeps_circuitpythons_clock(hw):
+    """The Pico W's wireless chip (its LED) is clocked from the CPU's clock (boards/rp2040/config.py KEEP_CLOCK)."""
+    from boards.circuitpython import setup
+    from boards.rp2040 import config
+
+    assert setup.chip_defaults(config, "Raspberry Pi Pico with rp2040")["cpu_mhz"] == 200
+    assert setup.chip_defaults(config, "Raspberry Pi Pico W with rp2040")["cpu_mhz"] == 0
+
+
 def test_esp32s3_neopixel_and_boot_button(hw):
     import fakehw
 

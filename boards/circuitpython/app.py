@@ -190,10 +190,10 @@ def enter_maintenance():
 
 def main(stop=None, config=None):
     """Run the key; returns only in maintenance mode (or when stop() says so in tests)."""
-    from boards.circuitpython.setup import chip_config
+    from boards.circuitpython.setup import chip_config, load_settings
 
     config = config or chip_config()
-    settings = st.load(config.CIRCUITPYTHON)
+    settings = load_settings(config)
     if st.take_maintenance_flag():
         print("pyfido: maintenance mode: serial REPL open, no FIDO device until the next reset")
         return None
