@@ -14,7 +14,12 @@
 #     (FROZEN_MPY_DIRS, staged by tools/circuitpython_firmware.py);
 #   - raspberrypi: no USB host port (CIRCUITPY_USB_HOST=0: PIO-USB host, which a
 #     key has no use for, and whose source does not compile warning-free with
-#     GCC before 14).
+#     GCC before 14);
+#   - no safe-mode wait at start-up (CIRCUITPY_SKIP_SAFE_MODE_WAIT=1): CircuitPython
+#     otherwise blinks for a second at every power-up, waiting for a button press
+#     that would start it in safe mode -- without boot.py, so with the CIRCUITPY
+#     drive (the key's records) on USB --, and a key must answer the host's first
+#     INIT as soon as it can.
 # /boot.py, /code.py and the settings stay on the filesystem: CircuitPython runs
 # those only from there; tools/provision.py writes them.
 #
@@ -37,7 +42,9 @@ CIRCUITPY_PYTHON ?= python3
 CIRCUITPY_MIN_GCC_VERSION ?=
 # The GCC major CircuitPython (10.x) requires: py/circuitpy_mpconfig.mk CIRCUITPY_MIN_GCC_VERSION.
 CIRCUITPY_GCC_FLOOR := 14
-CP_BOARD_INFO := $(shell python3 tools/circuitpython_firmware.py board $(BOARD) 2>/dev/null)
+# (the project's Python when there is one: the tool needs nothing beyond the standard library)
+CP_TOOL_PY := $(if $(wildcard $(PY)),$(PY),python3)
+CP_BOARD_INFO := $(shell $(CP_TOOL_PY) tools/circuitpython_firmware.py board $(BOARD) 2>/dev/null)
 CP_BOARD := $(word 1,$(CP_BOARD_INFO))
 CP_PORT := $(word 2,$(CP_BOARD_INFO))
 CP_IMAGE := $(word 4,$(CP_BOARD_INFO))
@@ -53,6 +60,7 @@ CP_SUBMODULE_FILES_raspberrypi := ports/raspberrypi/sdk/src/rp2040/hardware_regs
   tools/bitmap_font/adafruit_bitmap_font/bitmap_font.py
 CP_SUBMODULE_FILES_espressif := ports/espressif/esp-idf/export.sh lib/tinyusb/src/tusb.h tools/huffman/huffman/__init__.py
 CP_SUBMODULE_FILES := $(CP_SUBMODULE_FILES_$(CP_PORT))
+CP_FLAGS := CIRCUITPY_SKIP_SAFE_MODE_WAIT=1
 CP_PORT_FLAGS_raspberrypi := CIRCUITPY_USB_HOST=0
 CP_PATH = $(if $(findstring /,$(CIRCUITPY_PYTHON)),$(abspath $(dir $(CIRCUITPY_PYTHON))):)$$PATH
 CP_GCC_ARG = $(if $(CIRCUITPY_MIN_GCC_VERSION),CIRCUITPY_MIN_GCC_VERSION=$(CIRCUITPY_MIN_GCC_VERSION))
@@ -60,7 +68,7 @@ CP_GCC_ARG = $(if $(CIRCUITPY_MIN_GCC_VERSION),CIRCUITPY_MIN_GCC_VERSION=$(CIRCU
 .PHONY: firmware firmware-circuitpython-check firmware-circuitpython-sysdeps
 
 firmware-circuitpython-check:
-	@if [ -z "$(CP_BOARD)" ]; then python3 tools/circuitpython_firmware.py board $(BOARD); exit 2; fi
+	@if [ -z "$(CP_BOARD)" ]; then $(CP_TOOL_PY) tools/circuitpython_firmware.py board $(BOARD); exit 2; fi
 	@if [ -z "$(CIRCUITPY_DIR)" ]; then \
 	  echo "make firmware RUNTIME=circuitpython: set CIRCUITPY_DIR to a CircuitPython source tree at a release tag, e.g." >&2; \
 	  echo "  git clone -b 10.2.1 https://github.com/adafruit/circuitpython ~/src/circuitpython" >&2; \
@@ -101,7 +109,7 @@ firmware: firmware-circuitpython-check firmware-circuitpython-sysdeps venv
 	  BUILD=$(abspath $(CP_OUT))/build \
 	  USER_C_MODULES=$(CURDIR)/lib \
 	  FROZEN_MPY_DIRS=$(abspath $(CP_OUT))/frozen \
-	  $(CP_PORT_FLAGS_$(CP_PORT)) $(CP_GCC_ARG)
+	  $(CP_FLAGS) $(CP_PORT_FLAGS_$(CP_PORT)) $(CP_GCC_ARG)
 	cp $(CP_OUT)/build/firmware.$(CP_IMAGE) $(CP_OUT)/pyfido-circuitpython-$(CP_BOARD).$(CP_IMAGE)
 	cp $(CP_OUT)/build/firmware.elf $(CP_OUT)/pyfido-circuitpython-$(CP_BOARD).elf
 	@echo "firmware: $(CP_OUT)/pyfido-circuitpython-$(CP_BOARD).$(CP_IMAGE)"
