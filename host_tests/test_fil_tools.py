@@ -6,16 +6,6 @@ tools/node/pico/check_tools.mjs drives them on a bare emulated RP2040:
     double-buffered endpoint before buffer 0, and CTAPHID's answers of
     several reports in one transfer (firmware/ctaphid.py _send_batch)
     reached the host swapped;
-  - usb_host.mjs ends a serial OUT transfer after a Ctrl-C: the pty and
-    socket in between lose mpremote's write boundaries, and CircuitPython
-    empties its receive FIFO at a transfer holding Ctrl-C, so the Ctrl-A
-    that follows in the same transfer was lost and mpremote hung waiting
-    for the raw REPL;
-  - usb_host.mjs sends the FIDO interface's output reports no closer
-    together than the OUT endpoint's bInterval, as a PC's host controller
-    does (Linux: rounded down to a power of two): CircuitPython re-arms its
-    OUT endpoint at once and keeps only the last report, so a message of
-    several reports sent back to back reached its key as its last report only;
   - profile.mjs (tools/profile_firmware.py) follows calls and returns: each
     function's calls and inclusive time, and an empty call stack once
     everything has returned.
@@ -48,18 +38,6 @@ def results():
 def test_a_double_buffered_in_transfer_reaches_the_host_in_order(results):
     assert results["usb-in-order"]["double"] == [1, 2]  # buffer 0 (the first packet) first
     assert results["usb-in-order"]["single"] == [1]
-
-
-def test_a_ctrl_c_ends_a_serial_transfer(results):
-    # mpremote's interrupt ("\r\x03") and its raw-REPL request ("\r\x01...") go apart
-    assert results["cdc-ctrl-c"]["transfers"] == [[2, [0x0D, 0x03]], [2, [0x0D, 0x01, 0x61, 0x62, 0x63]]]
-
-
-def test_output_reports_keep_the_endpoints_interval(results):
-    p = results["hid-out-pacing"]
-    assert p["b8"] == [0, 8, 16]  # CircuitPython's usb_hid: bInterval 8
-    assert p["b5"] == [0, 4, 8]  # the MicroPython key's 5 ms, served every 4 ms by Linux
-    assert p["b1"] == [0, 1, 2]
 
 
 def test_profile_follows_calls_and_returns(results):

@@ -2,15 +2,10 @@
 // ROM): what host_tests/test_fil_tools.py checks. Prints one JSON line per case.
 //   usb-in-order   a double-buffered IN transfer of two packets through usb_host.mjs:
 //                  the packets the host hands on, in order
-//   cdc-ctrl-c     serial bytes queued for the device in one go ("\r\x03\r\x01abc"): the
-//                  OUT transfers the host makes of them (a Ctrl-C ends one)
-//   hid-out-pacing three output reports queued at once for a device that re-arms its OUT
-//                  endpoint at once (as CircuitPython's usb_hid does), bInterval 8 and 5:
-//                  the simulated ms at which each went out
 //   profile        profile.mjs over a few Thumb instructions that call and return:
 //                  its flat counts and the inclusive time and calls of each function
 import { RP2040, ConsoleLogger, LogLevel } from 'rp2040js';
-import { UsbHost, hostIntervalMs } from './usb_host.mjs';
+import { UsbHost } from './usb_host.mjs';
 import { Profile } from './profile.mjs';
 
 function chip() {
@@ -47,41 +42,6 @@ function usbInOrder(doubleBuffered) {
   return got;
 }
 
-function cdcCtrlC() {
-  const mcu = chip();
-  const host = new UsbHost();
-  host.attach(mcu);
-  const got = [];
-  host.usb = { endpointReadDone: (ep, chunk) => got.push([ep, Array.from(chunk)]) };
-  host.configured = true; // as after enumeration found the CDC data interface
-  host.cdcOut = 2;
-  host._outRequested(2, 64); // the device arms its OUT endpoint
-  host.sendCdc([0x0d, 0x03, 0x0d, 0x01, 0x61, 0x62, 0x63]);
-  host._outRequested(2, 64); // and again once it took the first transfer
-  host._outRequested(2, 64);
-  return got;
-}
-
-function hidOutPacing(bInterval) {
-  const mcu = chip();
-  const host = new UsbHost();
-  host.attach(mcu);
-  const sent = [];
-  host.usb = {
-    endpointReadDone: (ep) => {
-      sent.push(mcu.clock.nanos / 1e6);
-      host._outRequested(ep, 64); // re-armed at once
-    },
-  };
-  host.configured = true; // as after enumeration found the FIDO interface
-  host.hidOut = 1;
-  host.hidOutPeriodNs = hostIntervalMs(bInterval) * 1e6;
-  host._outRequested(1, 64);
-  for (let i = 0; i < 3; i++) host.sendHidReport(new Uint8Array(64).fill(i));
-  mcu.clock.tick(40e6); // 40 ms: the alarms in between run
-  return sent;
-}
-
 // main: BL f; B .      f: PUSH {LR}; BL g; POP {PC}      g: NOP; NOP; BX LR
 const SRAM = 0x20000000;
 const PROGRAM = [
@@ -110,6 +70,4 @@ function profile() {
 }
 
 console.log(JSON.stringify({ case: 'usb-in-order', double: usbInOrder(true), single: usbInOrder(false) }));
-console.log(JSON.stringify({ case: 'cdc-ctrl-c', transfers: cdcCtrlC() }));
-console.log(JSON.stringify({ case: 'hid-out-pacing', b8: hidOutPacing(8), b5: hidOutPacing(5), b1: hidOutPacing(1) }));
 console.log(JSON.stringify({ case: 'profile', ...profile() }));
