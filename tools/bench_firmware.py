@@ -258,7 +258,7 @@ def report(results, sign_cycles, runtime="micropython"):
         "%10s%10s" % ("", "{:,}".format(BEFORE["heap free"])) if mp else "  (not read on CircuitPython)"))
     reports = results[clocks[0]].get("reports in") or {}
     if reports:
-        print("%-26s" % "output reports per request" + ", ".join("%s %d" % (n, reports[n]) for n in names if n in reports))
+        print("output reports per request: " + ", ".join("%s %d" % (n, reports[n]) for n in names if n in reports))
     if sign_cycles:
         print()
         print("Reference in this run: lib/p256 sign on the same M0+ model, %d cycles = %s" % (
