@@ -3,10 +3,14 @@
     PYFIDO_FIRMWARE=build/firmware/rp2040/pyfido-rp2040.uf2 PYFIDO_BOOTROM=rp2040-b1.bin \\
         pytest host_tests/test_firmware_*.py
 
-(or `make firmware-e2e FIRMWARE=... BOOTROM=...`). Once per session the image
-is flashed onto an erased emulated Pico and provisioned as a user does it:
-tools/provision.py over the board's USB serial port (mpremote on a pty
-bridged to the emulated CDC interface). The flash chip after that is the
+(or `make firmware-e2e FIRMWARE=... BOOTROM=...`). The image is MicroPython's
+(`make firmware BOARD=rp2040`) or CircuitPython's (`make firmware
+RUNTIME=circuitpython`): the runtime is read from the image. Once per
+session it is flashed onto an erased emulated Pico and provisioned as a user
+does it: tools/provision.py over the board's USB serial port (mpremote on a
+pty bridged to the emulated CDC interface), after, for CircuitPython, a
+first install through its CIRCUITPY drive (pico_emulator.provision_template).
+The flash chip after that is the
 template of every key: FirmwareKey boots a copy of it, so each test starts
 with a freshly provisioned key, and a power cycle restarts the emulator on
 the same flash file.
@@ -14,16 +18,17 @@ the same flash file.
 FirmwareKey stands in for boards/host/virtual_key.VirtualKey where the
 physical key can: `open_device()`, `address`, `stop()`, `storage` (its flash
 file: FirmwareKey(storage=old.storage) is the same key powered up again),
-`board.presence` -- "auto" presses BOOTSEL whenever the key asks (KEEPALIVE
-UPNEEDED, or U2F's status word 6985), "manual" only when a test calls
-press() --, and `board.led_events`. What a real key has no way to do (refuse
+`board.presence` -- "auto" presses the key's button (BOOTSEL; GP15 on
+CircuitPython) whenever the key asks (KEEPALIVE UPNEEDED, or U2F's status
+word 6985), "manual" only when a test calls press() --, `board.led_events`,
+`runtime` and `passkey_capacity`. What a real key has no way to do (refuse
 a touch with a second button, jump its clock, show its internal state) is
 not offered: the test modules that adopt the end-to-end scenarios name the
 scenarios that need it.
 
-`make test` does not collect test_firmware_*.py (host_tests/conftest.py):
-they need a firmware image built from a MicroPython tree and the RP2040 boot
-ROM, which CI has not; `make firmware-e2e` runs them and fails, never skips,
+`make test` does not collect test_firmware_{e2e,libfido2,board}.py
+(host_tests/conftest.py): they need a firmware image built from a
+MicroPython or CircuitPython tree and the RP2040 boot ROM, which CI has not; `make firmware-e2e` runs them and fails, never skips,
 when either is missing. The emulator's own parts are tested in `make test`
 (test_pico_emulator.py).
 """
@@ -58,7 +63,7 @@ def configured():
 
 
 class _Presence:
-    """board.presence of a FirmwareKey: BOOTSEL, pressed by a test or by the emulator."""
+    """board.presence of a FirmwareKey: its button, pressed by a test or by the emulator."""
 
     def __init__(self, key, mode):
         self._key = key
@@ -315,7 +320,7 @@ class PollingCtap1:
     before a request asked for it approves nothing), so the scenarios that
     send one U2F request and expect it through get this client instead,
     which repeats it every 100 ms for up to 10 s while the key's presence is
-    "auto" (the emulator presses BOOTSEL at the first 6985). With "manual"
+    "auto" (the emulator presses the button at the first 6985). With "manual"
     presence each call is sent once, as the scenarios expect.
     """
 

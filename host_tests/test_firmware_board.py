@@ -2,7 +2,8 @@
 
 The key is the built image on the emulated Pico (host_tests/firmware_key.py),
 provisioned by tools/provision.py: boot.py presents the FIDO interface, the
-flash is the chip's, BOOTSEL is the button.
+flash is the chip's, BOOTSEL is the button (GP15 for a CircuitPython image;
+the scenario that does not apply there says why).
 """
 
 import hashlib
