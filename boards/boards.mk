@@ -11,11 +11,16 @@
 #       (installed when missing) and, from MicroPython v1.24 on (pico-sdk
 #       2.x), picotool 2.x (picotool_DIR=<dir with picotoolConfig.cmake>, or
 #       on PATH); esp32s3: ESP-IDF set up (IDF_PATH). See boards/README.md.
+#   make firmware RUNTIME=circuitpython BOARD=raspberry_pi_pico CIRCUITPY_DIR=~/src/circuitpython
+#       [CIRCUITPY_PYTHON=~/cp-venv/bin/python3] [CIRCUITPY_MIN_GCC_VERSION=N]
+#       The same for CircuitPython: tools/mk/circuitpython_firmware.mk.
 #   make boards-test-deps
 #       Debian packages the board tests need (a C compiler and the kernel's
 #       uapi headers, to check the UHID layout against linux/uhid.h).
 
 BOARD ?= rp2040
+# micropython (the default) or circuitpython (tools/mk/circuitpython_firmware.mk)
+RUNTIME ?= micropython
 MICROPY_DIR ?=
 # An installed picotool (the directory holding picotoolConfig.cmake), for
 # pico-sdk 2.x; from the command line or the environment, as pico-sdk takes it.
@@ -70,6 +75,15 @@ FIRMWARE_SUBMODULE_FILES := $(FIRMWARE_SUBMODULE_FILES_$(MPY_PORT)) $(FIRMWARE_S
 boards-test-deps:
 	@$(APT) $(BOARDS_APT_PACKAGES)
 
+firmware-sysdeps:
+	@if [ "$(MPY_PORT)" = rp2 ]; then $(APT) $(FIRMWARE_RP2_APT_PACKAGES); fi
+
+ifeq ($(RUNTIME),circuitpython)
+include tools/mk/circuitpython_firmware.mk
+else ifneq ($(RUNTIME),micropython)
+$(error RUNTIME=$(RUNTIME): use RUNTIME=micropython (the default) or RUNTIME=circuitpython)
+else
+
 # Everything that can be known before building, checked first, each failure
 # saying what to do.
 firmware-check:
@@ -105,9 +119,6 @@ firmware-check:
 	  fi; \
 	fi
 
-firmware-sysdeps:
-	@if [ "$(MPY_PORT)" = rp2 ]; then $(APT) $(FIRMWARE_RP2_APT_PACKAGES); fi
-
 firmware: firmware-check firmware-sysdeps venv
 	@mkdir -p $(FIRMWARE_OUT)
 	$(PY) tools/firmware_manifest.py $(BOARD) $(abspath $(FIRMWARE_OUT))/manifest.py
@@ -137,3 +148,4 @@ firmware: firmware-check firmware-sysdeps venv
 	@# the ELF beside the image: debuggers, and tools/bench_firmware.py's heap figure
 	$(if $(filter rp2,$(MPY_PORT)),cp $(FIRMWARE_OUT)/build/firmware.elf $(FIRMWARE_OUT)/pyfido-$(BOARD).elf)
 	@echo "firmware: $(FIRMWARE_OUT)/pyfido-$(BOARD)$(suffix $(FIRMWARE_IMAGE))"
+endif  # RUNTIME

@@ -3,7 +3,8 @@
 Backends, chosen once at import and the same on every board:
   p256        lib/p256 in C -- frozen into firmware, a native .mpy on stock
               firmware, a CPython extension on the host board
-  hashlib     SHA-256 (MicroPython, CircuitPython and CPython all have it)
+  hashlib     SHA-256 (MicroPython, CircuitPython and CPython all have it;
+              CircuitPython's offers it only as hashlib.new("sha256", data))
   cryptolib   AES (MicroPython's `cryptolib`/`ucryptolib`; on CPython the shim
               in lib/cryptolib.py); CircuitPython's `aesio` is used where
               `cryptolib` is missing
@@ -58,11 +59,19 @@ except ImportError:
 _CBC = 2  # cryptolib mode number for CBC
 _BLOCK = 64  # SHA-256 block size, for HMAC
 
+try:
+    _sha256 = hashlib.sha256
+except AttributeError:  # CircuitPython: new(name, data) is its hashlib's only constructor
+
+    def _sha256(data=b""):
+        return hashlib.new("sha256", data)
+
+
 # -- hashing ----------------------------------------------------------------
 
 
 def sha256(data):
-    return hashlib.sha256(data).digest()
+    return _sha256(data).digest()
 
 
 # RFC 2104's ipad and opad, a block each: a padded key starts as one of these
@@ -100,12 +109,12 @@ def hmac_sha256(key, *message):
     try:
         pad[:] = _IPAD  # the same length: copied in place
         _xor_key_into(pad, key)
-        inner = hashlib.sha256(pad)
+        inner = _sha256(pad)
         for part in message:
             inner.update(part)
         pad[:] = _OPAD
         _xor_key_into(pad, key)
-        outer = hashlib.sha256(pad)
+        outer = _sha256(pad)
     finally:
         pad[:] = _OPAD  # no trace of the key left in it, whatever happened
     outer.update(inner.digest())
@@ -130,10 +139,10 @@ class HmacKey:
         self._opad = bytes(pad)
 
     def mac(self, *message):
-        inner = hashlib.sha256(self._ipad)
+        inner = _sha256(self._ipad)
         for part in message:
             inner.update(part)
-        outer = hashlib.sha256(self._opad)
+        outer = _sha256(self._opad)
         outer.update(inner.digest())
         return outer.digest()
 
@@ -422,7 +431,7 @@ def p256_sign(private_key, *message):
     message is one or more parts, signed as their concatenation (WebAuthn's
     authenticatorData || clientDataHash) without being joined in memory.
     """
-    h = hashlib.sha256()
+    h = _sha256()
     for part in message:
         h.update(part)
     raw = p256.sign(private_key, h.digest(), random_bytes(32))

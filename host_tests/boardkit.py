@@ -145,6 +145,7 @@ def run_adapter(runner, tmp_path, chip="rp2040", **settings):
     import importlib
 
     config = importlib.import_module("boards.%s.config" % chip)
+    importlib.import_module("board").use(chip)  # the fake board's pin names (host_tests/fakes/board.py)
     run_key = importlib.import_module(runner).run
     return run_key(config, messages(), write_settings(tmp_path, **settings), str(tmp_path / "pyfido.maintenance"))
 

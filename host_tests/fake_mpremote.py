@@ -6,7 +6,8 @@ board.json describes the board (what PROBE reports, free bytes, whether one
 is connected, what the self-test prints) and is updated as commands change
 it; each command (split at "+", as mpremote does) is appended to the log as
 a JSON list. Exit status and messages follow mpremote's: "no device found",
-and the board's OSError text when a copy fails.
+the board's OSError text when a copy fails, and pyserial's error when a
+following `exec` resets the board under it (`exec --no-follow` returns at once).
 """
 
 import ast
@@ -43,7 +44,15 @@ def main(argv):
             if not cmd:
                 continue
             if cmd[0] == "exec":
-                rc = run_exec(board, cmd[1])
+                follow = cmd[1] != "--no-follow"
+                code = cmd[1] if follow else cmd[2]
+                rc = run_exec(board, code)
+                if follow and "microcontroller.reset()" in code:
+                    # mpremote exec waits for the output; the board's port goes
+                    # away with the reset, and pyserial says so.
+                    print("Traceback (most recent call last):\nserial.serialutil.SerialException: device reports "
+                          "readiness to read but returned no data (device disconnected or multiple access on port?)")
+                    rc = 1
             elif cmd[:2] == ["fs", "cp"]:
                 size = os.path.getsize(cmd[2])
                 board["used"] = board.get("used", 0) + size

@@ -3,10 +3,14 @@
     PYFIDO_FIRMWARE=build/firmware/rp2040/pyfido-rp2040.uf2 PYFIDO_BOOTROM=rp2040-b1.bin \\
         pytest host_tests/test_firmware_*.py
 
-(or `make firmware-e2e FIRMWARE=... BOOTROM=...`). Once per session the image
-is flashed onto an erased emulated Pico and provisioned as a user does it:
-tools/provision.py over the board's USB serial port (mpremote on a pty
-bridged to the emulated CDC interface). The flash chip after that is the
+(or `make firmware-e2e FIRMWARE=... BOOTROM=...`). The image is MicroPython's
+(`make firmware BOARD=rp2040`) or CircuitPython's (`make firmware
+RUNTIME=circuitpython`): the runtime is read from the image. Once per
+session it is flashed onto an erased emulated Pico and provisioned as a user
+does it: tools/provision.py over the board's USB serial port (mpremote on a
+pty bridged to the emulated CDC interface), after, for CircuitPython, a
+first install through its CIRCUITPY drive (pico_emulator.provision_template).
+The flash chip after that is the
 template of every key: FirmwareKey boots a copy of it, so each test starts
 with a freshly provisioned key, and a power cycle restarts the emulator on
 the same flash file.
@@ -14,16 +18,17 @@ the same flash file.
 FirmwareKey stands in for boards/host/virtual_key.VirtualKey where the
 physical key can: `open_device()`, `address`, `stop()`, `storage` (its flash
 file: FirmwareKey(storage=old.storage) is the same key powered up again),
-`board.presence` -- "auto" presses BOOTSEL whenever the key asks (KEEPALIVE
-UPNEEDED, or U2F's status word 6985), "manual" only when a test calls
-press() --, and `board.led_events`. What a real key has no way to do (refuse
+`board.presence` -- "auto" presses the key's button (BOOTSEL; GP15 on
+CircuitPython) whenever the key asks (KEEPALIVE UPNEEDED, or U2F's status
+word 6985), "manual" only when a test calls press() --, `board.led_events`,
+`runtime` and `passkey_capacity`. What a real key has no way to do (refuse
 a touch with a second button, jump its clock, show its internal state) is
 not offered: the test modules that adopt the end-to-end scenarios name the
 scenarios that need it.
 
-`make test` does not collect test_firmware_*.py (host_tests/conftest.py):
-they need a firmware image built from a MicroPython tree and the RP2040 boot
-ROM, which CI has not; `make firmware-e2e` runs them and fails, never skips,
+`make test` does not collect test_firmware_{e2e,libfido2,board}.py
+(host_tests/conftest.py): they need a firmware image built from a
+MicroPython or CircuitPython tree and the RP2040 boot ROM, which CI has not; `make firmware-e2e` runs them and fails, never skips,
 when either is missing. The emulator's own parts are tested in `make test`
 (test_pico_emulator.py).
 """
@@ -41,7 +46,7 @@ import pytest
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "tools"))
 
-from pico_emulator import EmulatedPico, EmulatorError, provision_template  # noqa: E402,F401
+from pico_emulator import BUTTONS, EmulatedPico, EmulatorError, firmware_runtime, provision_template  # noqa: E402,F401
 
 ENV_FIRMWARE = "PYFIDO_FIRMWARE"
 ENV_BOOTROM = "PYFIDO_BOOTROM"
@@ -58,7 +63,7 @@ def configured():
 
 
 class _Presence:
-    """board.presence of a FirmwareKey: BOOTSEL, pressed by a test or by the emulator."""
+    """board.presence of a FirmwareKey: its button, pressed by a test or by the emulator."""
 
     def __init__(self, key, mode):
         self._key = key
@@ -77,9 +82,10 @@ class _Presence:
             self._key.pico.command("presence", mode=mode)
 
     def press(self, ms=150):
-        """Press BOOTSEL for ms simulated ms; returns once the press has been down long
-        enough for the key to count it (its debounce, boards/common/ui.py), as a person's
-        press is over before the client asks again."""
+        """Press the key's button for ms simulated ms; returns once the press has been down
+        long enough for the key to count it (its debounce, boards/common/ui.py), as a person's
+        press is over before the client asks again -- or once the key was switched off (a
+        test that pressed from a timer thread may be over by then)."""
         from boards.common.ui import DEBOUNCE_MS
 
         pico = self._key.pico
@@ -89,7 +95,19 @@ class _Presence:
             while pico.status()["t_ms"] < until:
                 time.sleep(0.01)
         except EmulatorError:
-            pass  # the key was powered off meanwhile (a test that already had its answer ended)
+            if self._key.pico is pico and pico.proc.poll() is None:
+                raise
+
+
+# A scenario the CircuitPython image does not pass or that does not apply to
+# it skips with this prefix and its reason (host_tests/conftest.py allows it).
+NOT_ON_CIRCUITPYTHON = "not on CircuitPython: "
+
+
+def skip_on_circuitpython(firmware_template, why):
+    """Skip this test when the image under test is CircuitPython's, saying why."""
+    if firmware_template[3] == "circuitpython":
+        pytest.skip(NOT_ON_CIRCUITPYTHON + why)
 
 
 # How long a look at the LED takes: a pattern shows only over time (a wink's
@@ -129,6 +147,27 @@ def led_patterns(events):
     return out
 
 
+def key_led_events(events):
+    """The LED edges a CircuitPython key made: not those of CircuitPython starting up.
+
+    From a power-up or chip reset to USB coming up CircuitPython has the pin:
+    it blinks its status LED (the Pico's GPIO25) through its one-second
+    safe-mode window (supervisor/shared/safe_mode.c) before it runs boot.py,
+    and the key turns the LED on once code.py runs, after USB is up.
+    (MicroPython never drives the LED itself.)
+    """
+    out = []
+    starting = False
+    for e in events:
+        if e["event"] in ("power-on", "chip-reset"):
+            starting = True
+        elif e["event"] == "usb-attach":
+            starting = False
+        elif e["event"] == "led" and not starting:
+            out.append(e)
+    return out
+
+
 class _Board:
     def __init__(self, key, mode):
         self.presence = _Presence(key, mode)
@@ -141,7 +180,10 @@ class _Board:
         until = pico.status()["t_ms"] + LED_LOOK_MS
         while pico.status()["t_ms"] < until:
             time.sleep(0.05)
-        return led_patterns(pico.events)
+        events = pico.events
+        if self._key.runtime == "circuitpython":
+            events = key_led_events(events)
+        return led_patterns(events)
 
 
 class _Authenticator:
@@ -154,12 +196,26 @@ class _Authenticator:
         return FIRMWARE_VERSION
 
 
+def passkey_capacity(runtime):
+    """The passkeys (discoverable credentials) the emulated Pico's key promises, by runtime.
+
+    MicroPython: the row of boards/rp2040/config.RESIDENT_CAPACITY for the
+    Pico's 1408 KiB littlefs; CircuitPython: the fixed number of its settings
+    (its FAT capacity was not measured).
+    """
+    from boards.rp2040 import config
+
+    if runtime == "circuitpython":
+        return config.CIRCUITPYTHON["max_resident_credentials"]
+    return dict((blocks, n) for blocks, n in config.RESIDENT_CAPACITY)[352]
+
+
 class FirmwareKey:
     """One power-up of the emulated firmware; storage is its flash file."""
 
     current = None  # the key started last (PollingCtap1 asks it how presence works)
 
-    def __init__(self, template, bootrom, workdir, storage=None, presence="auto"):
+    def __init__(self, template, bootrom, workdir, storage=None, presence="auto", runtime="micropython"):
         mode = getattr(presence, "mode", presence) or "auto"
         if storage is None:
             fd, storage = tempfile.mkstemp(prefix="flash-", suffix=".bin", dir=workdir)
@@ -167,13 +223,16 @@ class FirmwareKey:
             shutil.copyfile(template, storage)
         self.storage = storage
         self._bootrom = bootrom
+        self.runtime = runtime  # "micropython" or "circuitpython": the image's (firmware_runtime)
+        self._button = BUTTONS[runtime]  # BOOTSEL (MicroPython's key) or "gpio:15" (CircuitPython's)
+        self.passkey_capacity = passkey_capacity(runtime)
         self.board = _Board(self, mode)
         self.authenticator = _Authenticator()
         self.pico = None
         self.ready = None
 
     def start(self):
-        self.pico = EmulatedPico(bootrom=self._bootrom, flash=self.storage).start()
+        self.pico = EmulatedPico(bootrom=self._bootrom, flash=self.storage, button=self._button).start()
         self.pico.command("presence", mode=self.board.presence.mode)
         self.ready = self.pico.wait_event("fido-ready", timeout=180)
         FirmwareKey.current = self
@@ -207,7 +266,7 @@ def firmware_template(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("firmware")
     args = shlex.split(os.environ.get(ENV_PROVISION_ARGS, ""))
     template = provision_template(firmware, bootrom, str(workdir / "provisioned.bin"), args)
-    return template, bootrom, str(workdir)
+    return template, bootrom, str(workdir), firmware_runtime(firmware)
 
 
 @pytest.fixture
@@ -220,7 +279,7 @@ def firmware_key_factory(firmware_template):
     same key; one that already holds records cannot be (those go on a board
     through tools/provision.py, not from a test).
     """
-    template, bootrom, workdir = firmware_template
+    template, bootrom, workdir, runtime = firmware_template
     keys = []
     flashes = {}
 
@@ -235,11 +294,11 @@ def firmware_key_factory(firmware_template):
                 listed = list(storage.list()) if hasattr(storage, "list") else []
                 if listed:
                     raise ValueError("records prepared by the test (%s) cannot be put on the firmware's flash" % listed)
-                flash = FirmwareKey(template, bootrom, workdir).storage
+                flash = FirmwareKey(template, bootrom, workdir, runtime=runtime).storage
                 flashes[name] = flash
                 keys.append(storage)  # keep it alive: its id() names the flash
             storage = flash
-        key = FirmwareKey(template, bootrom, workdir, storage=storage, presence=presence).start()
+        key = FirmwareKey(template, bootrom, workdir, storage=storage, presence=presence, runtime=runtime).start()
         keys.append(key)
         return key
 
@@ -261,7 +320,7 @@ class PollingCtap1:
     before a request asked for it approves nothing), so the scenarios that
     send one U2F request and expect it through get this client instead,
     which repeats it every 100 ms for up to 10 s while the key's presence is
-    "auto" (the emulator presses BOOTSEL at the first 6985). With "manual"
+    "auto" (the emulator presses the button at the first 6985). With "manual"
     presence each call is sent once, as the scenarios expect.
     """
 

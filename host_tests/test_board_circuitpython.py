@@ -72,12 +72,83 @@ def test_maintenance_boot_has_console_but_no_fido(hw):
     assert "usb_hid.disable" in names and "usb_cdc.disable" not in names
 
 
+def test_the_pico_runs_at_200_mhz_from_boot_py(hw):
+    """settings "cpu_mhz" (200 on the Pico, as under MicroPython) is set first thing in boot.py; 0 leaves it."""
+    import fakehw
+
+    host, _ = run(hw)
+    boardkit.check_ceremony(host.responses)
+    names = fakehw.names()
+    assert [e for e in fakehw.EVENTS if e[0] == "cpu.frequency"] == [("cpu.frequency", 200000000)]
+    assert names.index("cpu.frequency") < names.index("storage.disable_usb_drive")
+    fakehw.reset()
+    run(hw, cpu_mhz=0)  # 0: CircuitPython's own clock
+    assert "cpu.frequency" not in fakehw.names()
+
+
+def test_a_clock_that_cannot_be_set_leaves_the_key_running(hw, capsys):
+    """A port without CIRCUITPY_SETTABLE_PROCESSOR_FREQUENCY: the key runs at the clock it has."""
+    import microcontroller
+
+    microcontroller.cpu.settable = False
+    host, _ = run(hw)
+    boardkit.check_ceremony(host.responses)
+    assert "the CPU clock stays at 125 MHz" in capsys.readouterr().out
+
+
+def test_a_pico_w_keeps_circuitpythons_clock(hw):
+    """The Pico W's wireless chip (its LED) is clocked from the CPU's clock (boards/rp2040/config.py KEEP_CLOCK)."""
+    from boards.circuitpython import setup
+    from boards.rp2040 import config
+
+    assert setup.chip_defaults(config, "Raspberry Pi Pico with rp2040")["cpu_mhz"] == 200
+    assert setup.chip_defaults(config, "Raspberry Pi Pico W with rp2040")["cpu_mhz"] == 0
+
+
 def test_esp32s3_neopixel_and_boot_button(hw):
     import fakehw
 
     host, _ = run(hw, chip="esp32s3")
     boardkit.check_ceremony(host.responses)
     assert any(e[0] == "neopixel_write" and e[1] == bytes((24, 0, 0)) for e in fakehw.EVENTS)
+
+
+def test_esp32s3_devkitc_button_is_its_boot_button_io0(hw):
+    """The DevKitC-1 has no board.BUTTON: its BOOT button is board.IO0 (GPIO0)."""
+    import fakehw
+    from boards.esp32s3 import config
+
+    assert config.CIRCUITPYTHON["button"] == "IO0"
+    run(hw, chip="esp32s3")
+    assert ("DigitalInOut", "board.IO0") in [(e[0], repr(e[1])) for e in fakehw.EVENTS if e[0] == "DigitalInOut"]
+
+
+def test_a_pin_the_board_lacks_restarts_into_maintenance_not_into_a_boot_loop(hw):
+    """A locked key whose settings name a missing pin (the old ESP32-S3 default "BUTTON") would
+    raise at every start and restart for ever with no console: it sets the maintenance flag
+    first, so the next boot has the console and no FIDO device, and provisioning can fix it."""
+    import fakehw
+    import microcontroller
+
+    with pytest.raises(microcontroller.ResetCalled):
+        run(hw, chip="esp32s3", button="BUTTON")
+    assert (hw / "pyfido.maintenance").exists()
+    assert fakehw.names().count("reset") == 1
+    # the next boot: maintenance mode, console on, no FIDO device, no reset
+    from run_circuitpython_key import run as run_key
+    from boards.esp32s3 import config
+
+    fakehw.reset()
+    _, result = run_key(config, boardkit.messages(), boardkit.write_settings(hw, button="BUTTON"),
+                        str(hw / "pyfido.maintenance"))
+    assert result is None and "usb_hid.disable" in fakehw.names() and "reset" not in fakehw.names()
+
+
+def test_a_missing_pin_with_the_console_kept_raises_for_the_developer(hw):
+    from boards.circuitpython.app import PinError
+
+    with pytest.raises(PinError, match="no pin BUTTON"):
+        run(hw, chip="esp32s3", button="BUTTON", repl=True)
 
 
 def test_hid_drops_the_rest_of_a_message_the_host_does_not_take():

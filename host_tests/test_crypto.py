@@ -182,4 +182,33 @@ def test_ecdh_agrees_with_cryptography():
         crypto.p256_ecdh(priv, b"\x04" + bytes(64))
     assert crypto.p256_valid_public_key(peer_pub) and not crypto.p256_valid_public_key(b"\x04" + bytes(64))
 
+
 # (Randomness -- the DRBG over the board's source -- is tested in test_drbg.py.)
+
+
+def test_circuitpython_hashlib_with_only_new(monkeypatch):
+    """CircuitPython's hashlib has no sha256(): only new("sha256", data) (shared-bindings/hashlib).
+    The facade takes that constructor there, with the same results."""
+    import importlib
+    import sys
+    import types
+
+    cp_hashlib = types.ModuleType("hashlib")
+    cp_hashlib.new = lambda name, data=b"": hashlib.new(name, data)
+    monkeypatch.setitem(sys.modules, "hashlib", cp_hashlib)
+    cp_crypto = importlib.reload(crypto)
+    try:
+        assert not hasattr(cp_hashlib, "sha256")
+        assert cp_crypto.sha256(b"abc") == hashlib.sha256(b"abc").digest()
+        key = bytes(range(32))
+        assert cp_crypto.hmac_sha256(key, b"a", b"bc") == hmac.new(key, b"abc", "sha256").digest()
+        assert cp_crypto.HmacKey(key).mac(b"abc") == hmac.new(key, b"abc", "sha256").digest()
+        cp_crypto.set_rng(os.urandom)
+        priv, pub = cp_crypto.p256_keygen()
+        der = cp_crypto.p256_sign(priv, b"auth", b"cdh")
+        ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), pub).verify(
+            der, b"authcdh", ec.ECDSA(hashes.SHA256()))
+    finally:
+        monkeypatch.undo()
+        importlib.reload(crypto)
+        crypto.set_rng(os.urandom)

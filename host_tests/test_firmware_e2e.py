@@ -1,4 +1,5 @@
-"""The end-to-end scenarios against the real firmware: a built RP2040 image on an emulated Pico.
+"""The end-to-end scenarios against the real firmware: a built RP2040 image (MicroPython's or
+CircuitPython's) on an emulated Pico.
 
 The scenarios of test_e2e_webauthn.py, test_e2e_pin.py, test_e2e_extensions.py
 (large blobs, credential management and the extensions included),

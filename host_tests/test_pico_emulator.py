@@ -44,7 +44,7 @@ FIL = os.path.join(REPO, "tools", "node", "pico", "fil.mjs")
 RP2040_FAMILY = 0xE48BFF56
 MAILBOX = 0x20040000
 MAILBOX_FIELDS = ("magic", "boots", "counter_ok", "formatted", "erase_us", "program_us",
-                  "bootsel_at_boot", "presses", "ticks", "reset_kind")
+                  "bootsel_at_boot", "presses", "ticks", "reset_kind", "gpio_presses", "gpio_level")
 BLINK_MAGIC = 0x4B4E4C42  # "BLNK"
 HOLD_MS = 300  # blink.c HOLD_US: held longer, it resets while BOOTSEL is down
 
@@ -251,6 +251,53 @@ def test_a_tap_does_not_outlive_the_chip_it_was_pressed_on(blink, picos):
     assert not pico.status()["bootsel"]
 
 
+def test_a_gpio_button_reads_low_while_pressed_and_its_pull_up_otherwise(blink, picos):
+    """--button gpio:15: a push button from GPIO15 to GND (CircuitPython's key) instead of BOOTSEL."""
+    uf2, rom, flash = blink
+    pico = picos(firmware=uf2, bootrom=rom, flash=flash, button="gpio:15")
+    booted(pico)
+    box = wait_ticks(pico, 5)
+    assert (box["gpio_level"], box["gpio_presses"]) == (1, 0), box  # released: the pull-up
+    status = pico.status()
+    assert status["button"] == "gpio:15" and not status["button_down"]
+    m = pico.mark()
+    pico.press()
+    assert pico.wait_event("button", since=m)["pressed"] is True
+    box = wait_ticks(pico, mailbox(pico)["ticks"] + 3)
+    assert (box["gpio_level"], box["gpio_presses"]) == (0, 1), box
+    assert pico.status()["button_down"] and not pico.status()["bootsel"]
+    pico.release()
+    box = wait_ticks(pico, mailbox(pico)["ticks"] + 3)
+    assert (box["gpio_level"], box["gpio_presses"]) == (1, 1), box
+    # a tap is a press of that many simulated ms; BOOTSEL is never touched
+    m = pico.mark()
+    pico.tap(40)
+    pico.wait_event("button", lambda e: not e["pressed"], since=m)
+    box = wait_ticks(pico, mailbox(pico)["ticks"] + 3)
+    assert box["gpio_presses"] == 2 and box["presses"] == 0, box
+    assert "bootsel" not in names(pico, m) and "chip-reset" not in names(pico, m)
+
+
+def test_a_gpio_button_held_through_a_power_cycle_reads_pressed_at_boot(blink, picos):
+    uf2, rom, flash = blink
+    pico = picos(firmware=uf2, bootrom=rom, flash=flash, button="gpio:15")
+    booted(pico)
+    pico.press()
+    m = pico.mark()
+    pico.power_cycle(wait_ready=False)
+    booted(pico, since=m)  # not the USB bootloader: that is BOOTSEL's
+    box = wait_ticks(pico, 3)
+    assert box["gpio_level"] == 0 and box["gpio_presses"] == 1, box  # low from its first read
+    pico.release()
+    # the command takes effect when the emulator reads it, some real
+    # milliseconds later on a busy machine: wait for the level, then 3 ticks more
+    deadline = time.monotonic() + 10
+    while box["gpio_level"] == 0 and time.monotonic() < deadline:
+        box = wait_ticks(pico, box["ticks"] + 1)
+    box = wait_ticks(pico, box["ticks"] + 3)
+    assert (box["gpio_level"], box["gpio_presses"]) == (1, 1), box  # released, and no second press
+
+
 def test_power_cut_now_and_after_simulated_time(blink, picos):
     uf2, rom, flash = blink
     pico = picos(firmware=uf2, bootrom=rom, flash=flash)
@@ -261,8 +308,9 @@ def test_power_cut_now_and_after_simulated_time(blink, picos):
     off = pico.wait_event("power-off", since=m)
     pico.wait_event("power-cut", since=m)
     assert names(pico, m)[-2:] == ["power-off", "power-cut"]
-    # the command arrives some (real, so simulated) time after `now`: a lower bound
-    assert off["t_ms"] - now >= 30, (now, off)
+    # the command arrives some (real, so simulated) time after `now`, or in the
+    # same simulated instant: a lower bound (less float rounding of ns -> ms)
+    assert off["t_ms"] - now >= 30 - 1e-6, (now, off)
     assert not pico.status()["running"]
     m = pico.mark()
     pico.command("power-on")

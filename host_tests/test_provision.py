@@ -265,7 +265,9 @@ def test_the_boards_half_reports_a_damaged_store_and_keeps_it(monkeypatch, capsy
     monkeypatch.setattr(provision_device, "_storage", lambda: storage)
     monkeypatch.setattr(provision_device.st, "load", lambda d: {"store": "/pyfido", "max_resident_credentials": 8})
     provision_device.init()
-    assert capsys.readouterr().out == "PYFIDO-INIT damaged state: no copy of the record passes its check value\n"
+    # the last line: CPython may first print Blinka's board warnings (provision_device looks for
+    # CircuitPython's microcontroller module, which Blinka provides here)
+    assert capsys.readouterr().out.splitlines()[-1] == "PYFIDO-INIT damaged state: no copy of the record passes its check value"
     assert storage.files == damaged
 
 
@@ -315,6 +317,48 @@ def test_circuitpython_first_install_goes_through_the_drive(tmp_path, monkeypatc
     assert json.loads(bytes.fromhex(copied(rig)["/pyfido.json"]))["repl"] is False
     assert all(c[2] == "resume" for c in rig.log if c[0] == "connect")  # never a soft reset
     assert rig.board["resets"] == 2
+    # Each reset is sent without following: the port goes away with the board.
+    resets = [c for c in rig.log if any("microcontroller.reset()" in a for a in c)]
+    assert len(resets) == 2 and all(c[3:5] == ["exec", "--no-follow"] for c in resets)
+
+
+def test_a_following_exec_that_resets_fails_like_mpremote(tmp_path, monkeypatch, capsys):
+    """The fake plays what made the first CircuitPython install abort ("mpremote exec failed"):
+    `mpremote exec` that resets the board exits non-zero when its port goes away."""
+    rig = Rig(tmp_path, monkeypatch, runtime="circuitpython", version=[10, 2, 1], platform="RP2040")
+    board = provision.Board(["%s" % sys.executable, FAKE], "/dev/ttyACM9")
+    with pytest.raises(provision.ProvisionError, match="(?s)mpremote exec .*failed:.*device disconnected"):
+        board.exec(provision.CIRCUITPYTHON_RESET)
+    board.reset_circuitpython()
+    assert rig.board["resets"] == 2
+
+
+def test_circuitpython_drive_files_can_be_staged(tmp_path, monkeypatch, capsys):
+    """--stage-drive: the first install's files for the CIRCUITPY drive, written into a folder
+    (a drive mounted elsewhere, or the emulated Pico's FAT); nothing is run on the board."""
+    rig = Rig(tmp_path, monkeypatch, runtime="circuitpython", version=[10, 2, 1], platform="RP2040",
+              machine="Raspberry Pi Pico with rp2040", readonly=True,
+              build=dict(BUILD, board="raspberry_pi_pico"))
+    stage = tmp_path / "stage"
+    assert rig.run("--stage-drive", str(stage)) == 0
+    names = sorted(str(p.relative_to(stage)) for p in stage.rglob("*") if p.is_file())
+    assert names == ["boot.py", "code.py", "pyfido.json", "safemode.py"]  # the core is frozen in
+    assert json.loads((stage / "pyfido.json").read_text())["repl"] is True
+    assert "copy them onto the CIRCUITPY drive" in capsys.readouterr().out
+    assert [c for c in rig.log if "exec" in c and "PYFIDO-PROBE" not in c[-1]] == []
+    assert rig.board.get("resets", 0) == 0
+
+
+def test_circuitpython_without_p256_is_refused_before_anything_is_copied(tmp_path, monkeypatch, capsys):
+    rig = Rig(tmp_path, monkeypatch, runtime="circuitpython", version=[10, 2, 1], platform="RP2040",
+              machine="Raspberry Pi Pico with rp2040", readonly=False, p256=False)
+    mpy = tmp_path / "p256.mpy"
+    mpy.write_bytes(b"M\x06")  # a MicroPython native module: CircuitPython refuses those
+    assert rig.run("--p256-mpy", str(mpy)) == 1
+    err = capsys.readouterr().err
+    assert "This CircuitPython has no p256 module" in err
+    assert "make firmware RUNTIME=circuitpython BOARD=raspberry_pi_pico" in err
+    assert copied(rig) == {}
 
 
 def test_probe_and_removal_run_on_micropython(tmp_path):

@@ -14,23 +14,37 @@ last report of its answer:
                                     CTAPHID INIT at once
   heap free after start             gc.mem_free() as the firmware would say
                                     it, read from SRAM (tools/firmware_heap.py;
-                                    needs the image's .elf next to the .uf2)
+                                    needs the image's .elf next to the .uf2;
+                                    MicroPython only: CircuitPython 10's heap
+                                    is split and grows on demand from its outer
+                                    heap, MICROPY_GC_SPLIT_HEAP_AUTO, and its
+                                    ELF has no DWARF description of mp_state_ctx)
   getInfo, makeCredential, getAssertion (allowList, up=false),
   PIN token (getPinUvAuthTokenUsingPinWithPermissions, protocol 2),
   hmac-secret getAssertion, discoverable makeCredential
 
-makeCredential and hmac-secret (CTAP 2.1 §12.5) need a touch: BOOTSEL is
-pressed the moment the key sends KEEPALIVE UPNEEDED (or, when it is still
+The image may be MicroPython's (`make firmware BOARD=rp2040`) or
+CircuitPython's (`make firmware RUNTIME=circuitpython`; the runtime is read
+from the image): the same requests, the same clocks (CircuitPython boots at
+125 MHz and its key sets settings "cpu_mhz" from boot.py, as MicroPython's
+does from its start).
+
+makeCredential and hmac-secret (CTAP 2.1 §12.5) need a touch: the key's
+button (BOOTSEL; GP15 for CircuitPython) is pressed the moment the key sends KEEPALIVE UPNEEDED (or, when it is still
 held from the previous request, 60 ms after it was let go: the emulator's
 auto presence, tools/node/pico/fil.mjs), and the figure is the total less
 the time from that keepalive to the end of the debounce of the press the
 key took (boards/common/ui.py DEBOUNCE_MS), i.e. the key's own work. The reference measured in the same run is lib/p256's ECDSA
 signature on the same Cortex-M0+ model (the bare-metal build of
 `make p256-m0`, cycles at that clock): each request is also shown as a
-multiple of it. Not modelled by the emulator: flash cache misses (every
-XIP read costs one cycle), the host's 1 ms frames and 5 ms polling interval
-of the FIDO endpoints (a report crosses the bus at once), a PC's 100 ms
-attach debounce; flash erase and program take the W25Q16JV's typical times.
+multiple of it. The host sends the reports of a request no closer together
+than the FIDO OUT endpoint's bInterval as Linux serves it (4 ms for the
+MicroPython key's 5 ms, 8 ms for CircuitPython's fixed 8 ms), so a request
+of n reports takes at least (n - 1) of those. Not modelled by the emulator:
+flash cache misses (every XIP read costs one cycle), the frame a transfer
+waits for and the IN endpoint's polling (an answer's reports cross the bus
+at once), a PC's 100 ms attach debounce; flash erase and program take the
+W25Q16JV's typical times.
 Numbers, never pass/fail.
 """
 
@@ -50,7 +64,7 @@ for p in (REPO, os.path.join(REPO, "tools"), os.path.join(REPO, "lib"), os.path.
     if p not in sys.path:
         sys.path.insert(0, p)
 
-from pico_emulator import EmulatedPico  # noqa: E402
+from pico_emulator import BUTTONS, EmulatedPico, firmware_runtime  # noqa: E402
 
 # Figures measured once on v1.28.0 before this work (issue 12), and the goals.
 BEFORE = {"getInfo": 14.2, "makeCredential": 74.7, "getAssertion": 46.0, "first INIT": 242.0, "heap free": 203744}
@@ -85,6 +99,8 @@ class Bench:
         self.log = log
         self.tmp = tempfile.mkdtemp(prefix="bench-firmware-")
         self.rows = {}
+        self.runtime = firmware_runtime(firmware)
+        self.button = BUTTONS[self.runtime]  # BOOTSEL, or CircuitPython's GP15
 
     def provision(self):
         from firmware_key import provision_template
@@ -94,7 +110,7 @@ class Bench:
 
     def run(self):
         flash = self.provision()
-        pico = EmulatedPico(bootrom=self.bootrom, flash=flash).start()
+        pico = EmulatedPico(bootrom=self.bootrom, flash=flash, button=self.button).start()
         try:
             ready = [pico.wait_event("fido-ready", timeout=300)["t_ms"]]
             self.rows["heap free"] = self.heap_free(pico)
@@ -107,7 +123,7 @@ class Bench:
         return self.rows
 
     def heap_free(self, pico):
-        if not self.elf:
+        if not self.elf or self.runtime != "micropython":
             return None
         import firmware_heap
 
@@ -134,13 +150,14 @@ class Bench:
                 # The press the key took: the last one before its answer
                 # (a press still held from the previous request is not a
                 # new press, so it can take a later one).
-                taps = [e for e in pico.events[m:] if e["event"] == "bootsel" and e["pressed"]
+                taps = [e for e in pico.events[m:] if e["event"] in ("bootsel", "button") and e["pressed"]
                         and e["t_ms"] < r["tFirstOut"]]
                 if r.get("tUpNeeded") is None or not taps:
                     raise RuntimeError("%s: no touch was asked for or given" % name)
                 total -= taps[-1]["t_ms"] + DEBOUNCE_MS - r["tUpNeeded"]
             times.append(total)
         self.rows[name] = times
+        self.rows.setdefault("reports in", {})[name] = r["packetsIn"]
 
     def requests(self, pico):
         from fido2.ctap2 import ClientPin, Ctap2
@@ -203,35 +220,45 @@ def main(argv=None):
     for mhz in [int(x) for x in args.mhz.split(",")]:
         print("measuring at %d MHz ..." % mhz, flush=True)
         results[mhz] = Bench(args.firmware, args.bootrom, elf, mhz, args.runs, log=print).run()
-    report(results, sign_cycles)
+    report(results, sign_cycles, firmware_runtime(args.firmware))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"results": results, "p256_sign_cycles": sign_cycles}, f, indent=1)
     return 0
 
 
-def report(results, sign_cycles):
+def report(results, sign_cycles, runtime="micropython"):
     clocks = sorted(results)
     names = ["first INIT", "getInfo", "makeCredential", "getAssertion", "PIN token", "hmac-secret getAssertion",
              "makeCredential rk"]
     print()
-    print("Firmware on the emulated Pico (rp2040js, simulated time; median of each figure, ms)")
-    head = "%-26s" % "" + "".join("%12s" % ("%d MHz" % c) for c in clocks) + "%10s%10s" % ("goal", "before")
+    # The goals and the figures before issue 12 are MicroPython's.
+    mp = runtime == "micropython"
+    goals = GOALS if mp else {}
+    befores = BEFORE if mp else {}
+    print("%s firmware on the emulated Pico (rp2040js, simulated time; median of each figure, ms)" % (
+        "MicroPython" if mp else "CircuitPython"))
+    head = "%-26s" % "" + "".join("%12s" % ("%d MHz" % c) for c in clocks) + (
+        "%10s%10s" % ("goal", "before") if mp else "")
     print(head)
     for name in names:
         cells = []
         for c in clocks:
             v = results[c].get(name)
             cells.append("%12.1f" % statistics.median(v) if v else "%12s" % "-")
-        goal = GOALS.get(name)
-        before = BEFORE.get(name)
-        print("%-26s" % name + "".join(cells) + "%10s%10s" % (("<= %g" % goal) if goal else "",
-                                                               ("%g" % before) if before else ""))
+        goal = goals.get(name)
+        before = befores.get(name)
+        print("%-26s" % name + "".join(cells) + ("%10s%10s" % (("<= %g" % goal) if goal else "",
+                                                                ("%g" % before) if before else "") if mp else ""))
     cells = []
     for c in clocks:
         v = results[c].get("heap free")
         cells.append("%12s" % ("{:,}".format(v) if v else "-"))
-    print("%-26s" % "heap free after start (B)" + "".join(cells) + "%10s%10s" % ("", "{:,}".format(BEFORE["heap free"])))
+    print("%-26s" % "heap free after start (B)" + "".join(cells) + (
+        "%10s%10s" % ("", "{:,}".format(BEFORE["heap free"])) if mp else "  (not read on CircuitPython)"))
+    reports = results[clocks[0]].get("reports in") or {}
+    if reports:
+        print("output reports per request: " + ", ".join("%s %d" % (n, reports[n]) for n in names if n in reports))
     if sign_cycles:
         print()
         print("Reference in this run: lib/p256 sign on the same M0+ model, %d cycles = %s" % (

@@ -22,7 +22,7 @@ for p in (REPO, os.path.join(REPO, "tools")):
         sys.path.insert(0, p)
 
 import demo  # noqa: E402
-from pico_emulator import EmulatedPico, provision_template  # noqa: E402
+from pico_emulator import BUTTONS, EmulatedPico, firmware_runtime, provision_template  # noqa: E402
 
 NAMES = {0x01: "PING", 0x06: "INIT", 0x10: "CBOR"}
 CBOR_COMMANDS = {0x01: "makeCredential", 0x02: "getAssertion", 0x04: "getInfo"}
@@ -36,7 +36,7 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as tmp:
         print("[pico]   flashing %s and provisioning it with tools/provision.py ..." % args.firmware, flush=True)
         flash = provision_template(args.firmware, args.bootrom, os.path.join(tmp, "flash.bin"))
-        pico = EmulatedPico(bootrom=args.bootrom, flash=flash).start()
+        pico = EmulatedPico(bootrom=args.bootrom, flash=flash, button=BUTTONS[firmware_runtime(args.firmware)]).start()
         try:
             pico.command("presence", mode="auto")
             ready = pico.wait_event("fido-ready", timeout=180)

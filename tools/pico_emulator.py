@@ -55,7 +55,7 @@ def check_inputs(firmware, bootrom):
 
 class EmulatedPico:
     def __init__(self, firmware=None, bootrom=None, flash=None, realtime=True, flash_timing="typical",
-                 node="node", log=False):
+                 node="node", log=False, button="bootsel"):
         check_inputs(firmware, bootrom)
         self._tmp = tempfile.mkdtemp(prefix="pyfido-pico-")
         self.firmware = firmware
@@ -67,6 +67,7 @@ class EmulatedPico:
         self.flash_timing = flash_timing
         self.node = node
         self.log = log
+        self.button = button  # "bootsel", or "gpio:N": a push button from GPIO N to GND
         self.proc = None
         self.events = []  # every event, in order
         self._cond = threading.Condition()
@@ -84,6 +85,8 @@ class EmulatedPico:
             cmd.append("--no-realtime")
         if self.log:
             cmd.append("--log")
+        if self.button != "bootsel":
+            cmd += ["--button", self.button]
         if shutil.which(self.node) is None:
             raise EmulatorError("Node.js (%s) is not installed: `make node-deps` installs it" % self.node)
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -177,7 +180,7 @@ class EmulatedPico:
         self.command("release")
 
     def tap(self, ms=150):
-        """Press BOOTSEL for ms simulated milliseconds."""
+        """Press the button (BOOTSEL, or the GPIO one) for ms simulated milliseconds."""
         self.command("tap", ms=ms)
 
     def power_cycle(self, wait_ready=True, timeout=120):
@@ -231,22 +234,63 @@ class EmulatedPico:
         return self._pty.path
 
 
+CIRCUITPYTHON_MARK = b"Adafruit CircuitPython"
+# The key's button on the emulated Pico, by runtime: MicroPython's key reads
+# BOOTSEL; CircuitPython's a push button from GP15 to GND (boards/rp2040/config.py).
+BUTTONS = {"micropython": "bootsel", "circuitpython": "gpio:15"}
+
+
+def firmware_runtime(firmware):
+    """"circuitpython" or "micropython": which runtime a .uf2 image carries (its banner string)."""
+    with open(firmware, "rb") as f:
+        data = f.read()
+    payload = b"".join(data[i + 32:i + 32 + int.from_bytes(data[i + 16:i + 20], "little")]
+                       for i in range(0, len(data) - 511, 512))
+    return "circuitpython" if CIRCUITPYTHON_MARK in payload else "micropython"
+
+
+def _provision(pico, args, log, what="tools/provision.py"):
+    port = pico.serial_port()
+    cmd = [sys.executable, os.path.join(REPO, "tools", "provision.py"), "--port", port] + list(args)
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=REPO)
+    if log is not None:
+        log.append(r.stdout + r.stderr)
+    if r.returncode != 0:
+        raise EmulatorError("%s failed on the emulated Pico (exit %d):\n%s%s" % (
+            what, r.returncode, r.stdout + r.stderr, pico.console()))
+    return r.stdout
+
+
 def provision_template(firmware, bootrom, out_path, provision_args=(), log=None):
-    """Flash `firmware` onto an erased emulated Pico, provision it with tools/provision.py, keep its flash."""
-    pico = EmulatedPico(firmware=firmware, bootrom=bootrom, flash=out_path + ".tmp")
+    """Flash `firmware` onto an erased emulated Pico, provision it with tools/provision.py, keep its flash.
+
+    CircuitPython's first install goes through its CIRCUITPY drive (until
+    /boot.py runs, the board cannot write its own filesystem): provision.py
+    --stage-drive writes the drive's files into a folder, they are copied onto
+    the drive in the flash file while the board is off (tools/circuitpy_drive.py;
+    the emulator serves no USB mass storage), and provision.py runs again, over
+    the serial console, as after a user copied them.
+    """
+    runtime = firmware_runtime(firmware)
+    pico = EmulatedPico(firmware=firmware, bootrom=bootrom, flash=out_path + ".tmp", button=BUTTONS[runtime])
     if os.path.exists(pico.flash):
         os.unlink(pico.flash)
     pico.start()
     try:
         pico.wait_event("usb-configured", lambda e: e.get("cdc"), timeout=120)
-        port = pico.serial_port()
-        cmd = [sys.executable, os.path.join(REPO, "tools", "provision.py"), "--port", port] + list(provision_args)
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=REPO)
-        if log is not None:
-            log.append(r.stdout + r.stderr)
-        if r.returncode != 0:
-            raise EmulatorError("tools/provision.py failed on the emulated Pico (exit %d):\n%s%s" % (
-                r.returncode, r.stdout + r.stderr, pico.console()))
+        if runtime == "circuitpython":
+            import circuitpy_drive
+
+            stage = os.path.join(pico._tmp, "circuitpy-stage")
+            _provision(pico, ["--stage-drive", stage] + list(provision_args), log, "provision.py --stage-drive")
+            m = pico.mark()
+            pico.command("power-off")
+            pico.wait_event("power-off", since=m)
+            circuitpy_drive.copy(pico.flash, stage)
+            m = pico.mark()
+            pico.command("power-on")
+            pico.wait_event("usb-configured", lambda e: e.get("cdc"), since=m, timeout=120)
+        _provision(pico, provision_args, log)
         pico.wait_event("fido-ready", timeout=180)
     finally:
         pico.stop()

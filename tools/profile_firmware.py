@@ -31,7 +31,7 @@ for p in (REPO, os.path.join(REPO, "tools"), os.path.join(REPO, "lib"), os.path.
     if p not in sys.path:
         sys.path.insert(0, p)
 
-from pico_emulator import EmulatedPico  # noqa: E402
+from pico_emulator import BUTTONS, EmulatedPico, firmware_runtime  # noqa: E402
 
 
 class Symbols:
@@ -203,7 +203,8 @@ def main(argv=None):
         provision_template(args.firmware, args.bootrom, flash, ["--cpu-mhz", str(args.mhz)])
     # A given flash image may come from another build: the image goes on top
     # (its sectors only; the filesystem, with the settings, stays).
-    pico = EmulatedPico(firmware=args.firmware if args.flash else None, bootrom=args.bootrom, flash=flash).start()
+    pico = EmulatedPico(firmware=args.firmware if args.flash else None, bootrom=args.bootrom, flash=flash,
+                        button=BUTTONS[firmware_runtime(args.firmware)]).start()
     try:
         pico.wait_event("fido-ready", timeout=300)
         pico.command("presence", mode="auto")

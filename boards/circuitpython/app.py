@@ -83,11 +83,16 @@ class Hid:
         return True
 
 
+class PinError(ValueError):
+    """The settings name a pin this board does not have: a configuration error, not a fault."""
+
+
 def _pin(name):
     import board
 
     if not hasattr(board, name):
-        raise ValueError("pyfido: this board has no pin %s" % name)
+        raise PinError("pyfido: this board has no pin %s (settings \"button\"/\"led\"; tools/provision.py "
+                       "--button/--led)" % name)
     return getattr(board, name)
 
 
@@ -189,10 +194,10 @@ def enter_maintenance():
 
 def main(stop=None, config=None):
     """Run the key; returns only in maintenance mode (or when stop() says so in tests)."""
-    from boards.circuitpython.setup import chip_config
+    from boards.circuitpython.setup import chip_config, load_settings
 
     config = config or chip_config()
-    settings = st.load(config.CIRCUITPYTHON)
+    settings = load_settings(config)
     if st.take_maintenance_flag():
         print("pyfido: maintenance mode: serial REPL open, no FIDO device until the next reset")
         return None
@@ -208,4 +213,9 @@ def main(stop=None, config=None):
         if repl:
             raise
         print_exception(e)
+        if isinstance(e, PinError):
+            # Restarting would fail the same way for ever, with no console to
+            # fix it from: the next boot is in maintenance mode instead (serial
+            # console, no FIDO device), where tools/provision.py can fix it.
+            enter_maintenance()
         microcontroller.reset()

@@ -13,6 +13,8 @@ the host will see is decided here:
   MIDI             off (not needed)
   ids and strings  supervisor.set_usb_identification(); the serial number is
                    the chip's id, which CircuitPython does not let us change
+  CPU clock        settings "cpu_mhz" (0: CircuitPython's own clock), set
+                   first, so that everything after it runs at that speed
 """
 
 import storage
@@ -47,9 +49,47 @@ def chip_config():
     return config
 
 
+def chip_defaults(config, machine_name=None):
+    """The chip's CircuitPython settings; a board named in its KEEP_CLOCK keeps its clock (cpu_mhz 0)."""
+    import sys
+
+    defaults = dict(config.CIRCUITPYTHON)
+    if machine_name is None:
+        machine_name = getattr(sys.implementation, "_machine", "")
+    for name in getattr(config, "KEEP_CLOCK", ()):
+        if name in machine_name:
+            defaults["cpu_mhz"] = 0
+    return defaults
+
+
+def load_settings(config):
+    return st.load(chip_defaults(config))
+
+
+def set_cpu_clock(mhz):
+    """microcontroller.cpu.frequency = mhz MHz (0: leave it).
+
+    CircuitPython's RP2040 port raises the core voltage itself above 133 MHz
+    (1.20 V; common-hal/microcontroller/Processor.c); a port whose clock is
+    not settable keeps its own, and says so on the console.
+    """
+    if not mhz:
+        return
+    import microcontroller
+
+    hz = mhz * 1000000
+    if microcontroller.cpu.frequency == hz:
+        return
+    try:
+        microcontroller.cpu.frequency = hz
+    except (AttributeError, NotImplementedError, ValueError) as e:
+        print("pyfido: the CPU clock stays at %d MHz (%s)" % (microcontroller.cpu.frequency // 1000000, e))
+
+
 def boot(config=None):
     config = config or chip_config()
-    settings = st.load(config.CIRCUITPYTHON)
+    settings = load_settings(config)
+    set_cpu_clock(settings["cpu_mhz"])
     storage.disable_usb_drive()
     storage.remount("/", readonly=False)
     maintenance = st.maintenance_requested()

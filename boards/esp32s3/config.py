@@ -30,7 +30,9 @@ MICROPYTHON = {
 }
 
 CIRCUITPYTHON = {
-    "button": "BUTTON",
+    # The DevKitC-1's BOOT button is GPIO0: board.IO0 in CircuitPython (its
+    # board module has no BUTTON).
+    "button": "IO0",
     "button_active_low": True,
     "led": "neopixel:NEOPIXEL",
     "max_resident_credentials": 128,

@@ -40,6 +40,9 @@ CIRCUITPYTHON = {
     "led": "LED",
     "max_resident_credentials": 64,
     "watchdog_ms": 8000,
+    # As under MicroPython; CircuitPython boots at 125 MHz and raises the core
+    # voltage (to 1.20 V) itself when boot.py sets a faster clock.
+    "cpu_mhz": 200,
 }
 
 # Boards that keep the clock their firmware starts with. The Pico W talks to

@@ -1,4 +1,4 @@
-"""Fake of CircuitPython's `microcontroller` (watchdog, reset, cpu.uid)."""
+"""Fake of CircuitPython's `microcontroller` (watchdog, reset, cpu.uid, cpu.frequency)."""
 
 import fakehw
 
@@ -19,7 +19,25 @@ watchdog = _WatchDogTimer()
 
 
 class _Cpu:
+    """cpu.uid, and cpu.frequency: 125 MHz at boot, settable unless `settable` is False
+    (CIRCUITPY_SETTABLE_PROCESSOR_FREQUENCY 0: the attribute is read-only)."""
+
     uid = b"\xe6\x61\x38\x52\x83\x1b\x2a\x2f"
+
+    def __init__(self):
+        self._hz = 125000000
+        self.settable = True
+
+    @property
+    def frequency(self):
+        return self._hz
+
+    @frequency.setter
+    def frequency(self, hz):
+        if not self.settable:
+            raise AttributeError("can't set attribute 'frequency'")
+        fakehw.log("cpu.frequency", hz)
+        self._hz = hz
 
 
 cpu = _Cpu()

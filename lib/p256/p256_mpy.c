@@ -1,9 +1,10 @@
 /*
  * p256_mpy.c - the MicroPython binding of lib/p256 (module `p256`).
  *
- * One file for both MicroPython builds:
+ * One file for both MicroPython builds and CircuitPython's:
  *  - the user C module frozen into firmware (micropython.mk for make-based
- *    ports, micropython.cmake for rp2 and esp32), using py/runtime.h;
+ *    ports and for CircuitPython's USER_C_MODULES, micropython.cmake for
+ *    MicroPython's rp2 and esp32), using py/runtime.h;
  *  - the native .mpy module loadable on stock firmware (natmod/Makefile),
  *    where dynruntime.mk defines MICROPY_ENABLE_DYNRUNTIME and py/dynruntime.h
  *    maps the same API calls onto mp_fun_table.
@@ -21,15 +22,21 @@
  * core burns its own stack (p256.c burn_stack); sign and public_key keep no
  * secret of their own (a signature and a public key are public).
  */
-#ifdef MICROPY_ENABLE_DYNRUNTIME
+/* The native-module build passes -DMICROPY_ENABLE_DYNRUNTIME (= 1) on the
+ * command line; CircuitPython's py/circuitpy_mpconfig.h defines it as (0)
+ * for its own firmware, so the test is on its value, taken here, before
+ * any header defines it. */
+#if defined(MICROPY_ENABLE_DYNRUNTIME) && MICROPY_ENABLE_DYNRUNTIME
+#define P256_NATMOD 1
 #include "py/dynruntime.h"
 #else
+#define P256_NATMOD 0
 #include "py/runtime.h"
 #endif
 
 #include "p256.h"
 
-#if defined(MICROPY_ENABLE_DYNRUNTIME) && !defined(__linux__)
+#if P256_NATMOD && !defined(__linux__)
 /* A native module links no libc. The core avoids these calls (see the
  * pragma in p256.c), but the compiler may still emit them for copies. */
 void *memcpy(void *dst, const void *src, size_t n)
@@ -228,7 +235,7 @@ static mp_obj_t mod_validate_public_key(mp_obj_t pub_in)
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(mod_validate_public_key_obj, mod_validate_public_key);
 
-#ifdef MICROPY_ENABLE_DYNRUNTIME
+#if P256_NATMOD
 
 /* Native module: fill the module's globals when it is imported. */
 mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *args)

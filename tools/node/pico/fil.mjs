@@ -2,6 +2,7 @@
 //
 //   node tools/node/pico/fil.mjs --bootrom B1.bin --flash state.bin [--firmware image.uf2]
 //        [--socket /tmp/key.sock] [--cdc /tmp/key-cdc.sock] [--no-realtime] [--flash-timing none]
+//        [--button bootsel|gpio:N]
 //
 // The emulated Pico's FIDO interface is served on --socket with the wire
 // format of the host board's socket transport (boards/host/transport.py):
@@ -17,8 +18,13 @@
 // image into it first, as dropping the file on the RPI-RP2 drive does (the
 // sectors the image covers; the filesystem after it stays).
 //
+// --button is the key's button: BOOTSEL (the default; MicroPython's key reads
+// it) or a push button from GPIO N to GND (gpio:15 for CircuitPython's key,
+// boards/rp2040/config.py): pressed, the pin reads low; released, what its
+// pull makes of it.
+//
 // Control: JSON lines on stdin, events as JSON lines on stdout.
-//   {"cmd":"press"} {"cmd":"release"} {"cmd":"tap","ms":150}    BOOTSEL (ms: simulated)
+//   {"cmd":"press"} {"cmd":"release"} {"cmd":"tap","ms":150}    the button (ms: simulated)
 //   {"cmd":"power-cycle"} {"cmd":"power-off"} {"cmd":"power-on"} {"cmd":"exit"}
 //   {"cmd":"power-cut","after_ms":N}  power off N simulated ms from now (0: now)
 //   {"cmd":"power-cut","before_flash_op":N}  power off just before the N-th flash
@@ -28,15 +34,15 @@
 //   {"cmd":"read","address":A,"length":N} -> {"event":"read","hex":...} SRAM contents
 //   {"cmd":"profile","action":"start"|"stop"} -> {"event":"profile",...} cycles per
 //        instruction address in between (tools/profile_firmware.py)
-//   {"cmd":"presence","mode":"auto"|"manual"}  auto: press BOOTSEL when the key asks
+//   {"cmd":"presence","mode":"auto"|"manual"}  auto: press the button when the key asks
 //        (KEEPALIVE UPNEEDED, or U2F status word 6985), as --presence auto
 // Events: power-on, chip-reset, bootsel-boot, usb-attach, usb-detach,
 // usb-configured, fido-ready (the first CTAPHID INIT answered after an
 // enumeration: the host asks at once, as a PC's FIDO stack does), led,
-// bootsel, power-off, error.
+// bootsel (BOOTSEL pressed or let go), button (the GPIO button), power-off, error.
 import { readFileSync, existsSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
-import { Pico } from './pico.mjs';
+import { Pico, parseButton } from './pico.mjs';
 import { Profile } from './profile.mjs';
 import { parseUF2 } from './uf2.mjs';
 import { TIMING_NONE, TIMING_TYPICAL } from './flash.mjs';
@@ -64,12 +70,14 @@ function parseArgs(argv) {
     else if (a === '--no-probe') o.probe = false;
     else if (a === '--presence') o.presence = val();
     else if (a === '--log') o.log = true;
+    else if (a === '--button') o.button = val();
     else throw new Error(`unknown argument ${a}`);
   }
   if (!o.bootrom) throw new Error('--bootrom PATH (the RP2040 B1 boot ROM image, 16384 bytes) is required');
   if (!o.flash) throw new Error('--flash PATH (the flash chip\'s backing file) is required');
   if (!['typical', 'none'].includes(o.timing)) throw new Error('--flash-timing is typical or none');
   if (!['auto', 'manual'].includes(o.presence)) throw new Error('--presence is auto or manual');
+  parseButton(o.button || 'bootsel');
   return o;
 }
 
@@ -121,6 +129,7 @@ function main() {
     flashPath: o.flash,
     timing: o.timing === 'none' ? TIMING_NONE : TIMING_TYPICAL,
     realtime: o.realtime,
+    button: o.button,
     hooks: {
       event: (name, data) => {
         if (name === 'power-on' || name === 'chip-reset' || name === 'usb-detach') {
@@ -221,7 +230,7 @@ function main() {
   };
   let tapRelease = null;
   const release = () => {
-    pico.setBootsel(false);
+    pico.setButton(false);
     releasedAt = pico.nowMs();
   };
   // presence "auto": a person who presses BOOTSEL whenever the key asks --
@@ -236,7 +245,7 @@ function main() {
   // took seconds at 125.)
   const REPRESS_GAP_MS = 60;
   const autoTap = () => {
-    if (tapRelease || tapLater || pico.bootsel) return;
+    if (tapRelease || tapLater || pico.buttonDown) return;
     const wait = releasedAt + REPRESS_GAP_MS - pico.nowMs();
     if (wait <= 0) {
       commands.tap({ ms: o.tapMs });
@@ -245,7 +254,7 @@ function main() {
     const gen = pico.generation;
     tapLater = pico.mcu.clock.createAlarm(() => {
       tapLater = null;
-      if (pico.generation === gen && !tapRelease && !pico.bootsel) commands.tap({ ms: o.tapMs });
+      if (pico.generation === gen && !tapRelease && !pico.buttonDown) commands.tap({ ms: o.tapMs });
     });
     tapLater.schedule(wait * 1e6);
   };
@@ -253,7 +262,7 @@ function main() {
     press: () => {
       if (tapRelease) tapRelease.cancel();
       tapRelease = null;
-      pico.setBootsel(true);
+      pico.setButton(true);
     },
     release: () => {
       if (tapRelease) tapRelease.cancel();
@@ -264,7 +273,7 @@ function main() {
       // One press of c.ms simulated milliseconds; a tap during a tap extends it.
       if (!pico.running) throw new Error('tap: the board is not running');
       if (tapRelease) tapRelease.cancel();
-      pico.setBootsel(true);
+      pico.setButton(true);
       const gen = pico.generation;
       tapRelease = pico.mcu.clock.createAlarm(() => {
         tapRelease = null;
@@ -320,7 +329,8 @@ function main() {
     },
     status: () => emit('status', {
       t_ms: pico.nowMs(), running: pico.running, clk_sys: pico.mcu ? pico.mcu.clkSys : null, led: pico.led,
-      bootsel: pico.bootsel, power_ups: pico.powerUps, resets: pico.resets,
+      bootsel: pico.bootsel, button: pico.buttonGpio === null ? 'bootsel' : `gpio:${pico.buttonGpio}`,
+      button_down: pico.buttonDown, power_ups: pico.powerUps, resets: pico.resets,
       sectors_erased: pico.flash ? pico.flash.sectorsErased : null,
       bytes_programmed: pico.flash ? pico.flash.bytesProgrammed : null,
       flash_ops: pico.flashOps || 0,

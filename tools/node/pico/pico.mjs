@@ -38,6 +38,14 @@ const WATCHDOG_BASE = 0x40058;
 const BATCH_INSTRUCTIONS = 50000;
 const BATCH_REAL_MS = 15;
 
+/** null for BOOTSEL, the GPIO number for 'gpio:N'; throws on anything else. */
+export function parseButton(spec) {
+  if (spec === 'bootsel') return null;
+  const m = /^gpio:(\d+)$/.exec(spec);
+  if (!m || Number(m[1]) > 29) throw new Error(`button is bootsel or gpio:N (N = 0..29), not ${spec}`);
+  return Number(m[1]);
+}
+
 export class Pico {
   /**
    * @param {object} o bootrom (bytes of the 16 KB RP2040 boot ROM), flashPath (backing
@@ -53,6 +61,11 @@ export class Pico {
     this.realtime = o.realtime !== false;
     this.hooks = o.hooks || {};
     this.bootsel = false;
+    // The key's button: BOOTSEL (MicroPython's rp2.bootsel_button()) or a push
+    // button from a GPIO to GND (CircuitPython's default, GP15): o.button is
+    // 'bootsel' or 'gpio:N'.
+    this.buttonGpio = parseButton(o.button || 'bootsel');
+    this.gpioPressed = false;
     this.mcu = null;
     this.generation = 0;
     this.running = false;
@@ -129,6 +142,13 @@ export class Pico {
     // PADS_QSPI reset values), which BOOTSEL's read of QSPI_SS relies on.
     for (const [i, v] of [0x56, 0x5a, 0x52, 0x52, 0x52, 0x52].entries()) mcu.qspi[i].padValue = v;
     mcu.qspi[QSPI_SS].setInputValue(!this.bootsel);
+    if (this.buttonGpio !== null) {
+      // A button to GND: pressed, the pin reads low; released, it reads what
+      // its pull makes of it (high with the pull-up the firmware enables) --
+      // followed as the firmware changes the pad.
+      mcu.gpio[this.buttonGpio].addListener(() => { if (gen === this.generation) this._driveButtonPin(); });
+      this._driveButtonPin();
+    }
     this.led = false;
     mcu.gpio[LED_PIN].addListener((state) => {
       const on = state === GPIOPinState.High;
@@ -180,6 +200,28 @@ export class Pico {
     this._cutCountdown = null;
     this._cutRequested = name;
     return false;
+  }
+
+  /** The key's button held down (BOOTSEL or the GPIO button). */
+  get buttonDown() {
+    return this.buttonGpio === null ? this.bootsel : this.gpioPressed;
+  }
+
+  /** Press or release the key's button: BOOTSEL, or the GPIO button (event 'button'). */
+  setButton(pressed) {
+    if (this.buttonGpio === null) {
+      this.setBootsel(pressed);
+      return;
+    }
+    this.gpioPressed = !!pressed;
+    if (this.mcu) this._driveButtonPin();
+    this.event('button', { pressed: this.gpioPressed, gpio: this.buttonGpio });
+  }
+
+  _driveButtonPin() {
+    const pin = this.mcu.gpio[this.buttonGpio];
+    const level = this.gpioPressed ? false : !(pin.pulldownEnabled && !pin.pullupEnabled);
+    if (pin.rawInputValue !== level) pin.setInputValue(level);
   }
 
   setBootsel(pressed) {

@@ -21,9 +21,16 @@
 //     has data instead of answering them with empty packets.
 // Timing: a bus reset takes 10 ms (rp2040js's alarm) and SET_ADDRESS gets
 // the spec's 2 ms recovery (USB 2.0 §9.2.6.3); control stages follow each
-// other as fast as the device answers. Not modelled: a PC's 100 ms attach
-// debounce (USB 2.0 §7.1.7.3) and the 1 ms frame / bInterval polling of
-// interrupt endpoints (a report is taken as soon as the device offers it).
+// other as fast as the device answers. The FIDO interface's output reports
+// go out no closer together than its OUT endpoint's bInterval, as a PC's host
+// controller schedules an interrupt endpoint: Linux rounds it down to a power
+// of two (xhci-mem.c xhci_parse_frame_interval: 5 -> 4 ms, 8 -> 8 ms). A
+// device that takes reports faster than its firmware reads them depends on
+// that: CircuitPython's usb_hid re-arms at once and keeps only the last report
+// (bInterval 8). Not modelled: a PC's 100 ms attach debounce (USB 2.0
+// §7.1.7.3), the frame an interrupt transfer waits for (the first report of
+// a message goes at once), and IN polling (an input report is taken as soon
+// as the device offers it).
 
 const EP0_IN_BUFFER_CONTROL = 0x80;
 const EP0_OUT_BUFFER_CONTROL = 0x84;
@@ -95,6 +102,13 @@ function decodeString(bytes) {
   return s;
 }
 
+/** A full-speed interrupt endpoint's bInterval (ms) as Linux's host controllers serve it: a power of two, 1..128 ms. */
+export function hostIntervalMs(bInterval) {
+  let ms = 1;
+  while (ms * 2 <= Math.min(Math.max(bInterval, 1), 128)) ms *= 2;
+  return ms;
+}
+
 export class UsbHost {
   /**
    * @param {object} hooks optional callbacks: log(msg), connected(), disconnected(),
@@ -119,6 +133,8 @@ export class UsbHost {
     this.ep0OutArmed = false;
     this.hidIn = -1;
     this.hidOut = -1;
+    this.hidOutPeriodNs = 0; // the OUT endpoint's service interval, as the host schedules it
+    this.hidOutLastNs = -Infinity; // when the last output report went out
     this.cdcIn = -1;
     this.cdcOut = -1;
     this.armed = new Map(); // OUT endpoint -> size the device asked for
@@ -175,6 +191,7 @@ export class UsbHost {
       this.gap = false;
       this._next();
     });
+    this.hidPace = clock.createAlarm(() => this._feedHid());
   }
 
   log(msg) {
@@ -194,6 +211,7 @@ export class UsbHost {
     this.log('device detached (pull-up off)');
     this.timeout.cancel();
     this.delay.cancel();
+    this.hidPace.cancel();
     const queued = this.hidOutQueue.length;
     this._forget();
     this.hidOutQueue = [];
@@ -394,7 +412,10 @@ export class UsbHost {
           for (const ep of itf.endpoints) {
             if (ep.type !== EP_TYPE_INTERRUPT) continue;
             if (ep.address & 0x80) this.hidIn = ep.address & 0xf;
-            else this.hidOut = ep.address & 0xf;
+            else {
+              this.hidOut = ep.address & 0xf;
+              this.hidOutPeriodNs = hostIntervalMs(ep.interval) * 1e6;
+            }
           }
           device.fido = { interface: itf.number, in: this.hidIn, out: this.hidOut };
         });
@@ -419,6 +440,12 @@ export class UsbHost {
 
   _feedHid() {
     if (this.armed.has(this.hidOut) && this.hidOutQueue.length && this.configured) {
+      const wait = this.hidOutLastNs + this.hidOutPeriodNs - this.clock.nanos;
+      if (wait > 0) {
+        this.hidPace.schedule(wait); // (rp2040js leaves .scheduled set after an alarm ran)
+        return;
+      }
+      this.hidOutLastNs = this.clock.nanos;
       this.armed.delete(this.hidOut);
       const report = this.hidOutQueue.shift();
       this.usb.endpointReadDone(this.hidOut, report);
@@ -433,9 +460,18 @@ export class UsbHost {
     return true;
   }
 
+  // A transfer ends after a Ctrl-C (0x03). The serial bytes come through a
+  // pty and a socket, which lose the boundaries of the client's writes; a
+  // computer's USB serial driver sends each write as its own transfer.
+  // CircuitPython empties its receive FIFO when a transfer holds Ctrl-C
+  // (supervisor/shared/usb/usb.c, tud_cdc_rx_wanted_cb), so mpremote's
+  // "\r\x03" then "\r\x01" (interrupt, then raw REPL) must not share one:
+  // the Ctrl-A would be thrown away and the raw REPL never come.
   _feedCdc() {
     if (this.armed.has(this.cdcOut) && this.cdcOutQueue.length && this.configured) {
-      const chunk = Uint8Array.from(this.cdcOutQueue.splice(0, Math.min(64, this.armed.get(this.cdcOut))));
+      const ctrlC = this.cdcOutQueue.indexOf(0x03);
+      const n = Math.min(64, this.armed.get(this.cdcOut), ctrlC < 0 ? Infinity : ctrlC + 1);
+      const chunk = Uint8Array.from(this.cdcOutQueue.splice(0, n));
       this.armed.delete(this.cdcOut);
       this.usb.endpointReadDone(this.cdcOut, chunk);
     }

@@ -67,13 +67,13 @@ export function cdcFunction(comm, notifyEp, outEp, inEp) {
   ];
 }
 
-/** A HID interface with an interrupt IN and (optional) OUT endpoint. */
-export function hidFunction(n, reportLength, inEp, outEp) {
+/** A HID interface with an interrupt IN and (optional) OUT endpoint, bInterval `interval` ms. */
+export function hidFunction(n, reportLength, inEp, outEp, interval = 5) {
   return [
     ...iface(n, outEp ? 2 : 1, 3, 0, 0),
     9, 0x21, 0x11, 0x01, 0, 1, 0x22, reportLength & 0xff, reportLength >> 8,
-    ...endpoint(inEp, 3, 64, 5),
-    ...(outEp ? endpoint(outEp, 3, 64, 5) : []),
+    ...endpoint(inEp, 3, 64, interval),
+    ...(outEp ? endpoint(outEp, 3, 64, interval) : []),
   ];
 }
 
@@ -106,8 +106,11 @@ export function replDevice() {
   };
 }
 
-/** keyboard: 'before' or 'after' puts a keyboard interface (endpoint 0x84) next to the FIDO one. */
-export function keyDevice({ keyboard = null } = {}) {
+/**
+ * keyboard: 'before' or 'after' puts a keyboard interface (endpoint 0x84) next to the FIDO one.
+ * interval: the FIDO endpoints' bInterval (5 as the MicroPython key's; CircuitPython's usb_hid has 8).
+ */
+export function keyDevice({ keyboard = null, interval = 5 } = {}) {
   const functions = [cdcFunction(0, 0x81, 0x02, 0x82)];
   let n = 2;
   const reports = {};
@@ -116,7 +119,7 @@ export function keyDevice({ keyboard = null } = {}) {
     reports[n++] = KEYBOARD_REPORT;
   };
   if (keyboard === 'before') addKeyboard();
-  functions.push(hidFunction(n, FIDO_REPORT.length, 0x83, 0x03));
+  functions.push(hidFunction(n, FIDO_REPORT.length, 0x83, 0x03, interval));
   reports[n++] = FIDO_REPORT;
   if (keyboard === 'after') addKeyboard();
   return {

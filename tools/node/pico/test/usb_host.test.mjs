@@ -216,7 +216,7 @@ test('HID output reports wait for the device to arm its OUT endpoint, one per ar
   dev.onOut = (ep, data) => got.push([ep, data]);
   for (let i = 1; i <= 3; i++) {
     dev.armOut(3);
-    dev.run(1 * MS);
+    dev.run(4 * MS); // the endpoint's bInterval 5, as Linux serves it
     assert.equal(got.length, i);
     assert.equal(got[i - 1][0], 3);
     assert.deepEqual(got[i - 1][1], report(i, i));
@@ -253,6 +253,46 @@ for (const keyboard of ['before', 'after']) {
   });
 }
 
+for (const [bInterval, period] of [[5, 4], [8, 8], [1, 1]]) {
+  test(`output reports go no closer together than the OUT endpoint's bInterval as Linux serves it: ${bInterval} -> ${period} ms`, () => {
+    // CircuitPython's usb_hid re-arms its OUT endpoint at once and keeps only the
+    // last report: sent back to back, the reports of one message overwrote each other.
+    const { dev, host } = enumerated(keyDevice({ interval: bInterval }));
+    const at = [];
+    dev.onOut = () => {
+      at.push(dev.clock.nanos);
+      dev.armOut(3); // at once
+    };
+    dev.armOut(3);
+    for (let i = 1; i <= 4; i++) host.sendHidReport(report(i));
+    dev.run(40 * MS);
+    assert.equal(at.length, 4);
+    const gaps = at.slice(1).map((t, i) => t - at[i]);
+    assert.ok(gaps.every((g) => g >= period * MS && g < period * MS + 50 * US), JSON.stringify(gaps));
+    // one report alone, long after the last: at once (rp2040js's 10 us)
+    const t = dev.clock.nanos;
+    host.sendHidReport(report(5));
+    dev.run(1 * MS);
+    assert.equal(at.length, 5);
+    assert.ok(at[4] - t <= 20 * US);
+  });
+}
+
+test('a Ctrl-C ends a serial transfer: mpremote\'s interrupt and its raw-REPL request go apart', () => {
+  // The pty and the socket in between lose the boundaries of mpremote's writes;
+  // CircuitPython empties its receive FIFO at a transfer that holds Ctrl-C, so the
+  // Ctrl-A sent with it was lost and the raw REPL never came.
+  const { dev, host } = enumerated();
+  const got = [];
+  dev.onOut = (ep, data) => got.push(Array.from(data));
+  host.sendCdc(Uint8Array.of(0x0d, 0x03, 0x0d, 0x01, 0x61, 0x03, 0x62));
+  for (let i = 0; i < 4; i++) {
+    dev.armOut(2, 64);
+    dev.run(1 * MS);
+  }
+  assert.deepEqual(got, [[0x0d, 0x03], [0x0d, 0x01, 0x61, 0x03], [0x62]]);
+});
+
 test('CDC both ways: bulk IN to the host, host bytes in packets of what the device armed', () => {
   const { dev, host, seen } = enumerated();
   dev.sendIn(2, new TextEncoder().encode('>>> '));
@@ -261,7 +301,7 @@ test('CDC both ways: bulk IN to the host, host bytes in packets of what the devi
   dev.run(1 * MS);
   assert.equal(String.fromCharCode(...seen.cdc), '>>> ');
   assert.equal(seen.cdcCalls, 1, 'no empty data for the CDC client');
-  const bytes = Uint8Array.from({ length: 100 }, (_, i) => i);
+  const bytes = Uint8Array.from({ length: 100 }, (_, i) => 0x20 + i); // no Ctrl-C among them (see above)
   assert.equal(host.sendCdc(bytes), true);
   const got = [];
   dev.onOut = (ep, data) => got.push([ep, data]);
