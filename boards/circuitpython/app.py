@@ -205,7 +205,9 @@ def main(stop=None, config=None):
     repl = settings["repl"]
     try:
         board = build(settings, find_fido_device())
-        key = main_loop.make_key(board)
+        # as on MicroPython: INIT answered from the store's state, the authenticator
+        # (and the DRBG's seed write, slow on CircuitPython's FAT) after it
+        key = main_loop.start_key(board)
         if not repl:
             board.watchdog = Watchdog(settings["watchdog_ms"])
         return main_loop.run(board, key, stop)
