@@ -307,11 +307,18 @@ assert set(CHECKS) == set(SCRIPTS)
 # -- CPython ---------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("rp2_idle", [False, True], ids=["sleep", "rp2-idle"])
 @pytest.mark.parametrize("name", sorted(SCRIPTS))
-def test_presence_on_cpython(hw, name):
+def test_presence_on_cpython(hw, name, rp2_idle, monkeypatch):
+    """Every script on CPython; rp2_idle idles as on an RP2040: FidoInterface.pause()
+    (machine.idle) instead of sleep_ms."""
     from run_micropython_key import run_timed
+    from boards.micropython import usb_fido
     from boards.rp2040 import config
 
+    if rp2_idle:
+        # as sys.platform == "rp2"; the fake machine.idle() lets 1 ms pass
+        monkeypatch.setattr(usb_fido, "_SLEEPING_IDLE", True)
     script = SCRIPTS[name]
     result = run_timed(
         config,
@@ -323,27 +330,6 @@ def test_presence_on_cpython(hw, name):
         end_ms=script["end_ms"],
     )
     CHECKS[name](json.loads(json.dumps(result)))  # as plain as MicroPython's
-
-
-@pytest.mark.parametrize("name", sorted(SCRIPTS))
-def test_presence_on_cpython_with_the_rp2_idle(hw, name):
-    """The same, idling as on an RP2040: FidoInterface.pause() (machine.idle) instead of sleep_ms."""
-    from run_micropython_key import run_timed
-    from boards.micropython import usb_fido
-    from boards.rp2040 import config
-
-    usb_fido._SLEEPING_IDLE = True  # as sys.platform == "rp2"; the fake machine.idle() lets 1 ms pass
-    script = SCRIPTS[name]
-    result = run_timed(
-        config,
-        script["requests"],
-        script["presses"],
-        boardkit.write_settings(hw),
-        str(hw / "pyfido.maintenance"),
-        poll_ms=POLL_MS,
-        end_ms=script["end_ms"],
-    )
-    CHECKS[name](json.loads(json.dumps(result)))
 
 
 # -- MicroPython (WebAssembly): every script in one run ------------------------------------------

@@ -56,9 +56,8 @@ def chip_defaults(config, machine_name=None):
     defaults = dict(config.CIRCUITPYTHON)
     if machine_name is None:
         machine_name = getattr(sys.implementation, "_machine", "")
-    for name in getattr(config, "KEEP_CLOCK", ()):
-        if name in machine_name:
-            defaults["cpu_mhz"] = 0
+    if st.keeps_clock(config, machine_name):
+        defaults["cpu_mhz"] = 0
     return defaults
 
 

@@ -53,6 +53,15 @@ def merge(base, changes):
     return out, bad
 
 
+def keeps_clock(chip, machine_name):
+    """Whether this board (sys.implementation._machine) is named in the chip's
+    KEEP_CLOCK: it keeps the clock its firmware starts with (cpu_mhz 0)."""
+    for name in getattr(chip, "KEEP_CLOCK", ()):
+        if name in machine_name:
+            return True
+    return False
+
+
 def load(chip_defaults, path=None):
     """The settings for this board: DEFAULTS < chip_defaults < the file."""
     path = path or SETTINGS_FILE

@@ -133,9 +133,8 @@ def chip_defaults(chip, machine_name=None):
     defaults = dict(chip.MICROPYTHON)
     if machine_name is None:
         machine_name = getattr(sys.implementation, "_machine", "")
-    for name in getattr(chip, "KEEP_CLOCK", ()):
-        if name in machine_name:
-            defaults["cpu_mhz"] = 0
+    if st.keeps_clock(chip, machine_name):
+        defaults["cpu_mhz"] = 0
     if getattr(chip, "RESIDENT_CAPACITY", ()):
         defaults["max_resident_credentials"] = _BY_FILESYSTEM
     return defaults
