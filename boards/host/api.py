@@ -282,6 +282,39 @@ def set_pin(device, pin):
         ) from None
 
 
+# -- a client wired to the key ---------------------------------------------------
+
+
+def _user_interaction_class():
+    from fido2.client import UserInteraction
+
+    class KeyInteraction(UserInteraction):
+        """What the person at the browser does: gives the PIN when asked, allows UV.
+
+        `prompts` counts the client's "touch the key now" prompts.
+        """
+
+        def __init__(self, pin=None):
+            self.pin = pin
+            self.prompts = 0
+
+        def prompt_up(self):
+            self.prompts += 1
+
+        def request_pin(self, permissions, rp_id):
+            return self.pin
+
+        def request_uv(self, permissions, rp_id):
+            return True
+
+    return KeyInteraction
+
+
+def key_interaction(pin=None):
+    """A python-fido2 UserInteraction that answers with `pin` (see KeyInteraction)."""
+    return _user_interaction_class()(pin)
+
+
 # -- the key ---------------------------------------------------------------------
 
 
@@ -478,6 +511,21 @@ class VirtualKey:
         dev = open_device(self.address, timeout)
         self._devices.append(dev)
         return dev
+
+    def client(self, origin, pin=None, **kwargs):
+        """A python-fido2 Fido2Client for `origin` on this key, as a browser at that origin.
+
+        It enters the key's PIN when one is needed (`pin`, default the key's
+        own). Extra keyword arguments go to Fido2Client (extensions=...).
+        """
+        from fido2.client import DefaultClientDataCollector, Fido2Client
+
+        return Fido2Client(
+            self.device,
+            client_data_collector=DefaultClientDataCollector(origin),
+            user_interaction=key_interaction(self.pin if pin is None else pin),
+            **kwargs,
+        )
 
     @property
     def device(self):
