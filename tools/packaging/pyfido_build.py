@@ -9,6 +9,10 @@ setuptools' own PEP 517 backend, plus two commands:
            every name in rewrite_map(). So the installed package adds no
            top-level `firmware`, `boards`, `cbor`, `cryptolib`, `micropython`
            or `p256` module, and needs nothing on sys.path.
+  EggInfo  keeps pyfido_key.egg-info in build/egg-info, out of the
+           repository root: there importlib.metadata would find its entry
+           points (the pytest plugin) in every process that has the checkout
+           on sys.path -- the test suite's own pytest included.
   Sdist    adds the files BuildPy and the C extensions read, so a wheel
            built from the sdist (what `python -m build` does) is complete.
 
@@ -21,6 +25,7 @@ import os
 
 from setuptools.build_meta import *  # noqa: F401,F403  (the PEP 517 hooks)
 from setuptools.command.build_py import build_py as _build_py
+from setuptools.command.egg_info import egg_info as _egg_info
 from setuptools.command.sdist import sdist as _sdist
 
 PACKAGE = "pyfido_key"
@@ -191,6 +196,17 @@ class BuildPy(_build_py):
 
     def get_outputs(self, include_bytecode=True):
         return super().get_outputs(include_bytecode) + list(getattr(self, "_vendored", []))
+
+
+class EggInfo(_egg_info):
+    def initialize_options(self):
+        super().initialize_options()
+        self.egg_base = os.path.join("build", "egg-info")
+
+    def finalize_options(self):
+        if self.egg_base:
+            os.makedirs(self.egg_base, exist_ok=True)
+        super().finalize_options()
 
 
 def sdist_files(distribution, root="."):
