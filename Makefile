@@ -38,6 +38,8 @@ include tools/mk/micropython_unix.mk
 include tools/mk/firmware_loop.mk
 # The tool's own tests: synthetic boot ROM and bare-metal images.
 include tools/mk/emulator_tests.mk
+# The virtual key as a package (pyproject.toml): make package, make test-package.
+include tools/mk/package.mk
 
 all: deps
 
