@@ -17,3 +17,10 @@ package: venv-test sysdeps
 
 test-package: venv-test sysdeps p256-host
 	$(PY) -m pytest $(PACKAGE_TESTS) -rs
+
+# What a key costs a test suite: start/stop per fixture, ceremonies per second.
+.PHONY: bench-virtual-key
+bench-virtual-key: venv-test p256-host
+	$(PY) tools/bench_virtual_key.py
+
+bench: bench-virtual-key
