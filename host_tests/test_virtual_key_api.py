@@ -9,11 +9,12 @@ also when the `with` body raises.
 
 import glob
 import os
+import shutil
 import subprocess
 import sys
-import tempfile
 import textwrap
 import threading
+import time
 
 import pytest
 from cryptography import x509
@@ -277,31 +278,27 @@ def _children():
     return out
 
 
-def _our_tmp_dirs():
-    return set(glob.glob(os.path.join(tempfile.gettempdir(), "pyfido-key-*")))
-
-
 @pytest.mark.parametrize("process", MODES)
 def test_stopping_leaks_nothing_also_when_the_body_raises(process):
     with VirtualKey(process=process, pin="1234") as key:  # warm up: lazy imports, caches
         key.open_device()
-    threads, fds, children, tmp = set(threading.enumerate()), _fds(), _children(), _our_tmp_dirs()
+    threads, fds, children = set(threading.enumerate()), _fds(), _children()
     for _ in range(2):
         with VirtualKey(process=process, pin="1234") as key:
             key.open_device()
             key.open_device()
             register(key)
-            address = key.address
-        assert not os.path.exists(address)
+            address, tmp = key.address, key._tmp
+        assert not os.path.exists(address) and not os.path.exists(tmp)
         with pytest.raises(KeyError):
             with VirtualKey(process=process) as key:
                 Ctap2(key.device).get_info()
+                tmp = key._tmp
                 raise KeyError("the test body failed")
-        assert not key.running
+        assert not key.running and not os.path.exists(tmp)
     assert set(threading.enumerate()) == threads
     assert _fds() == fds
     assert _children() == children
-    assert _our_tmp_dirs() == tmp
 
 
 def test_no_resource_warning_under_python_dev_mode(tmp_path):
@@ -350,3 +347,34 @@ def test_start_twice_and_devices_of_a_stopped_key():
         with pytest.raises(RuntimeError, match="already started"):
             key.start()
     key.stop()  # twice: nothing to do
+
+
+def test_a_key_process_ends_with_its_parent_killed_or_not(tmp_path):
+    # The parent dies without stopping the key (a test run killed): the key's
+    # process sees its stdin end and stops; nothing keeps running.
+    script = tmp_path / "parent.py"
+    script.write_text(textwrap.dedent("""
+        import os, sys
+        sys.path[:0] = %r
+        from boards.host.api import VirtualKey
+        key = VirtualKey(process=True).start()
+        print(key._proc.pid, key.address, flush=True)
+        os._exit(9)
+    """ % ([os.path.join(REPO, p) for p in ("build/host", "boards/host", "lib", "")],)))
+    r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 9, r.stderr
+    pid, address = r.stdout.split()
+    deadline = time.monotonic() + 20
+    while os.path.exists("/proc/%s" % pid) and _state(pid) != "Z" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not os.path.exists("/proc/%s" % pid) or _state(pid) == "Z"
+    assert not os.path.exists(address)  # it stopped as it does on SIGTERM: socket removed
+    shutil.rmtree(os.path.dirname(address))  # the dead parent's temporary directory (its store)
+
+
+def _state(pid):
+    try:
+        with open("/proc/%s/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"

@@ -414,7 +414,8 @@ class VirtualKey:
         from boards.host import cli
 
         store = self.store if self.store is not None else os.path.join(self._tmp, "store")
-        cmd = [sys.executable, "-m", cli.__name__, "serve", "--socket", address, "--store", store]
+        cmd = [sys.executable, "-m", cli.__name__, "serve", "--socket", address, "--store", store,
+               "--exit-on-stdin-eof"]
         if isinstance(self._presence_spec, int):
             cmd += ["--touches", str(self._presence_spec)]
         else:
@@ -429,7 +430,9 @@ class VirtualKey:
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
         self._log_path = os.path.join(self._tmp, "key.log")
         with open(self._log_path, "wb") as log:
-            self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
+            # stdin: a pipe only the child reads; when this process ends, however
+            # it ends, the child sees end-of-file and stops (no orphaned keys).
+            self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
                                           env=env, close_fds=True)
         line = self._read_ready_line()
         # "virtual key listening on ADDRESS" (a socket path or HOST:PORT)
@@ -477,6 +480,7 @@ class VirtualKey:
                 key.stop()
             if self._proc is not None:
                 proc, self._proc = self._proc, None
+                proc.stdin.close()
                 if proc.poll() is None:
                     proc.terminate()
                     try:

@@ -71,6 +71,9 @@ def build_parser(prog=None):
         "needs write access to /dev/uhid",
     )
     s.add_argument("--uhid-path", default="/dev/uhid", help=argparse.SUPPRESS)
+    # For a parent that runs the key as its child (boards/host/api.py): stop
+    # when standard input ends, i.e. when the parent has gone, killed or not.
+    s.add_argument("--exit-on-stdin-eof", action="store_true", help=argparse.SUPPRESS)
     s.add_argument(
         "--store",
         metavar="DIR",
@@ -185,6 +188,8 @@ def serve(args, out=None):
     previous = signal.signal(signal.SIGTERM, terminate)
     try:
         key.start()
+        if args.exit_on_stdin_eof:
+            _stop_at_stdin_eof(key)
         if args.pin is not None:
             dev = key.open_device(timeout=30)
             try:
@@ -204,6 +209,20 @@ def serve(args, out=None):
         key.stop()
         signal.signal(signal.SIGTERM, previous)
     return 0
+
+
+def _stop_at_stdin_eof(key):
+    import threading
+
+    def watch():
+        try:
+            while sys.stdin.buffer.read(4096):
+                pass
+        except (OSError, ValueError):
+            pass
+        key._stop.set()  # the serving thread ends; serve() then stops the key
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 # -- info, reset ----------------------------------------------------------------------
