@@ -204,8 +204,9 @@ def test_presence_options_that_cannot_work_are_refused_up_front():
     with pytest.raises(ValueError, match="callback needs process=False"):
         VirtualKey(presence=lambda: True, process=True)
     for bad in ("sometimes", -1, True, 1.5):
-        with pytest.raises(ValueError):
-            VirtualKey(presence=bad)
+        for process in (False, True):
+            with pytest.raises(ValueError):
+                VirtualKey(presence=bad, process=process)
 
 
 # -- AAGUID, attestation -----------------------------------------------------------------

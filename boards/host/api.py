@@ -348,14 +348,16 @@ class VirtualKey:
     it opened, the socket, the thread or process and any temporary directory.
     """
 
-    def __init__(self, presence="auto", pin=None, store=None, attestation=None, aaguid=None, process=False,
+    def __init__(self, *, presence="auto", pin=None, store=None, attestation=None, aaguid=None, process=False,
                  start_timeout=30):
         self.process = bool(process)
-        if self.process and not (presence in ("auto", "deny") or (isinstance(presence, int) and not isinstance(presence, bool))):
+        counted = isinstance(presence, int) and not isinstance(presence, bool)
+        if self.process and not (counted or presence in ("auto", "deny")):
             raise ValueError("a key in a child process takes presence 'auto', 'deny' or a count of touches; "
                              "a callback needs process=False")
         self._presence_spec = presence
-        self.presence = None if self.process else make_presence(presence)
+        presence_object = make_presence(presence)  # checks the option in both modes
+        self.presence = None if self.process else presence_object
         self.pin = pin
         self.store = None if store is None else os.fspath(store)
         self.aaguid = parse_aaguid(aaguid)
