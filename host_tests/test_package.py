@@ -7,7 +7,7 @@ it), the wheel installed into a fresh virtual environment with the example's
 test requirements from PyPI, every module of the installed package
 imported, the console script run, and examples/relying_party's test suite
 run there -- from a copy outside the checkout, with nothing of the checkout
-on sys.path.
+on sys.path; last, `pip install .` from the checkout gives the same package.
 """
 
 import ast
@@ -180,7 +180,7 @@ def test_wheel_in_a_fresh_venv_runs_the_example(tmp_path):
                  "lib/p256/p256.h", "lib/p256/p256_table.h", "lib/cbor.py", "lib/cryptolib.py",
                  "boards/host/api.py", "boards/common/vfs_storage.py", "firmware/ctap2/client_pin.py"):
         assert need in in_sdist, need
-    assert not any(n.startswith(("host_tests/", ".venv/", "build/host", "examples/")) or n.endswith(".so")
+    assert not any(n.startswith(("host_tests/", ".venv/", "build/", "examples/")) or n.endswith(".so")
                    for n in in_sdist)
     # no egg-info in the checkout's root: importlib.metadata would find the
     # pytest plugin's entry point there, in every process with the checkout on sys.path
@@ -243,4 +243,14 @@ def test_wheel_in_a_fresh_venv_runs_the_example(tmp_path):
                       if isinstance(n, ast.FunctionDef) and n.name.startswith("test_"))
     assert int(suite.get("tests")) == defined >= 10
     assert suite.get("failures") == suite.get("errors") == suite.get("skipped") == "0"
+
+    # 5. `pip install .` from the checkout itself (no sdist in between) gives the same package
+    t = time.monotonic()
+    _run([py, "-m", "pip", "install", "--quiet", "--no-deps", "--force-reinstall", REPO], 600, env=env,
+         cwd=str(outside))
+    times["pip install ."] = time.monotonic() - t
+    again = json.loads(_run([py, "-c", IMPORT_ALL], 120, env=env, cwd=str(outside)).stdout)
+    assert again["modules"] == found["modules"] and again["top_level"] == found["top_level"]
+    assert again["site_packages"] == found["site_packages"]
+    assert not [n for n in os.listdir(REPO) if n.endswith(".egg-info")]
     print("package test seconds: %s" % ", ".join("%s %.1f" % kv for kv in times.items()))

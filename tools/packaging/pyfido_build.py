@@ -224,5 +224,7 @@ def sdist_files(distribution, root="."):
 
 class Sdist(_sdist):
     def make_release_tree(self, base_dir, files):
+        # build/ holds setuptools' egg-info (EggInfo) and the checkout's C builds: never shipped
+        files = [f for f in files if not f.replace(os.sep, "/").startswith("build/")]
         extra = [f for f in sdist_files(self.distribution) if f not in files]
-        super().make_release_tree(base_dir, list(files) + extra)
+        super().make_release_tree(base_dir, files + extra)
