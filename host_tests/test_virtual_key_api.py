@@ -379,3 +379,33 @@ def _state(pid):
             return f.read().rsplit(")", 1)[1].split()[0]
     except OSError:
         return "gone"
+
+
+def test_json_ceremonies_as_a_page_makes_them_with_py_webauthn():
+    import json
+
+    import webauthn
+    from webauthn.helpers.structs import AuthenticatorSelectionCriteria, ResidentKeyRequirement
+
+    from boards.host.api import create_credential_json, get_assertion_json
+
+    with VirtualKey(pin="1357") as key:
+        client = key.client("https://localhost")
+        options = webauthn.generate_registration_options(
+            rp_id="localhost", rp_name="Ex", user_name="dora",
+            authenticator_selection=AuthenticatorSelectionCriteria(resident_key=ResidentKeyRequirement.REQUIRED))
+        # text, or a dict wrapped in {"publicKey": ...} as some RP libraries send it
+        for given in (webauthn.options_to_json(options), {"publicKey": json.loads(webauthn.options_to_json(options))}):
+            response = create_credential_json(client, given)
+            reg = webauthn.verify_registration_response(credential=response, expected_challenge=options.challenge,
+                                                        expected_rp_id="localhost", expected_origin="https://localhost",
+                                                        require_user_verification=True)
+        assert json.loads(response)["type"] == "public-key"
+        assert [c.credential_id for c in key.credentials()] == [reg.credential_id]  # the same user: replaced
+        request = webauthn.generate_authentication_options(rp_id="localhost")
+        response = get_assertion_json(client, webauthn.options_to_json(request))
+        auth = webauthn.verify_authentication_response(
+            credential=response, expected_challenge=request.challenge, expected_rp_id="localhost",
+            expected_origin="https://localhost", credential_public_key=reg.credential_public_key,
+            credential_current_sign_count=reg.sign_count, require_user_verification=True)
+        assert auth.user_verified and auth.new_sign_count > reg.sign_count

@@ -315,6 +315,46 @@ def key_interaction(pin=None):
     return _user_interaction_class()(pin)
 
 
+def create_credential_json(client, options):
+    """navigator.credentials.create() as a page calls it with an RP's JSON options.
+
+    `options`: PublicKeyCredentialCreationOptionsJSON (text or dict: what
+    py_webauthn's options_to_json and most RP libraries send, with or
+    without the {"publicKey": ...} wrapper). Returns the
+    RegistrationResponseJSON text (PublicKeyCredential.toJSON()) the page
+    would post back.
+    """
+    import json
+
+    from fido2.webauthn import PublicKeyCredentialCreationOptions
+
+    options = _options_dict(options)
+    return json.dumps(dict(client.make_credential(PublicKeyCredentialCreationOptions.from_dict(options))))
+
+
+def get_assertion_json(client, options, choose=0):
+    """navigator.credentials.get() with an RP's JSON options; AuthenticationResponseJSON text.
+
+    When the key finds several passkeys (no allowCredentials), `choose` is
+    the one the person picks (newest first).
+    """
+    import json
+
+    from fido2.webauthn import PublicKeyCredentialRequestOptions
+
+    options = _options_dict(options)
+    selection = client.get_assertion(PublicKeyCredentialRequestOptions.from_dict(options))
+    return json.dumps(dict(selection.get_response(choose)))
+
+
+def _options_dict(options):
+    import json
+
+    if isinstance(options, (str, bytes)):
+        options = json.loads(options)
+    return options.get("publicKey", options)
+
+
 # -- the key ---------------------------------------------------------------------
 
 

@@ -3,6 +3,9 @@
 `fido2_client` is a python-fido2 Fido2Client (what a browser does) on
 `virtual_key`, a pyfido-key VirtualKey; both come from pyfido-key's pytest
 plugin. `@pytest.mark.virtual_key(...)` sets the key's options.
+create_credential_json / get_assertion_json do what the page's
+navigator.credentials.create() / get() do: the site's options JSON in,
+PublicKeyCredential JSON out.
 """
 
 import base64
@@ -10,25 +13,11 @@ import json
 
 import pytest
 from fido2.client import ClientError
-from fido2.webauthn import (
-    AuthenticatorData,
-    PublicKeyCredentialCreationOptions,
-    PublicKeyCredentialRequestOptions,
-)
+from fido2.webauthn import AuthenticatorData
+from pyfido_key import create_credential_json, get_assertion_json
 from webauthn.helpers import decode_credential_public_key
 
 from rp import SignInError, _b64url_decode
-
-
-# What the browser does: options JSON in, PublicKeyCredential JSON out.
-def create(client, options_json):
-    options = PublicKeyCredentialCreationOptions.from_dict(json.loads(options_json))
-    return json.dumps(dict(client.make_credential(options)))
-
-
-def get(client, options_json):
-    options = PublicKeyCredentialRequestOptions.from_dict(json.loads(options_json))
-    return json.dumps(dict(client.get_assertion(options).get_response(0)))
 
 
 def flags_of(credential_json):
@@ -37,12 +26,12 @@ def flags_of(credential_json):
 
 def sign_up(rp, client, username="alice"):
     sid, options = rp.begin_registration(username)
-    return rp.finish_registration(sid, create(client, options))
+    return rp.finish_registration(sid, create_credential_json(client, options))
 
 
 def sign_in(rp, client):
     sid, options = rp.begin_sign_in()
-    response = get(client, options)
+    response = get_assertion_json(client, options)
     return rp.finish_sign_in(sid, response), response
 
 
@@ -81,7 +70,7 @@ def test_user_verification_with_the_keys_pin(uv_rp, fido2_client, virtual_key):
 def test_a_site_requiring_uv_refuses_a_key_without_pin(uv_rp, fido2_client, virtual_key):
     sid, options = uv_rp.begin_registration("alice")
     with pytest.raises(ClientError):
-        create(fido2_client, options)  # the browser cannot verify the user: no PIN on the key
+        create_credential_json(fido2_client, options)  # the browser cannot verify the user: no PIN on the key
     assert virtual_key.credentials() == []
 
 
@@ -92,7 +81,7 @@ def test_a_sign_in_without_uv_is_refused_where_uv_is_required(uv_rp, fido2_clien
     # Something between the site and the browser downgrades the request.
     options = json.loads(options)
     options["userVerification"] = "discouraged"
-    response = get(fido2_client, json.dumps(options))
+    response = get_assertion_json(fido2_client, json.dumps(options))
     assert flags_of(response).is_user_present() and not flags_of(response).is_user_verified()
     with pytest.raises(SignInError, match="[Uu]ser verification"):
         uv_rp.finish_sign_in(sid, response)
@@ -101,7 +90,7 @@ def test_a_sign_in_without_uv_is_refused_where_uv_is_required(uv_rp, fido2_clien
 def test_a_tampered_signature_is_refused(rp, fido2_client):
     sign_up(rp, fido2_client)
     sid, options = rp.begin_sign_in()
-    response = json.loads(get(fido2_client, options))
+    response = json.loads(get_assertion_json(fido2_client, options))
     sig = bytearray(_b64url_decode(response["response"]["signature"]))
     sig[-1] ^= 1
     response["response"]["signature"] = base64.urlsafe_b64encode(bytes(sig)).rstrip(b"=").decode()
@@ -121,7 +110,7 @@ def test_a_counter_that_goes_back_is_refused(rp, fido2_client):
 def test_a_replayed_response_is_refused(rp, fido2_client):
     sign_up(rp, fido2_client)
     sid, options = rp.begin_sign_in()
-    response = get(fido2_client, options)
+    response = get_assertion_json(fido2_client, options)
     assert rp.finish_sign_in(sid, response) == "alice"
     with pytest.raises(SignInError, match="answered already"):
         rp.finish_sign_in(sid, response)
@@ -131,7 +120,7 @@ def test_a_replayed_response_is_refused(rp, fido2_client):
 def test_no_touch_no_passkey(rp, fido2_client, virtual_key):
     sid, options = rp.begin_registration("alice")
     with pytest.raises(ClientError):
-        create(fido2_client, options)
+        create_credential_json(fido2_client, options)
     assert virtual_key.credentials() == []
     assert rp.users["alice"].credentials == {}
 

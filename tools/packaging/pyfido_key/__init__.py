@@ -18,6 +18,8 @@ from pyfido_key._core.boards.host.api import (  # noqa: F401
     AttestationError,
     Credential,
     VirtualKey,
+    create_credential_json,
+    get_assertion_json,
     key_interaction,
     load_attestation,
     read_credentials,
@@ -26,4 +28,4 @@ from pyfido_key._core.firmware.device import FIRMWARE_VERSION
 
 __version__ = ".".join(str(v) for v in FIRMWARE_VERSION)
 __all__ = ["VirtualKey", "Credential", "AttestationError", "load_attestation", "read_credentials",
-           "key_interaction"]
+           "key_interaction", "create_credential_json", "get_assertion_json"]
