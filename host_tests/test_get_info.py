@@ -68,7 +68,7 @@ def config(auth, sub, params=None, plat=None, token=None):
 def test_get_info_is_built_once_while_nothing_changes(auth, monkeypatch):
     built = []
     real = get_info.handle
-    monkeypatch.setattr(get_info, "handle", lambda a, req: built.append(1) or real(a, req))
+    monkeypatch.setattr(get_info, "handle", lambda a, req, *rest: built.append(1) or real(a, req, *rest))
     first = auth.process_cbor(bytes([GET_INFO]))
     assert auth.process_cbor(bytes([GET_INFO])) == first
     assert len(built) == 1
