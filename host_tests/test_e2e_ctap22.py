@@ -206,3 +206,74 @@ def test_persistent_token_with_a_wrong_pin(powered, protocol):
 
 def test_ctap2_object_is_usable(powered):
     assert isinstance(Ctap2(powered.dev).info.max_pin_length, int)
+
+
+# -- extensions: thirdPartyPayment, pinComplexityPolicy ---------------------------------------------
+
+
+def _client(powered, extensions):
+    from fido2.client import DefaultClientDataCollector, Fido2Client
+
+    from conftest import ORIGIN
+
+    return Fido2Client(
+        powered.dev,
+        client_data_collector=DefaultClientDataCollector(ORIGIN),
+        user_interaction=_Pin(),
+        extensions=extensions,
+    )
+
+
+def test_third_party_payment_through_fido2client(powered):
+    from fido2.ctap2.extensions import ThirdPartyPaymentExtension
+
+    powered.client_pin(PinProtocolV2).set_pin(PIN)
+    client = _client(powered, [ThirdPartyPaymentExtension()])
+    server = Fido2Server(PublicKeyCredentialRpEntity(id=RP_ID, name="Bank"))
+    creds = {}
+    for n, payment in ((1, True), (2, False)):
+        user = PublicKeyCredentialUserEntity(id=b"user-%d" % n, name="u%d" % n)
+        opts, state = server.register_begin(
+            user,
+            resident_key_requirement=ResidentKeyRequirement.REQUIRED,
+            extensions={"payment": {"isPayment": payment}},
+        )
+        result = client.make_credential(opts.public_key)
+        auth_data = server.register_complete(state, result)
+        assert auth_data.extensions == ({"thirdPartyPayment": True} if payment else None)
+        creds[payment] = auth_data.credential_data
+    for payment, cred in creds.items():
+        opts, state = server.authenticate_begin([cred], extensions={"payment": {"isPayment": True}})
+        response = client.get_assertion(opts.public_key).get_response(0)
+        server.authenticate_complete(state, [cred], response)
+        assert response.response.authenticator_data.extensions == {"thirdPartyPayment": payment}
+    # Credential management lists it (0x0C) for the enabled one only.
+    cp = powered.client_pin(PinProtocolV2)
+    cm = CredentialManagement(powered.ctap, cp.protocol, cp.get_pin_token(PIN, PERM.CREDENTIAL_MGMT))
+    rp_hash = cm.enumerate_rps()[0][CredentialManagement.RESULT.RP_ID_HASH]
+    listed = {
+        c[CredentialManagement.RESULT.USER]["id"]: c.get(CredentialManagement.RESULT.THIRD_PARTY_PAYMENT)
+        for c in cm.enumerate_creds(rp_hash)
+    }
+    assert listed == {b"user-1": True, b"user-2": None}
+
+
+def test_pin_complexity_policy_through_fido2client(powered):
+    from fido2.ctap2 import Config
+    from fido2.ctap2.extensions import PinComplexityPolicyExtension
+
+    cp = powered.client_pin(PinProtocolV2)
+    cp.set_pin(PIN)
+    client = _client(powered, [PinComplexityPolicyExtension()])
+    server = Fido2Server(PublicKeyCredentialRpEntity(id=RP_ID, name="Example"))
+
+    def register(n):
+        user = PublicKeyCredentialUserEntity(id=b"user-%d" % n, name="u%d" % n)
+        opts, state = server.register_begin(user, extensions={"pinComplexityPolicy": True})
+        return server.register_complete(state, client.make_credential(opts.public_key)).extensions
+
+    assert register(1) is None  # not an RP setMinPINLength named
+    token = cp.get_pin_token(PIN, PERM.AUTHENTICATOR_CFG)
+    Config(powered.ctap, cp.protocol, token).set_min_pin_length(rp_ids=[RP_ID])
+    assert register(2) == {"pinComplexityPolicy": False}
+    assert powered.ctap.get_info().pin_complexity_policy is False

@@ -62,6 +62,7 @@ _CM_RESP_PUBLIC_KEY = const(0x08)
 _CM_RESP_TOTAL_CREDENTIALS = const(0x09)
 _CM_RESP_CRED_PROTECT = const(0x0A)
 _CM_RESP_LARGE_BLOB_KEY = const(0x0B)
+_CM_RESP_THIRD_PARTY_PAYMENT = const(0x0C)  # CTAP 2.2
 
 # ... subcommands
 SUB_GET_CREDS_METADATA = const(0x01)
@@ -170,6 +171,9 @@ def _credential_response(cred):
     }
     if st.RK_LARGE_BLOB_KEY in rec:
         resp[_CM_RESP_LARGE_BLOB_KEY] = rec[st.RK_LARGE_BLOB_KEY]
+    if cred.third_party_payment:
+        # CTAP 2.2: listed for a credential made with thirdPartyPayment.
+        resp[_CM_RESP_THIRD_PARTY_PAYMENT] = True
     return resp
 
 
