@@ -265,8 +265,17 @@ class Authenticator:
         versions.append("FIDO_2_0")
         # FIDO_2_1 promises the whole of CTAP 2.1's mandatory set; credProtect
         # (required with discoverable credentials) arrives with the extensions.
-        if "credProtect" in self.extensions() and 2 in self.pin_uv_auth_protocols:
+        extensions = self.extensions()
+        if "credProtect" in extensions and 2 in self.pin_uv_auth_protocols:
             versions.append("FIDO_2_1")
+            # FIDO_2_2 (Proposed Standard 2025-02-28) on top: its getInfo
+            # members (get_info.py), the persistentPinUvAuthToken with
+            # perCredMgmtRO, encIdentifier and encCredStoreState
+            # (client_pin.py, credential_management.py), thirdPartyPayment,
+            # pinComplexityPolicy and hmac-secret-mc (extensions.py), and
+            # longTouchForReset where the board can time a press (reset.py).
+            if "thirdPartyPayment" in extensions and "pinComplexityPolicy" in extensions:
+                versions.append("FIDO_2_2")
         return versions
 
     def extensions(self):

@@ -277,3 +277,9 @@ def test_pin_complexity_policy_through_fido2client(powered):
     Config(powered.ctap, cp.protocol, token).set_min_pin_length(rp_ids=[RP_ID])
     assert register(2) == {"pinComplexityPolicy": False}
     assert powered.ctap.get_info().pin_complexity_policy is False
+
+
+def test_fido_2_2_is_advertised(powered):
+    """Every 2.2 piece above is in place, so getInfo says FIDO_2_2 (after FIDO_2_1)."""
+    versions = powered.ctap.get_info().versions
+    assert versions[-2:] == ["FIDO_2_1", "FIDO_2_2"]

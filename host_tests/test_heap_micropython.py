@@ -60,6 +60,13 @@ CEILINGS = {
     "credMgmt enumerateCredentialsBegin, 10 passkeys": 4544,
     "credMgmt enumerateCredentialsGetNext, 10 passkeys": 3456,
     "credMgmt enumerateRPsGetNextRP": 1344,
+    # CTAP 2.2 (wasm 1.27 only, + ~5%): issuing the persistent token writes it
+    # to the state once; getInfo with it re-encrypts two blocks under fresh
+    # IVs over the cached encoding (48 bytes without one); management with it
+    # costs what management with a pinUvAuthToken does.
+    "clientPIN getPinUvAuthToken pcmr": 5440,
+    "getInfo, persistent token": 1600,
+    "credMgmt getCredsMetadata, persistent token": 1024,
 }
 
 # Flat in the passkeys of a site (issue 14): the same request with 1, 5 and
