@@ -417,8 +417,11 @@ def test_persistent_token_is_kept_in_the_store(pinned):
     assert regular != token
     assert pinned.token(PIN, PERM_PCMR) == token
     assert auth.pin_uv.in_use and auth.pin_uv.permissions == PERM_MC
-    # A power cycle keeps it.
-    again = power_cycle(auth)
+
+
+def test_persistent_token_survives_a_power_cycle(pinned):
+    token = pinned.token(PIN, PERM_PCMR)
+    again = power_cycle(pinned.auth)
     assert again.store.get(st.STATE_PERSISTENT_TOKEN) == token
 
 
