@@ -95,8 +95,9 @@ STATE_COUNTER_LIMIT = const(11)
 # (512 bytes), so its two copies take no flash block.
 STATE_MIN_PIN_LENGTH_RP_ID_HASHES = const(12)
 # CTAP 2.2 §6.5.5.7: the persistentPinUvAuthToken (32 bytes, pcmr permission
-# only), kept across power cycles; absent = none issued since the last
-# reset or PIN change (firmware/ctap2/client_pin.py).
+# only), kept across power cycles; made anew with every setPIN/changePIN
+# (firmware/ctap2/client_pin.py). Absent = no PIN (or a PIN set before
+# CTAP 2.2: made when pcmr is first asked for).
 STATE_PERSISTENT_TOKEN = const(13)
 _STATE_FORMAT = const(1)
 

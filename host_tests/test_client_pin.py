@@ -426,9 +426,25 @@ def test_persistent_token_survives_a_power_cycle(pinned):
 
 
 def test_persistent_token_needs_the_pin(pinned):
+    made = pinned.auth.store.get(st.STATE_PERSISTENT_TOKEN)  # by setPIN
     assert err(pinned.auth, pinned.token_request("9999", PERM_PCMR)) == ERR.PIN_INVALID
     assert pinned.retries() == (7, False)
-    assert pinned.auth.store.get(st.STATE_PERSISTENT_TOKEN) is None
+    assert pinned.auth.store.get(st.STATE_PERSISTENT_TOKEN) == made
+    assert pinned.token(PIN, PERM_PCMR) == made
+
+
+def test_set_pin_makes_the_persistent_token(plat):
+    assert plat.auth.store.get(st.STATE_PERSISTENT_TOKEN) is None
+    plat.set_pin(PIN)
+    assert len(plat.auth.store.get(st.STATE_PERSISTENT_TOKEN)) == 32
+
+
+def test_a_pin_from_before_ctap22_gets_its_token_when_asked(pinned):
+    """A PIN set by an older firmware: no token in the state until pcmr is asked for."""
+    pinned.auth.store.update({st.STATE_PERSISTENT_TOKEN: None})
+    token = pinned.token(PIN, PERM_PCMR)
+    assert pinned.auth.store.get(st.STATE_PERSISTENT_TOKEN) == token
+    assert pinned.token(PIN, PERM_PCMR) == token
 
 
 def test_persistent_token_without_pin(plat):
@@ -443,14 +459,15 @@ def test_persistent_token_has_no_rp_id(pinned):
 def test_persistent_token_ends_with_change_pin(pinned):
     token = pinned.token(PIN, PERM_PCMR)
     pinned.change_pin(PIN, "5678")
-    assert pinned.auth.store.get(st.STATE_PERSISTENT_TOKEN) is None
-    assert pinned.token("5678", PERM_PCMR) != token
+    new = pinned.auth.store.get(st.STATE_PERSISTENT_TOKEN)
+    assert new is not None and new != token
+    assert pinned.token("5678", PERM_PCMR) == new
 
 
 def test_persistent_token_with_force_pin_change(pinned):
     pinned.auth.store.update({st.STATE_FORCE_PIN_CHANGE: True})
     assert err(pinned.auth, pinned.token_request(PIN, PERM_PCMR)) == ERR.PIN_POLICY_VIOLATION
-    assert pinned.auth.store.get(st.STATE_PERSISTENT_TOKEN) is None
+    assert pinned.retries() == (8, False)  # the PIN was right
 
 
 def test_supported_permissions_follow_get_info(auth, monkeypatch):

@@ -66,11 +66,14 @@ def test_get_info_ctap22_members(powered):
 
 
 def test_identifier_decrypts_with_the_persistent_token(powered, protocol):
+    assert powered.ctap.get_info().enc_identifier is None  # no PIN, no token
     powered.client_pin(protocol).set_pin(PIN)
-    assert powered.ctap.get_info().enc_identifier is None
+    # getInfo first, then the token (the order yubikit uses): it decrypts.
+    first = powered.ctap.get_info()
     cp, token = _persistent(powered, protocol)
+    ident = first.get_identifier(token)
     info = powered.ctap.get_info()
-    ident = info.get_identifier(token)
+    assert info.get_identifier(token) == ident
     assert len(ident) == 16
     # A fresh IV in every answer: the ciphertext never repeats, the identifier does.
     again = powered.ctap.get_info()
@@ -153,7 +156,8 @@ def test_persistent_token_dies_with_a_pin_change_and_a_reset(powered, protocol):
     _, token = _persistent(powered, protocol)
     ident = powered.ctap.get_info().get_identifier(token)
     cp.change_pin(PIN, "314159")
-    assert powered.ctap.get_info().enc_identifier is None
+    # Now under the new token: the old one no longer reads it.
+    assert powered.ctap.get_info().get_identifier(token) != ident
     cm = CredentialManagement(powered.ctap, protocol(), token)
     with pytest.raises(CtapError) as e:
         cm.get_metadata()
@@ -197,11 +201,13 @@ def test_persistent_token_is_not_a_pin_uv_auth_token(powered, protocol):
 def test_persistent_token_with_a_wrong_pin(powered, protocol):
     cp = powered.client_pin(protocol)
     cp.set_pin(PIN)
+    info = powered.ctap.get_info()
     with pytest.raises(CtapError) as e:
         cp.get_pin_token("000000", PCMR)
     assert e.value.code == ERR.PIN_INVALID
     assert cp.get_pin_retries()[0] == 7
-    assert powered.ctap.get_info().enc_identifier is None
+    token = cp.get_pin_token(PIN, PCMR)
+    assert powered.ctap.get_info().get_identifier(token) == info.get_identifier(token)
 
 
 def test_ctap2_object_is_usable(powered):

@@ -45,11 +45,27 @@ _MIN_PIN_LENGTH = 0x0D
 _REMAINING_DISCOVERABLE_CREDENTIALS = 0x14
 
 
+_ENCRYPTED = (0x19, 0x1E)  # CTAP 2.2 encIdentifier, encCredStoreState: a fresh IV each time
+
+
 def get_info_now(auth):
-    """getInfo through the router, checked against a fresh build; decoded."""
+    """getInfo through the router, checked against a fresh build; decoded.
+
+    The encrypted members differ in every answer (fresh IVs): they must
+    decrypt to the same plaintexts, and everything else must be equal.
+    """
     answer = auth.process_cbor(bytes([GET_INFO]))
     fresh = b"\x00" + cbor.dumps(get_info.handle(auth, {}))
-    assert bytes(answer) == fresh
+    a, b = cbor.loads(answer[1:]), cbor.loads(fresh[1:])
+    token = auth.store.get(st.STATE_PERSISTENT_TOKEN)
+    for key, info in zip(_ENCRYPTED, (b"encIdentifier", b"encCredStoreState")):
+        assert (key in a) == (key in b) == (token is not None)
+        if token is not None:
+            assert _decrypt(token, info, a.pop(key)) == _decrypt(token, info, b.pop(key))
+    if token is None:
+        assert bytes(answer) == fresh
+    else:
+        assert a == b
     return cbor.loads(answer[1:])
 
 
@@ -218,16 +234,27 @@ def _decrypt(token, info, enc):
     return d.update(enc[16:]) + d.finalize()
 
 
-def test_ctap22_members(pinned):
-    info = get_info_now(pinned.auth)
+def test_ctap22_members(auth):
+    info = get_info_now(auth)
     assert info[0x16] == ["packed", "none"]  # attestationFormats: what makeCredential can answer
     assert info[0x1A] == ["usb"]  # transportsForReset
     assert info[0x1B] is False  # pinComplexityPolicy
     assert info[0x1D] == 63  # maxPINLength
     assert info[0x1F] == [2, 3]  # authenticatorConfigCommands (no enterprise attestation provisioned)
     assert info[_OPTIONS]["perCredMgmtRO"] is True
+    # No PIN: no persistent token to encrypt encIdentifier/encCredStoreState under.
     for absent in (0x15, 0x17, 0x18, 0x19, 0x1C, 0x1E):
         assert absent not in info
+
+
+def test_a_pin_brings_the_encrypted_members(plat):
+    auth = plat.auth
+    assert 0x19 not in get_info_now(auth)
+    plat.set_pin(PIN)
+    before = get_info_now(auth)  # read first, decrypted with the token asked for next
+    token = plat.token(PIN, PERM_PCMR)
+    assert _decrypt(token, b"encIdentifier", before[0x19]) == get_info.identifier(auth)
+    assert _decrypt(token, b"encCredStoreState", before[0x1E]) == auth.store.rk_state()
 
 
 def test_config_commands_follow_enterprise_attestation():

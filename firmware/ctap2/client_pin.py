@@ -157,16 +157,20 @@ def _decrypt_new_pin(auth, protocol, shared_secret, new_pin_enc):
 
 
 def _store_pin(auth, pin_hash, code_points):
-    # One atomic write: hash, length, full retries, no forced change, and
-    # no persistentPinUvAuthToken: a new PIN ends it (CTAP 2.2 §6.5.5.7; it
-    # survives power cycles, so it dies here and with authenticatorReset).
+    # One atomic write: hash, length, full retries, no forced change, and a
+    # new persistentPinUvAuthToken (CTAP 2.2 §6.5.5.7): the old one dies with
+    # the PIN it was issued under (it survives power cycles, so it ends here
+    # and with authenticatorReset). Made now rather than when pcmr is first
+    # asked for, so getInfo carries encIdentifier / encCredStoreState from
+    # the moment a PIN exists: a platform may read getInfo first and decrypt
+    # it with the token it asks for next, as it would with a YubiKey 5.8.
     auth.store.update(
         {
             st.STATE_PIN_HASH: pin_hash,
             st.STATE_PIN_CODE_POINTS: code_points,
             st.STATE_PIN_RETRIES: None,
             st.STATE_FORCE_PIN_CHANGE: None,
-            st.STATE_PERSISTENT_TOKEN: None,
+            st.STATE_PERSISTENT_TOKEN: crypto.random_bytes(_PERSISTENT_TOKEN_LENGTH),
         }
     )
 
@@ -264,7 +268,8 @@ def _issue_token(auth, req, protocol, permissions, rp_id, force_change_error):
         # platform that asks, until changePIN or reset: each may keep it
         # (it outlives power cycles) to read the credential list and to
         # decrypt getInfo's encIdentifier / encCredStoreState later. The
-        # pinUvAuthToken in use is left as it is.
+        # pinUvAuthToken in use is left as it is. setPIN made it; a PIN set
+        # by a firmware from before CTAP 2.2 has none yet, and gets it here.
         token = pp.persistent_token(auth)
         if token is None:
             token = crypto.random_bytes(_PERSISTENT_TOKEN_LENGTH)

@@ -3,9 +3,10 @@
 Everything here is read from the same attributes the command handlers check,
 so what the key advertises and what it does cannot drift apart.
 
-encIdentifier and encCredStoreState (CTAP 2.2) are there only while the key
-holds a persistentPinUvAuthToken (firmware/ctap2/client_pin.py): they are
-encrypted under it, so without one nobody could read them. Each is
+encIdentifier and encCredStoreState (CTAP 2.2) are there while the key
+holds a persistentPinUvAuthToken -- from setPIN on (firmware/ctap2/
+client_pin.py): they are encrypted under it, so without one (no PIN) nobody
+could read them. Each is
 IV || AES-128-CBC(HKDF-SHA-256(salt = 32 zero bytes, IKM = that token,
 info = "encIdentifier" / "encCredStoreState", 16 bytes), IV, 16 bytes) with
 a fresh random IV in every answer (python-fido2 Info._decrypt): the same
