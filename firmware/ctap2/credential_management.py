@@ -122,10 +122,14 @@ def _authorize(auth, req, sub_command, read_only=False):
         message += cbor.dumps(sub_params)
     param = req.get(_CM_PIN_UV_AUTH_PARAM)
     protocol = req.get(_CM_PIN_UV_AUTH_PROTOCOL)
-    if read_only and param is not None and protocol is not None:
-        if pp.verify_persistent_token(auth, protocol, message, param):
+    try:
+        pp.authorize(auth, param, protocol, message, pp.PERMISSION_CM)
+    except CtapError as e:
+        # The pinUvAuthToken is tried first (the common case pays one MAC);
+        # only a MAC that fails it is checked against the persistent token.
+        if read_only and e.code == CTAP2_ERR_PIN_AUTH_INVALID and pp.verify_persistent_token(auth, protocol, message, param):
             return None
-    pp.authorize(auth, param, protocol, message, pp.PERMISSION_CM)
+        raise
     return auth.pin_uv.rp_id
 
 
