@@ -80,14 +80,21 @@ class Presence:
     def wait_long(self, timeout_ms, clock):
         """wait() for a long touch: in "manual" mode press() alone is a touch
         let go too soon (a person at the prompt is taken at their word)."""
-        outcome = self.wait(timeout_ms, clock)
-        if outcome == TOUCH_OK and self.mode == "manual":
-            if not self._long.is_set():
-                return TOUCH_DECLINED
+        outcome = self._wait(timeout_ms, clock)
+        if outcome == TOUCH_OK:
+            held = self._long.is_set()
             self._long.clear()
+            if self.mode == "manual" and not held:
+                return TOUCH_DECLINED
         return outcome
 
     def wait(self, timeout_ms, clock):
+        outcome = self._wait(timeout_ms, clock)
+        if outcome == TOUCH_OK:
+            self._long.clear()  # a long press answers an ordinary request too, once
+        return outcome
+
+    def _wait(self, timeout_ms, clock):
         if not self._asking:
             self._asking = True
             self.requests += 1
