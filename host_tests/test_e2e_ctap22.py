@@ -7,7 +7,7 @@ get_cred_store_state), and the 2.2 getInfo members, on the virtual key.
 import pytest
 from fido2.client import UserInteraction
 from fido2.ctap import CtapError
-from fido2.ctap2 import ClientPin, CredentialManagement, Ctap2
+from fido2.ctap2 import ClientPin, CredentialManagement
 from fido2.ctap2.pin import PinProtocolV1, PinProtocolV2
 from fido2.server import Fido2Server
 from fido2.webauthn import (
@@ -208,10 +208,6 @@ def test_persistent_token_with_a_wrong_pin(powered, protocol):
     assert cp.get_pin_retries()[0] == 7
     token = cp.get_pin_token(PIN, PCMR)
     assert powered.ctap.get_info().get_identifier(token) == info.get_identifier(token)
-
-
-def test_ctap2_object_is_usable(powered):
-    assert isinstance(Ctap2(powered.dev).info.max_pin_length, int)
 
 
 # -- extensions: thirdPartyPayment, pinComplexityPolicy ---------------------------------------------
