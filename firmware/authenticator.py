@@ -25,7 +25,7 @@ from firmware.ctaphid import (
     MAX_MESSAGE_SIZE,
     STATUS_PROCESSING,
 )
-from firmware import crypto, ctap1, device
+from firmware import crypto, ctap1, device, pin_protocol
 from firmware import store as st
 from firmware.credential import MAX_CREDENTIAL_ID_LENGTH, Wrapper
 from firmware.ctap2 import extensions as exts, get_assertion, get_info, make_credential, reset, selection
@@ -128,6 +128,10 @@ class Authenticator:
     # (get_info_response): platforms ask for it before nearly every command.
     _info_response = None
     _info_changes = -1
+    # With a persistentPinUvAuthToken: where encIdentifier's and
+    # encCredStoreState's placeholders are in _info_response, and what
+    # encrypts them (get_info.EncryptedState); None without one.
+    _info_encrypted = None
 
     def __init__(self, board, store=None, boot_ms=None):
         self.board = board
@@ -138,6 +142,9 @@ class Authenticator:
         self.firmware_version = FIRMWARE_VERSION
         self.max_credential_count_in_list = MAX_CREDENTIAL_COUNT_IN_LIST
         self.reset_window_ms = config.get("reset_window_ms", reset.RESET_WINDOW_MS)
+        # CTAP 2.2 longTouchForReset: only a board that can time a press
+        # (wait_long_touch) may ask for it, and then reset needs it.
+        self.long_touch_for_reset = bool(config.get("long_touch_for_reset")) and hasattr(board, "wait_long_touch")
         self.max_serialized_large_blob_array = config.get(
             "max_serialized_large_blob_array", MAX_SERIALIZED_LARGE_BLOB_ARRAY
         )
@@ -258,8 +265,17 @@ class Authenticator:
         versions.append("FIDO_2_0")
         # FIDO_2_1 promises the whole of CTAP 2.1's mandatory set; credProtect
         # (required with discoverable credentials) arrives with the extensions.
-        if "credProtect" in self.extensions() and 2 in self.pin_uv_auth_protocols:
+        extensions = self.extensions()
+        if "credProtect" in extensions and 2 in self.pin_uv_auth_protocols:
             versions.append("FIDO_2_1")
+            # FIDO_2_2 (Proposed Standard 2025-02-28) on top: its getInfo
+            # members (get_info.py), the persistentPinUvAuthToken with
+            # perCredMgmtRO, encIdentifier and encCredStoreState
+            # (client_pin.py, credential_management.py), thirdPartyPayment,
+            # pinComplexityPolicy and hmac-secret-mc (extensions.py), and
+            # longTouchForReset where the board can time a press (reset.py).
+            if "thirdPartyPayment" in extensions and "pinComplexityPolicy" in extensions:
+                versions.append("FIDO_2_2")
         return versions
 
     def extensions(self):
@@ -275,6 +291,9 @@ class Authenticator:
             "clientPin": pin_uv.pin_is_set(self),
             "pinUvAuthToken": True,
             "credMgmt": True,
+            # CTAP 2.2: the persistentPinUvAuthToken (pcmr) reads the
+            # credential list (firmware/ctap2/credential_management.py).
+            "perCredMgmtRO": True,
             "authnrCfg": True,
             "setMinPINLength": True,
             "alwaysUv": pin_uv.always_uv(self),
@@ -391,10 +410,28 @@ class Authenticator:
         changes = self.store.changes
         if self._info_changes != changes:
             out = bytearray((CTAP2_OK,))
-            cbor.dump_into(out, get_info.handle(self, {}))
+            cbor.dump_into(out, get_info.handle(self, {}, True))
             self._info_response = bytes(out)  # handed out again and again: immutable
             self._info_changes = changes
-        return self._info_response
+            self._info_encrypted = None
+            token = pin_protocol.persistent_token(self)
+            if token is not None:
+                # CTAP 2.2: the two encrypted members get a fresh IV in every
+                # answer; the rest of it is encoded once, as without them.
+                # Each sits after its map key and a 32-byte string header.
+                placeholder = get_info.PLACEHOLDER
+                at_id = self._info_response.find(b"\x18\x19\x58\x20" + placeholder) + 4
+                at_cs = self._info_response.find(b"\x18\x1e\x58\x20" + placeholder) + 4
+                self._info_encrypted = (at_id, at_cs, get_info.EncryptedState(self, token))
+        encrypted = self._info_encrypted
+        if encrypted is None:
+            return self._info_response
+        at_id, at_cs, state = encrypted
+        out = bytearray(self._info_response)
+        n = get_info.ENC_STATE_LENGTH
+        out[at_id : at_id + n] = state.enc_identifier()
+        out[at_cs : at_cs + n] = state.enc_cred_store_state()
+        return out
 
     def log_exception(self, e):
         log = getattr(self.board, "log_exception", None)

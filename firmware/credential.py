@@ -56,6 +56,7 @@ CRED_PROTECT_UV_REQUIRED = const(3)
 FLAG_RESIDENT = const(0x01)  # discoverable: the store holds the user record
 FLAG_U2F = const(0x02)  # made by U2F_REGISTER
 FLAG_HMAC_SECRET = const(0x04)  # made with the hmac-secret extension
+FLAG_THIRD_PARTY_PAYMENT = const(0x08)  # CTAP 2.2 thirdPartyPayment: enabled at creation
 
 
 class Credential:
@@ -75,6 +76,10 @@ class Credential:
     @property
     def hmac_secret(self):
         return bool(self.flags & FLAG_HMAC_SECRET)
+
+    @property
+    def third_party_payment(self):
+        return bool(self.flags & FLAG_THIRD_PARTY_PAYMENT)
 
 
 class Wrapper:

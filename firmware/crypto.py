@@ -74,6 +74,11 @@ def sha256(data):
     return _sha256(data).digest()
 
 
+def sha256_hasher(data=b""):
+    """A SHA-256 object to update() piece by piece, then digest()."""
+    return _sha256(data)
+
+
 # RFC 2104's ipad and opad, a block each: a padded key starts as one of these
 # and only its first len(key) bytes are XORed (the rest of K0 is zeros).
 _IPAD = b"\x36" * _BLOCK
@@ -403,6 +408,12 @@ def aes256_cbc_encrypt(key, iv, data):
     out = bytearray(len(data))
     aesio.AES(key, aesio.MODE_CBC, iv).encrypt_into(data, out)
     return bytes(out)
+
+
+# AES-128-CBC the same way: cryptolib and aesio pick AES-128 or AES-256 by
+# the key's length (CTAP 2.2 encIdentifier / encCredStoreState use 16 bytes).
+def aes_cbc_encrypt(key, iv, data):
+    return aes256_cbc_encrypt(key, iv, data)
 
 
 def aes256_cbc_decrypt(key, iv, data):

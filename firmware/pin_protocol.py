@@ -26,6 +26,7 @@ makes new keys and forgets every token.
 from micropython import const
 
 from firmware import cose, crypto
+from firmware.store import STATE_PERSISTENT_TOKEN
 from firmware.ticks import elapsed_ms
 from firmware.status import (
     CtapError,
@@ -351,6 +352,29 @@ def require_permission(auth, permission, rp_id=None, rp_id_hash=None):
             raise CtapError(CTAP2_ERR_PIN_AUTH_INVALID)
     if rp_id_hash is not None and state.rp_id is not None and not state.rp_id_matches_hash(rp_id_hash):
         raise CtapError(CTAP2_ERR_PIN_AUTH_INVALID)
+
+
+def persistent_token(auth):
+    """The persistentPinUvAuthToken (CTAP 2.2 §6.5.5.7, pcmr), or None.
+
+    Unlike the pinUvAuthToken it lives in the store: it survives power
+    cycles and has no usage timers; changePIN and authenticatorReset end it
+    (firmware/ctap2/client_pin.py, store.wipe).
+    """
+    return auth.store.get(STATE_PERSISTENT_TOKEN)
+
+
+def verify_persistent_token(auth, protocol, message, param):
+    """True when param is the MAC of message under the persistentPinUvAuthToken.
+
+    :param protocol: the request's pinUvAuthProtocol number; an unsupported
+        one raises CTAP1_ERR_INVALID_PARAMETER, as for the pinUvAuthToken.
+    """
+    p = auth.pin_uv.protocol(protocol)
+    token = persistent_token(auth)
+    if token is None:
+        return False
+    return p.verify(token, message, param)
 
 
 def authorize(auth, param, protocol, message, permission):

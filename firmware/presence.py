@@ -24,6 +24,12 @@ And for led(pattern): check() leaves the LED on "touch" and returns; a board
 with an LED puts it back to "idle" when no poll has come for about two
 seconds, so a U2F client that gives up does not leave the key asking for a
 touch nothing would use.
+And, only for a board that can time a press (CTAP 2.2 longTouchForReset),
+wait_long_touch(timeout_ms): the same outcomes, but TOUCH_OK only once a
+press that began while the request asked has been held for the board's
+long touch; a press let go before that is TOUCH_DECLINED. A board has the
+method only if it can tell; CONFIG "long_touch_for_reset" turns the
+requirement on (firmware/authenticator.py).
 The host board's Presence keeps the first rule and the wait_touch(0) one
 ("manual" press() is one pending touch, consumed by the call that reports
 it); its pending touch does not expire, as a test or a person at the prompt
@@ -56,22 +62,24 @@ _FAILURES = {
 }
 
 
-def wait(auth, timeout_ms=UP_TIMEOUT_MS):
+def wait(auth, timeout_ms=UP_TIMEOUT_MS, long_touch=False):
     """Return once the user touched the key; raise CtapError otherwise.
 
     CTAP2_ERR_KEEPALIVE_CANCEL when the host cancelled,
     CTAP2_ERR_USER_ACTION_TIMEOUT after timeout_ms without a touch,
-    CTAP2_ERR_OPERATION_DENIED when the board reports a refusal.
+    CTAP2_ERR_OPERATION_DENIED when the board reports a refusal (and, with
+    long_touch, a touch let go too soon).
     """
     board = auth.board
     transport = auth.transport
+    touch = board.wait_long_touch if long_touch else board.wait_touch
     start = board.ticks_ms()
     board.led("touch")
     try:
         while True:
             if transport.keepalive(STATUS_UPNEEDED):
                 raise CtapError(CTAP2_ERR_KEEPALIVE_CANCEL)
-            outcome = board.wait_touch(_SLICE_MS)
+            outcome = touch(_SLICE_MS)
             if outcome == TOUCH_OK:
                 # A cancel that raced the touch still wins: the host gave up.
                 if transport.keepalive(STATUS_UPNEEDED):

@@ -94,6 +94,11 @@ STATE_COUNTER_LIMIT = const(11)
 # largest state stays within what littlefs keeps in its directory on a Pico
 # (512 bytes), so its two copies take no flash block.
 STATE_MIN_PIN_LENGTH_RP_ID_HASHES = const(12)
+# CTAP 2.2 §6.5.5.7: the persistentPinUvAuthToken (32 bytes, pcmr permission
+# only), kept across power cycles; made anew with every setPIN/changePIN
+# (firmware/ctap2/client_pin.py). Absent = no PIN (or a PIN set before
+# CTAP 2.2: made when pcmr is first asked for).
+STATE_PERSISTENT_TOKEN = const(13)
 _STATE_FORMAT = const(1)
 
 # Key of the counter record: the highest value that may have been handed out.
@@ -244,6 +249,13 @@ def _user_tag(user_id):
     return (h[0] << 16) | (h[1] << 8) | h[2]
 
 
+def _check_tag(blob):
+    """24 bits of a record's check value: a new value whenever the record's
+    bytes change (credStoreState, Store.rk_state)."""
+    n = len(blob)
+    return (blob[n - 3] << 16) | (blob[n - 2] << 8) | blob[n - 1]
+
+
 def _id_tag(credential_id):
     """24 bits of a credential ID -- its last bytes, part of its MAC, as good
     as random: the records rk_find_id has to read."""
@@ -351,12 +363,13 @@ class Store:
         if len(data) > RK_MAX_RECORD and name.startswith(_REC_RK):
             raise CtapError(CTAP2_ERR_KEY_STORE_FULL)  # larger than the capacity is proven for
         self._write(name, data)
+        return data
 
     def _save_rk(self, slot, record):
         """Write a discoverable credential; no room (by size or on flash) is KEY_STORE_FULL."""
         name = self._rk_name(slot)
         try:
-            self._save(name, record)
+            return _check_tag(self._save(name, record))
         except OSError as e:
             if getattr(e, "errno", None) != _ENOSPC:
                 raise
@@ -536,11 +549,12 @@ class Store:
     def _index_rk(self):
         # RAM index: slot -> (first 8 bytes of rpIdHash, one bytes object per
         # RP shared by its slots; creation number; 24 bits of SHA-256(user.id)
-        # << 2 | credProtect level; 24 bits of the credential ID). Requests
+        # << 2 | credProtect level; 24 bits of the credential ID; 24 bits of
+        # the record's check value, which changes with its bytes). Requests
         # find, count and filter an RP's credentials here and read a record
         # only when they return it, so the heap a request takes does not grow
-        # with the passkeys of a site. (Four items take the heap blocks of
-        # three: 32 bytes a slot on a 32-bit board.)
+        # with the passkeys of a site. (Four or five items take the heap
+        # blocks of three: 32 bytes a slot on a 32-bit board.)
         # Records of an earlier master secret (a reset cut short) are dropped
         # here -- but not while the store is damaged: its master secret is
         # unknown, and the reset will remove them all anyway.
@@ -556,7 +570,8 @@ class Store:
                     slot = int(name[len(_REC_RK) :])
                 except ValueError:
                     continue
-                rec = self._load(name)
+                blob = self._st.read(name)
+                rec = decode_record(blob)
                 if not isinstance(rec, dict) or rec.get(RK_EPOCH) != self._epoch:
                     self.changes += 1
                     self._st.remove(name)  # torn by nothing we know of, or pre-reset
@@ -564,14 +579,14 @@ class Store:
                 if RK_RP_ID_HASH in rec:
                     prefix = bytes(rec[RK_RP_ID_HASH][:8])
                     prefix = prefixes.setdefault(prefix, prefix)
-                    index[slot] = self._entry(prefix, rec)
+                    index[slot] = self._entry(prefix, rec, _check_tag(blob))
                     if index[slot][1] > self._rk_created:
                         self._rk_created = index[slot][1]
 
     @staticmethod
-    def _entry(prefix, rec):
+    def _entry(prefix, rec, check):
         tag = (_user_tag(rec[RK_USER_ID]) << 2) | (rec.get(RK_CRED_PROTECT, 0) & 3)
-        return (prefix, rec.get(RK_CREATED, 0), tag, _id_tag(rec[RK_CREDENTIAL_ID]))
+        return (prefix, rec.get(RK_CREATED, 0), tag, _id_tag(rec[RK_CREDENTIAL_ID]), check)
 
     def _prefix(self, rp_id_hash):
         """rpIdHash[:8] as the index has it: the RP's shared object when it has slots."""
@@ -721,14 +736,14 @@ class Store:
         self._rk_created += 1
         record[RK_CREATED] = self._rk_created
         record[RK_EPOCH] = self._epoch
-        self._save_rk(slot, record)
-        self._rk[slot] = self._entry(self._prefix(rp_id_hash), record)
+        check = self._save_rk(slot, record)
+        self._rk[slot] = self._entry(self._prefix(rp_id_hash), record, check)
         return slot
 
     def rk_update(self, slot, record):
         """Rewrite an existing record in place (user information update)."""
-        self._save_rk(slot, record)
-        self._rk[slot] = self._entry(self._prefix(record[RK_RP_ID_HASH]), record)
+        check = self._save_rk(slot, record)
+        self._rk[slot] = self._entry(self._prefix(record[RK_RP_ID_HASH]), record, check)
 
     def rk_delete(self, slot):
         if self.damaged is not None:
@@ -736,6 +751,37 @@ class Store:
         self.changes += 1
         self._st.remove(self._rk_name(slot))
         self._rk.pop(slot, None)
+
+    def rk_state(self):
+        """16 bytes that change whenever a discoverable credential is created,
+        replaced, updated or deleted, and with every reset; the same across
+        power cycles while none is (CTAP 2.2 §6.4 encCredStoreState).
+
+        A hash of the master secret (a reset changes it), then each slot
+        in use and the check value of its record, in slot order, from the
+        index alone: no record is read, and no extra flash write is made
+        when credentials change. Runs over a 4-byte buffer, so its heap does
+        not grow with the number of passkeys.
+        """
+        rk = self._rk
+        top = -1
+        for slot in rk:
+            if slot > top:
+                top = slot
+        h = crypto.sha256_hasher(b"credStoreState")
+        h.update(self.master_secret)
+        buf = bytearray(5)
+        for slot in range(top + 1):
+            entry = rk.get(slot)
+            if entry is not None:
+                check = entry[4]
+                buf[0] = slot >> 8
+                buf[1] = slot & 0xFF
+                buf[2] = check >> 16
+                buf[3] = (check >> 8) & 0xFF
+                buf[4] = check & 0xFF
+                h.update(buf)
+        return h.digest()[:16]
 
     # -- other records -----------------------------------------------------------------
 

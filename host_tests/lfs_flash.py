@@ -394,6 +394,7 @@ def _fixed_records(store):
             st.STATE_ALWAYS_UV: True,
             st.STATE_MIN_PIN_LENGTH_RP_ID_HASHES: [bytes([i]) * 32 for i in range(MAX_RPIDS_FOR_SET_MIN_PIN_LENGTH)],
             st.STATE_ENTERPRISE_ATTESTATION: True,
+            st.STATE_PERSISTENT_TOKEN: bytes(32),  # CTAP 2.2 pcmr
         }
     )
     store.next_sign_count()

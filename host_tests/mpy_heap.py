@@ -91,6 +91,11 @@ REQUESTS = (
     "credMgmt enumerateCredentialsBegin, 10 passkeys",
     "credMgmt enumerateCredentialsGetNext, 10 passkeys",
     "credMgmt enumerateRPsGetNextRP",
+    # CTAP 2.2: the persistentPinUvAuthToken (pcmr), getInfo encrypting
+    # encIdentifier / encCredStoreState under it, read-only management with it
+    "clientPIN getPinUvAuthToken pcmr",
+    "getInfo, persistent token",
+    "credMgmt getCredsMetadata, persistent token",
 )
 
 # The same request with 1, 5 and 10 passkeys of one site (issue 14): what
@@ -602,6 +607,11 @@ for n in (1, 5, 10):
     if n > 1:
         measure("credMgmt enumerateCredentialsGetNext, " + label, CBOR, next_credential)
 measure("credMgmt enumerateRPsGetNextRP", CBOR, next_rp)
+measure("clientPIN getPinUvAuthToken pcmr", CBOR, const_data(token_request(0x40)))
+pcmr_token = token(0x40)
+measure("getInfo, persistent token", CBOR, const_data(b"\x04"))
+measure("credMgmt getCredsMetadata, persistent token", CBOR,
+        const_data(b"\x0a" + cbor.dumps({1: 1, 3: 2, 4: platform.authenticate(pcmr_token, b"\x01")})))
 print("DONE")
 """
 

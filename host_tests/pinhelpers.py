@@ -32,6 +32,7 @@ PERM_CM = 0x04
 PERM_BE = 0x08
 PERM_LBW = 0x10
 PERM_ACFG = 0x20
+PERM_PCMR = 0x40  # CTAP 2.2 persistentCredentialManagementReadOnly
 
 HOST_PROTOCOLS = {1: PinProtocolV1, 2: PinProtocolV2}
 RP_ID = "example.com"

@@ -412,3 +412,53 @@ def test_a_client_that_gives_up_during_a_wink_leaves_the_led_steady(hw):
     assert shown.pattern == "wink"  # the wink goes on ...
     idle_for(WINK_MS)
     assert shown.pattern == "idle"  # ... and ends on "idle", not on a "touch" nothing uses
+
+
+# -- CTAP 2.2 longTouchForReset (CPython; the board's wait_long_touch) --------------------------
+
+LONG_TOUCH_SCRIPT = {
+    # getInfo says a long touch; a reset answered by a short press is
+    # refused; the next reset takes a press held past LONG_TOUCH_MS (and a
+    # press that long, made while a request asks, is no maintenance press).
+    "requests": [
+        ctap2(bytes([0x04]), at=0),
+        ctap2(bytes([0x07]), at=200),
+        ctap2(bytes([0x07]), at=1500),
+    ],
+    "presses": [(500, 300), (2000, 6500)],
+    "end_ms": 9500,
+}
+
+
+@pytest.mark.parametrize("long_touch", [True, False], ids=["long-touch", "no-long-touch"])
+def test_reset_with_a_long_touch(hw, long_touch):
+    from run_micropython_key import run_timed
+    from boards.common.ui import LONG_TOUCH_MS
+    from boards.rp2040 import config
+
+    result = run_timed(
+        config,
+        LONG_TOUCH_SCRIPT["requests"],
+        LONG_TOUCH_SCRIPT["presses"],
+        boardkit.write_settings(hw, long_touch_for_reset=long_touch),
+        str(hw / "pyfido.maintenance"),
+        poll_ms=POLL_MS,
+        end_ms=LONG_TOUCH_SCRIPT["end_ms"],
+    )
+    result = json.loads(json.dumps(result))
+    info, short, held = result["requests"]
+    info = cbor.decode(bytes.fromhex(info["answer"])[1:])
+    if not long_touch:
+        assert 0x18 not in info
+        # Without the setting, the short press resets the key at once.
+        assert polls_of(short)[0][1] == 0
+        assert 500 + DEBOUNCE_MS <= short["answered_at"] <= 500 + DEBOUNCE_MS + TURN_MS
+        return
+    assert info[0x18] is True and info[0x1A] == ["usb"]
+    # The short press: OPERATION_DENIED as soon as it is let go.
+    assert polls_of(short)[0][1] == 0x27
+    assert 800 <= short["answered_at"] <= 800 + DEBOUNCE_MS + TURN_MS
+    # The long one: answered once held LONG_TOUCH_MS (from the contact), while still held.
+    assert polls_of(held)[0][1] == 0
+    assert 2000 + LONG_TOUCH_MS <= held["answered_at"] <= 2000 + DEBOUNCE_MS + LONG_TOUCH_MS + TURN_MS
+    check_no_reset(result)

@@ -25,6 +25,8 @@ from pinhelpers import (
     PERM_GA,
     PERM_LBW,
     PERM_MC,
+    PERM_PCMR,
+    RP_ID,
     RESET,
     Platform,
     call,
@@ -392,10 +394,80 @@ def test_token_zero_permissions(pinned):
     assert err(pinned.auth, pinned.token_request(PIN, 0)) == ERR.INVALID_PARAMETER
 
 
-@pytest.mark.parametrize("perm", [PERM_BE, 0x40, 0x80, PERM_MC | PERM_BE])
+@pytest.mark.parametrize("perm", [PERM_BE, 0x80, PERM_MC | PERM_BE, PERM_PCMR | PERM_CM, PERM_PCMR | PERM_MC | PERM_GA])
 def test_token_unsupported_permission(pinned, perm):
+    # CTAP 2.2: pcmr only alone (the persistent token is read-only).
     assert err(pinned.auth, pinned.token_request(PIN, perm)) == ERR.UNAUTHORIZED_PERMISSION
     assert pinned.retries() == (8, False)  # refused before the PIN is looked at
+
+
+# -- CTAP 2.2 persistentPinUvAuthToken (pcmr) ------------------------------------------------
+
+
+def test_persistent_token_is_kept_in_the_store(pinned):
+    auth = pinned.auth
+    token = pinned.token(PIN, PERM_PCMR)
+    assert len(token) == 32
+    assert auth.store.get(st.STATE_PERSISTENT_TOKEN) == token
+    # Asked again (any protocol): the same one, not a new one per platform.
+    assert pinned.token(PIN, PERM_PCMR) == token
+    # It leaves the pinUvAuthToken in use alone, and is no such token.
+    assert not auth.pin_uv.in_use
+    regular = pinned.token(PIN, PERM_MC)
+    assert regular != token
+    assert pinned.token(PIN, PERM_PCMR) == token
+    assert auth.pin_uv.in_use and auth.pin_uv.permissions == PERM_MC
+
+
+def test_persistent_token_survives_a_power_cycle(pinned):
+    token = pinned.token(PIN, PERM_PCMR)
+    again = power_cycle(pinned.auth)
+    assert again.store.get(st.STATE_PERSISTENT_TOKEN) == token
+
+
+def test_persistent_token_needs_the_pin(pinned):
+    made = pinned.auth.store.get(st.STATE_PERSISTENT_TOKEN)  # by setPIN
+    assert err(pinned.auth, pinned.token_request("9999", PERM_PCMR)) == ERR.PIN_INVALID
+    assert pinned.retries() == (7, False)
+    assert pinned.auth.store.get(st.STATE_PERSISTENT_TOKEN) == made
+    assert pinned.token(PIN, PERM_PCMR) == made
+
+
+def test_set_pin_makes_the_persistent_token(plat):
+    assert plat.auth.store.get(st.STATE_PERSISTENT_TOKEN) is None
+    plat.set_pin(PIN)
+    assert len(plat.auth.store.get(st.STATE_PERSISTENT_TOKEN)) == 32
+
+
+def test_a_pin_from_before_ctap22_gets_its_token_when_asked(pinned):
+    """A PIN set by an older firmware: no token in the state until pcmr is asked for."""
+    pinned.auth.store.update({st.STATE_PERSISTENT_TOKEN: None})
+    token = pinned.token(PIN, PERM_PCMR)
+    assert pinned.auth.store.get(st.STATE_PERSISTENT_TOKEN) == token
+    assert pinned.token(PIN, PERM_PCMR) == token
+
+
+def test_persistent_token_without_pin(plat):
+    assert err(plat.auth, plat.token_request(PIN, PERM_PCMR)) == ERR.PIN_NOT_SET
+
+
+def test_persistent_token_has_no_rp_id(pinned):
+    assert err(pinned.auth, pinned.token_request(PIN, PERM_PCMR, rp_id=RP_ID)) == ERR.INVALID_PARAMETER
+    assert pinned.retries() == (8, False)
+
+
+def test_persistent_token_ends_with_change_pin(pinned):
+    token = pinned.token(PIN, PERM_PCMR)
+    pinned.change_pin(PIN, "5678")
+    new = pinned.auth.store.get(st.STATE_PERSISTENT_TOKEN)
+    assert new is not None and new != token
+    assert pinned.token("5678", PERM_PCMR) == new
+
+
+def test_persistent_token_with_force_pin_change(pinned):
+    pinned.auth.store.update({st.STATE_FORCE_PIN_CHANGE: True})
+    assert err(pinned.auth, pinned.token_request(PIN, PERM_PCMR)) == ERR.PIN_POLICY_VIOLATION
+    assert pinned.retries() == (8, False)  # the PIN was right
 
 
 def test_supported_permissions_follow_get_info(auth, monkeypatch):

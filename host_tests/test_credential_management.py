@@ -545,3 +545,67 @@ def test_preview_command_still_needs_the_pin(populated):
 def test_get_info_advertises_cred_mgmt(pinned):
     assert call(pinned.auth, GET_INFO)[4]["credMgmt"] is True
     assert "credentialMgmtPreview" not in call(pinned.auth, GET_INFO)[4]
+
+
+# -- CTAP 2.2 read-only management with the persistentPinUvAuthToken (pcmr) -----------------------
+
+PERM_PCMR = 0x40
+
+
+def test_persistent_token_reads(populated):
+    pinned, creds = populated
+    m = Manager(pinned, PERM_PCMR)
+    assert m(1) == {1: 4, 2: pinned.auth.store.max_resident - 4}
+    first = m(2)
+    assert first[5] == 3
+    assert sorted([first[3]["id"]] + [m(3, auth=False)[3]["id"] for _ in range(2)]) == ["a.example", "b.example", "c.example"]
+    begin = m(4, {1: rp_hash("a.example")})
+    assert begin[9] == 2
+    users = {begin[6]["id"], m(5, auth=False)[6]["id"]}
+    assert users == {b"u1", b"u2"}
+
+
+def test_persistent_token_survives_a_power_cycle(populated):
+    from pinhelpers import Platform, power_cycle
+
+    pinned, _ = populated
+    m = Manager(pinned, PERM_PCMR)
+    auth = power_cycle(pinned.auth)
+    m.pinned = Platform(auth, pinned.version)
+    assert m(1)[1] == 4
+
+
+def test_persistent_token_writes_nothing(populated):
+    pinned, creds = populated
+    m = Manager(pinned, PERM_PCMR)
+    cid = creds[b"u1"][0]
+    assert m.err(6, {2: descriptor(cid)}) == ERR.PIN_AUTH_INVALID
+    assert m.err(7, {2: descriptor(cid), 3: {"id": b"u1", "name": "x"}}) == ERR.PIN_AUTH_INVALID
+    assert pinned.auth.store.rk_count() == 4
+
+
+def test_persistent_token_is_no_cm_token_elsewhere_and_vice_versa(populated):
+    pinned, _ = populated
+    m = Manager(pinned, PERM_PCMR)
+    # A wrong MAC with it, a missing protocol, an unsupported one: the usual errors.
+    req = m.request(1)
+    req[4] = bytes(len(req[4]))
+    assert m.err(1, req=req) == ERR.PIN_AUTH_INVALID
+    req = m.request(1)
+    del req[3]
+    assert m.err(1, req=req) == ERR.MISSING_PARAMETER
+    req = m.request(1)
+    req[3] = 3
+    assert m.err(1, req=req) == ERR.INVALID_PARAMETER
+    # The pinUvAuthToken in use is untouched by pcmr, and bound to an RP it still
+    # cannot list RPs, while the persistent one can.
+    bound = Manager(pinned, PERM_CM, rp_id="a.example")
+    assert bound.err(2) == ERR.PIN_AUTH_INVALID
+    assert m(2)[5] == 3
+
+
+def test_persistent_token_ends_with_a_pin_change(populated):
+    pinned, _ = populated
+    m = Manager(pinned, PERM_PCMR)
+    pinned.change_pin(PIN, "5678")
+    assert m.err(1) == ERR.PIN_AUTH_INVALID

@@ -63,7 +63,7 @@ def client(device):
 def test_get_info_through_python_fido2(device):
     info = Ctap2(device).get_info()
     assert sorted(info.extensions) == sorted(
-        ["credBlob", "credProtect", "hmac-secret", "hmac-secret-mc", "largeBlobKey", "minPinLength"]
+        ["credBlob", "credProtect", "hmac-secret", "hmac-secret-mc", "largeBlobKey", "minPinLength", "pinComplexityPolicy", "thirdPartyPayment"]
     )
     assert info.options["largeBlobs"] is True
     assert info.max_large_blob == 8192

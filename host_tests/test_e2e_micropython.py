@@ -6,7 +6,9 @@ list, attestation, cancel, reset, power cycles), test_e2e_pin.py (ClientPin
 for both protocols, retries across power cycles, PIN_AUTH_BLOCKED, credential
 management, config, enterprise attestation), test_e2e_extensions.py
 (hmac-secret/prf, credProtect, credBlob, largeBlob/largeBlobKey, minPinLength,
-LargeBlobs) and test_e2e_u2f.py (fido2.ctap1.Ctap1, U2F fallback, appid) run
+LargeBlobs), test_e2e_ctap22.py (the persistent token, encIdentifier and
+encCredStoreState, thirdPartyPayment, pinComplexityPolicy) and
+test_e2e_u2f.py (fido2.ctap1.Ctap1, U2F fallback, appid) run
 here unchanged: `key_factory` below makes their virtual keys MicroPythonKeys,
 the unchanged core in a Node child process (host_tests/mpy_key.py). A power
 cycle there stops the process (its records come back to CPython) and starts
@@ -15,6 +17,7 @@ a new one from them.
 
 import pytest
 
+import test_e2e_ctap22
 import test_e2e_extensions
 import test_e2e_pin
 import test_e2e_u2f
@@ -28,6 +31,7 @@ _CPYTHON_ONLY = {
     test_e2e_webauthn: {},
     test_e2e_pin: {},
     test_e2e_extensions: {},
+    test_e2e_ctap22: {},
     test_e2e_u2f: {
         "test_ctap1_rides_out_keepalives": "slows down the CPython core's key generation (monkeypatch)",
     },

@@ -57,6 +57,7 @@ _CPYTHON_ONLY = {
         "test_key_agreement_regenerates_on_power_up_and_reset": _POWER_CYCLE,
         "test_set_pin_persists_across_power_up": _POWER_CYCLE,
         "test_three_mismatches_block_until_power_cycle": _POWER_CYCLE,
+        "test_persistent_token_survives_a_power_cycle": _POWER_CYCLE,
     },
     test_config: {
         "test_always_uv_persists_and_reset_clears_it": _POWER_CYCLE,
@@ -67,6 +68,7 @@ _CPYTHON_ONLY = {
         # The heap it is about: test_heap_micropython's flat rows, on MicroPython.
         "test_enumeration_reads_one_record_per_answer": _COUNTS_READS,
         "test_delete_and_update_read_the_record_they_name_alone": _COUNTS_READS,
+        "test_persistent_token_survives_a_power_cycle": _POWER_CYCLE,
     },
     test_extensions: {
         "test_hmac_secret_is_advertised_only_with_a_pin_uv_auth_protocol": _REPLACES_CODE,

@@ -62,7 +62,7 @@ def assert_ok(auth, req):
 def test_get_info_lists_exactly_the_implemented_extensions(auth):
     info = call(auth, GET_INFO)[1]
     assert sorted(info[2]) == sorted(
-        ["credBlob", "credProtect", "hmac-secret", "hmac-secret-mc", "largeBlobKey", "minPinLength"]
+        ["credBlob", "credProtect", "hmac-secret", "hmac-secret-mc", "largeBlobKey", "minPinLength", "pinComplexityPolicy", "thirdPartyPayment"]
     )
     assert info[0x0F] == 32  # maxCredBlobLength
     assert info[4]["largeBlobs"] is True and info[0x0B] >= 1024
@@ -537,3 +537,57 @@ def test_cred_protect_3_is_excluded_only_with_uv(auth):
     exclude = {5: [{"id": cred_id, "type": "public-key"}]}
     assert status(auth, MC, mc_request(user_id=b"other") | exclude) == 0
     assert status(auth, MC, with_token(platform, mc_request(user_id=b"other") | exclude, 1)) == ERR.CREDENTIAL_EXCLUDED
+
+
+# -- CTAP 2.2 thirdPartyPayment ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rk", [False, True], ids=["non-discoverable", "discoverable"])
+def test_third_party_payment(auth, rk):
+    paid, ad, _ = register(auth, {"thirdPartyPayment": True}, rk=rk, user_id=b"payer")
+    assert ad["extensions"] == {"thirdPartyPayment": True}
+    plain, ad, _ = register(auth, {"thirdPartyPayment": False}, rk=rk, user_id=b"plain")
+    assert "extensions" not in ad  # false asks for nothing
+    for cid, enabled in ((paid, True), (plain, False)):
+        _, ad = assert_ok(auth, ga_request([cid]) | {4: {"thirdPartyPayment": True}})
+        assert ad["extensions"] == {"thirdPartyPayment": enabled}
+        _, ad = assert_ok(auth, ga_request([cid]))
+        assert "extensions" not in ad
+        _, ad = assert_ok(auth, ga_request([cid]) | {4: {"thirdPartyPayment": False}})
+        assert "extensions" not in ad
+
+
+def test_third_party_payment_through_get_next_assertion(auth):
+    register(auth, {"thirdPartyPayment": True}, rk=True, user_id=b"payer")
+    register(auth, {}, rk=True, user_id=b"plain")
+    resp, ad = assert_ok(auth, ga_request() | {4: {"thirdPartyPayment": True}})
+    assert resp[5] == 2
+    assert ad["extensions"] == {"thirdPartyPayment": False}  # newest first
+    code, resp = call(auth, GNA)
+    assert code == 0 and parse_auth_data(resp[2])["extensions"] == {"thirdPartyPayment": True}
+
+
+@pytest.mark.parametrize("value", [1, "yes", b"\x01", {}])
+def test_third_party_payment_wrong_type(auth, value):
+    assert status(auth, MC, mc_request() | {6: {"thirdPartyPayment": value}}) == ERR.CBOR_UNEXPECTED_TYPE
+    cid, _, _ = register(auth, {})
+    assert status(auth, GA, ga_request([cid]) | {4: {"thirdPartyPayment": value}}) == ERR.CBOR_UNEXPECTED_TYPE
+
+
+# -- CTAP 2.2 pinComplexityPolicy -------------------------------------------------------------------
+
+
+def test_pin_complexity_policy_only_for_listed_rps(auth):
+    _, ad, _ = register(auth, {"pinComplexityPolicy": True})
+    assert "extensions" not in ad
+    auth.store.update({st.STATE_MIN_PIN_LENGTH_RP_ID_HASHES: [hashlib.sha256(RP_ID.encode()).digest()]})
+    _, ad, _ = register(auth, {"pinComplexityPolicy": True})
+    # The value getInfo gives: no policy beyond minPINLength.
+    assert ad["extensions"] == {"pinComplexityPolicy": False}
+    assert call(auth, GET_INFO)[1][0x1B] is False
+    _, ad, _ = register(auth, {"pinComplexityPolicy": False})
+    assert "extensions" not in ad
+
+
+def test_pin_complexity_policy_wrong_type(auth):
+    assert status(auth, MC, mc_request() | {6: {"pinComplexityPolicy": 1}}) == ERR.CBOR_UNEXPECTED_TYPE

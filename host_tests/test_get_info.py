@@ -45,11 +45,27 @@ _MIN_PIN_LENGTH = 0x0D
 _REMAINING_DISCOVERABLE_CREDENTIALS = 0x14
 
 
+_ENCRYPTED = (0x19, 0x1E)  # CTAP 2.2 encIdentifier, encCredStoreState: a fresh IV each time
+
+
 def get_info_now(auth):
-    """getInfo through the router, checked against a fresh build; decoded."""
+    """getInfo through the router, checked against a fresh build; decoded.
+
+    The encrypted members differ in every answer (fresh IVs): they must
+    decrypt to the same plaintexts, and everything else must be equal.
+    """
     answer = auth.process_cbor(bytes([GET_INFO]))
     fresh = b"\x00" + cbor.dumps(get_info.handle(auth, {}))
-    assert bytes(answer) == fresh
+    a, b = cbor.loads(answer[1:]), cbor.loads(fresh[1:])
+    token = auth.store.get(st.STATE_PERSISTENT_TOKEN)
+    for key, info in zip(_ENCRYPTED, (b"encIdentifier", b"encCredStoreState")):
+        assert (key in a) == (key in b) == (token is not None)
+        if token is not None:
+            assert _decrypt(token, info, a.pop(key)) == _decrypt(token, info, b.pop(key))
+    if token is None:
+        assert bytes(answer) == fresh
+    else:
+        assert a == b
     return cbor.loads(answer[1:])
 
 
@@ -68,7 +84,7 @@ def config(auth, sub, params=None, plat=None, token=None):
 def test_get_info_is_built_once_while_nothing_changes(auth, monkeypatch):
     built = []
     real = get_info.handle
-    monkeypatch.setattr(get_info, "handle", lambda a, req: built.append(1) or real(a, req))
+    monkeypatch.setattr(get_info, "handle", lambda a, req, *rest: built.append(1) or real(a, req, *rest))
     first = auth.process_cbor(bytes([GET_INFO]))
     assert auth.process_cbor(bytes([GET_INFO])) == first
     assert len(built) == 1
@@ -200,3 +216,87 @@ def test_the_store_counts_every_write_and_removal(records):
         n = store.changes
     store.wipe()
     assert store.changes > n
+
+
+# -- CTAP 2.2 members --------------------------------------------------------------------------
+
+PERM_PCMR = 0x40
+
+
+def _decrypt(token, info, enc):
+    """python-fido2's Info._decrypt, spelled out: HKDF-SHA-256 -> AES-128-CBC."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    key = HKDF(hashes.SHA256(), 16, bytes(32), info).derive(token)
+    d = Cipher(algorithms.AES(key), modes.CBC(enc[:16])).decryptor()
+    return d.update(enc[16:]) + d.finalize()
+
+
+def test_ctap22_members(auth):
+    info = get_info_now(auth)
+    assert info[0x16] == ["packed", "none"]  # attestationFormats: what makeCredential can answer
+    assert info[0x1A] == ["usb"]  # transportsForReset
+    assert info[0x1B] is False  # pinComplexityPolicy
+    assert info[0x1D] == 63  # maxPINLength
+    assert info[0x1F] == [2, 3]  # authenticatorConfigCommands (no enterprise attestation provisioned)
+    assert info[_OPTIONS]["perCredMgmtRO"] is True
+    # No PIN: no persistent token to encrypt encIdentifier/encCredStoreState under.
+    for absent in (0x15, 0x17, 0x18, 0x19, 0x1C, 0x1E):
+        assert absent not in info
+
+
+def test_a_pin_brings_the_encrypted_members(plat):
+    auth = plat.auth
+    assert 0x19 not in get_info_now(auth)
+    plat.set_pin(PIN)
+    before = get_info_now(auth)  # read first, decrypted with the token asked for next
+    token = plat.token(PIN, PERM_PCMR)
+    assert _decrypt(token, b"encIdentifier", before[0x19]) == get_info.identifier(auth)
+    assert _decrypt(token, b"encCredStoreState", before[0x1E]) == auth.store.rk_state()
+
+
+def test_config_commands_follow_enterprise_attestation():
+    ca_cert, ca_key, _, _ = make_attestation.make()
+    cert, key = make_attestation.make_enterprise(ca_cert, ca_key, "SN-42")
+    auth = make_auth()
+    assert get_info_now(auth)[0x1F] == [2, 3]
+    make_attestation.install_enterprise(auth.board.storage, key, cert, ["corp.example"])
+    auth = make_auth(storage=auth.board.storage)
+    assert get_info_now(auth)[0x1F] == [1, 2, 3]  # enableEnterpriseAttestation now answers
+
+
+def test_encrypted_members_with_a_persistent_token(pinned):
+    auth = pinned.auth
+    token = pinned.token(PIN, PERM_PCMR)
+    first = auth.process_cbor(bytes([GET_INFO]))
+    second = auth.process_cbor(bytes([GET_INFO]))
+    a, b = cbor.loads(first[1:]), cbor.loads(second[1:])
+    # Everything but the two ciphertexts is the cached answer; those get a fresh IV.
+    for enc in (0x19, 0x1E):
+        assert len(a[enc]) == 32 and a[enc] != b[enc] and a[enc][:16] != b[enc][:16]
+        assert a[enc] != get_info.PLACEHOLDER
+    assert {k: v for k, v in a.items() if k not in (0x19, 0x1E)} == {k: v for k, v in b.items() if k not in (0x19, 0x1E)}
+    fresh = cbor.loads(cbor.dumps(get_info.handle(auth, {})))
+    assert {k: v for k, v in a.items() if k not in (0x19, 0x1E)} == {k: v for k, v in fresh.items() if k not in (0x19, 0x1E)}
+    ident = _decrypt(token, b"encIdentifier", a[0x19])
+    assert ident == _decrypt(token, b"encIdentifier", b[0x19]) == _decrypt(token, b"encIdentifier", fresh[0x19])
+    assert ident == get_info.identifier(auth)
+    state = _decrypt(token, b"encCredStoreState", a[0x1E])
+    assert state == auth.store.rk_state()
+    # A credential later: the cached answer follows (new state, same identifier).
+    make = pinned.token(PIN, PERM_MC)
+    call(auth, MAKE_CREDENTIAL, mc_with_token(pinned, make, rk=True))
+    c = cbor.loads(auth.process_cbor(bytes([GET_INFO]))[1:])
+    assert _decrypt(token, b"encIdentifier", c[0x19]) == ident
+    assert _decrypt(token, b"encCredStoreState", c[0x1E]) != state
+
+
+def test_identifier_changes_with_reset_only(pinned):
+    auth = pinned.auth
+    ident = get_info.identifier(auth)
+    assert len(ident) == 16
+    assert get_info.identifier(make_auth(auth.board.storage)) == ident  # a power cycle keeps it
+    auth.reset_state()
+    assert get_info.identifier(auth) != ident

@@ -35,7 +35,9 @@ CEILINGS = {
     "U2F register": 3712,
     "U2F authenticate": 2176,
     "clientPIN getKeyAgreement": 704,
-    "clientPIN getPinUvAuthToken": 5184,
+    # CTAP 2.2: +336 B since the state record (written twice per PIN
+    # attempt, both copies encoded) carries the 32-byte persistent token.
+    "clientPIN getPinUvAuthToken": 5568,
     "credMgmt getCredsMetadata": 1024,
     "makeCredential rk + PIN": 7104,
     "getAssertion rk + PIN, 4 credentials": 4864,
@@ -60,6 +62,14 @@ CEILINGS = {
     "credMgmt enumerateCredentialsBegin, 10 passkeys": 4544,
     "credMgmt enumerateCredentialsGetNext, 10 passkeys": 3456,
     "credMgmt enumerateRPsGetNextRP": 1344,
+    # CTAP 2.2 (wasm 1.27 only, + ~5%): issuing the persistent token writes it
+    # to the state once; getInfo with it re-encrypts two blocks under fresh
+    # IVs over the cached encoding (48 bytes without one); management with it
+    # MACs twice (the pinUvAuthToken is tried first, so management with that
+    # costs what it did).
+    "clientPIN getPinUvAuthToken pcmr": 5440,
+    "getInfo, persistent token": 1600,
+    "credMgmt getCredsMetadata, persistent token": 1472,
 }
 
 # Flat in the passkeys of a site (issue 14): the same request with 1, 5 and

@@ -12,6 +12,7 @@ import pytest
 
 from boards.host.memory_storage import MemoryStorage
 from libfido2 import (  # noqa: F401 (dev: the fixture)
+    FIDO_ERR_OPERATION_DENIED,
     FIDO_ERR_PIN_AUTH_BLOCKED,
     FIDO_ERR_PIN_BLOCKED,
     FIDO_ERR_PIN_INVALID,
@@ -109,3 +110,53 @@ def test_config_always_uv_and_a_longer_min_pin_force_a_pin_change(dev, virtual_k
     dev.set_pin("12345678", old_pin=PIN)
     cred = dev.make_credential(RP_ID, os.urandom(32), b"u", pin="12345678")
     assert cred.flags & FLAG_UV
+
+
+# -- CTAP 2.2 next to libfido2 1.12 (which predates it) ------------------------------------------
+
+
+def test_ctap22_members_and_a_persistent_token_leave_libfido2_working(dev, virtual_key):
+    """getInfo with every 2.2 member, encIdentifier/encCredStoreState included
+    (a python-fido2 platform holds a persistentPinUvAuthToken), still parses in
+    libfido2; its own cm token manages the credentials, and the persistent
+    token is untouched by it."""
+    from fido2.ctap2 import ClientPin, Ctap2
+    from fido2.ctap2.pin import PinProtocolV2
+
+    dev.set_pin(PIN)
+    dev.make_credential(RP_ID, os.urandom(32), b"user-1", pin=PIN, rk=True)
+    py_dev = virtual_key.open_device(timeout=60)
+    try:
+        ctap = Ctap2(py_dev)
+        token = ClientPin(ctap, PinProtocolV2()).get_pin_token(PIN, ClientPin.PERMISSION.PERSISTENT_CREDENTIAL_MGMT)
+        py = ctap.get_info()
+        ident = py.get_identifier(token)
+        state = py.get_cred_store_state(token)
+        info = dev.cbor_info()
+        assert info.versions == py.versions and info.options == py.options
+        assert info.extensions == py.extensions and info.min_pin_length == py.min_pin_length
+        assert dev.credman_metadata(PIN) == (1, virtual_key.authenticator.store.rk_remaining())
+        (cid,) = dev.credman_credential_ids(RP_ID, PIN)
+        dev.credman_delete(cid, PIN)
+        after = ctap.get_info()
+        assert after.get_identifier(token) == ident
+        assert after.get_cred_store_state(token) != state
+    finally:
+        py_dev.close()
+
+
+@pytest.mark.parametrize("long_touch", [True, False], ids=["long", "short"])
+def test_reset_with_long_touch_for_reset(key_factory, long_touch):
+    from boards.host.board import Presence
+
+    presence = Presence("manual")
+    key = key_factory(presence=presence, config={"long_touch_for_reset": True})
+    d = Libfido2Device(key.address)
+    try:
+        (presence.long_press if long_touch else presence.press)()
+        if long_touch:
+            d.reset()
+        else:
+            expect(FIDO_ERR_OPERATION_DENIED, d.reset)
+    finally:
+        d.close()

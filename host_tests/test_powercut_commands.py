@@ -452,7 +452,9 @@ def test_a_cut_is_reported_with_its_place(monkeypatch):
     message names the command and the cut."""
 
     def in_place(self, name, obj):
-        self._st.write(name, st.encode_record(obj))
+        data = st.encode_record(obj)
+        self._st.write(name, data)
+        return data  # as Store._save does
 
     monkeypatch.setattr(st.Store, "_save", in_place)
     # Ops 0-1 are the counter reservation (a twin record, written by

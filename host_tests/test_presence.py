@@ -110,3 +110,63 @@ def test_check_consumes_one_pending_touch():
     assert presence.check(auth) is True
     assert presence.check(auth) is False  # one touch, one operation
     assert board.presence.requests == 2  # asked again after the touch was used
+
+
+# -- CTAP 2.2 long touch (wait(long_touch=True) asks the board's wait_long_touch) --------------
+
+
+class LongTouchBoard(ScriptedBoard):
+    def __init__(self, outcomes):
+        super().__init__([])
+        self.long_outcomes = list(outcomes)
+
+    def wait_long_touch(self, ms):
+        self.clock.advance(ms)
+        return self.long_outcomes.pop(0) if self.long_outcomes else TOUCH_TIMEOUT
+
+
+def test_long_touch_asks_wait_long_touch_only():
+    board = LongTouchBoard([TOUCH_TIMEOUT, TOUCH_OK])
+    t = Transport()
+    assert run(board, t, long_touch=True) == 0
+    assert board.long_outcomes == [] and t.calls == 3
+    # A plain wait never asks for a long touch.
+    board = LongTouchBoard([TOUCH_OK])
+    assert run(board, Transport(), timeout_ms=50) == CtapError.ERR.USER_ACTION_TIMEOUT
+    assert board.long_outcomes == [TOUCH_OK]
+
+
+@pytest.mark.parametrize(
+    "outcomes,code",
+    [
+        ([TOUCH_DECLINED], CtapError.ERR.OPERATION_DENIED),  # let go too soon
+        ([], CtapError.ERR.USER_ACTION_TIMEOUT),
+    ],
+)
+def test_long_touch_failures(outcomes, code):
+    assert run(LongTouchBoard(outcomes), Transport(), timeout_ms=100, long_touch=True) == code
+
+
+def test_long_touch_cancel():
+    assert run(LongTouchBoard([]), Transport(cancel_after=3), long_touch=True) == CtapError.ERR.KEEPALIVE_CANCEL
+
+
+def test_host_presence_long_and_short():
+    clock = FakeClock()
+    p = Presence("manual")
+    p.press()
+    assert p.wait_long(10, clock) == TOUCH_DECLINED
+    p.long_press()
+    assert p.wait_long(10, clock) == TOUCH_OK
+    assert p.wait_long(10, clock) == TOUCH_TIMEOUT
+    assert Presence("auto").wait_long(10, clock) == TOUCH_OK
+    assert Presence("deny").wait_long(10, clock) == TOUCH_DECLINED
+
+
+def test_host_long_press_used_by_an_ordinary_request_is_gone():
+    clock = FakeClock()
+    p = Presence("manual")
+    p.long_press()
+    assert p.wait(10, clock) == TOUCH_OK
+    p.press()
+    assert p.wait_long(10, clock) == TOUCH_DECLINED

@@ -91,6 +91,12 @@ def test_usb_identity_and_pins_go_into_the_settings(rig):
     assert settings == {"vid": 0x1234, "pid": 0xAB, "product": "Key", "button": "GP15", "repl": True}
 
 
+def test_long_touch_for_reset_goes_into_the_settings(rig):
+    assert rig.run("--button", "GP15", "--long-touch-for-reset") == 0
+    settings = json.loads(bytes.fromhex(copied(rig)["/pyfido.json"]))
+    assert settings["long_touch_for_reset"] is True
+
+
 def test_no_board_found(rig, capsys):
     rig.set(present=False)
     assert rig.run() == 1

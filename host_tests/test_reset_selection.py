@@ -3,8 +3,10 @@
 import pytest
 from fido2.ctap import CtapError
 
-from boards.host.board import FakeClock
-from ctap2_helpers import GA, RESET, SELECTION, ga_request, make_auth, make_credential, status
+from boards.host.board import FakeClock, HostBoard
+from boards.host.transport import MemoryTransport
+from ctap2_helpers import GA, RESET, SELECTION, call, ga_request, make_auth, make_credential, status
+from firmware.authenticator import Authenticator
 from firmware import store as st
 
 ERR = CtapError.ERR
@@ -55,3 +57,50 @@ def test_selection(mode, code):
     auth = make_auth(presence=mode)
     assert status(auth, SELECTION) == code
     assert auth.board.presence.requests == 1
+
+
+# -- CTAP 2.2 longTouchForReset ----------------------------------------------------------------
+
+
+def test_reset_with_long_touch_for_reset():
+    auth = make_auth(presence="manual", config={"long_touch_for_reset": True})
+    assert auth.long_touch_for_reset
+    assert call(auth, 0x04)[1][0x18] is True
+    secret = auth.store.master_secret
+    # A short touch is refused, and resets nothing.
+    auth.board.presence.press()
+    assert status(auth, RESET) == ERR.OPERATION_DENIED
+    assert auth.store.master_secret == secret
+    # A long one resets.
+    auth.board.presence.long_press()
+    assert status(auth, RESET) == 0
+    assert auth.store.master_secret != secret
+    # Other requests take any touch.
+    auth.board.presence.press()
+    assert status(auth, SELECTION) == 0
+
+
+def test_reset_without_long_touch_for_reset():
+    auth = make_auth(presence="manual")
+    assert not auth.long_touch_for_reset
+    assert 0x18 not in call(auth, 0x04)[1]
+    auth.board.presence.press()
+    assert status(auth, RESET) == 0
+
+
+def test_long_touch_for_reset_needs_a_board_that_can_tell():
+    class NoLongTouch:
+        """The host board without wait_long_touch: a board that cannot time a press."""
+
+        def __init__(self):
+            self._board = HostBoard(MemoryTransport(), config={"long_touch_for_reset": True})
+            self.CONFIG = self._board.CONFIG
+
+        def __getattr__(self, name):
+            if name == "wait_long_touch":
+                raise AttributeError(name)
+            return getattr(self._board, name)
+
+    auth = Authenticator(NoLongTouch())
+    assert not auth.long_touch_for_reset
+    assert 0x18 not in call(auth, 0x04)[1]

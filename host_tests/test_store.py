@@ -253,3 +253,33 @@ def test_a_corrupt_rk_record_is_not_indexed():
     (name,) = [k for k in storage.files if k.startswith("rk")]
     storage.files[name] = storage.files[name][:-1] + bytes([storage.files[name][-1] ^ 0xFF])
     assert new_store(storage).rk_count() == 0
+
+
+def test_rk_state_follows_every_change_and_survives_a_restart():
+    """CTAP 2.2 encCredStoreState's plaintext (Store.rk_state), from the index alone."""
+    storage = MemoryStorage()
+    s = new_store(storage)
+    empty = s.rk_state()
+    assert len(empty) == 16 and s.rk_state() == empty
+    a = s.rk_put(rk(b"A" * 32, b"u1", b"c1"))
+    one = s.rk_state()
+    assert one != empty
+    assert new_store(storage).rk_state() == one  # rebuilt at boot from the records
+    s.rk_put(rk(b"A" * 32, b"u2", b"c2"))
+    two = s.rk_state()
+    assert two not in (empty, one)
+    rec = dict(s.rk_load(a))
+    rec[st.RK_USER_NAME] = "renamed"
+    s.rk_update(a, rec)
+    renamed = s.rk_state()
+    assert renamed not in (empty, one, two)
+    assert new_store(storage).rk_state() == renamed
+    # The same RP and user again replaces the record: a new state too.
+    s.rk_put(rk(b"A" * 32, b"u2", b"c3"))
+    replaced = s.rk_state()
+    assert replaced not in (empty, one, two, renamed)
+    s.rk_delete(a)
+    assert s.rk_state() not in (empty, one, two, renamed, replaced)
+    # A reset: a new master secret, so even the empty store reads differently.
+    s.wipe()
+    assert s.rk_state() != empty

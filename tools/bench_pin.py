@@ -11,6 +11,11 @@ pass/fail:
   flash wear   storage operations per PIN check (the retry counter written
                before and after the comparison), against one signature-
                counter reservation, the key's other routine write
+  CTAP 2.2     getInfo under a persistentPinUvAuthToken (two fresh IVs and
+               AES blocks over the cached answer) against getInfo without a
+               PIN; getInfo rebuilt after a change with 64 passkeys
+               (encCredStoreState hashes the index); the pcmr token against
+               a cm token; getCredsMetadata with each
 
 Runs the core on CPython (handlers through the router, RAM storage), so the
 absolute times are the host's; the ratios say what PIN/UV adds.
@@ -27,10 +32,14 @@ for sub in ("build/host", "boards/host", "lib", "host_tests", ""):
     sys.path.insert(0, os.path.join(REPO, sub))
 
 from pinhelpers import (  # noqa: E402
+    CRED_MGMT,
     GET_ASSERTION,
+    GET_INFO,
     MAKE_CREDENTIAL,
+    PERM_CM,
     PERM_GA,
     PERM_MC,
+    PERM_PCMR,
     Platform,
     call,
     credential_id_of,
@@ -107,6 +116,34 @@ def main():
         "flash wear   storage ops per PIN check          %7d     (x%.1f one counter reservation: %d ops per 64 signatures)"
         % (per_pin, per_pin / max(per_64_sigs, 1), per_64_sigs)
     )
+    ctap22(auth)
+
+
+def ctap22(auth):
+    """CTAP 2.2: what the persistent token and the encrypted getInfo members cost."""
+    fresh = make_auth()
+    info_plain = timed(lambda i: None, lambda r: call(fresh, GET_INFO))
+    print("reference    getInfo (no PIN, cached)           %7.3f ms" % info_plain)
+    info_enc = timed(lambda i: None, lambda r: call(auth, GET_INFO))
+    print("CTAP 2.2     getInfo, persistent token          %7.3f ms  (x%.2f without)" % (info_enc, info_enc / info_plain))
+    plat = Platform(auth, 2)
+    for i in range(64):
+        call(auth, MAKE_CREDENTIAL, mc_with_token(plat, plat.token(PIN, PERM_MC), user_id=b"rk%d" % i, rk=True))
+    store = auth.store
+
+    def touch_store(i):
+        store.changes += 1  # as any record write does: the next getInfo is built anew
+
+    rebuilt = timed(touch_store, lambda r: call(auth, GET_INFO), rounds=50)
+    print("CTAP 2.2     getInfo rebuilt, 64 passkeys       %7.3f ms  (x%.2f the cached one)" % (rebuilt, rebuilt / info_enc))
+    cm = timed(lambda i: plat.token_request(PIN, PERM_CM), lambda r: call(auth, 0x06, r), rounds=50)
+    pcmr = timed(lambda i: plat.token_request(PIN, PERM_PCMR), lambda r: call(auth, 0x06, r), rounds=50)
+    print("CTAP 2.2     pcmr token                         %7.3f ms  (x%.2f a cm token)" % (pcmr, pcmr / cm))
+    cm_token = plat.token(PIN, PERM_CM)
+    p_token = plat.token(PIN, PERM_PCMR)
+    meta_cm = timed(lambda i: {1: 1, 3: 2, 4: plat.mac(cm_token, b"\x01")}, lambda r: call(auth, CRED_MGMT, r))
+    meta_p = timed(lambda i: {1: 1, 3: 2, 4: plat.mac(p_token, b"\x01")}, lambda r: call(auth, CRED_MGMT, r))
+    print("CTAP 2.2     getCredsMetadata, persistent token %7.3f ms  (x%.2f with a cm token)" % (meta_p, meta_p / meta_cm))
 
 
 if __name__ == "__main__":

@@ -400,6 +400,8 @@ def settings_for(args, final=True, capacity=None):
                        ("button", args.button), ("led", args.led), ("cpu_mhz", args.cpu_mhz)):
         if value is not None:
             s[key] = value
+    if getattr(args, "long_touch_for_reset", False):
+        s["long_touch_for_reset"] = True
     s["repl"] = bool(args.repl) if final else True
     return s
 
@@ -629,6 +631,9 @@ def main(argv=None):
     ap.add_argument("--led", help='LED pin ("LED", "GP25", "neopixel:48", ...)')
     ap.add_argument("--cpu-mhz", type=int, help="CPU clock the key sets at boot (default: the board's, "
                     "200 on an RP2040; 0 keeps the clock the firmware starts with)")
+    ap.add_argument("--long-touch-for-reset", action="store_true",
+                    help="CTAP 2.2 longTouchForReset: authenticatorReset takes only a press held 5 s "
+                         "(needs --button)")
     ap.add_argument("--attestation-ca", metavar="DIR",
                     help="make an attestation key on the board and certify it with the CA in DIR "
                          "(tools/make_attestation.py --out DIR); note a per-device certificate "

@@ -44,8 +44,8 @@ import sys
 
 from micropython import const
 
-from firmware.presence import TOUCH_OK, TOUCH_TIMEOUT
-from boards.common.ui import LONG_PRESS_MS
+from firmware.presence import TOUCH_DECLINED, TOUCH_OK, TOUCH_TIMEOUT
+from boards.common.ui import LONG_PRESS_MS, LONG_TOUCH_MS
 
 # CTAPHID's largest message (57 + 128 * 59 bytes); the CTAPHID layer's buffer
 # has this size on every board.
@@ -88,6 +88,7 @@ class Board:
         self._press_taken = False
         self._latched_at = None  # ticks of a press made while asking, not yet used
         self._asked_at = None  # ticks a request last looked for a press; None: nothing asks
+        self._long_touch = False  # a press that began while asking is being held (wait_long_touch)
         self._last_service = None
         self.errors = 0  # exceptions logged by the main loop
 
@@ -127,6 +128,34 @@ class Board:
                 return TOUCH_TIMEOUT
             clock.sleep_ms(1)
 
+    def wait_long_touch(self, timeout_ms):
+        """wait_touch's long form (CTAP 2.2 longTouchForReset): TOUCH_OK once a
+        press that began while the request asked has been held LONG_TOUCH_MS,
+        TOUCH_DECLINED when it is let go before, else TOUCH_TIMEOUT."""
+        clock = self._clock
+        start = clock.ticks_ms()
+        button = self.button
+        while True:
+            self._service(True)
+            self._look(True)
+            if self._latched_at is not None:
+                self._latched_at = None
+                self._long_touch = True
+            if self._long_touch:
+                if not button.pressed:
+                    self._long_touch = False
+                    self._asked_at = None
+                    return TOUCH_DECLINED
+                if button.held_ms() >= LONG_TOUCH_MS:
+                    self._long_touch = False
+                    self._asked_at = None
+                    return TOUCH_OK
+            now = clock.ticks_ms()
+            self._asked_at = now
+            if clock.ticks_diff(now, start) >= timeout_ms:
+                return TOUCH_TIMEOUT
+            clock.sleep_ms(1)
+
     def led(self, pattern):
         # "touch" asks for a press (U2F's check() shows it after each poll);
         # any other pattern but a wink (which goes back to what it replaced)
@@ -135,6 +164,7 @@ class Board:
             self._asked_at = self._clock.ticks_ms()
         elif pattern != "wink":
             self._asked_at = None
+            self._long_touch = False
         self._led.show(pattern)
 
     # -- time: ticks_ms() and ticks_diff(new, old) are the clock's (see __init__)
@@ -235,6 +265,8 @@ def build(hid, clock, read_button, write_led, random, settings, on_long_press, u
         "max_msg_size": MAX_MSG_SIZE,
         "transports": ["usb"],
         "max_resident_credentials": settings["max_resident_credentials"],
+        # The button can be timed: reset may ask for a long touch.
+        "long_touch_for_reset": settings.get("long_touch_for_reset", False),
     }
     board = Board(
         hid,

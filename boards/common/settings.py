@@ -38,6 +38,9 @@ DEFAULTS = {
     # CPU clock the key sets at boot, in MHz; 0 = the clock the firmware
     # booted with. P-256 and the interpreter scale with it (boards/<chip>/config.py).
     "cpu_mhz": 0,
+    # CTAP 2.2 longTouchForReset: authenticatorReset takes only a press held
+    # for LONG_TOUCH_MS (boards/common/ui.py); needs a button.
+    "long_touch_for_reset": False,
 }
 
 

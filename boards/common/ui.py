@@ -14,6 +14,10 @@ DEBOUNCE_MS = const(20)
 # Holding the button this long while the key is idle asks for maintenance
 # mode (see boards/common/board_base.py); far longer than any touch.
 LONG_PRESS_MS = const(5000)
+# How long a touch must be held to count as long (CTAP 2.2
+# longTouchForReset): authenticatorReset's press. It is made while a request
+# asks, so it never starts maintenance mode, which is for an idle key.
+LONG_TOUCH_MS = const(5000)
 
 # LED patterns: (on ms, off ms); off == 0 means steadily on, on == 0 off.
 # Longer patterns go on alternating: (on ms, off ms, on ms, off ms, ...).

@@ -53,6 +53,8 @@ class Presence:
     mode "auto": every request is approved at once (tests, demo);
     "deny": every request is refused (CTAP2_ERR_OPERATION_DENIED);
     "manual": only press() approves — a test or a prompt thread calls it;
+       for a long touch (wait_long), long_press() approves and press() is a
+       touch let go too soon;
     "prompt": asks on the terminal, Enter approves, "n" + Enter refuses.
     """
 
@@ -61,6 +63,7 @@ class Presence:
         self.requests = 0  # how many times presence was asked for
         self._pressed = threading.Event()
         self._denied = threading.Event()
+        self._long = threading.Event()
         self._asking = False
 
     def press(self):
@@ -69,7 +72,29 @@ class Presence:
     def deny(self):
         self._denied.set()
 
+    def long_press(self):
+        """A touch held for the long touch (CTAP 2.2 longTouchForReset)."""
+        self._long.set()
+        self._pressed.set()
+
+    def wait_long(self, timeout_ms, clock):
+        """wait() for a long touch: in "manual" mode press() alone is a touch
+        let go too soon (a person at the prompt is taken at their word)."""
+        outcome = self._wait(timeout_ms, clock)
+        if outcome == TOUCH_OK:
+            held = self._long.is_set()
+            self._long.clear()
+            if self.mode == "manual" and not held:
+                return TOUCH_DECLINED
+        return outcome
+
     def wait(self, timeout_ms, clock):
+        outcome = self._wait(timeout_ms, clock)
+        if outcome == TOUCH_OK:
+            self._long.clear()  # a long press answers an ordinary request too, once
+        return outcome
+
+    def _wait(self, timeout_ms, clock):
         if not self._asking:
             self._asking = True
             self.requests += 1
@@ -137,6 +162,11 @@ class HostBoard:
     # user presence and LED
     def wait_touch(self, timeout_ms):
         return self.presence.wait(timeout_ms, self.clock)
+
+    def wait_long_touch(self, timeout_ms):
+        # The host board can tell a long touch (Presence.long_press); CONFIG
+        # "long_touch_for_reset" says whether reset asks for one.
+        return self.presence.wait_long(timeout_ms, self.clock)
 
     def led(self, pattern):
         self.led_events.append(pattern)

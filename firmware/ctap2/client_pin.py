@@ -64,8 +64,10 @@ _MAX_CONSECUTIVE_MISMATCHES = const(3)
 _PADDED_PIN_LENGTH = const(64)
 _PIN_HASH_LENGTH = const(16)
 # Permissions every token of this key may carry; lbw only with largeBlobs
-# (bio enrollment and pcmr are not supported).
-_BASE_PERMISSIONS = pp.PERMISSION_MC | pp.PERMISSION_GA | pp.PERMISSION_CM | pp.PERMISSION_ACFG
+# (bio enrollment is not supported). pcmr (CTAP 2.2) is the persistent
+# token's, which carries it alone.
+_BASE_PERMISSIONS = pp.PERMISSION_MC | pp.PERMISSION_GA | pp.PERMISSION_CM | pp.PERMISSION_ACFG | pp.PERMISSION_PCMR
+_PERSISTENT_TOKEN_LENGTH = const(32)
 
 
 def supported_permissions(auth):
@@ -155,13 +157,20 @@ def _decrypt_new_pin(auth, protocol, shared_secret, new_pin_enc):
 
 
 def _store_pin(auth, pin_hash, code_points):
-    # One atomic write: hash, length, full retries, no forced change.
+    # One atomic write: hash, length, full retries, no forced change, and a
+    # new persistentPinUvAuthToken (CTAP 2.2 §6.5.5.7): the old one dies with
+    # the PIN it was issued under (it survives power cycles, so it ends here
+    # and with authenticatorReset). Made now rather than when pcmr is first
+    # asked for, so getInfo carries encIdentifier / encCredStoreState from
+    # the moment a PIN exists: a platform may read getInfo first and decrypt
+    # it with the token it asks for next, as it would with a YubiKey 5.8.
     auth.store.update(
         {
             st.STATE_PIN_HASH: pin_hash,
             st.STATE_PIN_CODE_POINTS: code_points,
             st.STATE_PIN_RETRIES: None,
             st.STATE_FORCE_PIN_CHANGE: None,
+            st.STATE_PERSISTENT_TOKEN: crypto.random_bytes(_PERSISTENT_TOKEN_LENGTH),
         }
     )
 
@@ -254,6 +263,18 @@ def _issue_token(auth, req, protocol, permissions, rp_id, force_change_error):
     # forcePINChange: the PIN is right, but it must be changed first.
     if pin_uv.force_pin_change(auth):
         raise CtapError(force_change_error)
+    if permissions == pp.PERMISSION_PCMR:
+        # CTAP 2.2: the persistentPinUvAuthToken. The same one for every
+        # platform that asks, until changePIN or reset: each may keep it
+        # (it outlives power cycles) to read the credential list and to
+        # decrypt getInfo's encIdentifier / encCredStoreState later. The
+        # pinUvAuthToken in use is left as it is. setPIN made it; a PIN set
+        # by a firmware from before CTAP 2.2 has none yet, and gets it here.
+        token = pp.persistent_token(auth)
+        if token is None:
+            token = crypto.random_bytes(_PERSISTENT_TOKEN_LENGTH)
+            auth.store.update({st.STATE_PERSISTENT_TOKEN: token})
+        return {_CP_RESP_PIN_UV_AUTH_TOKEN: protocol.encrypt(shared_secret, token)}
     # A new token for every protocol (old ones die), then
     # beginUsingPinUvAuthToken(userIsPresent: false) with the permissions.
     auth.pin_uv.reset_tokens()
@@ -288,10 +309,20 @@ def _get_pin_uv_auth_token_using_pin_with_permissions(auth, req):
     # 3. At least one permission.
     if permissions == 0:
         raise CtapError(CTAP1_ERR_INVALID_PARAMETER)
-    # 4. Only permissions for features this key has (be, pcmr, unknown
-    # bits, lbw without largeBlobs).
+    # 4. Only permissions for features this key has (be, unknown bits, lbw
+    # without largeBlobs).
     if permissions & ~supported_permissions(auth):
         raise CtapError(CTAP2_ERR_UNAUTHORIZED_PERMISSION)
+    # CTAP 2.2: pcmr comes alone -- the persistent token it makes is
+    # read-only and outlives the usage timers, so it may carry nothing else
+    # (the same answer as for a permission this key does not grant).
+    if permissions & pp.PERMISSION_PCMR:
+        if permissions != pp.PERMISSION_PCMR:
+            raise CtapError(CTAP2_ERR_UNAUTHORIZED_PERMISSION)
+        # It reads every RP's credentials: there is no permissions RP ID to
+        # keep for it (it is one token for the whole key).
+        if rp_id is not None:
+            raise CtapError(CTAP1_ERR_INVALID_PARAMETER)
     return _issue_token(auth, req, protocol, permissions, rp_id, CTAP2_ERR_PIN_POLICY_VIOLATION)
 
 

@@ -61,6 +61,14 @@ def _supported(auth, sub_command):
     return sub_command == SUB_TOGGLE_ALWAYS_UV or sub_command == SUB_SET_MIN_PIN_LENGTH
 
 
+def supported_sub_commands(auth):
+    """getInfo authenticatorConfigCommands (CTAP 2.2): what _supported accepts."""
+    subs = [SUB_TOGGLE_ALWAYS_UV, SUB_SET_MIN_PIN_LENGTH]
+    if _enterprise_attestation_capable(auth):
+        subs.insert(0, SUB_ENABLE_ENTERPRISE_ATTESTATION)
+    return subs
+
+
 # -- subcommands ------------------------------------------------------------------
 
 

@@ -62,6 +62,7 @@ _CM_RESP_PUBLIC_KEY = const(0x08)
 _CM_RESP_TOTAL_CREDENTIALS = const(0x09)
 _CM_RESP_CRED_PROTECT = const(0x0A)
 _CM_RESP_LARGE_BLOB_KEY = const(0x0B)
+_CM_RESP_THIRD_PARTY_PAYMENT = const(0x0C)  # CTAP 2.2
 
 # ... subcommands
 SUB_GET_CREDS_METADATA = const(0x01)
@@ -100,11 +101,18 @@ def continues(req):
 # -- authorization ---------------------------------------------------------------------
 
 
-def _authorize(auth, req, sub_command):
+def _authorize(auth, req, sub_command, read_only=False):
     """The checks every subcommand but GetNext starts with (§6.8 steps 1-4).
 
+    Returns the permissions RP ID the answer is limited to (None: every RP).
+
     The token needs the cm permission, on 0x41 as on 0x0A: a getPinToken
-    token (mc and ga only, §6.5.5.7.1) manages nothing, used or not.
+    token (mc and ga only, §6.5.5.7.1) manages nothing, used or not. CTAP
+    2.2 §6.8: the read-only subcommands (getCredsMetadata, enumerateRPsBegin,
+    enumerateCredentialsBegin) also take the persistentPinUvAuthToken (pcmr),
+    which is never bound to an RP; deleteCredential and
+    updateUserInformation do not: with it they fail as a token without cm
+    does, CTAP2_ERR_PIN_AUTH_INVALID.
     """
     message = bytes((sub_command,))
     sub_params = req.get(_CM_SUB_COMMAND_PARAMS)
@@ -112,19 +120,28 @@ def _authorize(auth, req, sub_command):
         # The decoder accepts canonical CBOR only, so this re-encoding is
         # byte for byte what the platform sent and MACed.
         message += cbor.dumps(sub_params)
-    pp.authorize(auth, req.get(_CM_PIN_UV_AUTH_PARAM), req.get(_CM_PIN_UV_AUTH_PROTOCOL), message, pp.PERMISSION_CM)
+    param = req.get(_CM_PIN_UV_AUTH_PARAM)
+    protocol = req.get(_CM_PIN_UV_AUTH_PROTOCOL)
+    try:
+        pp.authorize(auth, param, protocol, message, pp.PERMISSION_CM)
+    except CtapError as e:
+        # The pinUvAuthToken is tried first (the common case pays one MAC);
+        # only a MAC that fails it is checked against the persistent token.
+        if read_only and e.code == CTAP2_ERR_PIN_AUTH_INVALID and pp.verify_persistent_token(auth, protocol, message, param):
+            return None
+        raise
+    return auth.pin_uv.rp_id
 
 
-def _require_unbound(auth):
+def _require_unbound(rp_id):
     # Metadata and the RP list span every RP: not for a token bound to one.
-    if auth.pin_uv.rp_id is not None:
+    if rp_id is not None:
         raise CtapError(CTAP2_ERR_PIN_AUTH_INVALID)
 
 
-def _require_rp(auth, rp_id_hash):
+def _require_rp(auth, rp_id, rp_id_hash):
     # A token bound to an RP ID reaches only that RP's credentials.
-    token = auth.pin_uv
-    if token.rp_id is not None and not token.rp_id_matches_hash(rp_id_hash):
+    if rp_id is not None and not auth.pin_uv.rp_id_matches_hash(rp_id_hash):
         raise CtapError(CTAP2_ERR_PIN_AUTH_INVALID)
 
 
@@ -158,6 +175,9 @@ def _credential_response(cred):
     }
     if st.RK_LARGE_BLOB_KEY in rec:
         resp[_CM_RESP_LARGE_BLOB_KEY] = rec[st.RK_LARGE_BLOB_KEY]
+    if cred.third_party_payment:
+        # CTAP 2.2: listed for a credential made with thirdPartyPayment.
+        resp[_CM_RESP_THIRD_PARTY_PAYMENT] = True
     return resp
 
 
@@ -176,8 +196,7 @@ def _find(auth, sub_params):
 
 def _get_creds_metadata(auth, req):
     """§6.8.2 getCredsMetadata."""
-    _authorize(auth, req, SUB_GET_CREDS_METADATA)
-    _require_unbound(auth)
+    _require_unbound(_authorize(auth, req, SUB_GET_CREDS_METADATA, True))
     return {
         _CM_RESP_EXISTING_RESIDENT_CREDENTIALS_COUNT: auth.store.rk_count(),
         _CM_RESP_MAX_POSSIBLE_REMAINING_RESIDENT_CREDENTIALS_COUNT: auth.store.rk_remaining(),
@@ -186,8 +205,7 @@ def _get_creds_metadata(auth, req):
 
 def _enumerate_rps_begin(auth, req):
     """§6.8.3 enumerateRPsBegin."""
-    _authorize(auth, req, SUB_ENUMERATE_RPS_BEGIN)
-    _require_unbound(auth)
+    _require_unbound(_authorize(auth, req, SUB_ENUMERATE_RPS_BEGIN, True))
     slots = auth.store.rk_rps()
     total = len(slots)
     resp = _next_rp(auth, slots)
@@ -218,10 +236,10 @@ def _enumerate_rps_get_next_rp(auth, req):
 
 def _enumerate_credentials_begin(auth, req):
     """§6.8.4 enumerateCredentialsBegin."""
-    _authorize(auth, req, SUB_ENUMERATE_CREDENTIALS_BEGIN)
+    rp_id = _authorize(auth, req, SUB_ENUMERATE_CREDENTIALS_BEGIN, True)
     sub_params = need(req, _CM_SUB_COMMAND_PARAMS, MAP)
     rp_id_hash = need(sub_params, _CM_PARAM_RP_ID_HASH, BYTES)
-    _require_rp(auth, rp_id_hash)
+    _require_rp(auth, rp_id, rp_id_hash)
     # Counted on the store's index; each credential's record is read and
     # unwrapped when it is returned (Authenticator.next_credential).
     total = auth.store.rk_count(rp_id_hash)
@@ -248,10 +266,10 @@ def _enumerate_credentials_get_next_credential(auth, req):
 
 def _delete_credential(auth, req):
     """§6.8.5 deleteCredential."""
-    _authorize(auth, req, SUB_DELETE_CREDENTIAL)
+    rp_id = _authorize(auth, req, SUB_DELETE_CREDENTIAL)
     sub_params = need(req, _CM_SUB_COMMAND_PARAMS, MAP)
     slot, rec = _find(auth, sub_params)
-    _require_rp(auth, rec[st.RK_RP_ID_HASH])
+    _require_rp(auth, rp_id, rec[st.RK_RP_ID_HASH])
     # The record goes: from now on the ID names nothing here, although it
     # still unwraps (Authenticator.find_credential checks for the record).
     auth.store.rk_delete(slot)
@@ -260,14 +278,14 @@ def _delete_credential(auth, req):
 
 def _update_user_information(auth, req):
     """§6.8.6 updateUserInformation."""
-    _authorize(auth, req, SUB_UPDATE_USER_INFORMATION)
+    rp_id = _authorize(auth, req, SUB_UPDATE_USER_INFORMATION)
     sub_params = need(req, _CM_SUB_COMMAND_PARAMS, MAP)
     user = need(sub_params, _CM_PARAM_USER, MAP)
     user_id = need(user, "id", BYTES)
     name = opt(user, "name", TEXT)
     display_name = opt(user, "displayName", TEXT)
     slot, rec = _find(auth, sub_params)
-    _require_rp(auth, rec[st.RK_RP_ID_HASH])
+    _require_rp(auth, rp_id, rec[st.RK_RP_ID_HASH])
     # The user handle identifies the account: it cannot change here.
     if not crypto.ct_equal(user_id, rec[st.RK_USER_ID]):
         raise CtapError(CTAP1_ERR_INVALID_PARAMETER)

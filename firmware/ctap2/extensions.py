@@ -8,6 +8,13 @@
   hmac-secret     §12.5  HMAC-SHA-256(CredRandom, salt) under the PIN/UV auth
                          protocol's shared secret
   hmac-secret-mc  CTAP 2.2: hmac-secret evaluated at makeCredential
+  thirdPartyPayment  CTAP 2.2: a credential made with it may be used for a
+                  payment that another party than the RP starts; kept as a
+                  flag in the credential ID, reported by getAssertion and
+                  credential management
+  pinComplexityPolicy  CTAP 2.2: tells the RP whether a PIN complexity
+                  policy is in force (never, here: minPINLength is the
+                  only rule), under the same RP list as minPinLength
 
 Each request's extension map is parsed and checked here before any touch
 (wrong CBOR types give CTAP2_ERR_CBOR_UNEXPECTED_TYPE, as everywhere);
@@ -20,7 +27,7 @@ from micropython import const
 
 from firmware import crypto
 from firmware import store as st
-from firmware.credential import FLAG_HMAC_SECRET, MAX_CRED_BLOB_LENGTH
+from firmware.credential import FLAG_HMAC_SECRET, FLAG_THIRD_PARTY_PAYMENT, MAX_CRED_BLOB_LENGTH
 from firmware.ctap2 import params, pin_uv
 from firmware.ctap2.params import BOOL, BYTES, MAP, UINT, need, opt
 from firmware.status import (
@@ -38,6 +45,8 @@ LARGE_BLOB_KEY = "largeBlobKey"
 MIN_PIN_LENGTH = "minPinLength"
 HMAC_SECRET = "hmac-secret"
 HMAC_SECRET_MC = "hmac-secret-mc"
+THIRD_PARTY_PAYMENT = "thirdPartyPayment"
+PIN_COMPLEXITY_POLICY = "pinComplexityPolicy"
 
 # CTAP 2.1 §12.5 hmac-secret getAssertion input (hmac-secret-mc: the same)
 _HS_KEY_AGREEMENT = const(0x01)
@@ -60,10 +69,11 @@ def supported(auth):
     authenticatorClientPIN getKeyAgreement hands out: without a
     pinUvAuthProtocol no platform can use it, so it is not advertised.
     """
-    names = [CRED_BLOB, CRED_PROTECT, LARGE_BLOB_KEY, MIN_PIN_LENGTH]
+    names = [CRED_BLOB, CRED_PROTECT, LARGE_BLOB_KEY, MIN_PIN_LENGTH, THIRD_PARTY_PAYMENT]
     if auth.pin_uv_auth_protocols:
         names.append(HMAC_SECRET)
         names.append(HMAC_SECRET_MC)
+        names.append(PIN_COMPLEXITY_POLICY)
     return names
 
 
@@ -201,6 +211,18 @@ def make_credential(auth, extensions, rk, uv, rp_id):
         ext.flags |= FLAG_HMAC_SECRET
         out[HMAC_SECRET] = True
 
+    # thirdPartyPayment (CTAP 2.2): true enables the credential for
+    # payments, for good (the flag is in its ID); false asks for nothing.
+    if opt(extensions, THIRD_PARTY_PAYMENT, BOOL) is True:
+        ext.flags |= FLAG_THIRD_PARTY_PAYMENT
+        out[THIRD_PARTY_PAYMENT] = True
+
+    # pinComplexityPolicy (CTAP 2.2): like minPinLength, only RPs that
+    # setMinPINLength allowed learn it (getInfo pinComplexityPolicy is
+    # false: no policy beyond minPINLength is enforced here).
+    if opt(extensions, PIN_COMPLEXITY_POLICY, BOOL) is True and pin_uv.min_pin_length_allowed(auth, rp_id):
+        out[PIN_COMPLEXITY_POLICY] = False
+
     # hmac-secret-mc (CTAP 2.2): hmac-secret's getAssertion processing at
     # creation. It evaluates the credential's CredRandom, so without
     # "hmac-secret": true there is none to evaluate and the input is
@@ -227,6 +249,9 @@ class AssertionExtensions:
         if want_key is False:
             raise CtapError(CTAP2_ERR_INVALID_OPTION)
         self.large_blob_key = want_key is True
+        # CTAP 2.2 thirdPartyPayment: true asks whether the credential is
+        # enabled for payments; the answer is its flag, true or false.
+        self.third_party_payment = opt(extensions, THIRD_PARTY_PAYMENT, BOOL) is True
         # §12.5: hmac-secret needs user presence.
         self._hmac_request = None
         self._hmac_secret = None
@@ -249,6 +274,8 @@ class AssertionExtensions:
             # An empty byte string when the credential has none (§12.2).
             record = cred.record
             out[CRED_BLOB] = record.get(st.RK_CRED_BLOB, b"") if record is not None else cred.cred_blob
+        if self.third_party_payment:
+            out[THIRD_PARTY_PAYMENT] = cred.third_party_payment
         if self._hmac_secret is not None and cred.hmac_secret:
             # The uv bit of this response picks CredRandomWithUV or ...WithoutUV.
             out[HMAC_SECRET] = self._hmac_secret.output(auth.wrapper.cred_random(cred.id, uv))

@@ -30,7 +30,10 @@ def handle(auth, req):
     if not window_open(auth):
         raise CtapError(CTAP2_ERR_NOT_ALLOWED)
     # 2. User presence; refused -> OPERATION_DENIED, none -> USER_ACTION_TIMEOUT.
-    presence.wait(auth)
+    # CTAP 2.2 §6.6: a key that advertises longTouchForReset takes only a
+    # long touch; a short one is refused (OPERATION_DENIED) -- a reset
+    # cannot come from a tap meant for something else.
+    presence.wait(auth, long_touch=auth.long_touch_for_reset)
     # 3. Forget credentials, PIN and master secret (non-resident IDs die with it).
     auth.reset_state()
     return None
