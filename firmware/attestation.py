@@ -12,7 +12,7 @@ U2F registration (firmware/ctap1.py) always needs a certificate: the batch one
 when provisioned, else one made for that registration alone (u2f_identity).
 """
 
-from firmware import crypto, x509
+from firmware import credential, crypto, x509
 from firmware.ctap2.authenticator_data import COSE_ALG_ES256
 
 FMT_PACKED = "packed"
@@ -29,11 +29,11 @@ def choose_format(preference):
     return FMT_PACKED
 
 
-def statement(store, fmt, auth_data, client_data_hash, credential, identity=None):
+def statement(store, fmt, auth_data, client_data_hash, alg, credential_private_key, identity=None):
     """attStmt for the chosen format over authData || clientDataHash.
 
-    credential: the new credential (firmware/credential.py Credential), which
-    signs a self attestation.
+    alg, credential_private_key: the new credential's algorithm and key,
+    which sign a self attestation.
 
     identity: (private key, certificates) to attest with instead of the batch
     attestation -- the enterprise attestation identity (CTAP 2.1 §7.1).
@@ -48,7 +48,7 @@ def statement(store, fmt, auth_data, client_data_hash, credential, identity=None
             "sig": crypto.p256_sign(key, auth_data, client_data_hash),
             "x5c": list(certificates),
         }
-    return {"alg": credential.alg, "sig": credential.sign(auth_data, client_data_hash)}
+    return {"alg": alg, "sig": credential.sign(alg, credential_private_key, auth_data, client_data_hash)}
 
 
 def u2f_certificate_into(out, store, private_key, public_key):

@@ -97,6 +97,22 @@ def keygen(alg):
     return crypto.p256_keygen()
 
 
+def public_key(alg, private_key):
+    if cose.is_ed25519(alg):
+        return crypto.ed25519_public_key(private_key)
+    return crypto.p256_public_key(private_key)
+
+
+def sign(alg, private_key, auth_data, client_data_hash):
+    """A WebAuthn signature over authenticatorData || clientDataHash with a
+    credential's key, in its algorithm: DER ECDSA for P-256 (ES256,
+    ESP256), R || S (64 bytes) for Ed25519 (EdDSA, Ed25519). Two parts, not
+    *message: no tuple is made on the way (heap per request)."""
+    if cose.is_ed25519(alg):
+        return crypto.ed25519_sign(private_key, auth_data, client_data_hash)
+    return crypto.p256_sign(private_key, auth_data, client_data_hash)
+
+
 class Credential:
     """An unwrapped credential: what its ID says about it."""
 
@@ -109,20 +125,14 @@ class Credential:
         self.alg = alg  # the COSE algorithm it was made for (one of ALGORITHMS)
 
     def public_key(self):
-        if cose.is_ed25519(self.alg):
-            return crypto.ed25519_public_key(self.private_key)
-        return crypto.p256_public_key(self.private_key)
+        return public_key(self.alg, self.private_key)
 
     def cose_key(self):
         """The credential's public key as a COSE_Key, under its own algorithm."""
         return cose.credential_key(self.public_key(), self.alg)
 
-    def sign(self, *message):
-        """The credential's signature over message (parts, signed as their
-        concatenation): DER ECDSA for P-256, 64 bytes of EdDSA for Ed25519."""
-        if cose.is_ed25519(self.alg):
-            return crypto.ed25519_sign(self.private_key, *message)
-        return crypto.p256_sign(self.private_key, *message)
+    def sign(self, auth_data, client_data_hash):
+        return sign(self.alg, self.private_key, auth_data, client_data_hash)
 
     @property
     def resident(self):

@@ -398,7 +398,8 @@ def test_each_offered_algorithm_makes_its_own_credential(auth, alg, rk):
     cose_key(cose).verify(resp[2] + CDH, resp[3]["sig"])
     if rk:
         rec = _record_of(auth, "example.com")[1]
-        assert rec[st.RK_ALG] == alg
+        # absent for ES256: every record made before algorithms were recorded is one
+        assert rec.get(st.RK_ALG) == (None if alg == ES256 else alg)
     # and it signs assertions with the same key and algorithm
     code, ga = call(auth, GA, ga_request([ad["credential_id"]]))
     assert code == 0
@@ -466,5 +467,5 @@ def test_the_largest_record_fits_with_any_algorithm(auth):
         }
         assert status(auth, MC, req) == 0
         slot, rec = _record_of(auth, rp_id)
-        assert rec[st.RK_ALG] == alg
+        assert rec.get(st.RK_ALG, ES256) == alg
         assert len(auth.board.storage.files[st.Store._rk_name(slot)]) + 8 <= st.RK_MAX_RECORD

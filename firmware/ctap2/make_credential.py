@@ -2,7 +2,7 @@
 
 from micropython import const
 
-from firmware import attestation, credential as cr, crypto, presence
+from firmware import attestation, cose, credential as cr, crypto, presence
 from firmware.credential import CRED_PROTECT_UV_REQUIRED, FLAG_RESIDENT
 from firmware.ctap2 import authenticator_data, extensions as exts, params, pin_uv
 from firmware.ctap2.authenticator_data import FLAG_UP, FLAG_UV
@@ -178,10 +178,14 @@ def handle(auth, req):
     # Step 16: the credential key pair and its ID.
     auth.processing()
     private_key, public_key = cr.keygen(alg)
-    cred_flags = (FLAG_RESIDENT if rk else 0) | ext.flags
-    cred_blob = b"" if rk else ext.cred_blob
-    credential_id = auth.wrapper.wrap(rp_id_hash, private_key, cred_flags, ext.cred_protect, cred_blob, alg)
-    cred = cr.Credential(credential_id, private_key, cred_flags, ext.cred_protect, cred_blob, alg)
+    credential_id = auth.wrapper.wrap(
+        rp_id_hash,
+        private_key,
+        (FLAG_RESIDENT if rk else 0) | ext.flags,
+        ext.cred_protect,
+        b"" if rk else ext.cred_blob,
+        alg,
+    )
 
     # Steps 18-19: authenticator data and attestation statement.
     auth_data = authenticator_data.build(
@@ -198,7 +202,9 @@ def handle(auth, req):
     auth.processing()
     if fmt == attestation.FMT_NONE:
         enterprise_identity = None
-    att_stmt = attestation.statement(auth.store, fmt, auth_data, client_data_hash, cred, enterprise_identity)
+    att_stmt = attestation.statement(
+        auth.store, fmt, auth_data, client_data_hash, alg, private_key, enterprise_identity
+    )
 
     # Step 17: store a discoverable credential last, once nothing can fail
     # after it (same RP + user.id replaces the old record atomically).
@@ -208,8 +214,9 @@ def handle(auth, req):
             st.RK_RP_ID: params.truncate_rp_id(rp_id, _STORED_RP_ID_LIMIT),
             st.RK_RP_ID_HASH: rp_id_hash,
             st.RK_USER_ID: user_id,
-            st.RK_ALG: alg,
         }
+        if alg != cose.ALG_ES256:
+            record[st.RK_ALG] = alg  # absent: ES256, as in every record made before
         if user_name is not None:
             record[st.RK_USER_NAME] = params.truncate_utf8(user_name)
         if user_display_name is not None:
