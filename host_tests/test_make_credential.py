@@ -469,3 +469,26 @@ def test_the_largest_record_fits_with_any_algorithm(auth):
         slot, rec = _record_of(auth, rp_id)
         assert rec.get(st.RK_ALG, ES256) == alg
         assert len(auth.board.storage.files[st.Store._rk_name(slot)]) + 8 <= st.RK_MAX_RECORD
+
+
+@pytest.mark.parametrize("alg", ALL_ALGS)
+def test_batch_attestation_stays_p256_whatever_the_credential(alg):
+    """With a provisioned batch attestation the statement is signed by its
+    P-256 key and says ES256 (-7), whatever the credential's algorithm;
+    python-fido2 verifies it against the certificate (PackedAttestation, x5c)."""
+    from boards.host.memory_storage import MemoryStorage
+    from fido2.attestation import PackedAttestation
+    from fido2.webauthn import AuthenticatorData
+
+    import make_attestation  # tools/
+
+    _, _, dev_cert, dev_key = make_attestation.make()
+    storage = MemoryStorage()
+    make_attestation.install(storage, dev_key, dev_cert)
+    auth = make_auth(storage=storage)
+    code, resp = call(auth, MC, mc_request() | {4: params_for(alg)})
+    assert code == 0
+    att_stmt = resp[3]
+    assert att_stmt["alg"] == ES256 and len(att_stmt["x5c"]) >= 1
+    assert parse_auth_data(resp[2])["public_key"][3] == alg
+    PackedAttestation().verify(att_stmt, AuthenticatorData(resp[2]), CDH)
