@@ -25,10 +25,12 @@ PYTEST_ARGS ?= -n 2 -rs
 
 .PHONY: all venv venv-test venv-fuzz sysdeps node-deps deps test demo bench fuzz clean distclean
 
-# Targets owned by parts of the tree: lib/p256 (the C P-256: CPython build,
-# Cortex-M0+ proof, constant-time check, benchmark) and boards (firmware
-# images, UHID checks).
+# Targets owned by parts of the tree: lib/p256 and lib/ed25519 (the C P-256
+# and Ed25519: CPython builds, Cortex-M0+ proof, constant-time check,
+# benchmark) and boards (firmware images, UHID checks).
 include lib/p256/p256.mk
+# lib/ed25519 (the C Ed25519), built and checked the same way.
+include lib/ed25519/ed25519.mk
 include boards/boards.mk
 # Hardening: make fuzz, end-to-end/wear/size/MicroPython benchmarks.
 include tools/mk/hardening.mk
@@ -82,11 +84,11 @@ deps: sysdeps venv-test node-deps
 # -- the two README commands --------------------------------------------------
 
 # The demo needs the base packages and the C P-256 for CPython (gcc).
-demo: sysdeps venv p256-host
+demo: sysdeps venv p256-host ed25519-host
 	$(PY) tools/demo.py
 
 # pytest exits 5 when it collected nothing: that is a failure here, never green.
-test: deps boards-test-deps p256-host p256-m0 p256-ct pico-test-images
+test: deps boards-test-deps p256-host ed25519-host p256-m0 p256-ct pico-test-images
 	@set -o pipefail; $(PY) -m pytest host_tests $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests -- failing"; exit 1; fi; \
 	exit $$rc
@@ -99,7 +101,7 @@ bench: deps p256-host bench-p256 bench-e2e bench-wear bench-size bench-mpy
 	$(PY) tools/bench_pin.py
 	$(PY) tools/bench_extensions.py
 
-fuzz: deps venv-fuzz p256-host
+fuzz: deps venv-fuzz p256-host ed25519-host
 
 clean:
 	rm -rf $(BUILD) .pytest_cache .hypothesis

@@ -2,13 +2,17 @@
 
 Batch attestation (x5c) when tools/ provisioned an attestation key and
 certificate into the store; self attestation (signed by the credential's own
-key, no x5c) otherwise.
+key, no x5c) otherwise. The batch (and enterprise) attestation key is P-256
+whatever the credential's algorithm, so its statement says ES256 (-7); a
+self attestation is signed with the credential's key under the credential's
+own algorithm (-7, -8, -9 or -19), as WebAuthn §8.2.1 checks: "alg matches
+the algorithm of the credentialPublicKey in authenticatorData".
 
 U2F registration (firmware/ctap1.py) always needs a certificate: the batch one
 when provisioned, else one made for that registration alone (u2f_identity).
 """
 
-from firmware import crypto, x509
+from firmware import credential, crypto, x509
 from firmware.ctap2.authenticator_data import COSE_ALG_ES256
 
 FMT_PACKED = "packed"
@@ -25,8 +29,11 @@ def choose_format(preference):
     return FMT_PACKED
 
 
-def statement(store, fmt, auth_data, client_data_hash, credential_private_key, identity=None):
+def statement(store, fmt, auth_data, client_data_hash, alg, credential_private_key, identity=None):
     """attStmt for the chosen format over authData || clientDataHash.
+
+    alg, credential_private_key: the new credential's algorithm and key,
+    which sign a self attestation.
 
     identity: (private key, certificates) to attest with instead of the batch
     attestation -- the enterprise attestation identity (CTAP 2.1 §7.1).
@@ -41,7 +48,7 @@ def statement(store, fmt, auth_data, client_data_hash, credential_private_key, i
             "sig": crypto.p256_sign(key, auth_data, client_data_hash),
             "x5c": list(certificates),
         }
-    return {"alg": COSE_ALG_ES256, "sig": crypto.p256_sign(credential_private_key, auth_data, client_data_hash)}
+    return {"alg": alg, "sig": credential.sign(alg, credential_private_key, auth_data, client_data_hash)}
 
 
 def u2f_certificate_into(out, store, private_key, public_key):

@@ -27,11 +27,12 @@ from firmware.ctaphid import (
 )
 from firmware import crypto, ctap1, device, pin_protocol
 from firmware import store as st
+from firmware.cose import ALG_ES256
+from firmware import credential
 from firmware.credential import MAX_CREDENTIAL_ID_LENGTH, Wrapper
 from firmware.ctap2 import extensions as exts, get_assertion, get_info, make_credential, reset, selection
 from firmware.ctap2 import client_pin, config, credential_management, pin_uv
 from firmware.pin_protocol import PinUvAuthTokenState
-from firmware.ctap2.authenticator_data import COSE_ALG_ES256
 
 # Firmware version: CTAPHID INIT device version bytes and getInfo
 # firmwareVersion (firmware/device.py).
@@ -97,6 +98,13 @@ MAX_SERIALIZED_LARGE_BLOB_ARRAY = const(8192)
 
 # getInfo maxCredentialCountInList: allowList/excludeList entries looked at.
 MAX_CREDENTIAL_COUNT_IN_LIST = const(16)
+
+
+def _same_alg(record, cred):
+    """A discoverable credential's record and its ID name the same algorithm
+    (a record from before algorithms were recorded is ES256). They always do
+    for a record this key wrote; one that does not is not used."""
+    return record.get(st.RK_ALG, ALG_ES256) == cred.alg
 
 
 def open_store(board):
@@ -197,7 +205,7 @@ class Authenticator:
         cred.record = None
         if cred.resident:
             found = self.store.rk_find_id(cred.id, rp_id_hash)
-            if found is None:
+            if found is None or not _same_alg(found[1], cred):
                 return None
             cred.slot, cred.record = found
         return cred
@@ -233,9 +241,10 @@ class Authenticator:
         of an earlier one (firmware/store.py).
         """
         cred = self.wrapper.unwrap(rp_id_hash, rec[st.RK_CREDENTIAL_ID])
-        if cred is not None:
-            cred.record = rec
-            cred.slot = slot
+        if cred is None or not _same_alg(rec, cred):
+            return None
+        cred.record = rec
+        cred.slot = slot
         return cred
 
     def tick(self):
@@ -304,7 +313,9 @@ class Authenticator:
         return options
 
     def algorithms(self):
-        return [{"alg": COSE_ALG_ES256, "type": "public-key"}]
+        # What makeCredential accepts (credential.ALGORITHMS): the Ed25519
+        # ones only where the firmware has the ed25519 module.
+        return [{"alg": alg, "type": "public-key"} for alg in credential.ALGORITHMS]
 
     # -- CTAPHID-facing -----------------------------------------------------
 

@@ -1,8 +1,13 @@
-"""The one crypto facade of the core: P-256, SHA-256, HMAC, AES-256-CBC, randomness.
+"""The one crypto facade of the core: P-256, Ed25519, SHA-256, HMAC, AES-256-CBC, randomness.
 
 Backends, chosen once at import and the same on every board:
   p256        lib/p256 in C -- frozen into firmware, a native .mpy on stock
               firmware, a CPython extension on the host board
+  ed25519     lib/ed25519 in C, built the same three ways -- optional: a
+              firmware without it (stock MicroPython with only p256.mpy, the
+              WebAssembly port) has HAS_ED25519 false, and the key then
+              neither advertises nor makes EdDSA credentials
+              (firmware/credential.py ALGORITHMS)
   hashlib     SHA-256 (MicroPython, CircuitPython and CPython all have it;
               CircuitPython's offers it only as hashlib.new("sha256", data))
   cryptolib   AES (MicroPython's `cryptolib`/`ucryptolib`; on CPython the shim
@@ -46,6 +51,14 @@ import hashlib
 from micropython import const
 
 import p256
+
+try:
+    import ed25519
+except ImportError:
+    ed25519 = None
+
+# Ed25519 signing is there (the C module is in the firmware, or loaded).
+HAS_ED25519 = ed25519 is not None
 
 try:
     import cryptolib as _aes_mod
@@ -464,3 +477,29 @@ def p256_ecdh(private_key, peer_public_key):
 
 def p256_valid_public_key(public_key):
     return p256.validate_public_key(public_key)
+
+
+# -- Ed25519 (RFC 8032 PureEdDSA) ----------------------------------------------
+# Only called when HAS_ED25519: firmware/credential.py offers the Ed25519
+# algorithms only then.
+
+
+def ed25519_keygen():
+    """A fresh key pair: (private key = the 32-byte seed of RFC 8032 §5.1.5, public key 32 bytes)."""
+    seed = random_bytes(32)
+    return seed, ed25519.public_key(seed)
+
+
+def ed25519_public_key(seed):
+    return ed25519.public_key(seed)
+
+
+def ed25519_sign(seed, *message):
+    """PureEdDSA over message, given as one or more parts: a 64-byte signature.
+
+    EdDSA hashes the message twice (for the nonce, then for the challenge),
+    so unlike p256_sign the parts are joined first: WebAuthn's
+    authenticatorData || clientDataHash, a few hundred bytes at most.
+    """
+    return ed25519.sign(seed, message[0] if len(message) == 1 else b"".join(message))
+

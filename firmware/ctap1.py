@@ -23,6 +23,7 @@ from micropython import const
 import struct
 
 from firmware import attestation, crypto, presence
+from firmware.cose import is_p256
 from firmware.credential import CRED_PROTECT_UV_REQUIRED, FLAG_U2F
 
 # U2F Raw Message Formats v1.2 §3.3 status words (ISO 7816-4 §5.1.3 values)
@@ -201,8 +202,10 @@ def _authenticate(auth, p1, data):
     #    U2F cannot verify the user, so credProtect level 3 hides a credential
     #    here exactly as getAssertion step 7 hides it without UV
     #    (firmware/ctap2/get_assertion.py _applicable).
+    #    U2F signs with ECDSA P-256 only (§5.4): an EdDSA credential made
+    #    over CTAP2 is not one of this application's key handles here.
     cred = auth.find_credential(application, key_handle)
-    if cred is None or cred.resident or cred.cred_protect == CRED_PROTECT_UV_REQUIRED:
+    if cred is None or cred.resident or cred.cred_protect == CRED_PROTECT_UV_REQUIRED or not is_p256(cred.alg):
         raise ApduError(SW_WRONG_DATA)
     # 2. check-only: "test-of-user-presence-required" means "this key handle
     #    is mine" (§5.1, a success despite its name); nothing is signed.

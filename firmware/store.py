@@ -116,6 +116,10 @@ RK_CRED_BLOB = const(8)
 RK_LARGE_BLOB_KEY = const(9)
 RK_CRED_PROTECT = const(10)
 RK_EPOCH = const(11)  # ties the record to the master secret it was made under
+# The credential's COSE algorithm (firmware/cose.py), the one its ID carries
+# too. Absent: ES256 -- every record made before the key knew other
+# algorithms, and ES256 ones still (two bytes less each).
+RK_ALG = const(12)
 
 # Keys of the attestation record (written by tools/, survives reset)
 ATT_PRIVATE_KEY = const(1)

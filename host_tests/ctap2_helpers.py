@@ -125,3 +125,28 @@ def rk_reads(auth):
 
     storage.read = counting
     return names
+
+
+# COSE algorithms of credentials (firmware/cose.py; RFC 9864 for -9 and -19)
+ES256, EDDSA, ESP256, ED25519 = -7, -8, -9, -19
+ALL_ALGS = (ES256, EDDSA, ESP256, ED25519)
+
+
+def offered_algorithms(auth):
+    """The credential algorithms the key says it makes (getInfo 0x0A), in its order."""
+    code, info = call(auth, GET_INFO)
+    assert code == 0
+    return [entry["alg"] for entry in info[0x0A]]
+
+
+def params_for(*algs):
+    return [{"alg": alg, "type": "public-key"} for alg in algs]
+
+
+def cose_key(cose):
+    """python-fido2's CoseKey for a COSE_Key map (its class chosen by alg; it verifies)."""
+    from fido2.cose import CoseKey
+
+    key = CoseKey.parse(dict(cose))
+    assert key.ALGORITHM == cose[3]
+    return key

@@ -480,7 +480,7 @@ SCHEMAS = {
         1: B32,
         2: S.fixed_dictionaries({"id": RP_ID}, optional={"name": TEXT}),
         3: S.fixed_dictionaries({"id": S.binary(max_size=70)}, optional={"name": TEXT, "displayName": TEXT}),
-        4: S.lists(S.fixed_dictionaries({"type": S.sampled_from(["public-key", "public-key", "x"]), "alg": S.sampled_from([-7, -7, -8, -257, 0])}), min_size=1, max_size=3),
+        4: S.lists(S.fixed_dictionaries({"type": S.sampled_from(["public-key", "public-key", "x"]), "alg": S.sampled_from([-7, -7, -8, -9, -19, -257, 0])}), min_size=1, max_size=3),
         5: S.lists(DESCRIPTOR, max_size=3),
         6: EXTENSIONS,
         7: MC_OPTIONS,

@@ -26,7 +26,8 @@ from boards.host.transport import REPORT_SIZE, parse_address
 LIBRARY = "libfido2.so.1"  # Debian libfido2-1
 FIDO_OK = 0
 COSE_ES256 = -7
-FIDO_OPT_TRUE = 2  # fido_opt_t
+COSE_EDDSA = -8
+FIDO_OPT_OMIT, FIDO_OPT_FALSE, FIDO_OPT_TRUE = 0, 1, 2  # fido_opt_t
 
 # fido/param.h: the extensions fido_cred_set_extensions / fido_assert_set_extensions take
 FIDO_EXT_HMAC_SECRET = 0x01
@@ -75,6 +76,7 @@ _SIGNATURES = {
     "fido_dev_force_u2f": (None, [_P]),
     "fido_dev_is_fido2": (ctypes.c_bool, [_P]),
     "fido_dev_protocol": (ctypes.c_uint8, [_P]),
+    "fido_dev_supports_cred_prot": (ctypes.c_bool, [_P]),
     "fido_dev_major": (ctypes.c_uint8, [_P]),
     "fido_dev_minor": (ctypes.c_uint8, [_P]),
     "fido_dev_build": (ctypes.c_uint8, [_P]),
@@ -133,6 +135,7 @@ _SIGNATURES = {
     "fido_cred_verify": (ctypes.c_int, [_P]),
     "fido_cred_verify_self": (ctypes.c_int, [_P]),
     "fido_cred_fmt": (ctypes.c_char_p, [_P]),
+    "fido_cred_type": (ctypes.c_int, [_P]),
     "fido_cred_flags": (ctypes.c_uint8, [_P]),
     "fido_cred_sigcount": (ctypes.c_uint32, [_P]),
     "fido_cred_id_ptr": (_P, [_P]),
@@ -156,10 +159,13 @@ _SIGNATURES = {
     "fido_assert_allow_cred": (ctypes.c_int, [_P, ctypes.c_char_p, ctypes.c_size_t]),
     "fido_assert_set_extensions": (ctypes.c_int, [_P, ctypes.c_int]),
     "fido_assert_set_hmac_salt": (ctypes.c_int, [_P, ctypes.c_char_p, ctypes.c_size_t]),
+    "fido_assert_set_up": (ctypes.c_int, [_P, ctypes.c_int]),
     "fido_assert_count": (ctypes.c_size_t, [_P]),
     "fido_assert_verify": (ctypes.c_int, [_P, ctypes.c_size_t, ctypes.c_int, _P]),
     "fido_assert_sigcount": (ctypes.c_uint32, [_P, ctypes.c_size_t]),
     "fido_assert_flags": (ctypes.c_uint8, [_P, ctypes.c_size_t]),
+    "fido_assert_sig_ptr": (_P, [_P, ctypes.c_size_t]),
+    "fido_assert_sig_len": (ctypes.c_size_t, [_P, ctypes.c_size_t]),
     "fido_assert_id_ptr": (_P, [_P, ctypes.c_size_t]),
     "fido_assert_id_len": (ctypes.c_size_t, [_P, ctypes.c_size_t]),
     "fido_assert_user_id_ptr": (_P, [_P, ctypes.c_size_t]),
@@ -173,6 +179,9 @@ _SIGNATURES = {
     "es256_pk_new": (_P, []),
     "es256_pk_free": (None, [ctypes.POINTER(_P)]),
     "es256_pk_from_ptr": (ctypes.c_int, [_P, ctypes.c_char_p, ctypes.c_size_t]),
+    "eddsa_pk_new": (_P, []),
+    "eddsa_pk_free": (None, [ctypes.POINTER(_P)]),
+    "eddsa_pk_from_ptr": (ctypes.c_int, [_P, ctypes.c_char_p, ctypes.c_size_t]),
     # authenticatorClientPIN
     "fido_dev_set_pin": (ctypes.c_int, [_P, ctypes.c_char_p, ctypes.c_char_p]),
     "fido_dev_get_retry_count": (ctypes.c_int, [_P, ctypes.POINTER(ctypes.c_int)]),
@@ -289,7 +298,9 @@ class Credential:
     def __init__(self, lib, cred):
         self.fmt = lib.fido_cred_fmt(cred).decode()
         self.id = _bytes(lib.fido_cred_id_ptr(cred), lib.fido_cred_id_len(cred))
-        self.public_key = _bytes(lib.fido_cred_pubkey_ptr(cred), lib.fido_cred_pubkey_len(cred))  # ES256: X || Y
+        self.type = lib.fido_cred_type(cred)  # the COSE algorithm libfido2 read from the attested key
+        # ES256: X || Y (64 bytes); EdDSA: the Ed25519 public key (32 bytes)
+        self.public_key = _bytes(lib.fido_cred_pubkey_ptr(cred), lib.fido_cred_pubkey_len(cred))
         self.aaguid = _bytes(lib.fido_cred_aaguid_ptr(cred), lib.fido_cred_aaguid_len(cred))
         self.x5c = _bytes(lib.fido_cred_x5c_ptr(cred), lib.fido_cred_x5c_len(cred))
         self.flags = lib.fido_cred_flags(cred)  # authenticator data flags (UP 0x01, UV 0x04, AT 0x40)
@@ -308,6 +319,7 @@ class Assertion:
         self.user_id = _bytes(lib.fido_assert_user_id_ptr(assertion, i), lib.fido_assert_user_id_len(assertion, i))
         self.sign_count = lib.fido_assert_sigcount(assertion, i)
         self.flags = lib.fido_assert_flags(assertion, i)
+        self.signature = _bytes(lib.fido_assert_sig_ptr(assertion, i), lib.fido_assert_sig_len(assertion, i))
         self.hmac_secret = _bytes(
             lib.fido_assert_hmac_secret_ptr(assertion, i), lib.fido_assert_hmac_secret_len(assertion, i)
         )
@@ -317,12 +329,15 @@ class Assertion:
         self.blob = _bytes(lib.fido_assert_blob_ptr(assertion, i), lib.fido_assert_blob_len(assertion, i))
         self.verified = None  # fido_assert_verify() result; None: no public key to check it with
         if public_key is not None:
-            pk = _P(lib.es256_pk_new())
+            # the key's length says its type: X || Y for ES256, 32 bytes for EdDSA
+            kind = "eddsa" if len(public_key) == 32 else "es256"
+            new, free, from_ptr = (getattr(lib, kind + "_pk_" + f) for f in ("new", "free", "from_ptr"))
+            pk = _P(new())
             try:
-                _check("es256_pk_from_ptr", lib.es256_pk_from_ptr(pk, public_key, len(public_key)))
-                self.verified = lib.fido_assert_verify(assertion, i, COSE_ES256, pk)
+                _check(kind + "_pk_from_ptr", from_ptr(pk, public_key, len(public_key)))
+                self.verified = lib.fido_assert_verify(assertion, i, COSE_EDDSA if kind == "eddsa" else COSE_ES256, pk)
             finally:
-                lib.es256_pk_free(ctypes.byref(pk))
+                free(ctypes.byref(pk))
 
 
 class Libfido2Device:
@@ -374,6 +389,10 @@ class Libfido2Device:
     @property
     def has_pin(self):
         return bool(self._lib.fido_dev_has_pin(self._dev))
+
+    @property
+    def supports_cred_prot(self):
+        return bool(self._lib.fido_dev_supports_cred_prot(self._dev))
 
     @property
     def supports_credman(self):
@@ -443,8 +462,12 @@ class Libfido2Device:
         cred_protect=0,
         cred_blob=None,
         min_pin_length=0,
+        cose_alg=COSE_ES256,
+        user_name="user",
+        display_name=None,
     ):
-        """An ES256 credential: a Credential whose attestation libfido2 verified.
+        """A credential of type cose_alg (ES256 or EdDSA, fido_cred_set_type):
+        a Credential whose attestation libfido2 verified.
 
         pin: libfido2 gets a pinUvAuthToken with it; rk: discoverable;
         exclude: credential IDs for the exclude list; extensions: FIDO_EXT_*
@@ -454,10 +477,16 @@ class Libfido2Device:
         lib = self._lib
         cred = _P(lib.fido_cred_new())
         try:
-            _check("set_type", lib.fido_cred_set_type(cred, COSE_ES256))
+            _check("set_type", lib.fido_cred_set_type(cred, cose_alg))
             _check("set_cdh", lib.fido_cred_set_clientdata_hash(cred, client_data_hash, len(client_data_hash)))
             _check("set_rp", lib.fido_cred_set_rp(cred, rp_id.encode(), None))
-            _check("set_user", lib.fido_cred_set_user(cred, user_id, len(user_id), b"user", None, None))
+            _check(
+                "set_user",
+                lib.fido_cred_set_user(
+                    cred, user_id, len(user_id), user_name.encode(),
+                    display_name.encode() if display_name is not None else None, None,
+                ),
+            )
             if rk:
                 _check("set_rk", lib.fido_cred_set_rk(cred, FIDO_OPT_TRUE))
             for credential_id in exclude:
@@ -475,22 +504,30 @@ class Libfido2Device:
         finally:
             lib.fido_cred_free(ctypes.byref(cred))
 
-    def get_assertions(self, rp_id, client_data_hash, allow=(), public_keys=None, pin=None, extensions=0, hmac_salt=None):
+    def get_assertions(
+        self, rp_id, client_data_hash, allow=(), public_keys=None, pin=None, extensions=0, hmac_salt=None, up=None
+    ):
         """getAssertion and every getNextAssertion the key announces: a list of Assertion.
 
         Each is checked with fido_assert_verify against public_keys[its
-        credential ID] (X || Y); one whose ID is not there has verified None.
+        credential ID] (X || Y, or an EdDSA key); one whose ID is not there
+        has verified None. up: fido_assert_set_up (None: left as libfido2's
+        default, which omits the option).
         """
         keys = public_keys or {}
-        return self._get_assert(rp_id, client_data_hash, allow, keys.get, pin, extensions, hmac_salt)
+        return self._get_assert(rp_id, client_data_hash, allow, keys.get, pin, extensions, hmac_salt, up)
 
-    def get_assertion(self, rp_id, client_data_hash, allow, public_key, pin=None, extensions=0, hmac_salt=None):
-        """Exactly one assertion, checked with fido_assert_verify against `public_key` (X || Y)."""
-        found = self._get_assert(rp_id, client_data_hash, allow, lambda _id: public_key, pin, extensions, hmac_salt)
+    def get_assertion(
+        self, rp_id, client_data_hash, allow, public_key, pin=None, extensions=0, hmac_salt=None, up=None
+    ):
+        """Exactly one assertion, checked with fido_assert_verify against `public_key` (X || Y, or EdDSA's 32 bytes)."""
+        found = self._get_assert(
+            rp_id, client_data_hash, allow, lambda _id: public_key, pin, extensions, hmac_salt, up
+        )
         assert len(found) == 1, "%d assertions, expected one" % len(found)
         return found[0]
 
-    def _get_assert(self, rp_id, client_data_hash, allow, key_for, pin, extensions, hmac_salt):
+    def _get_assert(self, rp_id, client_data_hash, allow, key_for, pin, extensions, hmac_salt, up=None):
         lib = self._lib
         assertion = _P(lib.fido_assert_new())
         try:
@@ -502,6 +539,8 @@ class Libfido2Device:
                 _check("set_extensions", lib.fido_assert_set_extensions(assertion, extensions))
             if hmac_salt is not None:
                 _check("set_hmac_salt", lib.fido_assert_set_hmac_salt(assertion, hmac_salt, len(hmac_salt)))
+            if up is not None:
+                _check("set_up", lib.fido_assert_set_up(assertion, FIDO_OPT_TRUE if up else FIDO_OPT_FALSE))
             _check("fido_dev_get_assert", lib.fido_dev_get_assert(self._dev, assertion, _pin(pin)))
             out = []
             for i in range(lib.fido_assert_count(assertion)):
@@ -546,6 +585,11 @@ class Libfido2Device:
             lib.fido_credman_rp_free(ctypes.byref(rp))
 
     def credman_credential_ids(self, rp_id, pin):
+        return [c[0] for c in self.credman_credentials(rp_id, pin)]
+
+    def credman_credentials(self, rp_id, pin):
+        """The RP's discoverable credentials as libfido2 lists them (fido_credman_get_dev_rk):
+        [(credential ID, COSE type, public key), ...] -- what ssh-keygen -K reads."""
         lib = self._lib
         rk = _P(lib.fido_credman_rk_new())
         try:
@@ -553,7 +597,11 @@ class Libfido2Device:
             out = []
             for i in range(lib.fido_credman_rk_count(rk)):
                 cred = lib.fido_credman_rk(rk, i)
-                out.append(_bytes(lib.fido_cred_id_ptr(cred), lib.fido_cred_id_len(cred)))
+                out.append((
+                    _bytes(lib.fido_cred_id_ptr(cred), lib.fido_cred_id_len(cred)),
+                    lib.fido_cred_type(cred),
+                    _bytes(lib.fido_cred_pubkey_ptr(cred), lib.fido_cred_pubkey_len(cred)),
+                ))
             return out
         finally:
             lib.fido_credman_rk_free(ctypes.byref(rk))

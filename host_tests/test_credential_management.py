@@ -609,3 +609,24 @@ def test_persistent_token_ends_with_a_pin_change(populated):
     m = Manager(pinned, PERM_PCMR)
     pinned.change_pin(PIN, "5678")
     assert m.err(1) == ERR.PIN_AUTH_INVALID
+
+
+def test_enumerate_credentials_lists_each_algorithm(pinned):
+    """Every passkey's public key under its own algorithm (EdDSA and Ed25519
+    as OKP keys, ESP256 as -9), exactly as makeCredential attested it."""
+    algs = [entry["alg"] for entry in call(pinned.auth, GET_INFO)[0x0A]]
+    attested = {}
+    for i, alg in enumerate(algs):
+        token = pinned.token(PIN, PERM_MC, "e.example")
+        req = mc_with_token(pinned, token, rp_id="e.example", user_id=b"alg%d" % i, rk=True,
+                            extra={4: [{"alg": alg, "type": "public-key"}]})
+        auth_data = call(pinned.auth, MAKE_CREDENTIAL, req)[2]
+        n = int.from_bytes(auth_data[53:55], "big")
+        attested[auth_data[55 : 55 + n]] = cbor.decode_from(auth_data[55 + n :])[0]
+    m = Manager(pinned)
+    listed = [m(4, {1: rp_hash("e.example")})]
+    listed += [m(5, auth=False) for _ in algs[1:]]
+    assert {r[7]["id"]: r[8] for r in listed} == attested
+    assert sorted(r[8][3] for r in listed) == sorted(algs)
+    for r in listed:
+        assert CoseKey.parse(r[8]).ALGORITHM == r[8][3]

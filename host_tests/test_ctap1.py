@@ -583,6 +583,29 @@ def test_ctap2_discoverable_credential_is_not_usable_over_u2f(auth):
         assert authenticate(auth, credential_id, app=ctap2.RP_ID_HASH, p1=p1)[1:] == (b"", SW_WRONG_DATA)
 
 
+@pytest.mark.parametrize("alg", [ctap2.EDDSA, ctap2.ED25519])
+def test_u2f_stays_p256_an_ed25519_credential_is_not_a_key_handle(auth, alg):
+    """U2F signs with ECDSA P-256 only: a CTAP2 EdDSA credential is refused
+    like a foreign key handle (and nothing is signed, no touch asked)."""
+    code, resp = ctap2.call(auth, ctap2.MC, ctap2.mc_request() | {4: ctap2.params_for(alg)})
+    assert code == 0
+    credential_id = ctap2.parse_auth_data(resp[2])["credential_id"]
+    touches = auth.board.presence.requests
+    for p1 in (ENFORCE, CHECK_ONLY, DONT_ENFORCE):
+        assert authenticate(auth, credential_id, app=ctap2.RP_ID_HASH, p1=p1)[1:] == (b"", SW_WRONG_DATA)
+    assert auth.board.presence.requests == touches
+
+
+def test_an_esp256_credential_signs_over_u2f_as_es256(auth):
+    """ESP256 (-9) is ECDSA on P-256 with SHA-256: the same signature U2F makes."""
+    code, resp = ctap2.call(auth, ctap2.MC, ctap2.mc_request() | {4: ctap2.params_for(ctap2.ESP256)})
+    assert code == 0
+    ad = ctap2.parse_auth_data(resp[2])
+    challenge, data, sw = authenticate(auth, ad["credential_id"], app=ctap2.RP_ID_HASH)
+    assert sw == SW_NO_ERROR
+    ctap2.cose_key(ad["public_key"]).verify(ctap2.RP_ID_HASH + data[:5] + challenge, data[5:])
+
+
 def test_u2f_key_handle_works_in_get_assertion_with_one_counter(auth):
     _, public_key, key_handle, _, _ = register(auth, app=ctap2.RP_ID_HASH)
     c1 = struct.unpack(">I", authenticate(auth, key_handle, app=ctap2.RP_ID_HASH)[1][1:5])[0]

@@ -18,6 +18,7 @@ a new one from them.
 import pytest
 
 import test_e2e_ctap22
+import test_e2e_algorithms
 import test_e2e_extensions
 import test_e2e_pin
 import test_e2e_u2f
@@ -29,6 +30,7 @@ from test_e2e_u2f import manual_key, u2f  # noqa: F401
 
 _CPYTHON_ONLY = {
     test_e2e_webauthn: {},
+    test_e2e_algorithms: {},
     test_e2e_pin: {},
     test_e2e_extensions: {},
     test_e2e_ctap22: {},
@@ -48,3 +50,25 @@ def key_factory(mpy_key_factory):
 
 for _module, _skip in _CPYTHON_ONLY.items():
     adopt_tests(globals(), _module, _skip, _ON_THE_KEY)
+
+
+def test_without_the_ed25519_module_the_key_offers_no_eddsa(device):
+    """The WebAssembly build has no ed25519 module (and no way to load a
+    native one): getInfo lists ES256 and ESP256 only, and an RP that accepts
+    EdDSA alone gets CTAP2_ERR_UNSUPPORTED_ALGORITHM (test_e2e_algorithms'
+    scenarios, run above, take the ES256/ESP256 branches here)."""
+    import mpy
+    from fido2.ctap import CtapError
+    from fido2.ctap2 import Ctap2
+
+    mpy.only_on("wasm", "the unix port may be built with lib/ed25519 as a user C module")
+    ctap = Ctap2(device)
+    assert [a["alg"] for a in ctap.get_info().algorithms] == [-7, -9]
+    for algs in ([-8], [-19], [-19, -8]):
+        with pytest.raises(CtapError) as e:
+            ctap.make_credential(bytes(32), {"id": "example.com"}, {"id": b"u"},
+                                 [{"type": "public-key", "alg": a} for a in algs])
+        assert e.value.code == CtapError.ERR.UNSUPPORTED_ALGORITHM
+    r = ctap.make_credential(bytes(32), {"id": "example.com"}, {"id": b"u"},
+                             [{"type": "public-key", "alg": a} for a in (-8, -19, -9)])
+    assert r.auth_data.credential_data.public_key[3] == -9 and r.att_stmt["alg"] == -9

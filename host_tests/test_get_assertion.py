@@ -280,3 +280,83 @@ def test_a_passkey_in_the_allow_list_is_found_reading_its_record_alone(auth):
         code, resp = call(auth, GA, ga_request([b"\x01" * 90, ids[i]]))
         assert code == 0 and resp[1]["id"] == ids[i] and resp[4] == {"id": b"u%d" % i} and 5 not in resp
         assert len(reads) == 1
+
+
+# -- credential algorithms -------------------------------------------------------------------
+
+from ctap2_helpers import ALL_ALGS, ED25519, EDDSA, ES256, ESP256, cose_key, offered_algorithms, params_for  # noqa: E402
+from firmware import store as st  # noqa: E402
+
+
+def _register(auth, alg, rk=False, user_id=b"user-1"):
+    code, resp = call(auth, MC, mc_request(user_id=user_id, rk=rk) | {4: params_for(alg)})
+    assert code == 0
+    ad = parse_auth_data(resp[2])
+    return ad["credential_id"], ad["public_key"]
+
+
+@pytest.mark.parametrize("up", [True, False], ids=["touch", "no-touch"])
+@pytest.mark.parametrize("alg", ALL_ALGS)
+def test_each_algorithm_signs_with_its_own_key(auth, alg, up):
+    """Also silently (up false: ssh-keygen -O no-touch-required asks so)."""
+    if alg not in offered_algorithms(auth):
+        return  # not made here (test_make_credential); nothing to sign with
+    cred_id, cose = _register(auth, alg)
+    touches = auth.board.presence.requests
+    code, resp = call(auth, GA, ga_request([cred_id]) | {5: {"up": up}})
+    assert code == 0 and resp[1] == {"id": cred_id, "type": "public-key"}
+    assert parse_auth_data(resp[2])["flags"] == (0x01 if up else 0x00)
+    assert auth.board.presence.requests == touches + (1 if up else 0)
+    if alg in (EDDSA, ED25519):
+        assert len(resp[3]) == 64  # RFC 8032 R || S, not DER
+    cose_key(cose).verify(resp[2] + CDH, resp[3])
+
+
+def test_discoverable_credentials_of_every_algorithm_walk_together(auth):
+    """getAssertion and getNextAssertion through one RP's passkeys of
+    different algorithms: each signs with its own."""
+    algs = offered_algorithms(auth)
+    keys = {}
+    for i, alg in enumerate(algs):
+        cred_id, cose = _register(auth, alg, rk=True, user_id=b"user-%d" % i)
+        keys[cred_id] = cose
+    code, resp = call(auth, GA, ga_request())
+    assert code == 0 and resp[5] == len(algs)
+    seen = []
+    while True:
+        cose_key(keys[resp[1]["id"]]).verify(resp[2] + CDH, resp[3])
+        seen.append(keys[resp[1]["id"]][3])
+        if len(seen) == len(algs):
+            break
+        code, resp = call(auth, GNA)
+        assert code == 0
+    assert seen == algs[::-1]  # newest first
+
+
+def test_a_record_from_before_algorithms_were_recorded_is_es256(auth):
+    """A passkey record without RK_ALG -- every one an earlier firmware made,
+    and ES256 ones still -- is ES256."""
+    cred_id, cose = _register(auth, ES256, rk=True)
+    (slot,) = auth.store.rk_slots(RP_ID_HASH)
+    assert st.RK_ALG not in auth.store.rk_load(slot)
+    for allow in (None, [cred_id]):
+        code, resp = call(auth, GA, ga_request(allow))
+        assert code == 0 and resp[1]["id"] == cred_id
+        cose_key(cose).verify(resp[2] + CDH, resp[3])
+
+
+@pytest.mark.parametrize("made,recorded", [(ES256, EDDSA), (ES256, ESP256), (ES256, ED25519), (ES256, None),
+                                           (EDDSA, "absent"), (ED25519, EDDSA), (ESP256, "absent")])
+def test_a_record_whose_algorithm_disagrees_with_its_id_is_not_used(auth, made, recorded):
+    if made not in offered_algorithms(auth):
+        return
+    cred_id, _ = _register(auth, made, rk=True)
+    (slot,) = auth.store.rk_slots(RP_ID_HASH)
+    rec = dict(auth.store.rk_load(slot))
+    if recorded == "absent":
+        del rec[st.RK_ALG]
+    else:
+        rec[st.RK_ALG] = recorded
+    auth.store.rk_update(slot, rec)
+    assert status(auth, GA, ga_request([cred_id])) == ERR.NO_CREDENTIALS
+    assert status(auth, GA, ga_request()) == ERR.NO_CREDENTIALS

@@ -300,3 +300,60 @@ def test_identifier_changes_with_reset_only(pinned):
     assert get_info.identifier(make_auth(auth.board.storage)) == ident  # a power cycle keeps it
     auth.reset_state()
     assert get_info.identifier(auth) != ident
+
+
+# -- algorithms (0x0A): what the crypto facade can sign with -----------------------------------
+
+
+def test_algorithms_are_every_one_the_key_makes(auth):
+    """On the host the firmware has lib/ed25519 (build/host): ES256 first
+    (every platform knows it), EdDSA (ssh-keygen -t ed25519-sk), then RFC
+    9864's ESP256 and Ed25519."""
+    info = call(auth, GET_INFO)
+    assert info[0x0A] == [{"alg": alg, "type": "public-key"} for alg in (-7, -8, -9, -19)]
+
+
+_WITHOUT_ED25519 = r"""
+import sys
+sys.modules["ed25519"] = None  # as on a firmware without the C module: ImportError
+sys.path[:0] = %r
+from ctap2_helpers import GET_INFO, MC, call, make_auth, mc_request, parse_auth_data, params_for
+from firmware import crypto
+auth = make_auth()
+out = {"has": crypto.HAS_ED25519, "algs": [e["alg"] for e in call(auth, GET_INFO)[1][0x0A]]}
+for name, prefs in (("eddsa", (-8,)), ("ed25519", (-19,)), ("both", (-19, -8)),
+                    ("then_es256", (-8, -7)), ("then_esp256", (-19, -9, -7))):
+    code, resp = call(auth, MC, mc_request() | {4: params_for(*prefs)})
+    out[name] = (code, parse_auth_data(resp[2])["public_key"][3] if code == 0 else None)
+print(repr(out))
+"""
+
+
+def test_without_the_ed25519_module_eddsa_is_not_offered():
+    """A board whose firmware lacks the ed25519 module (stock MicroPython with
+    only p256.mpy): getInfo lists ES256 and ESP256 only, and makeCredential
+    takes the next acceptable algorithm or answers
+    CTAP2_ERR_UNSUPPORTED_ALGORITHM (CTAP 2.1 §6.1.2 step 3). A fresh
+    interpreter, since the facade looks for the module once, at import.
+    (MicroPython on WebAssembly, which has no such module, shows the same in
+    test_e2e_micropython.py.)"""
+    import ast
+    import os
+    import subprocess
+    import sys
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    repo = os.path.dirname(here)
+    paths = [here] + [os.path.join(repo, p) for p in ("build/host", "boards/host", "lib", "tools", "")]
+    res = subprocess.run([sys.executable, "-c", _WITHOUT_ED25519 % (paths,)], capture_output=True, text=True, cwd=repo)
+    assert res.returncode == 0, res.stderr
+    out = ast.literal_eval(res.stdout.strip().splitlines()[-1])
+    assert out == {
+        "has": False,
+        "algs": [-7, -9],
+        "eddsa": (0x26, None),  # CTAP2_ERR_UNSUPPORTED_ALGORITHM
+        "ed25519": (0x26, None),
+        "both": (0x26, None),
+        "then_es256": (0, -7),
+        "then_esp256": (0, -9),
+    }

@@ -366,3 +366,129 @@ def test_non_canonical_request_is_invalid_cbor(auth):
     req = mc_request()
     unsorted = {4: req[4], 1: req[1], 2: req[2], 3: req[3]}
     assert auth.process_cbor(bytes([MC]) + cbor2.dumps(unsorted))[0] == ERR.INVALID_CBOR
+
+
+# -- credential algorithms: ES256, EdDSA, and RFC 9864's ESP256 and Ed25519 -------------------
+
+from ctap2_helpers import ALL_ALGS, ED25519, EDDSA, ES256, ESP256, cose_key, offered_algorithms, params_for  # noqa: E402
+
+
+@pytest.mark.parametrize("rk", [False, True], ids=["non-resident", "resident"])
+@pytest.mark.parametrize("alg", ALL_ALGS)
+def test_each_offered_algorithm_makes_its_own_credential(auth, alg, rk):
+    """A credential of the algorithm asked for: its COSE_Key, its self
+    attestation's alg and signature, its resident record all say that one
+    (-9 stays -9 and -19 stays -19, RFC 9864). Where the firmware has no
+    ed25519 module (MicroPython on WebAssembly) EdDSA and Ed25519 are not
+    offered and the request fails as CTAP 2.1 §6.1.2 step 3 says."""
+    offered = offered_algorithms(auth)
+    code, resp = call(auth, MC, mc_request(rk=rk) | {4: params_for(alg)})
+    if alg not in offered:
+        assert code == ERR.UNSUPPORTED_ALGORITHM and auth.board.presence.requests == 0
+        return
+    assert code == 0
+    ad = parse_auth_data(resp[2])
+    cose = ad["public_key"]
+    assert cose[3] == alg
+    if alg in (EDDSA, ED25519):
+        assert set(cose) == {1, 3, -1, -2} and cose[1] == 1 and cose[-1] == 6 and len(cose[-2]) == 32  # OKP Ed25519
+    else:
+        assert set(cose) == {1, 3, -1, -2, -3} and cose[1] == 2 and cose[-1] == 1  # EC2 P-256
+    assert resp[3]["alg"] == alg
+    cose_key(cose).verify(resp[2] + CDH, resp[3]["sig"])
+    if rk:
+        rec = _record_of(auth, "example.com")[1]
+        # absent for ES256: every record made before algorithms were recorded is one
+        assert rec.get(st.RK_ALG) == (None if alg == ES256 else alg)
+    # and it signs assertions with the same key and algorithm
+    code, ga = call(auth, GA, ga_request([ad["credential_id"]]))
+    assert code == 0
+    cose_key(cose).verify(ga[2] + CDH, ga[3])
+
+
+@pytest.mark.parametrize(
+    "preference",
+    [
+        (EDDSA, ES256),  # what python-fido2's Fido2Server and ssh-keygen -t ed25519-sk prefer
+        (ED25519, EDDSA, ESP256, ES256),
+        (ESP256, ES256),
+        (-257, -35, ED25519, ES256),  # RS256 and ES384 are passed over
+        (ES256, EDDSA),
+    ],
+)
+def test_the_first_offered_algorithm_of_the_request_wins(auth, preference):
+    offered = offered_algorithms(auth)
+    want = next(a for a in preference if a in offered)
+    code, resp = call(auth, MC, mc_request() | {4: params_for(*preference)})
+    assert code == 0
+    assert parse_auth_data(resp[2])["public_key"][3] == want == resp[3]["alg"]
+
+
+@pytest.mark.parametrize(
+    "params,code",
+    [
+        # every element is checked, also after the one chosen (§6.1.2 step 3)
+        ([{"alg": EDDSA, "type": "public-key"}, {"alg": ES256}], ERR.INVALID_CBOR),
+        ([{"alg": ED25519, "type": "public-key"}, {"type": "public-key"}], ERR.INVALID_CBOR),
+        ([{"alg": ESP256}], ERR.INVALID_CBOR),
+        ([{"alg": ED25519, "type": "public-key"}, {"alg": "Ed25519", "type": "public-key"}], ERR.CBOR_UNEXPECTED_TYPE),
+        ([{"alg": ESP256, "type": b"public-key"}], ERR.CBOR_UNEXPECTED_TYPE),
+        ([{"alg": EDDSA, "type": "public-key"}, "public-key"], ERR.CBOR_UNEXPECTED_TYPE),
+        # an unknown type is passed over, whatever its alg
+        ([{"alg": EDDSA, "type": "secret-key"}, {"alg": ED25519, "type": "x"}, {"alg": ESP256, "type": "pk"}],
+         ERR.UNSUPPORTED_ALGORITHM),
+        ([{"alg": -18, "type": "public-key"}, {"alg": -10, "type": "public-key"}, {"alg": 8, "type": "public-key"},
+          {"alg": 19, "type": "public-key"}], ERR.UNSUPPORTED_ALGORITHM),
+    ],
+)
+def test_malformed_pub_key_cred_params_with_the_new_algorithms(auth, params, code):
+    assert status(auth, MC, mc_request(rk=True) | {4: params}) == code
+    assert auth.board.presence.requests == 0 and auth.store.rk_count() == 0
+
+
+@pytest.mark.parametrize("alg", ALL_ALGS)
+def test_attestation_none_keeps_the_credential_algorithm(auth, alg):
+    if alg not in offered_algorithms(auth):
+        return  # the test above covers a refused algorithm
+    code, resp = call(auth, MC, mc_request() | {4: params_for(alg), 11: ["none"]})
+    assert code == 0 and resp[1] == "none" and resp[3] == {}
+    assert parse_auth_data(resp[2])["public_key"][3] == alg
+
+
+def test_the_largest_record_fits_with_any_algorithm(auth):
+    big = "\U0001f600" * 100
+    for i, alg in enumerate(offered_algorithms(auth)):
+        rp_id = "\u20ac" * 1000 + str(i)
+        req = mc_request(user_id=bytes(64), rk=True) | {
+            2: {"id": rp_id, "name": big},
+            3: {"id": bytes(64), "name": big, "displayName": big},
+            4: params_for(alg),
+            6: {"credBlob": bytes(32), "largeBlobKey": True, "credProtect": 3},
+        }
+        assert status(auth, MC, req) == 0
+        slot, rec = _record_of(auth, rp_id)
+        assert rec.get(st.RK_ALG, ES256) == alg
+        assert len(auth.board.storage.files[st.Store._rk_name(slot)]) + 8 <= st.RK_MAX_RECORD
+
+
+@pytest.mark.parametrize("alg", ALL_ALGS)
+def test_batch_attestation_stays_p256_whatever_the_credential(alg):
+    """With a provisioned batch attestation the statement is signed by its
+    P-256 key and says ES256 (-7), whatever the credential's algorithm;
+    python-fido2 verifies it against the certificate (PackedAttestation, x5c)."""
+    from boards.host.memory_storage import MemoryStorage
+    from fido2.attestation import PackedAttestation
+    from fido2.webauthn import AuthenticatorData
+
+    import make_attestation  # tools/
+
+    _, _, dev_cert, dev_key = make_attestation.make()
+    storage = MemoryStorage()
+    make_attestation.install(storage, dev_key, dev_cert)
+    auth = make_auth(storage=storage)
+    code, resp = call(auth, MC, mc_request() | {4: params_for(alg)})
+    assert code == 0
+    att_stmt = resp[3]
+    assert att_stmt["alg"] == ES256 and len(att_stmt["x5c"]) >= 1
+    assert parse_auth_data(resp[2])["public_key"][3] == alg
+    PackedAttestation().verify(att_stmt, AuthenticatorData(resp[2]), CDH)

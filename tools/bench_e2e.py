@@ -3,11 +3,12 @@
     python tools/bench_e2e.py [--seconds S]
 
 Prints makeCredential and getAssertion per second through the whole stack
+(ES256 credentials, and EdDSA ones when the key offers them)
 (a real python-fido2 client, the socket transport, CTAPHID, the router, the
 command modules, the store), and where the key's time goes: a profile of the
 key's thread split into crypto, CBOR, CTAPHID, storage, transport and the
 rest. References measured in the same run, for ratios: CTAPHID PING round
-trips (the transport floor) and raw ECDSA P-256 signatures with
+trips (the transport floor) and raw ECDSA P-256 and Ed25519 signatures with
 `cryptography` (the crypto floor of one assertion).
 """
 
@@ -27,7 +28,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = hostpaths.setup()
 
 from cryptography.hazmat.primitives import hashes  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519  # noqa: E402
 from fido2.ctap2 import Ctap2  # noqa: E402
 
 from boards.common.vfs_storage import VfsStorage  # noqa: E402
@@ -35,6 +36,7 @@ from boards.host.client import open_device  # noqa: E402
 from boards.host.virtual_key import VirtualKey  # noqa: E402
 
 ES256 = [{"type": "public-key", "alg": -7}]
+EDDSA = [{"type": "public-key", "alg": -8}]
 RP = "bench.example"
 
 # Where a function's own time is counted, by the file it is in.
@@ -156,12 +158,23 @@ def main(argv=None):
                 n[0] += 1
                 ctap2.make_credential(cdh, {"id": RP}, {"id": b"rk%d" % (n[0] % 100)}, ES256, options={"rk": True})
 
-            return ping, mc, ga, rate(mc_rk, args.seconds), [{"type": "public-key", "id": bytes(allow[0]["id"])}]
+            mcrk = rate(mc_rk, args.seconds)
+            eddsa = None
+            if -8 in [a["alg"] for a in ctap2.info.algorithms]:
+                r = ctap2.make_credential(cdh, {"id": RP}, {"id": b"u"}, EDDSA)
+                ed_allow = [{"type": "public-key", "id": r.auth_data.credential_data.credential_id}]
+                eddsa = (
+                    rate(lambda: ctap2.make_credential(cdh, {"id": RP}, {"id": b"u"}, EDDSA), args.seconds),
+                    rate(lambda: ctap2.get_assertion(RP, cdh, ed_allow), args.seconds),
+                )
+            return ping, mc, ga, mcrk, [{"type": "public-key", "id": bytes(allow[0]["id"])}], eddsa
 
         times = {}
-        _, (ping, mc, ga, mcrk, allow) = _session(VirtualKey, address, storage, rates, times)
+        _, (ping, mc, ga, mcrk, allow, eddsa) = _session(VirtualKey, address, storage, rates, times)
         priv = ec.generate_private_key(ec.SECP256R1())
         sign = rate(lambda: priv.sign(cdh, ec.ECDSA(hashes.SHA256())), args.seconds)
+        ed_priv = ed25519.Ed25519PrivateKey.generate()
+        ed_sign = rate(lambda: ed_priv.sign(bytes(69) + cdh), args.seconds)
 
         def workload(dev, ctap2):
             for i in range(100):
@@ -182,6 +195,14 @@ def main(argv=None):
     print("  %-40s %10.0f %.3f of PING, %.3f of a raw sign" % ("makeCredential (non-discoverable)", mc, mc / ping, mc / sign))
     print("  %-40s %10.0f %.3f of PING" % ("makeCredential (discoverable)", mcrk, mcrk / ping))
     print("  %-40s %10.0f %.3f of PING, %.3f of a raw sign" % ("getAssertion (allowList)", ga, ga / ping, ga / sign))
+    print("  %-40s %10.0f %s" % ("reference: Ed25519 sign (cryptography)", ed_sign, "1"))
+    if eddsa is None:
+        print("  EdDSA: not offered by this key (no ed25519 module)")
+    else:
+        ed_mc, ed_ga = eddsa
+        print("  %-40s %10.0f %.3f of PING, %.3f of ES256's" % ("makeCredential EdDSA (non-discoverable)", ed_mc, ed_mc / ping, ed_mc / mc))
+        print("  %-40s %10.0f %.3f of PING, %.3f of a raw Ed25519 sign, %.3f of ES256's"
+              % ("getAssertion EdDSA (allowList)", ed_ga, ed_ga / ping, ed_ga / ed_sign, ed_ga / ga))
     for cmd, name in ((0x01, "makeCredential (both kinds)"), (0x02, "getAssertion")):
         n, total = times.get(cmd, (0, 0.0))
         if n:

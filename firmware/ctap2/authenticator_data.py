@@ -23,8 +23,11 @@ _FLAG_ED = const(0x80)  # extension data included
 COSE_ALG_ES256 = cose.ALG_ES256
 
 
-def build(rp_id_hash, flags, sign_count, aaguid=None, credential_id=None, public_key=None, extensions=None):
+def build(rp_id_hash, flags, sign_count, aaguid=None, credential_id=None, public_key=None, extensions=None, alg=COSE_ALG_ES256):
     """Serialized authenticator data; attested credential data when credential_id is given.
+
+    public_key is the credential's (P-256 04||X||Y or Ed25519 32 bytes), put
+    in as a COSE_Key under the credential's algorithm alg (firmware/cose.py).
 
     A bytearray, filled field by field: the COSE_Key and the extensions are
     encoded into it directly rather than into copies that are then joined.
@@ -42,7 +45,7 @@ def build(rp_id_hash, flags, sign_count, aaguid=None, credential_id=None, public
         out.append(n >> 8)
         out.append(n & 0xFF)
         out.extend(credential_id)
-        cbor.dump_into(out, cose.p256_key(public_key, COSE_ALG_ES256))
+        cbor.dump_into(out, cose.credential_key(public_key, alg))
     if extensions:
         cbor.dump_into(out, extensions)
     return out

@@ -24,7 +24,7 @@ listed whatever its level, and each carries its level (credProtect, 0x0A).
 from micropython import const
 
 import cbor
-from firmware import cose, crypto
+from firmware import crypto
 from firmware import pin_protocol as pp
 from firmware import store as st
 from firmware.credential import CRED_PROTECT_UV_OPTIONAL
@@ -169,7 +169,8 @@ def _credential_response(cred):
     resp = {
         _CM_RESP_USER: user,
         _CM_RESP_CREDENTIAL_ID: {"id": cred.id, "type": _CRED_TYPE},
-        _CM_RESP_PUBLIC_KEY: cose.p256_key(crypto.p256_public_key(cred.private_key), cose.ALG_ES256),
+        # Under the credential's own algorithm (-7, -8, -9 or -19).
+        _CM_RESP_PUBLIC_KEY: cred.cose_key(),
         # A credential made without credProtect has the default level 1.
         _CM_RESP_CRED_PROTECT: cred.cred_protect or CRED_PROTECT_UV_OPTIONAL,
     }

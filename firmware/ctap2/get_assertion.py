@@ -78,7 +78,9 @@ def _assertion(auth, cred, rp_id_hash, client_data_hash, flags, uv, ext, number=
     ext_out = ext.outputs(auth, cred, uv)
     auth_data = authenticator_data.build(rp_id_hash, flags, auth.store.next_sign_count(), extensions=ext_out)
     auth.processing()
-    signature = crypto.p256_sign(cred.private_key, auth_data, client_data_hash)
+    # The credential's own algorithm: ECDSA P-256 (ES256, ESP256) or EdDSA
+    # (EdDSA, Ed25519), as its ID says (firmware/credential.py).
+    signature = cred.sign(auth_data, client_data_hash)
     resp = {
         _GA_RESP_CREDENTIAL: {"id": cred.id, "type": _CRED_TYPE},
         _GA_RESP_AUTH_DATA: auth_data,

@@ -2,10 +2,10 @@
 
 from micropython import const
 
-from firmware import attestation, crypto, presence
+from firmware import attestation, cose, credential as cr, crypto, presence
 from firmware.credential import CRED_PROTECT_UV_REQUIRED, FLAG_RESIDENT
 from firmware.ctap2 import authenticator_data, extensions as exts, params, pin_uv
-from firmware.ctap2.authenticator_data import COSE_ALG_ES256, FLAG_UP, FLAG_UV
+from firmware.ctap2.authenticator_data import FLAG_UP, FLAG_UV
 from firmware.ctap2.params import ARRAY, BYTES, INT, MAP, TEXT, UINT, need, opt
 from firmware import store as st
 from firmware.status import (
@@ -54,7 +54,10 @@ _CRED_TYPE = "public-key"
 
 
 def _choose_algorithm(pub_key_cred_params):
-    # Step 3: every element must be well formed; the first supported one wins.
+    # Step 3: every element must be well formed; the first supported one wins
+    # (the RP's order of preference, not ours). Supported: what the crypto
+    # facade can sign with (credential.ALGORITHMS, getInfo `algorithms`); a
+    # board without the ed25519 module passes over -8 and -19 here.
     chosen = None
     for p in pub_key_cred_params:
         params.check(p, MAP)
@@ -62,7 +65,7 @@ def _choose_algorithm(pub_key_cred_params):
             raise CtapError(CTAP2_ERR_INVALID_CBOR)  # the spec's own example error
         cred_type = params.check(p["type"], TEXT)
         alg = params.check(p["alg"], INT)
-        if chosen is None and cred_type == _CRED_TYPE and alg == COSE_ALG_ES256:
+        if chosen is None and cred_type == _CRED_TYPE and alg in cr.ALGORITHMS:
             chosen = alg
     if chosen is None:
         raise CtapError(CTAP2_ERR_UNSUPPORTED_ALGORITHM)
@@ -118,7 +121,7 @@ def handle(auth, req):
     # Steps 1-2: zero-length pinUvAuthParam probe, pinUvAuthProtocol.
     pin_uv.check_param(auth, req, _MC_PIN_UV_AUTH_PARAM, _MC_PIN_UV_AUTH_PROTOCOL)
     # Step 3: pubKeyCredParams.
-    _choose_algorithm(pub_key_cred_params)
+    alg = _choose_algorithm(pub_key_cred_params)
 
     # Step 5: options. Unknown option keys are ignored.
     uv = options.get("uv", False) and pin_uv_auth_param is None
@@ -174,13 +177,14 @@ def handle(auth, req):
 
     # Step 16: the credential key pair and its ID.
     auth.processing()
-    private_key, public_key = crypto.p256_keygen()
+    private_key, public_key = cr.keygen(alg)
     credential_id = auth.wrapper.wrap(
         rp_id_hash,
         private_key,
         (FLAG_RESIDENT if rk else 0) | ext.flags,
         ext.cred_protect,
         b"" if rk else ext.cred_blob,
+        alg,
     )
 
     # Steps 18-19: authenticator data and attestation statement.
@@ -192,12 +196,15 @@ def handle(auth, req):
         credential_id,
         public_key,
         ext.outputs(auth, credential_id),
+        alg,
     )
     fmt = attestation.choose_format(formats)
     auth.processing()
     if fmt == attestation.FMT_NONE:
         enterprise_identity = None
-    att_stmt = attestation.statement(auth.store, fmt, auth_data, client_data_hash, private_key, enterprise_identity)
+    att_stmt = attestation.statement(
+        auth.store, fmt, auth_data, client_data_hash, alg, private_key, enterprise_identity
+    )
 
     # Step 17: store a discoverable credential last, once nothing can fail
     # after it (same RP + user.id replaces the old record atomically).
@@ -208,6 +215,8 @@ def handle(auth, req):
             st.RK_RP_ID_HASH: rp_id_hash,
             st.RK_USER_ID: user_id,
         }
+        if alg != cose.ALG_ES256:
+            record[st.RK_ALG] = alg  # absent: ES256, as in every record made before
         if user_name is not None:
             record[st.RK_USER_NAME] = params.truncate_utf8(user_name)
         if user_display_name is not None:

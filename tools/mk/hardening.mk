@@ -32,7 +32,7 @@ fuzz:
 
 # -- benchmarks (numbers and ratios, never pass/fail) ------------------------------
 .PHONY: bench-e2e bench-wear bench-size bench-mpy
-bench-e2e:
+bench-e2e: p256-host ed25519-host
 	$(PY) tools/bench_e2e.py
 bench-wear:
 	$(PY) tools/bench_wear.py
