@@ -90,10 +90,47 @@ static inline limb_t ct_eq(limb_t a, limb_t b)
     return 1 ^ ((d | ((limb_t)0 - d)) >> (LIMB_BITS - 1));
 }
 
+/*
+ * x * y as a double limb: the only wide multiplication. ARMv6-M (Cortex-M0+)
+ * has only MULS, 32x32->32, and GCC would call libgcc's __aeabi_lmul, whose
+ * generic carry test (longlong.h umul_ppmm) is a branch on the data: the
+ * cycle count then depended on the secret (host_tests/test_ed25519_m0.py
+ * caught it). There it is four 16x16 products added without branches.
+ */
+#if LIMB_BITS == 32 && defined(__thumb__) && !defined(__thumb2__)
+static INLINE uint64_t mul_wide(uint32_t x, uint32_t y)
+{
+    uint32_t xl = x & 0xffff, xh = x >> 16, yl = y & 0xffff, yh = y >> 16;
+    uint32_t m1 = xl * yh, m2 = xh * yl;
+    uint64_t r = ((uint64_t)(xh * yh) << 32) | (xl * yl);
+    r += (uint64_t)m1 << 16;
+    return r + ((uint64_t)m2 << 16);
+}
+#else
+static INLINE dlimb_t mul_wide(limb_t x, limb_t y)
+{
+    return (dlimb_t)x * y;
+}
+#endif
+
 /* x * y + z + t, which cannot overflow a double limb */
 static INLINE dlimb_t muladd(limb_t x, limb_t y, limb_t z, limb_t t)
 {
-    return (dlimb_t)x * y + z + t;
+    return mul_wide(x, y) + z + t;
+}
+
+/* x * c for a signed 64-bit x and a small c, without a 64x64 library call
+ * (mod 2^64, exact when the product fits) */
+static INLINE int64_t smul64(int64_t x, uint32_t c)
+{
+    uint64_t u = (uint64_t)x;
+    uint64_t r = (uint64_t)((uint32_t)(u >> 32) * c) << 32;
+#if LIMB_BITS == 32
+    r += mul_wide((uint32_t)u, c);
+#else
+    r += (uint64_t)(uint32_t)u * c;
+#endif
+    return (int64_t)r;
 }
 
 void ed25519_wipe(void *p, size_t n)
@@ -163,7 +200,7 @@ static const uint64_t SHA512_H0[8] = {
     0x6a09e667f3bcc908ULL, 0xbb67ae8584caa73bULL, 0x3c6ef372fe94f82bULL, 0xa54ff53a5f1d36f1ULL,
     0x510e527fade682d1ULL, 0x9b05688c2b3e6c1fULL, 0x1f83d9abfb41bd6bULL, 0x5be0cd19137e2179ULL};
 
-static inline uint64_t ror64(uint64_t x, int n)
+static INLINE uint64_t ror64(uint64_t x, int n)
 {
     return (x >> n) | (x << (64 - n));
 }
@@ -281,7 +318,7 @@ static void fe_set_small(fe r, limb_t v)
 /* r = a + 38 c for a carry c of at most a limb; returns the carry out. */
 static INLINE limb_t fold38(fe r, limb_t c)
 {
-    dlimb_t acc = (dlimb_t)r[0] + (dlimb_t)c * 38;
+    dlimb_t acc = (dlimb_t)r[0] + mul_wide(c, 38);
     r[0] = (limb_t)acc;
     for (int i = 1; i < NLIMBS; i++) {
         acc = (dlimb_t)r[i] + (limb_t)(acc >> LIMB_BITS);
@@ -313,7 +350,7 @@ static void fe_sub(fe r, const fe a, const fe b)
         borrow = (limb_t)(acc >> LIMB_BITS) & 1;
     }
     /* wrapped by 2^256: take 38 off; if that wraps again r was >= 2^256 - 38 */
-    acc = (dlimb_t)r[0] - (dlimb_t)borrow * 38;
+    acc = (dlimb_t)r[0] - (38 & ((limb_t)0 - borrow));
     r[0] = (limb_t)acc;
     for (int i = 1; i < NLIMBS; i++) {
         borrow = (limb_t)(acc >> LIMB_BITS) & 1;
@@ -480,7 +517,7 @@ static void sc_reduce(uint8_t r[32], int64_t x[64])
     for (i = 63; i >= 32; i--) {
         carry = 0;
         for (j = i - 32; j < i - 12; j++) {
-            x[j] += carry - 16 * x[i] * L_BYTES[j - (i - 32)];
+            x[j] += carry - smul64(x[i], 16 * (uint32_t)L_BYTES[j - (i - 32)]);
             carry = (x[j] + 128) >> 8; /* arithmetic shift: floor division */
             x[j] -= carry * 256;
         }
@@ -489,12 +526,12 @@ static void sc_reduce(uint8_t r[32], int64_t x[64])
     }
     carry = 0;
     for (j = 0; j < 32; j++) {
-        x[j] += carry - (x[31] >> 4) * L_BYTES[j];
+        x[j] += carry - smul64(x[31] >> 4, L_BYTES[j]);
         carry = x[j] >> 8;
         x[j] &= 255;
     }
     for (j = 0; j < 32; j++) {
-        x[j] -= carry * L_BYTES[j];
+        x[j] -= smul64(carry, L_BYTES[j]);
     }
     for (i = 0; i < 32; i++) {
         x[i + 1] += x[i] >> 8;

@@ -16,7 +16,7 @@
 ED25519_DIR := lib/ed25519
 ED25519_CORE := $(ED25519_DIR)/ed25519.c $(ED25519_DIR)/ed25519.h $(ED25519_DIR)/ed25519_table.h
 
-.PHONY: ed25519-host ed25519-host32 ed25519-table-check ed25519-ct ed25519-ct-build
+.PHONY: ed25519-host ed25519-host32 ed25519-table-check ed25519-ct ed25519-ct-build ed25519-m0 ed25519-m0-build
 
 # --- CPython extension -------------------------------------------------------
 ED25519_HOST_SO := $(BUILD)/host/ed25519.so
@@ -36,6 +36,38 @@ $(BUILD)/host/ed25519.so $(BUILD)/host32/ed25519.so: $(ED25519_CORE) $(ED25519_D
 
 ed25519-table-check: | venv
 	$(PY) $(ED25519_DIR)/gen_table.py --check
+
+# --- Cortex-M0+ (RP2040) -----------------------------------------------------
+# lib/p256's harness (m0/m0_harness.h, link.ld, the rp2040js runner) with
+# this library's m0/m0_main.c; -Os is the build measured, -O2 is MicroPython
+# rp2's default, both run. -fcallgraph-info=su: the static stack bound.
+ED25519_M0 := $(BUILD)/ed25519/m0
+
+define ED25519_M0_IMAGE
+$(1)/ed25519.o: $$(ED25519_CORE) | p256-arm-tools
+	@mkdir -p $$(@D)
+	$$(P256_ARM_CC) $$(P256_ARM_CFLAGS) $(2) -fstack-usage -fcallgraph-info=su -c $$(ED25519_DIR)/ed25519.c -o $$@
+
+$(1)/m0_main.o: $$(ED25519_DIR)/m0/m0_main.c $$(P256_DIR)/m0/m0_harness.h $$(ED25519_DIR)/ed25519.h | p256-arm-tools
+	@mkdir -p $$(@D)
+	$$(P256_ARM_CC) $$(P256_ARM_CFLAGS) $(2) -I$$(ED25519_DIR) -I$$(P256_DIR)/m0 -c $$< -o $$@
+
+$(1)/ed25519_m0.bin: $(1)/m0_main.o $(1)/ed25519.o $$(P256_DIR)/m0/link.ld
+	$$(P256_ARM_CC) -mcpu=cortex-m0plus -mthumb -nostartfiles -Wl,--gc-sections \
+	  -T $$(P256_DIR)/m0/link.ld -Wl,-Map=$(1)/ed25519_m0.map \
+	  $(1)/m0_main.o $(1)/ed25519.o -lc -lgcc -o $(1)/ed25519_m0.elf
+	arm-none-eabi-objcopy -O binary $(1)/ed25519_m0.elf $$@
+endef
+$(eval $(call ED25519_M0_IMAGE,$(ED25519_M0),-Os))
+$(eval $(call ED25519_M0_IMAGE,$(ED25519_M0)-O2,-O2))
+
+ed25519-m0-build: $(ED25519_M0)/ed25519_m0.bin $(ED25519_M0)-O2/ed25519_m0.bin
+
+ed25519-m0: ed25519-m0-build $(ED25519_HOST_SO) | node-deps
+	$(PY) $(ED25519_DIR)/m0/m0tool.py report --obj $(ED25519_M0)/ed25519.o --ci $(ED25519_M0)/ed25519.ci
+	$(PY) $(ED25519_DIR)/m0/m0tool.py check --bin $(ED25519_M0)/ed25519_m0.bin --cases 3
+	@echo "-O2 image:"
+	$(PY) $(ED25519_DIR)/m0/m0tool.py check --bin $(ED25519_M0)-O2/ed25519_m0.bin --cases 2
 
 # --- constant time under valgrind --------------------------------------------
 # As p256-ct: -O2 and -Os with the host's 64-bit limbs, -O2 with the boards'

@@ -83,7 +83,7 @@ $(1)/p256.o: $$(P256_CORE) | p256-arm-tools
 	@mkdir -p $$(@D)
 	$$(P256_ARM_CC) $$(P256_ARM_CFLAGS) $(2) -fstack-usage -fcallgraph-info=su -c $$(P256_DIR)/p256.c -o $$@
 
-$(1)/m0_main.o: $$(P256_DIR)/m0/m0_main.c $$(P256_DIR)/p256.h | p256-arm-tools
+$(1)/m0_main.o: $$(P256_DIR)/m0/m0_main.c $$(P256_DIR)/m0/m0_harness.h $$(P256_DIR)/p256.h | p256-arm-tools
 	@mkdir -p $$(@D)
 	$$(P256_ARM_CC) $$(P256_ARM_CFLAGS) $(2) -I$$(P256_DIR) -c $$< -o $$@
 
