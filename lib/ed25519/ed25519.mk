@@ -16,7 +16,8 @@
 ED25519_DIR := lib/ed25519
 ED25519_CORE := $(ED25519_DIR)/ed25519.c $(ED25519_DIR)/ed25519.h $(ED25519_DIR)/ed25519_table.h
 
-.PHONY: ed25519-host ed25519-host32 ed25519-table-check ed25519-ct ed25519-ct-build ed25519-m0 ed25519-m0-build
+.PHONY: ed25519-host ed25519-host32 ed25519-table-check ed25519-ct ed25519-ct-build ed25519-m0 ed25519-m0-build \
+        bench-ed25519
 
 # --- CPython extension -------------------------------------------------------
 ED25519_HOST_SO := $(BUILD)/host/ed25519.so
@@ -68,6 +69,10 @@ ed25519-m0: ed25519-m0-build $(ED25519_HOST_SO) | node-deps
 	$(PY) $(ED25519_DIR)/m0/m0tool.py check --bin $(ED25519_M0)/ed25519_m0.bin --cases 3
 	@echo "-O2 image:"
 	$(PY) $(ED25519_DIR)/m0/m0tool.py check --bin $(ED25519_M0)-O2/ed25519_m0.bin --cases 2
+
+# --- benchmark ---------------------------------------------------------------
+bench-ed25519: $(ED25519_HOST_SO) ed25519-m0-build | node-deps
+	$(PY) tools/bench_ed25519.py --build $(BUILD)
 
 # --- constant time under valgrind --------------------------------------------
 # As p256-ct: -O2 and -Os with the host's 64-bit limbs, -O2 with the boards'
