@@ -67,6 +67,13 @@ typedef uint64_t dlimb_t;
 #endif
 #define NLIMBS (256 / LIMB_BITS)
 
+/* ARMv6-M (Cortex-M0/M0+) inline asm for the field product; -DED25519_NO_ASM
+ * turns it off */
+#if LIMB_BITS == 32 && defined(__thumb__) && !defined(__thumb2__) && defined(__GNUC__) && \
+    !defined(ED25519_NO_ASM)
+#define ED25519_ASM_ARMV6M 1
+#endif
+
 typedef limb_t fe[NLIMBS];
 
 static inline limb_t barrier(limb_t x)
@@ -327,6 +334,168 @@ static INLINE limb_t fold38(fe r, limb_t c)
     return (limb_t)(acc >> LIMB_BITS);
 }
 
+#if defined(ED25519_ASM_ARMV6M)
+
+/*
+ * Cortex-M0+: the addition and subtraction chains on the carry flag, then
+ * the carry (borrow) out folded back as 38 (2^256 = 38 mod p), twice: the
+ * second fold cannot carry again. No branch, no secret-dependent address.
+ */
+NOINLINE
+static void fe_add(fe r, const fe a, const fe b)
+{
+    uint32_t x, y, z;
+    __asm__ volatile(".syntax unified\n\t"
+            "ldr   %[x], [%[a], #0]\n\t"
+            "ldr   %[y], [%[b], #0]\n\t"
+            "adds  %[x], %[x], %[y]\n\t"
+            "str   %[x], [%[r], #0]\n\t"
+            "ldr   %[x], [%[a], #4]\n\t"
+            "ldr   %[y], [%[b], #4]\n\t"
+            "adcs  %[x], %[x], %[y]\n\t"
+            "str   %[x], [%[r], #4]\n\t"
+            "ldr   %[x], [%[a], #8]\n\t"
+            "ldr   %[y], [%[b], #8]\n\t"
+            "adcs  %[x], %[x], %[y]\n\t"
+            "str   %[x], [%[r], #8]\n\t"
+            "ldr   %[x], [%[a], #12]\n\t"
+            "ldr   %[y], [%[b], #12]\n\t"
+            "adcs  %[x], %[x], %[y]\n\t"
+            "str   %[x], [%[r], #12]\n\t"
+            "ldr   %[x], [%[a], #16]\n\t"
+            "ldr   %[y], [%[b], #16]\n\t"
+            "adcs  %[x], %[x], %[y]\n\t"
+            "str   %[x], [%[r], #16]\n\t"
+            "ldr   %[x], [%[a], #20]\n\t"
+            "ldr   %[y], [%[b], #20]\n\t"
+            "adcs  %[x], %[x], %[y]\n\t"
+            "str   %[x], [%[r], #20]\n\t"
+            "ldr   %[x], [%[a], #24]\n\t"
+            "ldr   %[y], [%[b], #24]\n\t"
+            "adcs  %[x], %[x], %[y]\n\t"
+            "str   %[x], [%[r], #24]\n\t"
+            "ldr   %[x], [%[a], #28]\n\t"
+            "ldr   %[y], [%[b], #28]\n\t"
+            "adcs  %[x], %[x], %[y]\n\t"
+            "str   %[x], [%[r], #28]\n\t"
+            "movs  %[z], #0\n\t"
+            "adcs  %[z], %[z], %[z]\n\t"   /* z = carry out */
+            "movs  %[y], #38\n\t"
+            "muls  %[y], %[z]\n\t"          /* y = 38 carry */
+            "movs  %[z], #0\n\t"
+            "ldr   %[x], [%[r], #0]\n\t"
+            "adds  %[x], %[x], %[y]\n\t"
+            "str   %[x], [%[r], #0]\n\t"
+            "ldr   %[x], [%[r], #4]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "str   %[x], [%[r], #4]\n\t"
+            "ldr   %[x], [%[r], #8]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "str   %[x], [%[r], #8]\n\t"
+            "ldr   %[x], [%[r], #12]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "str   %[x], [%[r], #12]\n\t"
+            "ldr   %[x], [%[r], #16]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "str   %[x], [%[r], #16]\n\t"
+            "ldr   %[x], [%[r], #20]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "str   %[x], [%[r], #20]\n\t"
+            "ldr   %[x], [%[r], #24]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "str   %[x], [%[r], #24]\n\t"
+            "ldr   %[x], [%[r], #28]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "str   %[x], [%[r], #28]\n\t"
+            "adcs  %[z], %[z], %[z]\n\t"   /* z = second carry */
+            "movs  %[y], #38\n\t"
+            "muls  %[y], %[z]\n\t"
+            "ldr   %[x], [%[r], #0]\n\t"
+            "adds  %[x], %[x], %[y]\n\t"
+            "str   %[x], [%[r], #0]\n\t"
+            : [x] "=&l"(x), [y] "=&l"(y), [z] "=&l"(z)
+            : [r] "l"(r), [a] "l"(a), [b] "l"(b)
+            : "cc", "memory");
+}
+
+NOINLINE
+static void fe_sub(fe r, const fe a, const fe b)
+{
+    uint32_t x, y, z;
+    __asm__ volatile(".syntax unified\n\t"
+            "ldr   %[x], [%[a], #0]\n\t"
+            "ldr   %[y], [%[b], #0]\n\t"
+            "subs  %[x], %[x], %[y]\n\t"
+            "str   %[x], [%[r], #0]\n\t"
+            "ldr   %[x], [%[a], #4]\n\t"
+            "ldr   %[y], [%[b], #4]\n\t"
+            "sbcs  %[x], %[x], %[y]\n\t"
+            "str   %[x], [%[r], #4]\n\t"
+            "ldr   %[x], [%[a], #8]\n\t"
+            "ldr   %[y], [%[b], #8]\n\t"
+            "sbcs  %[x], %[x], %[y]\n\t"
+            "str   %[x], [%[r], #8]\n\t"
+            "ldr   %[x], [%[a], #12]\n\t"
+            "ldr   %[y], [%[b], #12]\n\t"
+            "sbcs  %[x], %[x], %[y]\n\t"
+            "str   %[x], [%[r], #12]\n\t"
+            "ldr   %[x], [%[a], #16]\n\t"
+            "ldr   %[y], [%[b], #16]\n\t"
+            "sbcs  %[x], %[x], %[y]\n\t"
+            "str   %[x], [%[r], #16]\n\t"
+            "ldr   %[x], [%[a], #20]\n\t"
+            "ldr   %[y], [%[b], #20]\n\t"
+            "sbcs  %[x], %[x], %[y]\n\t"
+            "str   %[x], [%[r], #20]\n\t"
+            "ldr   %[x], [%[a], #24]\n\t"
+            "ldr   %[y], [%[b], #24]\n\t"
+            "sbcs  %[x], %[x], %[y]\n\t"
+            "str   %[x], [%[r], #24]\n\t"
+            "ldr   %[x], [%[a], #28]\n\t"
+            "ldr   %[y], [%[b], #28]\n\t"
+            "sbcs  %[x], %[x], %[y]\n\t"
+            "str   %[x], [%[r], #28]\n\t"
+            "sbcs  %[z], %[z], %[z]\n\t"   /* z = -borrow */
+            "movs  %[y], #38\n\t"
+            "ands  %[y], %[z]\n\t"          /* y = 38 borrow */
+            "movs  %[z], #0\n\t"
+            "ldr   %[x], [%[r], #0]\n\t"
+            "subs  %[x], %[x], %[y]\n\t"
+            "str   %[x], [%[r], #0]\n\t"
+            "ldr   %[x], [%[r], #4]\n\t"
+            "sbcs  %[x], %[x], %[z]\n\t"
+            "str   %[x], [%[r], #4]\n\t"
+            "ldr   %[x], [%[r], #8]\n\t"
+            "sbcs  %[x], %[x], %[z]\n\t"
+            "str   %[x], [%[r], #8]\n\t"
+            "ldr   %[x], [%[r], #12]\n\t"
+            "sbcs  %[x], %[x], %[z]\n\t"
+            "str   %[x], [%[r], #12]\n\t"
+            "ldr   %[x], [%[r], #16]\n\t"
+            "sbcs  %[x], %[x], %[z]\n\t"
+            "str   %[x], [%[r], #16]\n\t"
+            "ldr   %[x], [%[r], #20]\n\t"
+            "sbcs  %[x], %[x], %[z]\n\t"
+            "str   %[x], [%[r], #20]\n\t"
+            "ldr   %[x], [%[r], #24]\n\t"
+            "sbcs  %[x], %[x], %[z]\n\t"
+            "str   %[x], [%[r], #24]\n\t"
+            "ldr   %[x], [%[r], #28]\n\t"
+            "sbcs  %[x], %[x], %[z]\n\t"
+            "str   %[x], [%[r], #28]\n\t"
+            "sbcs  %[z], %[z], %[z]\n\t"   /* z = -second borrow */
+            "movs  %[y], #38\n\t"
+            "ands  %[y], %[z]\n\t"
+            "ldr   %[x], [%[r], #0]\n\t"
+            "subs  %[x], %[x], %[y]\n\t"
+            "str   %[x], [%[r], #0]\n\t"
+            : [x] "=&l"(x), [y] "=&l"(y), [z] "=&l"(z)
+            : [r] "l"(r), [a] "l"(a), [b] "l"(b)
+            : "cc", "memory");
+}
+
+#else
+
 NOINLINE
 static void fe_add(fe r, const fe a, const fe b)
 {
@@ -360,6 +529,306 @@ static void fe_sub(fe r, const fe a, const fe b)
     r[0] -= 38 * ((limb_t)(acc >> LIMB_BITS) & 1);
 }
 
+#endif
+
+/* The top half of a double-width product folded in times 38: r = lo + 38 hi */
+#if defined(ED25519_ASM_ARMV6M)
+static void fe_mac_fold(fe r, const limb_t c[2 * NLIMBS]);
+#define fe_fold fe_mac_fold
+#else
+static void fe_fold(fe r, const limb_t c[2 * NLIMBS])
+{
+    limb_t carry = 0;
+    for (int i = 0; i < NLIMBS; i++) {
+        dlimb_t t = muladd(c[NLIMBS + i], 38, c[i], carry);
+        r[i] = (limb_t)t;
+        carry = (limb_t)(t >> LIMB_BITS);
+    }
+    r[0] += 38 * fold38(r, carry);
+}
+#endif
+
+#if defined(ED25519_ASM_ARMV6M)
+/*
+ * Cortex-M0+: product scanning (Comba). Each column of the product is the
+ * sum of its 32x32-bit partial products in a three-word accumulator
+ * (c0, c1, c2); mac() adds one product: four 16x16 MULS (single-cycle on
+ * the RP2040, so constant time) put together with the carry flag, which C
+ * cannot name. MOVS #0 leaves the carry flag alone, which the sequence
+ * relies on. Squaring adds each cross product twice (the column's cross
+ * sum doubled) and the squares once: 36 products instead of 64.
+ */
+#define MAC(acc0, acc1, acc2, x_in, y_in)                                          \
+    do {                                                                     \
+        uint32_t x_ = (x_in), y_ = (y_in), u_, v_, w_;                       \
+        __asm__(".syntax unified\n\t"                                         \
+                "lsrs  %[u], %[x], #16\n\t"                                   \
+                "uxth  %[x], %[x]\n\t"                                        \
+                "lsrs  %[v], %[y], #16\n\t"                                   \
+                "uxth  %[y], %[y]\n\t"                                        \
+                "movs  %[w], %[x]\n\t"                                        \
+                "muls  %[w], %[y]\n\t" /* xl yl */                           \
+                "muls  %[y], %[u]\n\t" /* xh yl */                           \
+                "muls  %[x], %[v]\n\t" /* xl yh */                           \
+                "muls  %[v], %[u]\n\t" /* xh yh */                           \
+                "adds  %[x], %[x], %[y]\n\t"                                  \
+                "movs  %[u], #0\n\t"                                          \
+                "adcs  %[u], %[u], %[u]\n\t"                                  \
+                "lsls  %[u], %[u], #16\n\t"                                   \
+                "adds  %[v], %[v], %[u]\n\t"                                  \
+                "lsls  %[u], %[x], #16\n\t"                                   \
+                "lsrs  %[x], %[x], #16\n\t"                                   \
+                "adds  %[w], %[w], %[u]\n\t"                                  \
+                "adcs  %[v], %[v], %[x]\n\t" /* v:w = x y */                 \
+                : [x] "+&l"(x_), [y] "+&l"(y_), [u] "=&l"(u_), [v] "=&l"(v_), \
+                  [w] "=&l"(w_)                                              \
+                :                                                            \
+                : "cc");                                                     \
+        __asm__(".syntax unified\n\t"                                         \
+                "movs  %[u], #0\n\t"                                          \
+                "adds  %[c0], %[c0], %[w]\n\t"                                \
+                "adcs  %[c1], %[c1], %[v]\n\t"                                \
+                "adcs  %[c2], %[c2], %[u]\n\t"                                \
+                : [c0] "+l"(acc0), [c1] "+l"(acc1), [c2] "+l"(acc2), [u] "=&l"(u_) \
+                : [w] "l"(w_), [v] "l"(v_)                                   \
+                : "cc");                                                     \
+    } while (0)
+
+/* r = lo + 38 hi: per limb 38 hi[i] (two 16x16 MULS) + lo[i] + the carry
+ * of the limb below, then the top carry (< 40) folded as 38 twice. */
+NOINLINE
+static void fe_mac_fold(fe r, const limb_t c[2 * NLIMBS])
+{
+    uint32_t x, y, u, k = 0, z = 0;
+    __asm__ volatile(".syntax unified\n\t"
+            "ldr   %[x], [%[c], #32]\n\t"
+            "uxth  %[y], %[x]\n\t"
+            "lsrs  %[x], %[x], #16\n\t"
+            "movs  %[u], #38\n\t"
+            "muls  %[y], %[u]\n\t"
+            "muls  %[x], %[u]\n\t"
+            "lsls  %[u], %[x], #16\n\t"
+            "lsrs  %[x], %[x], #16\n\t"
+            "adds  %[y], %[y], %[u]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"   /* x:y = 38 hi[0] */
+            "ldr   %[u], [%[c], #0]\n\t"
+            "adds  %[y], %[y], %[u]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "adds  %[y], %[y], %[k]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "str   %[y], [%[r], #0]\n\t"
+            "movs  %[k], %[x]\n\t"          /* carry into the next limb */
+            "ldr   %[x], [%[c], #36]\n\t"
+            "uxth  %[y], %[x]\n\t"
+            "lsrs  %[x], %[x], #16\n\t"
+            "movs  %[u], #38\n\t"
+            "muls  %[y], %[u]\n\t"
+            "muls  %[x], %[u]\n\t"
+            "lsls  %[u], %[x], #16\n\t"
+            "lsrs  %[x], %[x], #16\n\t"
+            "adds  %[y], %[y], %[u]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"   /* x:y = 38 hi[1] */
+            "ldr   %[u], [%[c], #4]\n\t"
+            "adds  %[y], %[y], %[u]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "adds  %[y], %[y], %[k]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "str   %[y], [%[r], #4]\n\t"
+            "movs  %[k], %[x]\n\t"          /* carry into the next limb */
+            "ldr   %[x], [%[c], #40]\n\t"
+            "uxth  %[y], %[x]\n\t"
+            "lsrs  %[x], %[x], #16\n\t"
+            "movs  %[u], #38\n\t"
+            "muls  %[y], %[u]\n\t"
+            "muls  %[x], %[u]\n\t"
+            "lsls  %[u], %[x], #16\n\t"
+            "lsrs  %[x], %[x], #16\n\t"
+            "adds  %[y], %[y], %[u]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"   /* x:y = 38 hi[2] */
+            "ldr   %[u], [%[c], #8]\n\t"
+            "adds  %[y], %[y], %[u]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "adds  %[y], %[y], %[k]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "str   %[y], [%[r], #8]\n\t"
+            "movs  %[k], %[x]\n\t"          /* carry into the next limb */
+            "ldr   %[x], [%[c], #44]\n\t"
+            "uxth  %[y], %[x]\n\t"
+            "lsrs  %[x], %[x], #16\n\t"
+            "movs  %[u], #38\n\t"
+            "muls  %[y], %[u]\n\t"
+            "muls  %[x], %[u]\n\t"
+            "lsls  %[u], %[x], #16\n\t"
+            "lsrs  %[x], %[x], #16\n\t"
+            "adds  %[y], %[y], %[u]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"   /* x:y = 38 hi[3] */
+            "ldr   %[u], [%[c], #12]\n\t"
+            "adds  %[y], %[y], %[u]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "adds  %[y], %[y], %[k]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "str   %[y], [%[r], #12]\n\t"
+            "movs  %[k], %[x]\n\t"          /* carry into the next limb */
+            "ldr   %[x], [%[c], #48]\n\t"
+            "uxth  %[y], %[x]\n\t"
+            "lsrs  %[x], %[x], #16\n\t"
+            "movs  %[u], #38\n\t"
+            "muls  %[y], %[u]\n\t"
+            "muls  %[x], %[u]\n\t"
+            "lsls  %[u], %[x], #16\n\t"
+            "lsrs  %[x], %[x], #16\n\t"
+            "adds  %[y], %[y], %[u]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"   /* x:y = 38 hi[4] */
+            "ldr   %[u], [%[c], #16]\n\t"
+            "adds  %[y], %[y], %[u]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "adds  %[y], %[y], %[k]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "str   %[y], [%[r], #16]\n\t"
+            "movs  %[k], %[x]\n\t"          /* carry into the next limb */
+            "ldr   %[x], [%[c], #52]\n\t"
+            "uxth  %[y], %[x]\n\t"
+            "lsrs  %[x], %[x], #16\n\t"
+            "movs  %[u], #38\n\t"
+            "muls  %[y], %[u]\n\t"
+            "muls  %[x], %[u]\n\t"
+            "lsls  %[u], %[x], #16\n\t"
+            "lsrs  %[x], %[x], #16\n\t"
+            "adds  %[y], %[y], %[u]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"   /* x:y = 38 hi[5] */
+            "ldr   %[u], [%[c], #20]\n\t"
+            "adds  %[y], %[y], %[u]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "adds  %[y], %[y], %[k]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "str   %[y], [%[r], #20]\n\t"
+            "movs  %[k], %[x]\n\t"          /* carry into the next limb */
+            "ldr   %[x], [%[c], #56]\n\t"
+            "uxth  %[y], %[x]\n\t"
+            "lsrs  %[x], %[x], #16\n\t"
+            "movs  %[u], #38\n\t"
+            "muls  %[y], %[u]\n\t"
+            "muls  %[x], %[u]\n\t"
+            "lsls  %[u], %[x], #16\n\t"
+            "lsrs  %[x], %[x], #16\n\t"
+            "adds  %[y], %[y], %[u]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"   /* x:y = 38 hi[6] */
+            "ldr   %[u], [%[c], #24]\n\t"
+            "adds  %[y], %[y], %[u]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "adds  %[y], %[y], %[k]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "str   %[y], [%[r], #24]\n\t"
+            "movs  %[k], %[x]\n\t"          /* carry into the next limb */
+            "ldr   %[x], [%[c], #60]\n\t"
+            "uxth  %[y], %[x]\n\t"
+            "lsrs  %[x], %[x], #16\n\t"
+            "movs  %[u], #38\n\t"
+            "muls  %[y], %[u]\n\t"
+            "muls  %[x], %[u]\n\t"
+            "lsls  %[u], %[x], #16\n\t"
+            "lsrs  %[x], %[x], #16\n\t"
+            "adds  %[y], %[y], %[u]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"   /* x:y = 38 hi[7] */
+            "ldr   %[u], [%[c], #28]\n\t"
+            "adds  %[y], %[y], %[u]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "adds  %[y], %[y], %[k]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "str   %[y], [%[r], #28]\n\t"
+            "movs  %[k], %[x]\n\t"          /* carry into the next limb */
+            "movs  %[u], #38\n\t"
+            "muls  %[k], %[u]\n\t"          /* 38 top carry */
+            "ldr   %[x], [%[r], #0]\n\t"
+            "adds  %[x], %[x], %[k]\n\t"
+            "str   %[x], [%[r], #0]\n\t"
+            "ldr   %[x], [%[r], #4]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "str   %[x], [%[r], #4]\n\t"
+            "ldr   %[x], [%[r], #8]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "str   %[x], [%[r], #8]\n\t"
+            "ldr   %[x], [%[r], #12]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "str   %[x], [%[r], #12]\n\t"
+            "ldr   %[x], [%[r], #16]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "str   %[x], [%[r], #16]\n\t"
+            "ldr   %[x], [%[r], #20]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "str   %[x], [%[r], #20]\n\t"
+            "ldr   %[x], [%[r], #24]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "str   %[x], [%[r], #24]\n\t"
+            "ldr   %[x], [%[r], #28]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "str   %[x], [%[r], #28]\n\t"
+            "movs  %[k], #0\n\t"
+            "adcs  %[k], %[k], %[k]\n\t"
+            "muls  %[k], %[u]\n\t"          /* a second carry: r < 38 now */
+            "ldr   %[x], [%[r], #0]\n\t"
+            "adds  %[x], %[x], %[k]\n\t"
+            "str   %[x], [%[r], #0]\n\t"
+            : [x] "=&l"(x), [y] "=&l"(y), [u] "=&l"(u), [k] "+&l"(k)
+            : [r] "l"(r), [c] "l"(c), [z] "l"(z)
+            : "cc", "memory");
+}
+
+NOINLINE
+static void fe_mul(fe r, const fe a, const fe b)
+{
+    limb_t c[2 * NLIMBS];
+    uint32_t c0 = 0, c1 = 0, c2 = 0;
+    for (int k = 0; k < 2 * NLIMBS - 1; k++) {
+        int lo = k < NLIMBS ? 0 : k - NLIMBS + 1, hi = k < NLIMBS ? k : NLIMBS - 1;
+        for (int i = lo; i <= hi; i++) {
+            MAC(c0, c1, c2, a[i], b[k - i]);
+        }
+        c[k] = c0;
+        c0 = c1;
+        c1 = c2;
+        c2 = 0;
+    }
+    c[2 * NLIMBS - 1] = c0;
+    fe_fold(r, c);
+}
+
+NOINLINE
+static void fe_sqr(fe r, const fe a)
+{
+    limb_t c[2 * NLIMBS];
+    uint32_t c0 = 0, c1 = 0, c2 = 0;
+    for (int k = 0; k < 2 * NLIMBS - 1; k++) {
+        int lo = k < NLIMBS ? 0 : k - NLIMBS + 1;
+        uint32_t d0 = 0, d1 = 0, d2 = 0;
+        for (int i = lo; i < k - i; i++) {
+            MAC(d0, d1, d2, a[i], a[k - i]);
+        }
+        /* c += 2 d */
+        d2 = (d2 << 1) | (d1 >> 31);
+        d1 = (d1 << 1) | (d0 >> 31);
+        d0 <<= 1;
+        __asm__(".syntax unified\n\t"
+                "adds  %[c0], %[c0], %[d0]\n\t"
+                "adcs  %[c1], %[c1], %[d1]\n\t"
+                "adcs  %[c2], %[c2], %[d2]\n\t"
+                : [c0] "+l"(c0), [c1] "+l"(c1), [c2] "+l"(c2)
+                : [d0] "l"(d0), [d1] "l"(d1), [d2] "l"(d2)
+                : "cc");
+        if ((k & 1) == 0) {
+            MAC(c0, c1, c2, a[k / 2], a[k / 2]);
+        }
+        c[k] = c0;
+        c0 = c1;
+        c1 = c2;
+        c2 = 0;
+    }
+    c[2 * NLIMBS - 1] = c0;
+    fe_fold(r, c);
+}
+
+#else
+
 /* r = a * b: schoolbook product, then the top half folded in times 38. */
 NOINLINE
 static void fe_mul(fe r, const fe a, const fe b)
@@ -377,19 +846,15 @@ static void fe_mul(fe r, const fe a, const fe b)
         }
         c[i + NLIMBS] = carry;
     }
-    limb_t carry = 0;
-    for (int i = 0; i < NLIMBS; i++) {
-        dlimb_t t = muladd(c[NLIMBS + i], 38, c[i], carry);
-        r[i] = (limb_t)t;
-        carry = (limb_t)(t >> LIMB_BITS);
-    }
-    r[0] += 38 * fold38(r, carry);
+    fe_fold(r, c);
 }
 
 static void fe_sqr(fe r, const fe a)
 {
     fe_mul(r, a, a);
 }
+
+#endif
 
 /* r = a^(2^n) */
 static void fe_sqr_n(fe r, const fe a, int n)
