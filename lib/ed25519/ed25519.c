@@ -152,14 +152,23 @@ void ed25519_wipe(void *p, size_t n)
  * The arithmetic helpers leave products of secrets in their stack frames.
  * Every API function that handles a secret ends with burn_stack(n), which
  * zeroes n bytes below its own frame: the region its callees used. n
- * covers the deepest callee chain (host_tests/test_ed25519_stack.py checks
- * it against the compiler's call graph); buffers that live across calls
- * are wiped where they die.
+ * covers the deepest callee chain, which depends on the compiler and the
+ * optimisation level, so there are three sets, as in lib/p256: Thumb-1 at
+ * -Os (what ships; sign stays under 1 KB of stack), Thumb-1 otherwise, and
+ * everything else (hosts: x86-64 frames are the larger).
+ * host_tests/test_ed25519_stack.py checks each set against the call graphs
+ * (-fcallgraph-info) of those builds. Buffers that live across calls are
+ * wiped where they die.
  */
-#if defined(__thumb__) && !defined(__thumb2__)
-#define BURN 1024
+#if defined(__thumb__) && !defined(__thumb2__) && defined(__OPTIMIZE_SIZE__)
+#define BURN_SIGN 816   /* two_base_encode, comb_mul and below: sign < 1 KB */
+#define BURN_PUBLIC 768 /* expand_seed's scalar reduction */
+#elif defined(__thumb__) && !defined(__thumb2__)
+#define BURN_SIGN 1152
+#define BURN_PUBLIC 992
 #else
-#define BURN 2048
+#define BURN_SIGN 1152
+#define BURN_PUBLIC 960
 #endif
 NOINLINE
 static void burn_stack(size_t n)
@@ -774,38 +783,108 @@ static void fe_mac_fold(fe r, const limb_t c[2 * NLIMBS])
             : "cc", "memory");
 }
 
+/*
+ * (c0, c1, col->c2) += sum_{i < n} pa[i] pb[-i]: one column of a product,
+ * n >= 1. Eight low registers hold pa, c0, c1 and the product's five; the
+ * column's other state waits in r8-r11 (MOV to and from them is one
+ * cycle), so nothing spills inside the loop.
+ */
+struct column {
+    const uint32_t *pb;
+    uint32_t n;
+    uint32_t c2;
+};
+
+static INLINE void mac_column(uint32_t *c0, uint32_t *c1, const uint32_t *pa, struct column *col)
+{
+    uint32_t x = (uint32_t)col, y, u, v, w;
+    __asm__ volatile(".syntax unified\n\t"
+            "mov   r11, %[x]\n\t"
+            "ldr   %[u], [%[x], #0]\n\t"
+            "mov   r10, %[u]\n\t"                /* pb */
+            "ldr   %[u], [%[x], #4]\n\t"
+            "mov   r8, %[u]\n\t"                 /* n */
+            "ldr   %[u], [%[x], #8]\n\t"
+            "mov   r9, %[u]\n\t"                 /* c2 */
+            "1:\n\t"
+            "ldm   %[pa]!, {%[x]}\n\t"
+            "mov   %[u], r10\n\t"
+            "ldr   %[y], [%[u]]\n\t"
+            "subs  %[u], #4\n\t"
+            "mov   r10, %[u]\n\t"
+            "lsrs  %[u], %[x], #16\n\t"
+            "uxth  %[x], %[x]\n\t"
+            "lsrs  %[v], %[y], #16\n\t"
+            "uxth  %[y], %[y]\n\t"
+            "movs  %[w], %[x]\n\t"
+            "muls  %[w], %[y]\n\t"
+            "muls  %[y], %[u]\n\t"
+            "muls  %[x], %[v]\n\t"
+            "muls  %[v], %[u]\n\t"
+            "adds  %[x], %[x], %[y]\n\t"
+            "movs  %[u], #0\n\t"
+            "adcs  %[u], %[u], %[u]\n\t"
+            "lsls  %[u], %[u], #16\n\t"
+            "adds  %[v], %[v], %[u]\n\t"
+            "lsls  %[u], %[x], #16\n\t"
+            "lsrs  %[x], %[x], #16\n\t"
+            "adds  %[w], %[w], %[u]\n\t"
+            "adcs  %[v], %[v], %[x]\n\t"         /* v:w = product */
+            "adds  %[c0], %[c0], %[w]\n\t"
+            "adcs  %[c1], %[c1], %[v]\n\t"
+            "movs  %[u], #0\n\t"
+            "adcs  %[u], %[u], %[u]\n\t"
+            "add   r9, %[u]\n\t"
+            "mov   %[u], r8\n\t"
+            "subs  %[u], #1\n\t"
+            "mov   r8, %[u]\n\t"
+            "bne   1b\n\t"
+            "mov   %[x], r11\n\t"
+            "mov   %[u], r9\n\t"
+            "str   %[u], [%[x], #8]\n\t"
+            : [x] "+&l"(x), [y] "=&l"(y), [u] "=&l"(u), [v] "=&l"(v), [w] "=&l"(w),
+              [c0] "+&l"(*c0), [c1] "+&l"(*c1), [pa] "+&l"(pa)
+            :
+            : "r8", "r9", "r10", "r11", "cc", "memory");
+}
+
 NOINLINE
 static void fe_mul(fe r, const fe a, const fe b)
 {
     limb_t c[2 * NLIMBS];
-    uint32_t c0 = 0, c1 = 0, c2 = 0;
+    uint32_t c0 = 0, c1 = 0;
+    struct column col;
     for (int k = 0; k < 2 * NLIMBS - 1; k++) {
         int lo = k < NLIMBS ? 0 : k - NLIMBS + 1, hi = k < NLIMBS ? k : NLIMBS - 1;
-        for (int i = lo; i <= hi; i++) {
-            MAC(c0, c1, c2, a[i], b[k - i]);
-        }
+        col.pb = b + (k - lo);
+        col.n = (uint32_t)(hi - lo + 1);
+        col.c2 = 0;
+        mac_column(&c0, &c1, a + lo, &col);
         c[k] = c0;
         c0 = c1;
-        c1 = c2;
-        c2 = 0;
+        c1 = col.c2;
     }
     c[2 * NLIMBS - 1] = c0;
     fe_fold(r, c);
 }
 
+/* cross products once, doubled, plus the squares on the diagonal */
 NOINLINE
 static void fe_sqr(fe r, const fe a)
 {
     limb_t c[2 * NLIMBS];
     uint32_t c0 = 0, c1 = 0, c2 = 0;
+    struct column col;
     for (int k = 0; k < 2 * NLIMBS - 1; k++) {
         int lo = k < NLIMBS ? 0 : k - NLIMBS + 1;
-        uint32_t d0 = 0, d1 = 0, d2 = 0;
-        for (int i = lo; i < k - i; i++) {
-            MAC(d0, d1, d2, a[i], a[k - i]);
+        uint32_t d0 = 0, d1 = 0;
+        col.c2 = 0;
+        if (k - lo > lo) { /* public: the column's shape */
+            col.pb = a + (k - lo);
+            col.n = (uint32_t)((k - lo) - lo + 1) / 2;
+            mac_column(&d0, &d1, a + lo, &col);
         }
-        /* c += 2 d */
-        d2 = (d2 << 1) | (d1 >> 31);
+        uint32_t d2 = (col.c2 << 1) | (d1 >> 31);
         d1 = (d1 << 1) | (d0 >> 31);
         d0 <<= 1;
         __asm__(".syntax unified\n\t"
@@ -1005,6 +1084,7 @@ static void sc_reduce(uint8_t r[32], int64_t x[64])
 }
 
 /* r = h mod L for a 64-byte little-endian h */
+NOINLINE
 static void sc_reduce64(uint8_t r[32], const uint8_t h[64])
 {
     int64_t x[64];
@@ -1016,6 +1096,7 @@ static void sc_reduce64(uint8_t r[32], const uint8_t h[64])
 }
 
 /* s = (a b + c) mod L for 32-byte scalars (a, b < 2^256, c < 2^256) */
+NOINLINE
 static void sc_muladd(uint8_t s[32], const uint8_t a[32], const uint8_t b[32], const uint8_t c[32])
 {
     int64_t x[64];
@@ -1331,6 +1412,7 @@ static void var_mul_vartime(point *r, const uint8_t k[32], const point *a)
 /* 7. Keys, signatures                                                       */
 
 /* h = SHA-512(seed); a = clamp(h[0..32]) mod L; prefix = h[32..64] */
+NOINLINE
 static void expand_seed(uint8_t a[32], uint8_t prefix[32], const uint8_t seed[32])
 {
     uint8_t h[64];
@@ -1367,16 +1449,16 @@ int ed25519_public_key(uint8_t pub[ED25519_PUB_LEN], const uint8_t *seed, size_t
     DECLASSIFY(pub, ED25519_PUB_LEN);
     ed25519_wipe(a, sizeof a);
     ed25519_wipe(prefix, sizeof prefix);
-    burn_stack(BURN);
+    burn_stack(BURN_PUBLIC);
     return ED25519_OK;
 }
 
-/* r = SHA-512(p1 || p2 || msg) mod L */
-static void hash_mod_l(uint8_t r[32], const uint8_t *p1, const uint8_t *p2, const uint8_t *msg,
-                       size_t msg_len)
+/* h = SHA-512(p1 || p2 || msg); its own frame, so the hash state and the
+ * reduction's digits are never on the stack together */
+NOINLINE
+static void hash3(uint8_t h[64], const uint8_t *p1, const uint8_t *p2, const uint8_t *msg, size_t msg_len)
 {
     sha512_ctx c;
-    uint8_t h[64];
     sha512_init(&c);
     sha512_update(&c, p1, 32);
     if (p2) {
@@ -1384,23 +1466,72 @@ static void hash_mod_l(uint8_t r[32], const uint8_t *p1, const uint8_t *p2, cons
     }
     sha512_update(&c, msg, msg_len);
     sha512_final(&c, h);
-    sc_reduce64(r, h);
     ed25519_wipe(&c, sizeof c);
+}
+
+/* r = SHA-512(p1 || p2 || msg) mod L */
+NOINLINE
+static void hash_mod_l(uint8_t r[32], const uint8_t *p1, const uint8_t *p2, const uint8_t *msg,
+                       size_t msg_len)
+{
+    uint8_t h[64];
+    hash3(h, p1, p2, msg, msg_len);
+    sc_reduce64(r, h);
     ed25519_wipe(h, sizeof h);
+}
+
+/* out = the encoding of (x/z, y/z) given zi = 1/z */
+NOINLINE
+static void encode_affine(uint8_t out[32], const fe x_, const fe y_, const fe zi)
+{
+    fe x, y;
+    uint8_t xb[32];
+    fe_mul(x, x_, zi);
+    fe_mul(y, y_, zi);
+    fe_to_bytes(out, y);
+    fe_to_bytes(xb, x);
+    out[31] |= (uint8_t)((xb[0] & 1) << 7);
+    ed25519_wipe(xb, sizeof xb);
+    ed25519_wipe(x, sizeof x);
+}
+
+/* pub = [a]B and rb = [r]B encoded, with one inversion for both
+ * (Montgomery's trick: 1/Za = Zr / (Za Zr), 1/Zr = Za / (Za Zr)) */
+NOINLINE
+static void two_base_encode(uint8_t pub[32], uint8_t rb[32], const uint8_t a[32], const uint8_t r[32])
+{
+    point p;
+    fe ax, ay, az, t;
+    comb_mul(&p, a);
+    fe_copy(ax, p.x);
+    fe_copy(ay, p.y);
+    fe_copy(az, p.z);
+    comb_mul(&p, r);
+    fe_mul(t, az, p.z);
+    fe_inv(p.t, t); /* T is not needed to encode: it holds 1/(Za Zr) */
+    fe_mul(t, p.t, p.z);
+    encode_affine(pub, ax, ay, t);
+    fe_mul(t, p.t, az);
+    encode_affine(rb, p.x, p.y, t);
+    ed25519_wipe(&p, sizeof p);
+    ed25519_wipe(ax, sizeof ax);
+    ed25519_wipe(ay, sizeof ay);
+    ed25519_wipe(az, sizeof az);
+    ed25519_wipe(t, sizeof t);
 }
 
 int ed25519_sign(uint8_t sig[ED25519_SIG_LEN], const uint8_t *seed, size_t seed_len,
                  const uint8_t *msg, size_t msg_len)
 {
-    uint8_t a[32], prefix[32], pub[32], r[32], k[32];
+    uint8_t a[32], prefix[32], pub[32], r[32];
+    uint8_t *k = prefix; /* the prefix is dead once r is made */
     if (seed_len != ED25519_SEED_LEN) {
         return ED25519_ERR_SEED_LEN;
     }
     expand_seed(a, prefix, seed);
-    scalar_base_encode(pub, a);
-    DECLASSIFY(pub, sizeof pub);
     hash_mod_l(r, prefix, 0, msg, msg_len);      /* r = H(prefix || M) */
-    scalar_base_encode(sig, r);                  /* R = [r]B */
+    two_base_encode(pub, sig, a, r);             /* A = [a]B, R = [r]B */
+    DECLASSIFY(pub, sizeof pub);
     DECLASSIFY(sig, 32);
     hash_mod_l(k, sig, pub, msg, msg_len);       /* k = H(R || A || M) */
     sc_muladd(sig + 32, k, a, r);                /* S = r + k a */
@@ -1408,7 +1539,7 @@ int ed25519_sign(uint8_t sig[ED25519_SIG_LEN], const uint8_t *seed, size_t seed_
     ed25519_wipe(a, sizeof a);
     ed25519_wipe(prefix, sizeof prefix);
     ed25519_wipe(r, sizeof r);
-    burn_stack(BURN);
+    burn_stack(BURN_SIGN);
     return ED25519_OK;
 }
 
