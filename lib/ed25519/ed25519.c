@@ -785,13 +785,13 @@ static void fe_mac_fold(fe r, const limb_t c[2 * NLIMBS])
 
 /*
  * (c0, c1, col->c2) += sum_{i < n} pa[i] pb[-i]: one column of a product,
- * n >= 1. Eight low registers hold pa, c0, c1 and the product's five; the
+ * n = col->end - pa >= 1. Eight low registers hold pa, c0, c1 and the product's five; the
  * column's other state waits in r8-r11 (MOV to and from them is one
  * cycle), so nothing spills inside the loop.
  */
 struct column {
     const uint32_t *pb;
-    uint32_t n;
+    const uint32_t *end; /* pa's value after the last product */
     uint32_t c2;
 };
 
@@ -803,7 +803,7 @@ static INLINE void mac_column(uint32_t *c0, uint32_t *c1, const uint32_t *pa, st
             "ldr   %[u], [%[x], #0]\n\t"
             "mov   r10, %[u]\n\t"                /* pb */
             "ldr   %[u], [%[x], #4]\n\t"
-            "mov   r8, %[u]\n\t"                 /* n */
+            "mov   r8, %[u]\n\t"                 /* end */
             "ldr   %[u], [%[x], #8]\n\t"
             "mov   r9, %[u]\n\t"                 /* c2 */
             "1:\n\t"
@@ -835,9 +835,7 @@ static INLINE void mac_column(uint32_t *c0, uint32_t *c1, const uint32_t *pa, st
             "movs  %[u], #0\n\t"
             "adcs  %[u], %[u], %[u]\n\t"
             "add   r9, %[u]\n\t"
-            "mov   %[u], r8\n\t"
-            "subs  %[u], #1\n\t"
-            "mov   r8, %[u]\n\t"
+            "cmp   %[pa], r8\n\t"
             "bne   1b\n\t"
             "mov   %[x], r11\n\t"
             "mov   %[u], r9\n\t"
@@ -857,7 +855,7 @@ static void fe_mul(fe r, const fe a, const fe b)
     for (int k = 0; k < 2 * NLIMBS - 1; k++) {
         int lo = k < NLIMBS ? 0 : k - NLIMBS + 1, hi = k < NLIMBS ? k : NLIMBS - 1;
         col.pb = b + (k - lo);
-        col.n = (uint32_t)(hi - lo + 1);
+        col.end = a + hi + 1;
         col.c2 = 0;
         mac_column(&c0, &c1, a + lo, &col);
         c[k] = c0;
@@ -881,7 +879,7 @@ static void fe_sqr(fe r, const fe a)
         col.c2 = 0;
         if (k - lo > lo) { /* public: the column's shape */
             col.pb = a + (k - lo);
-            col.n = (uint32_t)((k - lo) - lo + 1) / 2;
+            col.end = a + lo + ((k - lo) - lo + 1) / 2;
             mac_column(&d0, &d1, a + lo, &col);
         }
         uint32_t d2 = (col.c2 << 1) | (d1 >> 31);
