@@ -1037,6 +1037,32 @@ static void fe_cneg(fe r, const fe a, limb_t mask)
     }
 }
 
+#ifdef ED25519_TEST_HOOKS
+/* Test builds only (the M0+ image that host_tests/test_ed25519_m0.py runs
+ * the field arithmetic of, edge values included): out = a op b mod p,
+ * fully reduced, for 256-bit little-endian a and b taken whole (no bit
+ * masked). op: 0 mul, 1 sqr (of a), 2 add, 3 sub. */
+void ed25519_test_fe(uint8_t out[32], int op, const uint8_t a_in[32], const uint8_t b_in[32]);
+void ed25519_test_fe(uint8_t out[32], int op, const uint8_t a_in[32], const uint8_t b_in[32])
+{
+    fe a, b, r;
+    for (int i = 0; i < NLIMBS; i++) {
+        a[i] = b[i] = 0;
+    }
+    for (int i = 0; i < 32; i++) {
+        a[i / (LIMB_BITS / 8)] |= (limb_t)a_in[i] << (8 * (i % (LIMB_BITS / 8)));
+        b[i / (LIMB_BITS / 8)] |= (limb_t)b_in[i] << (8 * (i % (LIMB_BITS / 8)));
+    }
+    switch (op) {
+    case 0: fe_mul(r, a, b); break;
+    case 1: fe_sqr(r, a); break;
+    case 2: fe_add(r, a, b); break;
+    default: fe_sub(r, a, b); break;
+    }
+    fe_to_bytes(out, r);
+}
+#endif
+
 /* ------------------------------------------------------------------------ */
 /* 4. Scalars mod L = 2^252 + 27742317777372353535851937790883648493         */
 

@@ -61,8 +61,10 @@ $(1)/ed25519_m0.bin: $(1)/m0_main.o $(1)/ed25519.o $$(P256_DIR)/m0/link.ld
 endef
 $(eval $(call ED25519_M0_IMAGE,$(ED25519_M0),-Os))
 $(eval $(call ED25519_M0_IMAGE,$(ED25519_M0)-O2,-O2))
+# with the field-arithmetic test hook (test_ed25519_m0.py: asm vs Python)
+$(eval $(call ED25519_M0_IMAGE,$(ED25519_M0)-hooks,-Os -DED25519_TEST_HOOKS))
 
-ed25519-m0-build: $(ED25519_M0)/ed25519_m0.bin $(ED25519_M0)-O2/ed25519_m0.bin
+ed25519-m0-build: $(ED25519_M0)/ed25519_m0.bin $(ED25519_M0)-O2/ed25519_m0.bin $(ED25519_M0)-hooks/ed25519_m0.bin
 
 ed25519-m0: ed25519-m0-build $(ED25519_HOST_SO) | node-deps
 	$(PY) $(ED25519_DIR)/m0/m0tool.py report --obj $(ED25519_M0)/ed25519.o --ci $(ED25519_M0)/ed25519.ci

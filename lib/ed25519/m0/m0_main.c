@@ -6,7 +6,11 @@
 #include "m0_harness.h"
 #include "ed25519.h"
 
-enum { OP_PUBLIC_KEY = 1, OP_SIGN, OP_VERIFY };
+enum { OP_PUBLIC_KEY = 1, OP_SIGN, OP_VERIFY, OP_TEST_FE };
+
+#ifdef ED25519_TEST_HOOKS
+void ed25519_test_fe(uint8_t out[32], int op, const uint8_t a[32], const uint8_t b[32]);
+#endif
 
 static void run(struct mailbox *m)
 {
@@ -27,6 +31,13 @@ static void run(struct mailbox *m)
         m->out[0][0] = (uint8_t)valid;
         m->out_len[0] = 1;
         break;
+#ifdef ED25519_TEST_HOOKS
+    case OP_TEST_FE: /* in[0] = op byte, in[1] = a, in[2] = b */
+        ed25519_test_fe(m->out[0], m->in[0][0], m->in[1], m->in[2]);
+        m->rc = 0;
+        m->out_len[0] = 32;
+        break;
+#endif
     default:
         m->rc = -1;
     }
