@@ -76,13 +76,14 @@ def test_burn_covers_the_callees_on_the_host(flags, tmp_path):
     assert_burn_covers(_call_graph_of(os.environ.get("CC", "cc"), flags.split(), tmp_path), "other")
 
 
-def test_m0_sign_fits_in_1_kb_of_stack():
+def test_m0_sign_public_key_and_verify_fit_in_1_kb_of_stack():
     """The shipped build (Thumb-1 -Os): sign's whole stack, its own frame
     plus burn_stack's (which is deeper than every other callee chain)."""
     make("ed25519-m0-build")
     stacks = m0tool.static_stack(os.path.join(REPO, "build", "ed25519", "m0", "ed25519.ci"))
     assert stacks["ed25519_sign"] <= 1024, stacks["ed25519_sign"]
     assert stacks["ed25519_public_key"] <= 1024, stacks["ed25519_public_key"]
+    assert stacks["ed25519_verify"] <= 1024, stacks["ed25519_verify"]
 
 
 def test_the_check_fails_when_a_burn_is_too_small(tmp_path):

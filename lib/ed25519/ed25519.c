@@ -164,10 +164,10 @@ void ed25519_wipe(void *p, size_t n)
 #define BURN_SIGN 816   /* two_base_encode, comb_mul and below: sign < 1 KB */
 #define BURN_PUBLIC 768 /* expand_seed's scalar reduction */
 #elif defined(__thumb__) && !defined(__thumb2__)
-#define BURN_SIGN 1152
-#define BURN_PUBLIC 992
+#define BURN_SIGN 1216
+#define BURN_PUBLIC 1024
 #else
-#define BURN_SIGN 1152
+#define BURN_SIGN 1216
 #define BURN_PUBLIC 960
 #endif
 NOINLINE
@@ -983,27 +983,27 @@ static void fe_from_bytes(fe r, const uint8_t in[32])
 /* r = z^(2^250 - 1), and z11 = z^11 (shared by inversion and square root) */
 static void fe_pow_2_250_1(fe r, fe z11, const fe z)
 {
-    fe t, z9, z2_5, z2_10, z2_50;
+    fe t, u, w;                 /* u: z^9, then 2^5 - 1, then 2^50 - 1 */
     fe_sqr(t, z);               /* 2 */
-    fe_sqr_n(z9, t, 2);         /* 8 */
-    fe_mul(z9, z9, z);          /* 9 */
-    fe_mul(z11, z9, t);         /* 11 */
+    fe_sqr_n(u, t, 2);          /* 8 */
+    fe_mul(u, u, z);            /* 9 */
+    fe_mul(z11, u, t);          /* 11 */
     fe_sqr(t, z11);             /* 22 */
-    fe_mul(z2_5, t, z9);        /* 2^5 - 1 */
-    fe_sqr_n(t, z2_5, 5);
-    fe_mul(z2_10, t, z2_5);     /* 2^10 - 1 */
-    fe_sqr_n(t, z2_10, 10);
-    fe_mul(t, t, z2_10);        /* 2^20 - 1 */
+    fe_mul(u, t, u);            /* 2^5 - 1 */
+    fe_sqr_n(t, u, 5);
+    fe_mul(w, t, u);            /* w = 2^10 - 1 */
+    fe_sqr_n(t, w, 10);
+    fe_mul(t, t, w);            /* 2^20 - 1 */
     fe_sqr_n(r, t, 20);
     fe_mul(t, r, t);            /* 2^40 - 1 */
     fe_sqr_n(t, t, 10);
-    fe_mul(z2_50, t, z2_10);    /* 2^50 - 1 */
-    fe_sqr_n(t, z2_50, 50);
-    fe_mul(t, t, z2_50);        /* 2^100 - 1 */
+    fe_mul(u, t, w);            /* 2^50 - 1 */
+    fe_sqr_n(t, u, 50);
+    fe_mul(t, t, u);            /* 2^100 - 1 */
     fe_sqr_n(r, t, 100);
     fe_mul(t, r, t);            /* 2^200 - 1 */
     fe_sqr_n(t, t, 50);
-    fe_mul(r, t, z2_50);        /* 2^250 - 1 */
+    fe_mul(r, t, u);            /* 2^250 - 1 */
 }
 
 /* r = 1/z = z^(p - 2) = z^(2^255 - 21) (0 for 0) */
@@ -1199,17 +1199,18 @@ static void pt_dbl(point *r, const point *p)
     fe_mul(r->z, c, b);    /* Z3 = F G */
 }
 
-/* r = p + q, q given as (Y2 + X2, Y2 - X2, 2 d T2) over Z2 = z2 (NULL for
- * Z2 = 1): add-2008-hwcd-3 */
+/* r = p + q, q given as yp = Y2 + X2, ym = Y2 - X2, t2d = 2 d T2 over
+ * Z2 = z2 (NULL for Z2 = 1): add-2008-hwcd-3. r may be p; q's fields must
+ * not be r's. */
 NOINLINE
-static void pt_add(point *r, const point *p, const niels *q, const fe z2)
+static void pt_add(point *r, const point *p, const fe yp, const fe ym, const fe t2d, const fe z2)
 {
     fe a, b, c, d;
     fe_sub(a, p->y, p->x);
-    fe_mul(a, a, q->ym);
+    fe_mul(a, a, ym);
     fe_add(b, p->y, p->x);
-    fe_mul(b, b, q->yp);
-    fe_mul(c, p->t, q->t2d);
+    fe_mul(b, b, yp);
+    fe_mul(c, p->t, t2d);
     if (z2) {
         fe_mul(d, p->z, z2);
         fe_add(d, d, d);
@@ -1267,9 +1268,10 @@ static int fe_eq_vartime(const fe a, const fe b)
 
 /* RFC 8032 5.1.3 decoding (public data: variable time). 0 if the bytes
  * are not a point: y >= p, no square root, or x = 0 with the sign bit. */
+NOINLINE
 static int pt_decode_vartime(point *r, const uint8_t in[32])
 {
-    fe u, v, v3, x, t;
+    fe u, v, w; /* r's x, z and t serve as the other temporaries */
     uint8_t yb[32];
     fe_from_bytes(r->y, in);
     fe_to_bytes(yb, r->y);
@@ -1278,41 +1280,41 @@ static int pt_decode_vartime(point *r, const uint8_t in[32])
             return 0; /* y >= p */
         }
     }
-    fe_set_small(r->z, 1);
+    fe_set_small(w, 1);
     fe_sqr(u, r->y);
     fe_mul(v, u, D1);
-    fe_sub(u, u, r->z);   /* y^2 - 1 */
-    fe_add(v, v, r->z);   /* d y^2 + 1 */
-    fe_sqr(v3, v);
-    fe_mul(v3, v3, v);    /* v^3 */
-    fe_sqr(x, v3);
-    fe_mul(x, x, v);
-    fe_mul(x, x, u);      /* u v^7 */
-    fe_pow_2_250_1(t, r->x, x);
-    fe_sqr_n(t, t, 2);
-    fe_mul(t, t, x);      /* (u v^7)^((p-5)/8) */
-    fe_mul(x, t, v3);
-    fe_mul(x, x, u);      /* candidate x = u v^3 (u v^7)^((p-5)/8) */
-    fe_sqr(t, x);
-    fe_mul(t, t, v);      /* v x^2 */
-    if (!fe_eq_vartime(t, u)) {
+    fe_sub(u, u, w);           /* u = y^2 - 1 */
+    fe_add(v, v, w);           /* v = d y^2 + 1 */
+    fe_sqr(w, v);
+    fe_mul(w, w, v);           /* v^3 */
+    fe_mul(r->x, u, w);        /* u v^3 */
+    fe_sqr(w, w);
+    fe_mul(w, w, v);
+    fe_mul(w, w, u);           /* u v^7 */
+    fe_pow_2_250_1(r->t, r->z, w);
+    fe_sqr_n(r->t, r->t, 2);
+    fe_mul(r->t, r->t, w);     /* (u v^7)^((p-5)/8) */
+    fe_mul(r->x, r->x, r->t);  /* candidate x = u v^3 (u v^7)^((p-5)/8) */
+    fe_sqr(w, r->x);
+    fe_mul(w, w, v);           /* v x^2 */
+    if (!fe_eq_vartime(w, u)) {
         fe_set_small(v, 0);
         fe_sub(u, v, u);
-        if (!fe_eq_vartime(t, u)) {
+        if (!fe_eq_vartime(w, u)) {
             return 0;
         }
-        fe_mul(x, x, SQRTM1);
+        fe_mul(r->x, r->x, SQRTM1);
     }
-    fe_to_bytes(yb, x);
+    fe_to_bytes(yb, r->x);
     int sign = in[31] >> 7;
-    if (fe_is_zero_vartime(x) && sign) {
+    if (fe_is_zero_vartime(r->x) && sign) {
         return 0;
     }
     if ((yb[0] & 1) != sign) {
         fe_set_small(v, 0);
-        fe_sub(x, v, x);
+        fe_sub(r->x, v, r->x);
     }
-    fe_copy(r->x, x);
+    fe_set_small(r->z, 1);
     fe_mul(r->t, r->x, r->y);
     return 1;
 }
@@ -1378,7 +1380,7 @@ static void add_teeth(point *r, const uint8_t k[32], int pos, const limb_t (*tab
         e.ym[i] ^= s;
     }
     fe_cneg(e.t2d, e.t2d, flip);
-    pt_add(r, r, &e, 0);
+    pt_add(r, r, e.yp, e.ym, e.t2d, 0);
 }
 
 /* r = k B for a scalar k < L (32 bytes little-endian) */
@@ -1426,7 +1428,7 @@ static void var_mul_vartime(point *r, const uint8_t k[32], const point *a)
             pt_dbl(r, r);
         }
         if ((k[i >> 3] >> (i & 7)) & 1) {
-            pt_add(r, r, &q, a->z);
+            pt_add(r, r, q.yp, q.ym, q.t2d, a->z);
             started = 1;
         }
     }
@@ -1567,13 +1569,39 @@ int ed25519_sign(uint8_t sig[ED25519_SIG_LEN], const uint8_t *seed, size_t seed_
     return ED25519_OK;
 }
 
+/* 1 if [S]B - [k]A encodes to R (sig = R || S, S < L checked by the
+ * caller), 0 if not or if A does not decode. Its own frame: the points
+ * are never on the stack with the hash state. */
+NOINLINE
+static int verify_points(const uint8_t *pub, const uint8_t *sig, const uint8_t k[32])
+{
+    point a, q;
+    uint8_t enc[32];
+    if (!pt_decode_vartime(&a, pub)) {
+        return 0;
+    }
+    var_mul_vartime(&q, k, &a);
+    /* -Q as (Y - X, Y + X, -2 d T) over Z, in q's own fields */
+    fe_add(q.y, q.y, q.x);     /* Y + X */
+    fe_add(q.x, q.x, q.x);
+    fe_sub(q.x, q.y, q.x);     /* (Y + X) - 2 X */
+    fe_mul(q.t, q.t, D2);
+    fe_cneg(q.t, q.t, ~(limb_t)0);
+    comb_mul(&a, sig + 32);
+    pt_add(&a, &a, q.x, q.y, q.t, q.z);
+    pt_encode(enc, &a);
+    int diff = 0;
+    for (int i = 0; i < 32; i++) {
+        diff |= enc[i] ^ sig[i];
+    }
+    return diff == 0;
+}
+
 int ed25519_verify(int *valid, const uint8_t *pub, size_t pub_len,
                    const uint8_t *msg, size_t msg_len,
                    const uint8_t *sig, size_t sig_len)
 {
-    point a, p, q;
-    niels n;
-    uint8_t k[32], enc[32];
+    uint8_t k[32];
     *valid = 0;
     if (pub_len != ED25519_PUB_LEN) {
         return ED25519_ERR_PUB_LEN;
@@ -1581,23 +1609,10 @@ int ed25519_verify(int *valid, const uint8_t *pub, size_t pub_len,
     if (sig_len != ED25519_SIG_LEN) {
         return ED25519_ERR_SIG_LEN;
     }
-    if (!sc_is_canonical(sig + 32) || !pt_decode_vartime(&a, pub)) {
+    if (!sc_is_canonical(sig + 32)) {
         return ED25519_OK;
     }
     hash_mod_l(k, sig, pub, msg, msg_len);
-    /* [S]B - [k]A */
-    var_mul_vartime(&q, k, &a);
-    comb_mul(&p, sig + 32);
-    fe_sub(n.yp, q.y, q.x); /* -Q: (Y - X, Y + X, -2 d T) */
-    fe_add(n.ym, q.y, q.x);
-    fe_mul(n.t2d, q.t, D2);
-    fe_cneg(n.t2d, n.t2d, ~(limb_t)0);
-    pt_add(&p, &p, &n, q.z);
-    pt_encode(enc, &p);
-    int diff = 0;
-    for (int i = 0; i < 32; i++) {
-        diff |= enc[i] ^ sig[i];
-    }
-    *valid = diff == 0;
+    *valid = verify_points(pub, sig, k);
     return ED25519_OK;
 }
