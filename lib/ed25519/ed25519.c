@@ -161,7 +161,7 @@ void ed25519_wipe(void *p, size_t n)
  * wiped where they die.
  */
 #if defined(__thumb__) && !defined(__thumb2__) && defined(__OPTIMIZE_SIZE__)
-#define BURN_SIGN 816   /* two_base_encode, comb_mul and below: sign < 1 KB */
+#define BURN_SIGN 832   /* two_base_encode, comb_mul and below: sign < 1 KB */
 #define BURN_PUBLIC 768 /* expand_seed's scalar reduction */
 #elif defined(__thumb__) && !defined(__thumb2__)
 #define BURN_SIGN 1216
@@ -852,17 +852,32 @@ static void fe_mul(fe r, const fe a, const fe b)
     limb_t c[2 * NLIMBS];
     uint32_t c0 = 0, c1 = 0;
     struct column col;
-    for (int k = 0; k < 2 * NLIMBS - 1; k++) {
-        int lo = k < NLIMBS ? 0 : k - NLIMBS + 1, hi = k < NLIMBS ? k : NLIMBS - 1;
-        col.pb = b + (k - lo);
-        col.end = a + hi + 1;
+    limb_t *out = c;
+    /* columns 0..7: a[0..k] against b[k..0]; columns 8..14: a[k-7..7]
+     * against b[7..k-7] */
+    col.pb = b;
+    col.end = a + 1;
+    const limb_t *pa = a;
+    do {
         col.c2 = 0;
-        mac_column(&c0, &c1, a + lo, &col);
-        c[k] = c0;
+        mac_column(&c0, &c1, pa, &col);
+        *out++ = c0;
         c0 = c1;
         c1 = col.c2;
-    }
-    c[2 * NLIMBS - 1] = c0;
+        col.pb++;
+        col.end++;
+    } while (col.end != a + NLIMBS + 1);
+    col.pb = b + NLIMBS - 1;
+    col.end = a + NLIMBS;
+    do {
+        pa++;
+        col.c2 = 0;
+        mac_column(&c0, &c1, pa, &col);
+        *out++ = c0;
+        c0 = c1;
+        c1 = col.c2;
+    } while (pa != a + NLIMBS - 1);
+    *out = c0;
     fe_fold(r, c);
 }
 
