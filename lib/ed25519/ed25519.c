@@ -69,7 +69,7 @@ typedef uint64_t dlimb_t;
 
 /* ARMv6-M (Cortex-M0/M0+) inline asm for the field product; -DED25519_NO_ASM
  * turns it off */
-#if LIMB_BITS == 32 && defined(__thumb__) && !defined(__thumb2__) && defined(__GNUC__) && \
+#if LIMB_BITS == 32 && defined(__thumb__) && !defined(__thumb2__) && defined(__GNUC__) && defined(__OPTIMIZE__) && \
     !defined(ED25519_NO_ASM)
 #define ED25519_ASM_ARMV6M 1
 #endif
