@@ -1216,9 +1216,12 @@ static void pt_dbl(point *r, const point *p)
 
 /* r = p + q, q given as yp = Y2 + X2, ym = Y2 - X2, t2d = 2 d T2 over
  * Z2 = z2 (NULL for Z2 = 1): add-2008-hwcd-3. r may be p; q's fields must
- * not be r's. */
+ * not be r's. want_t = 0 leaves r's T stale, for a result that is only
+ * doubled or encoded next (neither reads T): one multiplication less.
+ * want_t is public (the shape of the computation), never a secret. */
 NOINLINE
-static void pt_add(point *r, const point *p, const fe yp, const fe ym, const fe t2d, const fe z2)
+static void pt_add(point *r, const point *p, const fe yp, const fe ym, const fe t2d, const fe z2,
+                   int want_t)
 {
     fe a, b, c, d;
     fe_sub(a, p->y, p->x);
@@ -1236,7 +1239,9 @@ static void pt_add(point *r, const point *p, const fe yp, const fe ym, const fe 
     fe_add(r->y, b, a);    /* H */
     fe_add(b, d, c);       /* G */
     fe_sub(d, d, c);       /* F */
-    fe_mul(r->t, r->x, r->y);
+    if (want_t) {
+        fe_mul(r->t, r->x, r->y);
+    }
     fe_mul(r->x, r->x, d);
     fe_mul(r->y, r->y, b);
     fe_mul(r->z, d, b);
@@ -1366,7 +1371,7 @@ static inline limb_t recoded_bit(const uint8_t k[32], int i)
 
 /* r += the digit with teeth pos, pos + S, ... from block blk's table */
 NOINLINE
-static void add_teeth(point *r, const uint8_t k[32], int pos, const limb_t (*tab)[3][NLIMBS])
+static void add_teeth(point *r, const uint8_t k[32], int pos, const limb_t (*tab)[3][NLIMBS], int want_t)
 {
     niels e;
     limb_t raw = 0;
@@ -1395,24 +1400,22 @@ static void add_teeth(point *r, const uint8_t k[32], int pos, const limb_t (*tab
         e.ym[i] ^= s;
     }
     fe_cneg(e.t2d, e.t2d, flip);
-    pt_add(r, r, e.yp, e.ym, e.t2d, 0);
+    pt_add(r, r, e.yp, e.ym, e.t2d, 0, want_t);
 }
 
-/* r = k B for a scalar k < L (32 bytes little-endian) */
+/* r = k B for a scalar k < L (32 bytes little-endian); r's T only when
+ * want_t (encoding does not read it) */
 NOINLINE
-static void comb_mul(point *r, const uint8_t k_in[32])
+static void comb_mul(point *r, const uint8_t k_in[32], int want_t)
 {
-    uint8_t k[32], nk[32];
-    /* nk = L - k */
+    uint8_t k[32];
+    /* k = k_in if odd, else L - k_in (byte by byte, masked) */
+    limb_t neg = mask_of((k_in[0] & 1) ^ 1);
     int32_t borrow = 0;
     for (int i = 0; i < 32; i++) {
         int32_t d = (int32_t)L_BYTES[i] - k_in[i] - borrow;
-        nk[i] = (uint8_t)d;
         borrow = (d >> 8) & 1;
-    }
-    limb_t neg = mask_of((k_in[0] & 1) ^ 1);
-    for (int i = 0; i < 32; i++) {
-        k[i] = (uint8_t)(k_in[i] ^ ((k_in[i] ^ nk[i]) & (uint8_t)neg));
+        k[i] = (uint8_t)(k_in[i] ^ ((k_in[i] ^ (uint8_t)d) & (uint8_t)neg));
     }
     pt_identity(r);
     for (int s = ED_COMB_SPACING - 1; s >= 0; s--) {
@@ -1420,13 +1423,15 @@ static void comb_mul(point *r, const uint8_t k_in[32])
             pt_dbl(r, r);
         }
         for (int blk = 0; blk < ED_COMB_BLOCKS; blk++) {
-            add_teeth(r, k, blk * ED_COMB_TEETH * ED_COMB_SPACING + s, ed_comb_table[blk]);
+            /* the column's last addition is doubled next, or is the
+             * result, whose T only want_t asks for */
+            add_teeth(r, k, blk * ED_COMB_TEETH * ED_COMB_SPACING + s, ed_comb_table[blk],
+                      blk != ED_COMB_BLOCKS - 1 || (s == 0 && want_t));
         }
     }
     fe_cneg(r->x, r->x, neg);
     fe_cneg(r->t, r->t, neg);
     ed25519_wipe(k, sizeof k);
-    ed25519_wipe(nk, sizeof nk);
 }
 
 /* r = k A for public k and A (double-and-add, variable time) */
@@ -1443,7 +1448,7 @@ static void var_mul_vartime(point *r, const uint8_t k[32], const point *a)
             pt_dbl(r, r);
         }
         if ((k[i >> 3] >> (i & 7)) & 1) {
-            pt_add(r, r, q.yp, q.ym, q.t2d, a->z);
+            pt_add(r, r, q.yp, q.ym, q.t2d, a->z, i == 0);
             started = 1;
         }
     }
@@ -1474,7 +1479,7 @@ NOINLINE
 static void scalar_base_encode(uint8_t out[32], const uint8_t k[32])
 {
     point p;
-    comb_mul(&p, k);
+    comb_mul(&p, k, 0);
     pt_encode(out, &p);
     ed25519_wipe(&p, sizeof p);
 }
@@ -1543,11 +1548,11 @@ static void two_base_encode(uint8_t pub[32], uint8_t rb[32], const uint8_t a[32]
 {
     point p;
     fe ax, ay, az, t;
-    comb_mul(&p, a);
+    comb_mul(&p, a, 0);
     fe_copy(ax, p.x);
     fe_copy(ay, p.y);
     fe_copy(az, p.z);
-    comb_mul(&p, r);
+    comb_mul(&p, r, 0);
     fe_mul(t, az, p.z);
     fe_inv(p.t, t); /* T is not needed to encode: it holds 1/(Za Zr) */
     fe_mul(t, p.t, p.z);
@@ -1602,8 +1607,8 @@ static int verify_points(const uint8_t *pub, const uint8_t *sig, const uint8_t k
     fe_sub(q.x, q.y, q.x);     /* (Y + X) - 2 X */
     fe_mul(q.t, q.t, D2);
     fe_cneg(q.t, q.t, ~(limb_t)0);
-    comb_mul(&a, sig + 32);
-    pt_add(&a, &a, q.x, q.y, q.t, q.z);
+    comb_mul(&a, sig + 32, 1);
+    pt_add(&a, &a, q.x, q.y, q.t, q.z, 0);
     pt_encode(enc, &a);
     int diff = 0;
     for (int i = 0; i < 32; i++) {
