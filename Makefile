@@ -95,7 +95,7 @@ test: deps boards-test-deps p256-host ed25519-host p256-m0 p256-ct pico-test-ima
 
 # Benchmarks print numbers and ratios against a reference measured in the
 # same run; they never pass or fail on speed.
-bench: deps p256-host bench-p256 bench-e2e bench-wear bench-size bench-mpy
+bench: deps p256-host bench-p256 bench-ed25519 bench-e2e bench-wear bench-size bench-mpy
 	$(PY) tools/bench_micropython.py
 	$(PY) tools/bench_u2f.py
 	$(PY) tools/bench_pin.py

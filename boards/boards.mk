@@ -27,8 +27,9 @@ MICROPY_DIR ?=
 picotool_DIR ?=
 FIRMWARE_OUT := $(BUILD)/firmware/$(BOARD)
 FIRMWARE_BOARD_DIR = $(abspath $(FIRMWARE_OUT))/board/PYFIDO_$(MPY_BOARD)
-# lib/p256's MicroPython user C module (CMake, as rp2 and esp32 build with it)
-P256_USERMOD ?= $(CURDIR)/lib/p256/micropython.cmake
+# The user C modules (CMake, as rp2 and esp32 build with them): lib/p256 and
+# lib/ed25519, both included by lib/micropython.cmake
+P256_USERMOD ?= $(CURDIR)/lib/micropython.cmake
 BOARDS_APT_PACKAGES := gcc linux-libc-dev
 # What the rp2 port's build runs: CMake, Python, the host compilers (mpy-cross,
 # pico-sdk's pioasm in C++), the Arm compiler with its C and C++ libraries.
@@ -96,7 +97,7 @@ firmware-check:
 	@if [ ! -f "$(MICROPY_DIR)/ports/$(MPY_PORT)/Makefile" ] || [ ! -f "$(MICROPY_DIR)/py/mpconfig.h" ]; then \
 	  echo "make firmware: $(MICROPY_DIR) is not a MicroPython source tree (no ports/$(MPY_PORT)/Makefile)" >&2; exit 2; fi
 	@if [ ! -f "$(P256_USERMOD)" ]; then \
-	  echo "make firmware: the P-256 user C module is missing ($(P256_USERMOD)); it comes with lib/p256" >&2; exit 2; fi
+	  echo "make firmware: the user C modules file is missing ($(P256_USERMOD)); lib/micropython.cmake comes with lib/" >&2; exit 2; fi
 	@if [ "$(MPY_PORT)" = esp32 ] && [ -z "$$IDF_PATH" ]; then \
 	  echo "make firmware: BOARD=esp32s3 needs ESP-IDF: source its export.sh first (IDF_PATH is not set)" >&2; exit 2; fi
 	@# pico-sdk 2.x (MicroPython >= 1.24) runs picotool at build time and, when

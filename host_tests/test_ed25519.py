@@ -262,3 +262,24 @@ def test_comb_table_is_what_the_generator_makes():
     res = subprocess.run([sys.executable, os.path.join(REPO, "lib", "ed25519", "gen_table.py"), "--check"],
                          capture_output=True, text=True)
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_micropython_binding_has_the_same_api():
+    """The MicroPython binding (user module and native module; run on the
+    unix port by make firmware-ed25519-unix and
+    test_ed25519_micropython_wipe.py) declares exactly this module's API:
+    the same names, arities and messages."""
+    with open(os.path.join(REPO, "lib", "ed25519", "ed25519_mpy.c")) as f:
+        src = f.read()
+    arity = {name: int(n) for n, name in re.findall(r"MP_DEFINE_CONST_FUN_OBJ_(\d)\(mod_(\w+)_obj", src)}
+    native = set(re.findall(r"mp_store_global\(MP_QSTR_(\w+),", src))
+    frozen = set(re.findall(r"MP_ROM_QSTR\(MP_QSTR_(\w+)\), MP_ROM_PTR", src))
+    public = {n for n in dir(ed25519) if not n.startswith("_")}
+    assert set(arity) == native == frozen == public == set(VALID)
+    for name, n in arity.items():
+        assert len(VALID[name]) == n, name
+    with open(os.path.join(REPO, "lib", "ed25519", "ed25519.h")) as f:
+        codes = re.findall(r"ED25519_ERR_(\w+)", f.read())
+    assert codes
+    for code in codes:
+        assert "mp_raise_ValueError(MP_ERROR_TEXT(ED25519_MSG_%s))" % code in src, code

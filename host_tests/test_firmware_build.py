@@ -168,7 +168,7 @@ def test_firmware_refuses_an_unknown_board(tree):
 
 def test_firmware_names_a_missing_p256_module(tree):
     r = tree.make("firmware", "BOARD=rp2040", "MICROPY_DIR=%s" % tree.mp, "P256_USERMOD=%s" % (tree.tmp / "nope"))
-    assert r.returncode != 0 and "P-256 user C module is missing" in r.stderr
+    assert r.returncode != 0 and "user C modules file is missing" in r.stderr
 
 
 def test_esp32s3_needs_esp_idf(tree):
@@ -322,12 +322,18 @@ def test_submodules_already_there_are_left_alone(tree):
     assert r.returncode == 0 and not any(l.startswith("rp2 submodules") for l in tree.log[n:])
 
 
-def test_default_user_c_module_is_lib_p256s(tree):
-    """Without P256_USERMOD the build uses lib/p256's own micropython.cmake."""
+def test_default_user_c_modules_are_lib_p256_and_lib_ed25519(tree):
+    """Without P256_USERMOD the build uses lib/micropython.cmake, which
+    includes lib/p256's and lib/ed25519's own micropython.cmake."""
     r = tree.make("firmware", "BOARD=rp2040", "MICROPY_DIR=%s" % tree.mp, "picotool_DIR=%s" % tree.picotool_dir)
     assert r.returncode == 0, r.stderr
-    assert "USER_C_MODULES=%s/lib/p256/micropython.cmake" % REPO in tree.log[-1]
-    assert os.path.isfile(os.path.join(REPO, "lib", "p256", "micropython.cmake"))
+    assert "USER_C_MODULES=%s/lib/micropython.cmake" % REPO in tree.log[-1]
+    with open(os.path.join(REPO, "lib", "micropython.cmake")) as f:
+        includes = [l.strip() for l in f if l.startswith("include(")]
+    assert includes == ["include(${CMAKE_CURRENT_LIST_DIR}/p256/micropython.cmake)",
+                        "include(${CMAKE_CURRENT_LIST_DIR}/ed25519/micropython.cmake)"]
+    for lib in ("p256", "ed25519"):
+        assert os.path.isfile(os.path.join(REPO, "lib", lib, "micropython.cmake"))
 
 
 # -- the manifest and the build marker ---------------------------------------------------

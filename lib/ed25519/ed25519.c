@@ -67,6 +67,13 @@ typedef uint64_t dlimb_t;
 #endif
 #define NLIMBS (256 / LIMB_BITS)
 
+/* ARMv6-M (Cortex-M0/M0+) inline asm for the field product; -DED25519_NO_ASM
+ * turns it off */
+#if LIMB_BITS == 32 && defined(__thumb__) && !defined(__thumb2__) && defined(__GNUC__) && defined(__OPTIMIZE__) && \
+    !defined(ED25519_NO_ASM)
+#define ED25519_ASM_ARMV6M 1
+#endif
+
 typedef limb_t fe[NLIMBS];
 
 static inline limb_t barrier(limb_t x)
@@ -90,10 +97,47 @@ static inline limb_t ct_eq(limb_t a, limb_t b)
     return 1 ^ ((d | ((limb_t)0 - d)) >> (LIMB_BITS - 1));
 }
 
+/*
+ * x * y as a double limb: the only wide multiplication. ARMv6-M (Cortex-M0+)
+ * has only MULS, 32x32->32, and GCC would call libgcc's __aeabi_lmul, whose
+ * generic carry test (longlong.h umul_ppmm) is a branch on the data: the
+ * cycle count then depended on the secret (host_tests/test_ed25519_m0.py
+ * caught it). There it is four 16x16 products added without branches.
+ */
+#if LIMB_BITS == 32 && defined(__thumb__) && !defined(__thumb2__)
+static INLINE uint64_t mul_wide(uint32_t x, uint32_t y)
+{
+    uint32_t xl = x & 0xffff, xh = x >> 16, yl = y & 0xffff, yh = y >> 16;
+    uint32_t m1 = xl * yh, m2 = xh * yl;
+    uint64_t r = ((uint64_t)(xh * yh) << 32) | (xl * yl);
+    r += (uint64_t)m1 << 16;
+    return r + ((uint64_t)m2 << 16);
+}
+#else
+static INLINE dlimb_t mul_wide(limb_t x, limb_t y)
+{
+    return (dlimb_t)x * y;
+}
+#endif
+
 /* x * y + z + t, which cannot overflow a double limb */
 static INLINE dlimb_t muladd(limb_t x, limb_t y, limb_t z, limb_t t)
 {
-    return (dlimb_t)x * y + z + t;
+    return mul_wide(x, y) + z + t;
+}
+
+/* x * c for a signed 64-bit x and a small c, without a 64x64 library call
+ * (mod 2^64, exact when the product fits) */
+static INLINE int64_t smul64(int64_t x, uint32_t c)
+{
+    uint64_t u = (uint64_t)x;
+    uint64_t r = (uint64_t)((uint32_t)(u >> 32) * c) << 32;
+#if LIMB_BITS == 32
+    r += mul_wide((uint32_t)u, c);
+#else
+    r += (uint64_t)(uint32_t)u * c;
+#endif
+    return (int64_t)r;
 }
 
 void ed25519_wipe(void *p, size_t n)
@@ -108,14 +152,23 @@ void ed25519_wipe(void *p, size_t n)
  * The arithmetic helpers leave products of secrets in their stack frames.
  * Every API function that handles a secret ends with burn_stack(n), which
  * zeroes n bytes below its own frame: the region its callees used. n
- * covers the deepest callee chain (host_tests/test_ed25519_stack.py checks
- * it against the compiler's call graph); buffers that live across calls
- * are wiped where they die.
+ * covers the deepest callee chain, which depends on the compiler and the
+ * optimisation level, so there are three sets, as in lib/p256: Thumb-1 at
+ * -Os (what ships; sign stays under 1 KB of stack), Thumb-1 otherwise, and
+ * everything else (hosts: x86-64 frames are the larger).
+ * host_tests/test_ed25519_stack.py checks each set against the call graphs
+ * (-fcallgraph-info) of those builds. Buffers that live across calls are
+ * wiped where they die.
  */
-#if defined(__thumb__) && !defined(__thumb2__)
-#define BURN 1024
+#if defined(__thumb__) && !defined(__thumb2__) && defined(__OPTIMIZE_SIZE__)
+#define BURN_SIGN 832   /* two_base_encode, comb_mul and below: sign < 1 KB */
+#define BURN_PUBLIC 768 /* expand_seed's scalar reduction */
+#elif defined(__thumb__) && !defined(__thumb2__)
+#define BURN_SIGN 1216
+#define BURN_PUBLIC 1024
 #else
-#define BURN 2048
+#define BURN_SIGN 1216
+#define BURN_PUBLIC 960
 #endif
 NOINLINE
 static void burn_stack(size_t n)
@@ -163,7 +216,7 @@ static const uint64_t SHA512_H0[8] = {
     0x6a09e667f3bcc908ULL, 0xbb67ae8584caa73bULL, 0x3c6ef372fe94f82bULL, 0xa54ff53a5f1d36f1ULL,
     0x510e527fade682d1ULL, 0x9b05688c2b3e6c1fULL, 0x1f83d9abfb41bd6bULL, 0x5be0cd19137e2179ULL};
 
-static inline uint64_t ror64(uint64_t x, int n)
+static INLINE uint64_t ror64(uint64_t x, int n)
 {
     return (x >> n) | (x << (64 - n));
 }
@@ -281,7 +334,7 @@ static void fe_set_small(fe r, limb_t v)
 /* r = a + 38 c for a carry c of at most a limb; returns the carry out. */
 static INLINE limb_t fold38(fe r, limb_t c)
 {
-    dlimb_t acc = (dlimb_t)r[0] + (dlimb_t)c * 38;
+    dlimb_t acc = (dlimb_t)r[0] + mul_wide(c, 38);
     r[0] = (limb_t)acc;
     for (int i = 1; i < NLIMBS; i++) {
         acc = (dlimb_t)r[i] + (limb_t)(acc >> LIMB_BITS);
@@ -289,6 +342,168 @@ static INLINE limb_t fold38(fe r, limb_t c)
     }
     return (limb_t)(acc >> LIMB_BITS);
 }
+
+#if defined(ED25519_ASM_ARMV6M)
+
+/*
+ * Cortex-M0+: the addition and subtraction chains on the carry flag, then
+ * the carry (borrow) out folded back as 38 (2^256 = 38 mod p), twice: the
+ * second fold cannot carry again. No branch, no secret-dependent address.
+ */
+NOINLINE
+static void fe_add(fe r, const fe a, const fe b)
+{
+    uint32_t x, y, z;
+    __asm__ volatile(".syntax unified\n\t"
+            "ldr   %[x], [%[a], #0]\n\t"
+            "ldr   %[y], [%[b], #0]\n\t"
+            "adds  %[x], %[x], %[y]\n\t"
+            "str   %[x], [%[r], #0]\n\t"
+            "ldr   %[x], [%[a], #4]\n\t"
+            "ldr   %[y], [%[b], #4]\n\t"
+            "adcs  %[x], %[x], %[y]\n\t"
+            "str   %[x], [%[r], #4]\n\t"
+            "ldr   %[x], [%[a], #8]\n\t"
+            "ldr   %[y], [%[b], #8]\n\t"
+            "adcs  %[x], %[x], %[y]\n\t"
+            "str   %[x], [%[r], #8]\n\t"
+            "ldr   %[x], [%[a], #12]\n\t"
+            "ldr   %[y], [%[b], #12]\n\t"
+            "adcs  %[x], %[x], %[y]\n\t"
+            "str   %[x], [%[r], #12]\n\t"
+            "ldr   %[x], [%[a], #16]\n\t"
+            "ldr   %[y], [%[b], #16]\n\t"
+            "adcs  %[x], %[x], %[y]\n\t"
+            "str   %[x], [%[r], #16]\n\t"
+            "ldr   %[x], [%[a], #20]\n\t"
+            "ldr   %[y], [%[b], #20]\n\t"
+            "adcs  %[x], %[x], %[y]\n\t"
+            "str   %[x], [%[r], #20]\n\t"
+            "ldr   %[x], [%[a], #24]\n\t"
+            "ldr   %[y], [%[b], #24]\n\t"
+            "adcs  %[x], %[x], %[y]\n\t"
+            "str   %[x], [%[r], #24]\n\t"
+            "ldr   %[x], [%[a], #28]\n\t"
+            "ldr   %[y], [%[b], #28]\n\t"
+            "adcs  %[x], %[x], %[y]\n\t"
+            "str   %[x], [%[r], #28]\n\t"
+            "movs  %[z], #0\n\t"
+            "adcs  %[z], %[z], %[z]\n\t"   /* z = carry out */
+            "movs  %[y], #38\n\t"
+            "muls  %[y], %[z]\n\t"          /* y = 38 carry */
+            "movs  %[z], #0\n\t"
+            "ldr   %[x], [%[r], #0]\n\t"
+            "adds  %[x], %[x], %[y]\n\t"
+            "str   %[x], [%[r], #0]\n\t"
+            "ldr   %[x], [%[r], #4]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "str   %[x], [%[r], #4]\n\t"
+            "ldr   %[x], [%[r], #8]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "str   %[x], [%[r], #8]\n\t"
+            "ldr   %[x], [%[r], #12]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "str   %[x], [%[r], #12]\n\t"
+            "ldr   %[x], [%[r], #16]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "str   %[x], [%[r], #16]\n\t"
+            "ldr   %[x], [%[r], #20]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "str   %[x], [%[r], #20]\n\t"
+            "ldr   %[x], [%[r], #24]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "str   %[x], [%[r], #24]\n\t"
+            "ldr   %[x], [%[r], #28]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "str   %[x], [%[r], #28]\n\t"
+            "adcs  %[z], %[z], %[z]\n\t"   /* z = second carry */
+            "movs  %[y], #38\n\t"
+            "muls  %[y], %[z]\n\t"
+            "ldr   %[x], [%[r], #0]\n\t"
+            "adds  %[x], %[x], %[y]\n\t"
+            "str   %[x], [%[r], #0]\n\t"
+            : [x] "=&l"(x), [y] "=&l"(y), [z] "=&l"(z)
+            : [r] "l"(r), [a] "l"(a), [b] "l"(b)
+            : "cc", "memory");
+}
+
+NOINLINE
+static void fe_sub(fe r, const fe a, const fe b)
+{
+    uint32_t x, y, z;
+    __asm__ volatile(".syntax unified\n\t"
+            "ldr   %[x], [%[a], #0]\n\t"
+            "ldr   %[y], [%[b], #0]\n\t"
+            "subs  %[x], %[x], %[y]\n\t"
+            "str   %[x], [%[r], #0]\n\t"
+            "ldr   %[x], [%[a], #4]\n\t"
+            "ldr   %[y], [%[b], #4]\n\t"
+            "sbcs  %[x], %[x], %[y]\n\t"
+            "str   %[x], [%[r], #4]\n\t"
+            "ldr   %[x], [%[a], #8]\n\t"
+            "ldr   %[y], [%[b], #8]\n\t"
+            "sbcs  %[x], %[x], %[y]\n\t"
+            "str   %[x], [%[r], #8]\n\t"
+            "ldr   %[x], [%[a], #12]\n\t"
+            "ldr   %[y], [%[b], #12]\n\t"
+            "sbcs  %[x], %[x], %[y]\n\t"
+            "str   %[x], [%[r], #12]\n\t"
+            "ldr   %[x], [%[a], #16]\n\t"
+            "ldr   %[y], [%[b], #16]\n\t"
+            "sbcs  %[x], %[x], %[y]\n\t"
+            "str   %[x], [%[r], #16]\n\t"
+            "ldr   %[x], [%[a], #20]\n\t"
+            "ldr   %[y], [%[b], #20]\n\t"
+            "sbcs  %[x], %[x], %[y]\n\t"
+            "str   %[x], [%[r], #20]\n\t"
+            "ldr   %[x], [%[a], #24]\n\t"
+            "ldr   %[y], [%[b], #24]\n\t"
+            "sbcs  %[x], %[x], %[y]\n\t"
+            "str   %[x], [%[r], #24]\n\t"
+            "ldr   %[x], [%[a], #28]\n\t"
+            "ldr   %[y], [%[b], #28]\n\t"
+            "sbcs  %[x], %[x], %[y]\n\t"
+            "str   %[x], [%[r], #28]\n\t"
+            "sbcs  %[z], %[z], %[z]\n\t"   /* z = -borrow */
+            "movs  %[y], #38\n\t"
+            "ands  %[y], %[z]\n\t"          /* y = 38 borrow */
+            "movs  %[z], #0\n\t"
+            "ldr   %[x], [%[r], #0]\n\t"
+            "subs  %[x], %[x], %[y]\n\t"
+            "str   %[x], [%[r], #0]\n\t"
+            "ldr   %[x], [%[r], #4]\n\t"
+            "sbcs  %[x], %[x], %[z]\n\t"
+            "str   %[x], [%[r], #4]\n\t"
+            "ldr   %[x], [%[r], #8]\n\t"
+            "sbcs  %[x], %[x], %[z]\n\t"
+            "str   %[x], [%[r], #8]\n\t"
+            "ldr   %[x], [%[r], #12]\n\t"
+            "sbcs  %[x], %[x], %[z]\n\t"
+            "str   %[x], [%[r], #12]\n\t"
+            "ldr   %[x], [%[r], #16]\n\t"
+            "sbcs  %[x], %[x], %[z]\n\t"
+            "str   %[x], [%[r], #16]\n\t"
+            "ldr   %[x], [%[r], #20]\n\t"
+            "sbcs  %[x], %[x], %[z]\n\t"
+            "str   %[x], [%[r], #20]\n\t"
+            "ldr   %[x], [%[r], #24]\n\t"
+            "sbcs  %[x], %[x], %[z]\n\t"
+            "str   %[x], [%[r], #24]\n\t"
+            "ldr   %[x], [%[r], #28]\n\t"
+            "sbcs  %[x], %[x], %[z]\n\t"
+            "str   %[x], [%[r], #28]\n\t"
+            "sbcs  %[z], %[z], %[z]\n\t"   /* z = -second borrow */
+            "movs  %[y], #38\n\t"
+            "ands  %[y], %[z]\n\t"
+            "ldr   %[x], [%[r], #0]\n\t"
+            "subs  %[x], %[x], %[y]\n\t"
+            "str   %[x], [%[r], #0]\n\t"
+            : [x] "=&l"(x), [y] "=&l"(y), [z] "=&l"(z)
+            : [r] "l"(r), [a] "l"(a), [b] "l"(b)
+            : "cc", "memory");
+}
+
+#else
 
 NOINLINE
 static void fe_add(fe r, const fe a, const fe b)
@@ -313,7 +528,7 @@ static void fe_sub(fe r, const fe a, const fe b)
         borrow = (limb_t)(acc >> LIMB_BITS) & 1;
     }
     /* wrapped by 2^256: take 38 off; if that wraps again r was >= 2^256 - 38 */
-    acc = (dlimb_t)r[0] - (dlimb_t)borrow * 38;
+    acc = (dlimb_t)r[0] - (38 & ((limb_t)0 - borrow));
     r[0] = (limb_t)acc;
     for (int i = 1; i < NLIMBS; i++) {
         borrow = (limb_t)(acc >> LIMB_BITS) & 1;
@@ -322,6 +537,389 @@ static void fe_sub(fe r, const fe a, const fe b)
     }
     r[0] -= 38 * ((limb_t)(acc >> LIMB_BITS) & 1);
 }
+
+#endif
+
+/* The top half of a double-width product folded in times 38: r = lo + 38 hi */
+#if defined(ED25519_ASM_ARMV6M)
+static void fe_mac_fold(fe r, const limb_t c[2 * NLIMBS]);
+#define fe_fold fe_mac_fold
+#else
+static void fe_fold(fe r, const limb_t c[2 * NLIMBS])
+{
+    limb_t carry = 0;
+    for (int i = 0; i < NLIMBS; i++) {
+        dlimb_t t = muladd(c[NLIMBS + i], 38, c[i], carry);
+        r[i] = (limb_t)t;
+        carry = (limb_t)(t >> LIMB_BITS);
+    }
+    r[0] += 38 * fold38(r, carry);
+}
+#endif
+
+#if defined(ED25519_ASM_ARMV6M)
+/*
+ * Cortex-M0+: product scanning (Comba). Each column of the product is the
+ * sum of its 32x32-bit partial products in a three-word accumulator
+ * (c0, c1, c2); mac() adds one product: four 16x16 MULS (single-cycle on
+ * the RP2040, so constant time) put together with the carry flag, which C
+ * cannot name. MOVS #0 leaves the carry flag alone, which the sequence
+ * relies on. Squaring adds each cross product twice (the column's cross
+ * sum doubled) and the squares once: 36 products instead of 64.
+ */
+#define MAC(acc0, acc1, acc2, x_in, y_in)                                          \
+    do {                                                                     \
+        uint32_t x_ = (x_in), y_ = (y_in), u_, v_, w_;                       \
+        __asm__(".syntax unified\n\t"                                         \
+                "lsrs  %[u], %[x], #16\n\t"                                   \
+                "uxth  %[x], %[x]\n\t"                                        \
+                "lsrs  %[v], %[y], #16\n\t"                                   \
+                "uxth  %[y], %[y]\n\t"                                        \
+                "movs  %[w], %[x]\n\t"                                        \
+                "muls  %[w], %[y]\n\t" /* xl yl */                           \
+                "muls  %[y], %[u]\n\t" /* xh yl */                           \
+                "muls  %[x], %[v]\n\t" /* xl yh */                           \
+                "muls  %[v], %[u]\n\t" /* xh yh */                           \
+                "adds  %[x], %[x], %[y]\n\t"                                  \
+                "movs  %[u], #0\n\t"                                          \
+                "adcs  %[u], %[u], %[u]\n\t"                                  \
+                "lsls  %[u], %[u], #16\n\t"                                   \
+                "adds  %[v], %[v], %[u]\n\t"                                  \
+                "lsls  %[u], %[x], #16\n\t"                                   \
+                "lsrs  %[x], %[x], #16\n\t"                                   \
+                "adds  %[w], %[w], %[u]\n\t"                                  \
+                "adcs  %[v], %[v], %[x]\n\t" /* v:w = x y */                 \
+                : [x] "+&l"(x_), [y] "+&l"(y_), [u] "=&l"(u_), [v] "=&l"(v_), \
+                  [w] "=&l"(w_)                                              \
+                :                                                            \
+                : "cc");                                                     \
+        __asm__(".syntax unified\n\t"                                         \
+                "movs  %[u], #0\n\t"                                          \
+                "adds  %[c0], %[c0], %[w]\n\t"                                \
+                "adcs  %[c1], %[c1], %[v]\n\t"                                \
+                "adcs  %[c2], %[c2], %[u]\n\t"                                \
+                : [c0] "+l"(acc0), [c1] "+l"(acc1), [c2] "+l"(acc2), [u] "=&l"(u_) \
+                : [w] "l"(w_), [v] "l"(v_)                                   \
+                : "cc");                                                     \
+    } while (0)
+
+/* r = lo + 38 hi: per limb 38 hi[i] (two 16x16 MULS) + lo[i] + the carry
+ * of the limb below, then the top carry (< 40) folded as 38 twice. */
+NOINLINE
+static void fe_mac_fold(fe r, const limb_t c[2 * NLIMBS])
+{
+    uint32_t x, y, u, k = 0, z = 0;
+    __asm__ volatile(".syntax unified\n\t"
+            "ldr   %[x], [%[c], #32]\n\t"
+            "uxth  %[y], %[x]\n\t"
+            "lsrs  %[x], %[x], #16\n\t"
+            "movs  %[u], #38\n\t"
+            "muls  %[y], %[u]\n\t"
+            "muls  %[x], %[u]\n\t"
+            "lsls  %[u], %[x], #16\n\t"
+            "lsrs  %[x], %[x], #16\n\t"
+            "adds  %[y], %[y], %[u]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"   /* x:y = 38 hi[0] */
+            "ldr   %[u], [%[c], #0]\n\t"
+            "adds  %[y], %[y], %[u]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "adds  %[y], %[y], %[k]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "str   %[y], [%[r], #0]\n\t"
+            "movs  %[k], %[x]\n\t"          /* carry into the next limb */
+            "ldr   %[x], [%[c], #36]\n\t"
+            "uxth  %[y], %[x]\n\t"
+            "lsrs  %[x], %[x], #16\n\t"
+            "movs  %[u], #38\n\t"
+            "muls  %[y], %[u]\n\t"
+            "muls  %[x], %[u]\n\t"
+            "lsls  %[u], %[x], #16\n\t"
+            "lsrs  %[x], %[x], #16\n\t"
+            "adds  %[y], %[y], %[u]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"   /* x:y = 38 hi[1] */
+            "ldr   %[u], [%[c], #4]\n\t"
+            "adds  %[y], %[y], %[u]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "adds  %[y], %[y], %[k]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "str   %[y], [%[r], #4]\n\t"
+            "movs  %[k], %[x]\n\t"          /* carry into the next limb */
+            "ldr   %[x], [%[c], #40]\n\t"
+            "uxth  %[y], %[x]\n\t"
+            "lsrs  %[x], %[x], #16\n\t"
+            "movs  %[u], #38\n\t"
+            "muls  %[y], %[u]\n\t"
+            "muls  %[x], %[u]\n\t"
+            "lsls  %[u], %[x], #16\n\t"
+            "lsrs  %[x], %[x], #16\n\t"
+            "adds  %[y], %[y], %[u]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"   /* x:y = 38 hi[2] */
+            "ldr   %[u], [%[c], #8]\n\t"
+            "adds  %[y], %[y], %[u]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "adds  %[y], %[y], %[k]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "str   %[y], [%[r], #8]\n\t"
+            "movs  %[k], %[x]\n\t"          /* carry into the next limb */
+            "ldr   %[x], [%[c], #44]\n\t"
+            "uxth  %[y], %[x]\n\t"
+            "lsrs  %[x], %[x], #16\n\t"
+            "movs  %[u], #38\n\t"
+            "muls  %[y], %[u]\n\t"
+            "muls  %[x], %[u]\n\t"
+            "lsls  %[u], %[x], #16\n\t"
+            "lsrs  %[x], %[x], #16\n\t"
+            "adds  %[y], %[y], %[u]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"   /* x:y = 38 hi[3] */
+            "ldr   %[u], [%[c], #12]\n\t"
+            "adds  %[y], %[y], %[u]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "adds  %[y], %[y], %[k]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "str   %[y], [%[r], #12]\n\t"
+            "movs  %[k], %[x]\n\t"          /* carry into the next limb */
+            "ldr   %[x], [%[c], #48]\n\t"
+            "uxth  %[y], %[x]\n\t"
+            "lsrs  %[x], %[x], #16\n\t"
+            "movs  %[u], #38\n\t"
+            "muls  %[y], %[u]\n\t"
+            "muls  %[x], %[u]\n\t"
+            "lsls  %[u], %[x], #16\n\t"
+            "lsrs  %[x], %[x], #16\n\t"
+            "adds  %[y], %[y], %[u]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"   /* x:y = 38 hi[4] */
+            "ldr   %[u], [%[c], #16]\n\t"
+            "adds  %[y], %[y], %[u]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "adds  %[y], %[y], %[k]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "str   %[y], [%[r], #16]\n\t"
+            "movs  %[k], %[x]\n\t"          /* carry into the next limb */
+            "ldr   %[x], [%[c], #52]\n\t"
+            "uxth  %[y], %[x]\n\t"
+            "lsrs  %[x], %[x], #16\n\t"
+            "movs  %[u], #38\n\t"
+            "muls  %[y], %[u]\n\t"
+            "muls  %[x], %[u]\n\t"
+            "lsls  %[u], %[x], #16\n\t"
+            "lsrs  %[x], %[x], #16\n\t"
+            "adds  %[y], %[y], %[u]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"   /* x:y = 38 hi[5] */
+            "ldr   %[u], [%[c], #20]\n\t"
+            "adds  %[y], %[y], %[u]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "adds  %[y], %[y], %[k]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "str   %[y], [%[r], #20]\n\t"
+            "movs  %[k], %[x]\n\t"          /* carry into the next limb */
+            "ldr   %[x], [%[c], #56]\n\t"
+            "uxth  %[y], %[x]\n\t"
+            "lsrs  %[x], %[x], #16\n\t"
+            "movs  %[u], #38\n\t"
+            "muls  %[y], %[u]\n\t"
+            "muls  %[x], %[u]\n\t"
+            "lsls  %[u], %[x], #16\n\t"
+            "lsrs  %[x], %[x], #16\n\t"
+            "adds  %[y], %[y], %[u]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"   /* x:y = 38 hi[6] */
+            "ldr   %[u], [%[c], #24]\n\t"
+            "adds  %[y], %[y], %[u]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "adds  %[y], %[y], %[k]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "str   %[y], [%[r], #24]\n\t"
+            "movs  %[k], %[x]\n\t"          /* carry into the next limb */
+            "ldr   %[x], [%[c], #60]\n\t"
+            "uxth  %[y], %[x]\n\t"
+            "lsrs  %[x], %[x], #16\n\t"
+            "movs  %[u], #38\n\t"
+            "muls  %[y], %[u]\n\t"
+            "muls  %[x], %[u]\n\t"
+            "lsls  %[u], %[x], #16\n\t"
+            "lsrs  %[x], %[x], #16\n\t"
+            "adds  %[y], %[y], %[u]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"   /* x:y = 38 hi[7] */
+            "ldr   %[u], [%[c], #28]\n\t"
+            "adds  %[y], %[y], %[u]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "adds  %[y], %[y], %[k]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "str   %[y], [%[r], #28]\n\t"
+            "movs  %[k], %[x]\n\t"          /* carry into the next limb */
+            "movs  %[u], #38\n\t"
+            "muls  %[k], %[u]\n\t"          /* 38 top carry */
+            "ldr   %[x], [%[r], #0]\n\t"
+            "adds  %[x], %[x], %[k]\n\t"
+            "str   %[x], [%[r], #0]\n\t"
+            "ldr   %[x], [%[r], #4]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "str   %[x], [%[r], #4]\n\t"
+            "ldr   %[x], [%[r], #8]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "str   %[x], [%[r], #8]\n\t"
+            "ldr   %[x], [%[r], #12]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "str   %[x], [%[r], #12]\n\t"
+            "ldr   %[x], [%[r], #16]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "str   %[x], [%[r], #16]\n\t"
+            "ldr   %[x], [%[r], #20]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "str   %[x], [%[r], #20]\n\t"
+            "ldr   %[x], [%[r], #24]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "str   %[x], [%[r], #24]\n\t"
+            "ldr   %[x], [%[r], #28]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "str   %[x], [%[r], #28]\n\t"
+            "movs  %[k], #0\n\t"
+            "adcs  %[k], %[k], %[k]\n\t"
+            "muls  %[k], %[u]\n\t"          /* a second carry: r < 38 now */
+            "ldr   %[x], [%[r], #0]\n\t"
+            "adds  %[x], %[x], %[k]\n\t"
+            "str   %[x], [%[r], #0]\n\t"
+            : [x] "=&l"(x), [y] "=&l"(y), [u] "=&l"(u), [k] "+&l"(k)
+            : [r] "l"(r), [c] "l"(c), [z] "l"(z)
+            : "cc", "memory");
+}
+
+/*
+ * (c0, c1, col->c2) += sum_{i < n} pa[i] pb[-i]: one column of a product,
+ * n = col->end - pa >= 1. Eight low registers hold pa, c0, c1 and the product's five; the
+ * column's other state waits in r8-r11 (MOV to and from them is one
+ * cycle), so nothing spills inside the loop.
+ */
+struct column {
+    const uint32_t *pb;
+    const uint32_t *end; /* pa's value after the last product */
+    uint32_t c2;
+};
+
+static INLINE void mac_column(uint32_t *c0, uint32_t *c1, const uint32_t *pa, struct column *col)
+{
+    uint32_t x = (uint32_t)col, y, u, v, w;
+    __asm__ volatile(".syntax unified\n\t"
+            "mov   r11, %[x]\n\t"
+            "ldr   %[u], [%[x], #0]\n\t"
+            "mov   r10, %[u]\n\t"                /* pb */
+            "ldr   %[u], [%[x], #4]\n\t"
+            "mov   r8, %[u]\n\t"                 /* end */
+            "ldr   %[u], [%[x], #8]\n\t"
+            "mov   r9, %[u]\n\t"                 /* c2 */
+            "1:\n\t"
+            "ldm   %[pa]!, {%[x]}\n\t"
+            "mov   %[u], r10\n\t"
+            "ldr   %[y], [%[u]]\n\t"
+            "subs  %[u], #4\n\t"
+            "mov   r10, %[u]\n\t"
+            "lsrs  %[u], %[x], #16\n\t"
+            "uxth  %[x], %[x]\n\t"
+            "lsrs  %[v], %[y], #16\n\t"
+            "uxth  %[y], %[y]\n\t"
+            "movs  %[w], %[x]\n\t"
+            "muls  %[w], %[y]\n\t"
+            "muls  %[y], %[u]\n\t"
+            "muls  %[x], %[v]\n\t"
+            "muls  %[v], %[u]\n\t"
+            "adds  %[x], %[x], %[y]\n\t"
+            "movs  %[u], #0\n\t"
+            "adcs  %[u], %[u], %[u]\n\t"
+            "lsls  %[u], %[u], #16\n\t"
+            "adds  %[v], %[v], %[u]\n\t"
+            "lsls  %[u], %[x], #16\n\t"
+            "lsrs  %[x], %[x], #16\n\t"
+            "adds  %[w], %[w], %[u]\n\t"
+            "adcs  %[v], %[v], %[x]\n\t"         /* v:w = product */
+            "adds  %[c0], %[c0], %[w]\n\t"
+            "adcs  %[c1], %[c1], %[v]\n\t"
+            "movs  %[u], #0\n\t"
+            "adcs  %[u], %[u], %[u]\n\t"
+            "add   r9, %[u]\n\t"
+            "cmp   %[pa], r8\n\t"
+            "bne   1b\n\t"
+            "mov   %[x], r11\n\t"
+            "mov   %[u], r9\n\t"
+            "str   %[u], [%[x], #8]\n\t"
+            : [x] "+&l"(x), [y] "=&l"(y), [u] "=&l"(u), [v] "=&l"(v), [w] "=&l"(w),
+              [c0] "+&l"(*c0), [c1] "+&l"(*c1), [pa] "+&l"(pa)
+            :
+            : "r8", "r9", "r10", "r11", "cc", "memory");
+}
+
+NOINLINE
+static void fe_mul(fe r, const fe a, const fe b)
+{
+    limb_t c[2 * NLIMBS];
+    uint32_t c0 = 0, c1 = 0;
+    struct column col;
+    limb_t *out = c;
+    /* columns 0..7: a[0..k] against b[k..0]; columns 8..14: a[k-7..7]
+     * against b[7..k-7] */
+    col.pb = b;
+    col.end = a + 1;
+    const limb_t *pa = a;
+    do {
+        col.c2 = 0;
+        mac_column(&c0, &c1, pa, &col);
+        *out++ = c0;
+        c0 = c1;
+        c1 = col.c2;
+        col.pb++;
+        col.end++;
+    } while (col.end != a + NLIMBS + 1);
+    col.pb = b + NLIMBS - 1;
+    col.end = a + NLIMBS;
+    do {
+        pa++;
+        col.c2 = 0;
+        mac_column(&c0, &c1, pa, &col);
+        *out++ = c0;
+        c0 = c1;
+        c1 = col.c2;
+    } while (pa != a + NLIMBS - 1);
+    *out = c0;
+    fe_fold(r, c);
+}
+
+/* cross products once, doubled, plus the squares on the diagonal */
+NOINLINE
+static void fe_sqr(fe r, const fe a)
+{
+    limb_t c[2 * NLIMBS];
+    uint32_t c0 = 0, c1 = 0, c2 = 0;
+    struct column col;
+    for (int k = 0; k < 2 * NLIMBS - 1; k++) {
+        int lo = k < NLIMBS ? 0 : k - NLIMBS + 1;
+        uint32_t d0 = 0, d1 = 0;
+        col.c2 = 0;
+        if (k - lo > lo) { /* public: the column's shape */
+            col.pb = a + (k - lo);
+            col.end = a + lo + ((k - lo) - lo + 1) / 2;
+            mac_column(&d0, &d1, a + lo, &col);
+        }
+        uint32_t d2 = (col.c2 << 1) | (d1 >> 31);
+        d1 = (d1 << 1) | (d0 >> 31);
+        d0 <<= 1;
+        __asm__(".syntax unified\n\t"
+                "adds  %[c0], %[c0], %[d0]\n\t"
+                "adcs  %[c1], %[c1], %[d1]\n\t"
+                "adcs  %[c2], %[c2], %[d2]\n\t"
+                : [c0] "+l"(c0), [c1] "+l"(c1), [c2] "+l"(c2)
+                : [d0] "l"(d0), [d1] "l"(d1), [d2] "l"(d2)
+                : "cc");
+        if ((k & 1) == 0) {
+            MAC(c0, c1, c2, a[k / 2], a[k / 2]);
+        }
+        c[k] = c0;
+        c0 = c1;
+        c1 = c2;
+        c2 = 0;
+    }
+    c[2 * NLIMBS - 1] = c0;
+    fe_fold(r, c);
+}
+
+#else
 
 /* r = a * b: schoolbook product, then the top half folded in times 38. */
 NOINLINE
@@ -340,19 +938,15 @@ static void fe_mul(fe r, const fe a, const fe b)
         }
         c[i + NLIMBS] = carry;
     }
-    limb_t carry = 0;
-    for (int i = 0; i < NLIMBS; i++) {
-        dlimb_t t = muladd(c[NLIMBS + i], 38, c[i], carry);
-        r[i] = (limb_t)t;
-        carry = (limb_t)(t >> LIMB_BITS);
-    }
-    r[0] += 38 * fold38(r, carry);
+    fe_fold(r, c);
 }
 
 static void fe_sqr(fe r, const fe a)
 {
     fe_mul(r, a, a);
 }
+
+#endif
 
 /* r = a^(2^n) */
 static void fe_sqr_n(fe r, const fe a, int n)
@@ -404,27 +998,27 @@ static void fe_from_bytes(fe r, const uint8_t in[32])
 /* r = z^(2^250 - 1), and z11 = z^11 (shared by inversion and square root) */
 static void fe_pow_2_250_1(fe r, fe z11, const fe z)
 {
-    fe t, z9, z2_5, z2_10, z2_50;
+    fe t, u, w;                 /* u: z^9, then 2^5 - 1, then 2^50 - 1 */
     fe_sqr(t, z);               /* 2 */
-    fe_sqr_n(z9, t, 2);         /* 8 */
-    fe_mul(z9, z9, z);          /* 9 */
-    fe_mul(z11, z9, t);         /* 11 */
+    fe_sqr_n(u, t, 2);          /* 8 */
+    fe_mul(u, u, z);            /* 9 */
+    fe_mul(z11, u, t);          /* 11 */
     fe_sqr(t, z11);             /* 22 */
-    fe_mul(z2_5, t, z9);        /* 2^5 - 1 */
-    fe_sqr_n(t, z2_5, 5);
-    fe_mul(z2_10, t, z2_5);     /* 2^10 - 1 */
-    fe_sqr_n(t, z2_10, 10);
-    fe_mul(t, t, z2_10);        /* 2^20 - 1 */
+    fe_mul(u, t, u);            /* 2^5 - 1 */
+    fe_sqr_n(t, u, 5);
+    fe_mul(w, t, u);            /* w = 2^10 - 1 */
+    fe_sqr_n(t, w, 10);
+    fe_mul(t, t, w);            /* 2^20 - 1 */
     fe_sqr_n(r, t, 20);
     fe_mul(t, r, t);            /* 2^40 - 1 */
     fe_sqr_n(t, t, 10);
-    fe_mul(z2_50, t, z2_10);    /* 2^50 - 1 */
-    fe_sqr_n(t, z2_50, 50);
-    fe_mul(t, t, z2_50);        /* 2^100 - 1 */
+    fe_mul(u, t, w);            /* 2^50 - 1 */
+    fe_sqr_n(t, u, 50);
+    fe_mul(t, t, u);            /* 2^100 - 1 */
     fe_sqr_n(r, t, 100);
     fe_mul(t, r, t);            /* 2^200 - 1 */
     fe_sqr_n(t, t, 50);
-    fe_mul(r, t, z2_50);        /* 2^250 - 1 */
+    fe_mul(r, t, u);            /* 2^250 - 1 */
 }
 
 /* r = 1/z = z^(p - 2) = z^(2^255 - 21) (0 for 0) */
@@ -458,6 +1052,32 @@ static void fe_cneg(fe r, const fe a, limb_t mask)
     }
 }
 
+#ifdef ED25519_TEST_HOOKS
+/* Test builds only (the M0+ image that host_tests/test_ed25519_m0.py runs
+ * the field arithmetic of, edge values included): out = a op b mod p,
+ * fully reduced, for 256-bit little-endian a and b taken whole (no bit
+ * masked). op: 0 mul, 1 sqr (of a), 2 add, 3 sub. */
+void ed25519_test_fe(uint8_t out[32], int op, const uint8_t a_in[32], const uint8_t b_in[32]);
+void ed25519_test_fe(uint8_t out[32], int op, const uint8_t a_in[32], const uint8_t b_in[32])
+{
+    fe a, b, r;
+    for (int i = 0; i < NLIMBS; i++) {
+        a[i] = b[i] = 0;
+    }
+    for (int i = 0; i < 32; i++) {
+        a[i / (LIMB_BITS / 8)] |= (limb_t)a_in[i] << (8 * (i % (LIMB_BITS / 8)));
+        b[i / (LIMB_BITS / 8)] |= (limb_t)b_in[i] << (8 * (i % (LIMB_BITS / 8)));
+    }
+    switch (op) {
+    case 0: fe_mul(r, a, b); break;
+    case 1: fe_sqr(r, a); break;
+    case 2: fe_add(r, a, b); break;
+    default: fe_sub(r, a, b); break;
+    }
+    fe_to_bytes(out, r);
+}
+#endif
+
 /* ------------------------------------------------------------------------ */
 /* 4. Scalars mod L = 2^252 + 27742317777372353535851937790883648493         */
 
@@ -480,7 +1100,7 @@ static void sc_reduce(uint8_t r[32], int64_t x[64])
     for (i = 63; i >= 32; i--) {
         carry = 0;
         for (j = i - 32; j < i - 12; j++) {
-            x[j] += carry - 16 * x[i] * L_BYTES[j - (i - 32)];
+            x[j] += carry - smul64(x[i], 16 * (uint32_t)L_BYTES[j - (i - 32)]);
             carry = (x[j] + 128) >> 8; /* arithmetic shift: floor division */
             x[j] -= carry * 256;
         }
@@ -489,12 +1109,12 @@ static void sc_reduce(uint8_t r[32], int64_t x[64])
     }
     carry = 0;
     for (j = 0; j < 32; j++) {
-        x[j] += carry - (x[31] >> 4) * L_BYTES[j];
+        x[j] += carry - smul64(x[31] >> 4, L_BYTES[j]);
         carry = x[j] >> 8;
         x[j] &= 255;
     }
     for (j = 0; j < 32; j++) {
-        x[j] -= carry * L_BYTES[j];
+        x[j] -= smul64(carry, L_BYTES[j]);
     }
     for (i = 0; i < 32; i++) {
         x[i + 1] += x[i] >> 8;
@@ -503,6 +1123,7 @@ static void sc_reduce(uint8_t r[32], int64_t x[64])
 }
 
 /* r = h mod L for a 64-byte little-endian h */
+NOINLINE
 static void sc_reduce64(uint8_t r[32], const uint8_t h[64])
 {
     int64_t x[64];
@@ -514,6 +1135,7 @@ static void sc_reduce64(uint8_t r[32], const uint8_t h[64])
 }
 
 /* s = (a b + c) mod L for 32-byte scalars (a, b < 2^256, c < 2^256) */
+NOINLINE
 static void sc_muladd(uint8_t s[32], const uint8_t a[32], const uint8_t b[32], const uint8_t c[32])
 {
     int64_t x[64];
@@ -592,17 +1214,21 @@ static void pt_dbl(point *r, const point *p)
     fe_mul(r->z, c, b);    /* Z3 = F G */
 }
 
-/* r = p + q, q given as (Y2 + X2, Y2 - X2, 2 d T2) over Z2 = z2 (NULL for
- * Z2 = 1): add-2008-hwcd-3 */
+/* r = p + q, q given as yp = Y2 + X2, ym = Y2 - X2, t2d = 2 d T2 over
+ * Z2 = z2 (NULL for Z2 = 1): add-2008-hwcd-3. r may be p; q's fields must
+ * not be r's. want_t = 0 leaves r's T stale, for a result that is only
+ * doubled or encoded next (neither reads T): one multiplication less.
+ * want_t is public (the shape of the computation), never a secret. */
 NOINLINE
-static void pt_add(point *r, const point *p, const niels *q, const fe z2)
+static void pt_add(point *r, const point *p, const fe yp, const fe ym, const fe t2d, const fe z2,
+                   int want_t)
 {
     fe a, b, c, d;
     fe_sub(a, p->y, p->x);
-    fe_mul(a, a, q->ym);
+    fe_mul(a, a, ym);
     fe_add(b, p->y, p->x);
-    fe_mul(b, b, q->yp);
-    fe_mul(c, p->t, q->t2d);
+    fe_mul(b, b, yp);
+    fe_mul(c, p->t, t2d);
     if (z2) {
         fe_mul(d, p->z, z2);
         fe_add(d, d, d);
@@ -613,7 +1239,9 @@ static void pt_add(point *r, const point *p, const niels *q, const fe z2)
     fe_add(r->y, b, a);    /* H */
     fe_add(b, d, c);       /* G */
     fe_sub(d, d, c);       /* F */
-    fe_mul(r->t, r->x, r->y);
+    if (want_t) {
+        fe_mul(r->t, r->x, r->y);
+    }
     fe_mul(r->x, r->x, d);
     fe_mul(r->y, r->y, b);
     fe_mul(r->z, d, b);
@@ -660,9 +1288,10 @@ static int fe_eq_vartime(const fe a, const fe b)
 
 /* RFC 8032 5.1.3 decoding (public data: variable time). 0 if the bytes
  * are not a point: y >= p, no square root, or x = 0 with the sign bit. */
+NOINLINE
 static int pt_decode_vartime(point *r, const uint8_t in[32])
 {
-    fe u, v, v3, x, t;
+    fe u, v, w; /* r's x, z and t serve as the other temporaries */
     uint8_t yb[32];
     fe_from_bytes(r->y, in);
     fe_to_bytes(yb, r->y);
@@ -671,41 +1300,41 @@ static int pt_decode_vartime(point *r, const uint8_t in[32])
             return 0; /* y >= p */
         }
     }
-    fe_set_small(r->z, 1);
+    fe_set_small(w, 1);
     fe_sqr(u, r->y);
     fe_mul(v, u, D1);
-    fe_sub(u, u, r->z);   /* y^2 - 1 */
-    fe_add(v, v, r->z);   /* d y^2 + 1 */
-    fe_sqr(v3, v);
-    fe_mul(v3, v3, v);    /* v^3 */
-    fe_sqr(x, v3);
-    fe_mul(x, x, v);
-    fe_mul(x, x, u);      /* u v^7 */
-    fe_pow_2_250_1(t, r->x, x);
-    fe_sqr_n(t, t, 2);
-    fe_mul(t, t, x);      /* (u v^7)^((p-5)/8) */
-    fe_mul(x, t, v3);
-    fe_mul(x, x, u);      /* candidate x = u v^3 (u v^7)^((p-5)/8) */
-    fe_sqr(t, x);
-    fe_mul(t, t, v);      /* v x^2 */
-    if (!fe_eq_vartime(t, u)) {
+    fe_sub(u, u, w);           /* u = y^2 - 1 */
+    fe_add(v, v, w);           /* v = d y^2 + 1 */
+    fe_sqr(w, v);
+    fe_mul(w, w, v);           /* v^3 */
+    fe_mul(r->x, u, w);        /* u v^3 */
+    fe_sqr(w, w);
+    fe_mul(w, w, v);
+    fe_mul(w, w, u);           /* u v^7 */
+    fe_pow_2_250_1(r->t, r->z, w);
+    fe_sqr_n(r->t, r->t, 2);
+    fe_mul(r->t, r->t, w);     /* (u v^7)^((p-5)/8) */
+    fe_mul(r->x, r->x, r->t);  /* candidate x = u v^3 (u v^7)^((p-5)/8) */
+    fe_sqr(w, r->x);
+    fe_mul(w, w, v);           /* v x^2 */
+    if (!fe_eq_vartime(w, u)) {
         fe_set_small(v, 0);
         fe_sub(u, v, u);
-        if (!fe_eq_vartime(t, u)) {
+        if (!fe_eq_vartime(w, u)) {
             return 0;
         }
-        fe_mul(x, x, SQRTM1);
+        fe_mul(r->x, r->x, SQRTM1);
     }
-    fe_to_bytes(yb, x);
+    fe_to_bytes(yb, r->x);
     int sign = in[31] >> 7;
-    if (fe_is_zero_vartime(x) && sign) {
+    if (fe_is_zero_vartime(r->x) && sign) {
         return 0;
     }
     if ((yb[0] & 1) != sign) {
         fe_set_small(v, 0);
-        fe_sub(x, v, x);
+        fe_sub(r->x, v, r->x);
     }
-    fe_copy(r->x, x);
+    fe_set_small(r->z, 1);
     fe_mul(r->t, r->x, r->y);
     return 1;
 }
@@ -742,7 +1371,7 @@ static inline limb_t recoded_bit(const uint8_t k[32], int i)
 
 /* r += the digit with teeth pos, pos + S, ... from block blk's table */
 NOINLINE
-static void add_teeth(point *r, const uint8_t k[32], int pos, const limb_t (*tab)[3][NLIMBS])
+static void add_teeth(point *r, const uint8_t k[32], int pos, const limb_t (*tab)[3][NLIMBS], int want_t)
 {
     niels e;
     limb_t raw = 0;
@@ -771,24 +1400,22 @@ static void add_teeth(point *r, const uint8_t k[32], int pos, const limb_t (*tab
         e.ym[i] ^= s;
     }
     fe_cneg(e.t2d, e.t2d, flip);
-    pt_add(r, r, &e, 0);
+    pt_add(r, r, e.yp, e.ym, e.t2d, 0, want_t);
 }
 
-/* r = k B for a scalar k < L (32 bytes little-endian) */
+/* r = k B for a scalar k < L (32 bytes little-endian); r's T only when
+ * want_t (encoding does not read it) */
 NOINLINE
-static void comb_mul(point *r, const uint8_t k_in[32])
+static void comb_mul(point *r, const uint8_t k_in[32], int want_t)
 {
-    uint8_t k[32], nk[32];
-    /* nk = L - k */
+    uint8_t k[32];
+    /* k = k_in if odd, else L - k_in (byte by byte, masked) */
+    limb_t neg = mask_of((k_in[0] & 1) ^ 1);
     int32_t borrow = 0;
     for (int i = 0; i < 32; i++) {
         int32_t d = (int32_t)L_BYTES[i] - k_in[i] - borrow;
-        nk[i] = (uint8_t)d;
         borrow = (d >> 8) & 1;
-    }
-    limb_t neg = mask_of((k_in[0] & 1) ^ 1);
-    for (int i = 0; i < 32; i++) {
-        k[i] = (uint8_t)(k_in[i] ^ ((k_in[i] ^ nk[i]) & (uint8_t)neg));
+        k[i] = (uint8_t)(k_in[i] ^ ((k_in[i] ^ (uint8_t)d) & (uint8_t)neg));
     }
     pt_identity(r);
     for (int s = ED_COMB_SPACING - 1; s >= 0; s--) {
@@ -796,13 +1423,15 @@ static void comb_mul(point *r, const uint8_t k_in[32])
             pt_dbl(r, r);
         }
         for (int blk = 0; blk < ED_COMB_BLOCKS; blk++) {
-            add_teeth(r, k, blk * ED_COMB_TEETH * ED_COMB_SPACING + s, ed_comb_table[blk]);
+            /* the column's last addition is doubled next, or is the
+             * result, whose T only want_t asks for */
+            add_teeth(r, k, blk * ED_COMB_TEETH * ED_COMB_SPACING + s, ed_comb_table[blk],
+                      blk != ED_COMB_BLOCKS - 1 || (s == 0 && want_t));
         }
     }
     fe_cneg(r->x, r->x, neg);
     fe_cneg(r->t, r->t, neg);
     ed25519_wipe(k, sizeof k);
-    ed25519_wipe(nk, sizeof nk);
 }
 
 /* r = k A for public k and A (double-and-add, variable time) */
@@ -819,7 +1448,7 @@ static void var_mul_vartime(point *r, const uint8_t k[32], const point *a)
             pt_dbl(r, r);
         }
         if ((k[i >> 3] >> (i & 7)) & 1) {
-            pt_add(r, r, &q, a->z);
+            pt_add(r, r, q.yp, q.ym, q.t2d, a->z, i == 0);
             started = 1;
         }
     }
@@ -829,6 +1458,7 @@ static void var_mul_vartime(point *r, const uint8_t k[32], const point *a)
 /* 7. Keys, signatures                                                       */
 
 /* h = SHA-512(seed); a = clamp(h[0..32]) mod L; prefix = h[32..64] */
+NOINLINE
 static void expand_seed(uint8_t a[32], uint8_t prefix[32], const uint8_t seed[32])
 {
     uint8_t h[64];
@@ -849,7 +1479,7 @@ NOINLINE
 static void scalar_base_encode(uint8_t out[32], const uint8_t k[32])
 {
     point p;
-    comb_mul(&p, k);
+    comb_mul(&p, k, 0);
     pt_encode(out, &p);
     ed25519_wipe(&p, sizeof p);
 }
@@ -865,16 +1495,16 @@ int ed25519_public_key(uint8_t pub[ED25519_PUB_LEN], const uint8_t *seed, size_t
     DECLASSIFY(pub, ED25519_PUB_LEN);
     ed25519_wipe(a, sizeof a);
     ed25519_wipe(prefix, sizeof prefix);
-    burn_stack(BURN);
+    burn_stack(BURN_PUBLIC);
     return ED25519_OK;
 }
 
-/* r = SHA-512(p1 || p2 || msg) mod L */
-static void hash_mod_l(uint8_t r[32], const uint8_t *p1, const uint8_t *p2, const uint8_t *msg,
-                       size_t msg_len)
+/* h = SHA-512(p1 || p2 || msg); its own frame, so the hash state and the
+ * reduction's digits are never on the stack together */
+NOINLINE
+static void hash3(uint8_t h[64], const uint8_t *p1, const uint8_t *p2, const uint8_t *msg, size_t msg_len)
 {
     sha512_ctx c;
-    uint8_t h[64];
     sha512_init(&c);
     sha512_update(&c, p1, 32);
     if (p2) {
@@ -882,23 +1512,72 @@ static void hash_mod_l(uint8_t r[32], const uint8_t *p1, const uint8_t *p2, cons
     }
     sha512_update(&c, msg, msg_len);
     sha512_final(&c, h);
-    sc_reduce64(r, h);
     ed25519_wipe(&c, sizeof c);
+}
+
+/* r = SHA-512(p1 || p2 || msg) mod L */
+NOINLINE
+static void hash_mod_l(uint8_t r[32], const uint8_t *p1, const uint8_t *p2, const uint8_t *msg,
+                       size_t msg_len)
+{
+    uint8_t h[64];
+    hash3(h, p1, p2, msg, msg_len);
+    sc_reduce64(r, h);
     ed25519_wipe(h, sizeof h);
+}
+
+/* out = the encoding of (x/z, y/z) given zi = 1/z */
+NOINLINE
+static void encode_affine(uint8_t out[32], const fe x_, const fe y_, const fe zi)
+{
+    fe x, y;
+    uint8_t xb[32];
+    fe_mul(x, x_, zi);
+    fe_mul(y, y_, zi);
+    fe_to_bytes(out, y);
+    fe_to_bytes(xb, x);
+    out[31] |= (uint8_t)((xb[0] & 1) << 7);
+    ed25519_wipe(xb, sizeof xb);
+    ed25519_wipe(x, sizeof x);
+}
+
+/* pub = [a]B and rb = [r]B encoded, with one inversion for both
+ * (Montgomery's trick: 1/Za = Zr / (Za Zr), 1/Zr = Za / (Za Zr)) */
+NOINLINE
+static void two_base_encode(uint8_t pub[32], uint8_t rb[32], const uint8_t a[32], const uint8_t r[32])
+{
+    point p;
+    fe ax, ay, az, t;
+    comb_mul(&p, a, 0);
+    fe_copy(ax, p.x);
+    fe_copy(ay, p.y);
+    fe_copy(az, p.z);
+    comb_mul(&p, r, 0);
+    fe_mul(t, az, p.z);
+    fe_inv(p.t, t); /* T is not needed to encode: it holds 1/(Za Zr) */
+    fe_mul(t, p.t, p.z);
+    encode_affine(pub, ax, ay, t);
+    fe_mul(t, p.t, az);
+    encode_affine(rb, p.x, p.y, t);
+    ed25519_wipe(&p, sizeof p);
+    ed25519_wipe(ax, sizeof ax);
+    ed25519_wipe(ay, sizeof ay);
+    ed25519_wipe(az, sizeof az);
+    ed25519_wipe(t, sizeof t);
 }
 
 int ed25519_sign(uint8_t sig[ED25519_SIG_LEN], const uint8_t *seed, size_t seed_len,
                  const uint8_t *msg, size_t msg_len)
 {
-    uint8_t a[32], prefix[32], pub[32], r[32], k[32];
+    uint8_t a[32], prefix[32], pub[32], r[32];
+    uint8_t *k = prefix; /* the prefix is dead once r is made */
     if (seed_len != ED25519_SEED_LEN) {
         return ED25519_ERR_SEED_LEN;
     }
     expand_seed(a, prefix, seed);
-    scalar_base_encode(pub, a);
-    DECLASSIFY(pub, sizeof pub);
     hash_mod_l(r, prefix, 0, msg, msg_len);      /* r = H(prefix || M) */
-    scalar_base_encode(sig, r);                  /* R = [r]B */
+    two_base_encode(pub, sig, a, r);             /* A = [a]B, R = [r]B */
+    DECLASSIFY(pub, sizeof pub);
     DECLASSIFY(sig, 32);
     hash_mod_l(k, sig, pub, msg, msg_len);       /* k = H(R || A || M) */
     sc_muladd(sig + 32, k, a, r);                /* S = r + k a */
@@ -906,17 +1585,43 @@ int ed25519_sign(uint8_t sig[ED25519_SIG_LEN], const uint8_t *seed, size_t seed_
     ed25519_wipe(a, sizeof a);
     ed25519_wipe(prefix, sizeof prefix);
     ed25519_wipe(r, sizeof r);
-    burn_stack(BURN);
+    burn_stack(BURN_SIGN);
     return ED25519_OK;
+}
+
+/* 1 if [S]B - [k]A encodes to R (sig = R || S, S < L checked by the
+ * caller), 0 if not or if A does not decode. Its own frame: the points
+ * are never on the stack with the hash state. */
+NOINLINE
+static int verify_points(const uint8_t *pub, const uint8_t *sig, const uint8_t k[32])
+{
+    point a, q;
+    uint8_t enc[32];
+    if (!pt_decode_vartime(&a, pub)) {
+        return 0;
+    }
+    var_mul_vartime(&q, k, &a);
+    /* -Q as (Y - X, Y + X, -2 d T) over Z, in q's own fields */
+    fe_add(q.y, q.y, q.x);     /* Y + X */
+    fe_add(q.x, q.x, q.x);
+    fe_sub(q.x, q.y, q.x);     /* (Y + X) - 2 X */
+    fe_mul(q.t, q.t, D2);
+    fe_cneg(q.t, q.t, ~(limb_t)0);
+    comb_mul(&a, sig + 32, 1);
+    pt_add(&a, &a, q.x, q.y, q.t, q.z, 0);
+    pt_encode(enc, &a);
+    int diff = 0;
+    for (int i = 0; i < 32; i++) {
+        diff |= enc[i] ^ sig[i];
+    }
+    return diff == 0;
 }
 
 int ed25519_verify(int *valid, const uint8_t *pub, size_t pub_len,
                    const uint8_t *msg, size_t msg_len,
                    const uint8_t *sig, size_t sig_len)
 {
-    point a, p, q;
-    niels n;
-    uint8_t k[32], enc[32];
+    uint8_t k[32];
     *valid = 0;
     if (pub_len != ED25519_PUB_LEN) {
         return ED25519_ERR_PUB_LEN;
@@ -924,23 +1629,10 @@ int ed25519_verify(int *valid, const uint8_t *pub, size_t pub_len,
     if (sig_len != ED25519_SIG_LEN) {
         return ED25519_ERR_SIG_LEN;
     }
-    if (!sc_is_canonical(sig + 32) || !pt_decode_vartime(&a, pub)) {
+    if (!sc_is_canonical(sig + 32)) {
         return ED25519_OK;
     }
     hash_mod_l(k, sig, pub, msg, msg_len);
-    /* [S]B - [k]A */
-    var_mul_vartime(&q, k, &a);
-    comb_mul(&p, sig + 32);
-    fe_sub(n.yp, q.y, q.x); /* -Q: (Y - X, Y + X, -2 d T) */
-    fe_add(n.ym, q.y, q.x);
-    fe_mul(n.t2d, q.t, D2);
-    fe_cneg(n.t2d, n.t2d, ~(limb_t)0);
-    pt_add(&p, &p, &n, q.z);
-    pt_encode(enc, &p);
-    int diff = 0;
-    for (int i = 0; i < 32; i++) {
-        diff |= enc[i] ^ sig[i];
-    }
-    *valid = diff == 0;
+    *valid = verify_points(pub, sig, k);
     return ED25519_OK;
 }

@@ -39,7 +39,7 @@ def recover_x(y, sign):
 
 BASE = (recover_x(BY, 0), BY)
 
-COMB_BLOCKS = 1
+COMB_BLOCKS = 2
 COMB_TEETH = 5
 COMB_SPACING = -(-253 // (COMB_BLOCKS * COMB_TEETH))  # ceil
 

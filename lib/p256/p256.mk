@@ -83,7 +83,7 @@ $(1)/p256.o: $$(P256_CORE) | p256-arm-tools
 	@mkdir -p $$(@D)
 	$$(P256_ARM_CC) $$(P256_ARM_CFLAGS) $(2) -fstack-usage -fcallgraph-info=su -c $$(P256_DIR)/p256.c -o $$@
 
-$(1)/m0_main.o: $$(P256_DIR)/m0/m0_main.c $$(P256_DIR)/p256.h | p256-arm-tools
+$(1)/m0_main.o: $$(P256_DIR)/m0/m0_main.c $$(P256_DIR)/m0/m0_harness.h $$(P256_DIR)/p256.h | p256-arm-tools
 	@mkdir -p $$(@D)
 	$$(P256_ARM_CC) $$(P256_ARM_CFLAGS) $(2) -I$$(P256_DIR) -c $$< -o $$@
 
@@ -225,7 +225,7 @@ firmware-p256-natmod: p256-need-micropython p256-natmod-deps
 	  echo "include $(abspath $(P256_DIR))/natmod/Makefile" > $$out/Makefile && \
 	  $(MAKE) -C $$out MPY_DIR=$(abspath $(MICROPY_DIR)) ARCH=$$arch BUILD=$$out/obj \
 	    PYTHON=$(abspath $(PY)) || exit 1; \
-	  echo "built $(BUILD)/natmod/$$arch/p256.mpy ($$(wc -c < $$out/p256.mpy) bytes)"; \
+	  echo "built $(BUILD)/natmod/$$arch/$(notdir $(P256_DIR)).mpy ($$(wc -c < $$out/$(notdir $(P256_DIR)).mpy) bytes)"; \
 	done
 
 # The unix port, 64- and 32-bit (P256_UNIX_BITS), each built as a board's

@@ -16,10 +16,12 @@ MPY_UNIX_TESTS ?= host_tests/test_mpy_unix.py host_tests/test_mpy_key.py \
   host_tests/test_e2e_micropython_ctap2.py host_tests/test_e2e_micropython_fuzz.py \
   host_tests/test_e2e_micropython_clock.py host_tests/test_board_wasm.py \
   host_tests/test_cbor_micropython.py host_tests/test_heap_micropython.py \
-  host_tests/test_heap_lock_micropython.py host_tests/test_p256_micropython_wipe.py
+  host_tests/test_heap_lock_micropython.py host_tests/test_p256_micropython_wipe.py \
+  host_tests/test_ed25519_micropython_wipe.py
 
-# test_p256_micropython_wipe.py also loads lib/p256 as a native module built
-# for the binary's own arch (x64 for 64-bit, x86 for 32-bit).
+# test_p256_micropython_wipe.py and test_ed25519_micropython_wipe.py also
+# load lib/p256 and lib/ed25519 as native modules built for the binary's own
+# arch (x64 for 64-bit, x86 for 32-bit).
 P256_UNIX_NATMOD_ARCHS = $(patsubst 64,x64,$(patsubst 32,x86,$(P256_UNIX_BITS)))
 
 .PHONY: test-micropython-unix bench-micropython-unix
@@ -27,6 +29,7 @@ P256_UNIX_NATMOD_ARCHS = $(patsubst 64,x64,$(patsubst 32,x86,$(P256_UNIX_BITS)))
 # pytest exits 5 when it collected nothing: a failure here too.
 test-micropython-unix: firmware-p256-unix deps p256-host
 	$(MAKE) --no-print-directory firmware-p256-natmod P256_NATMOD_ARCHS="$(P256_UNIX_NATMOD_ARCHS)"
+	$(MAKE) --no-print-directory firmware-ed25519-natmod ED25519_NATMOD_ARCHS="$(P256_UNIX_NATMOD_ARCHS)"
 	@set -o pipefail; for bits in $(P256_UNIX_BITS); do \
 	  echo "== MicroPython unix port, $$bits-bit: $(P256_UNIX_BUILD)-$$bits/micropython"; \
 	  PYFIDO_MICROPYTHON=$(P256_UNIX_BUILD)-$$bits/micropython $(PY) -m pytest $(MPY_UNIX_TESTS) $(PYTEST_ARGS) \

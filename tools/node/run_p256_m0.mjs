@@ -2,10 +2,11 @@
 //
 //   node tools/node/run_p256_m0.mjs build/m0/p256_m0.bin < calls.json > results.json
 //
-// calls.json: [{"op": "sign", "args": ["hex", ...]}, ...]
+// calls.json: [{"op": "sign", "args": ["hex", ...]}, ...]; lib/p256's op
+//             names, or any library's own with its number: {"op", "opcode", "args"}
 // results:    [{"op", "rc", "out": ["hex", ...], "cycles", "stack"}, ...]
 //
-// The image (lib/p256/m0/m0_main.c, link.ld) is loaded into SRAM at 0x20000000 and
+// The image (lib/p256/m0/m0_harness.h with a library's m0_main.c, link.ld) is loaded into SRAM at 0x20000000 and
 // started through its vector table (VTOR, reset). It stops on `bkpt 0x11`
 // before each call and `bkpt 0x12` after it; we fill and read the mailbox
 // there. `cycles` counts M0+ cycles between the two breakpoints with
@@ -73,8 +74,9 @@ mcu.onBreak = (code) => {
       return;
     }
     const call = calls[next];
-    if (!(call.op in OPS) || call.args.length > 3) throw new Error(`bad call ${JSON.stringify(call)}`);
-    view.setUint32(MBOX, OPS[call.op], true);
+    const opcode = call.opcode ?? OPS[call.op];
+    if (!Number.isInteger(opcode) || opcode < 1 || call.args.length > 3) throw new Error(`bad call ${JSON.stringify(call)}`);
+    view.setUint32(MBOX, opcode, true);
     for (let i = 0; i < 3; i++) {
       const bytes = Buffer.from(call.args[i] ?? '', 'hex');
       if (bytes.length > MBOX_BUF) throw new Error('argument too long');
