@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.join(REPO, "tools", "packaging"))
 import pyfido_build  # noqa: E402
 
 CORE = "pyfido_key._core"
-FORBIDDEN_TOP_LEVEL = ("firmware", "boards", "cbor", "p256", "cryptolib", "micropython")
+FORBIDDEN_TOP_LEVEL = ("firmware", "boards", "cbor", "p256", "ed25519", "cryptolib", "micropython")
 
 
 def pyproject():
@@ -84,9 +84,9 @@ def test_an_import_that_binds_the_top_level_name_is_refused():
 
 
 def test_the_c_modules_come_from_pyproject_alone():
-    # adding lib/ed25519 is one line in pyproject.toml's ext-modules
+    # each C module of lib/ is one line in pyproject.toml's ext-modules
     assert MAPPING["p256"] == CORE + ".p256"
-    assert pyfido_build.rewrite_map(ext_names() + [CORE + ".ed25519"])["ed25519"] == CORE + ".ed25519"
+    assert MAPPING["ed25519"] == CORE + ".ed25519"
     for ext in pyproject()["tool"]["setuptools"]["ext-modules"]:
         assert ext["name"].startswith(CORE + ".")
         for path in ext["sources"] + ext.get("depends", []):
@@ -134,7 +134,9 @@ IMPORT_ALL = textwrap.dedent("""
     for name in names:
         importlib.import_module(name)
     site = sysconfig.get_paths()["purelib"]
+    from pyfido_key._core.firmware import credential
     print(json.dumps({
+        "algorithms": list(credential.ALGORITHMS),
         "file": pyfido_key.__file__,
         "version": pyfido_key.__version__,
         "modules": names,
@@ -177,7 +179,8 @@ def test_wheel_in_a_fresh_venv_runs_the_example(tmp_path):
         in_sdist = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
     for need in ("pyproject.toml", "README.md", "tools/packaging/pyfido_build.py",
                  "tools/packaging/pyfido_key/__init__.py", "lib/p256/p256.c", "lib/p256/p256_cpython.c",
-                 "lib/p256/p256.h", "lib/p256/p256_table.h", "lib/cbor.py", "lib/cryptolib.py",
+                 "lib/p256/p256.h", "lib/p256/p256_table.h", "lib/ed25519/ed25519.c",
+                 "lib/ed25519/ed25519_cpython.c", "lib/ed25519/ed25519.h", "lib/ed25519/ed25519_table.h", "lib/cbor.py", "lib/cryptolib.py",
                  "boards/host/api.py", "boards/common/vfs_storage.py", "firmware/ctap2/client_pin.py"):
         assert need in in_sdist, need
     assert not any(n.startswith(("host_tests/", ".venv/", "build/", "examples/")) or n.endswith(".so")
@@ -191,7 +194,8 @@ def test_wheel_in_a_fresh_venv_runs_the_example(tmp_path):
         entry_points = zf.read(next(n for n in names if n.endswith(".dist-info/entry_points.txt"))).decode()
         metadata = zf.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
     assert {n.split("/")[0] for n in names} == {"pyfido_key", "pyfido_key-0.1.0.dist-info"}
-    assert any(n.startswith("pyfido_key/_core/p256.") and n.endswith(".so") for n in names), names
+    for ext in ("p256", "ed25519"):
+        assert any(n.startswith("pyfido_key/_core/%s." % ext) and n.endswith(".so") for n in names), names
     assert "pyfido_key/_core/firmware/authenticator.py" in names
     assert "pyfido-key = pyfido_key._core.boards.host.cli:run" in entry_points
     assert "pyfido_key = pyfido_key._core.boards.host.pytest_plugin" in entry_points
@@ -215,6 +219,7 @@ def test_wheel_in_a_fresh_venv_runs_the_example(tmp_path):
     assert not any(p == REPO or p.startswith(REPO + os.sep) for p in found["sys_path"])
     assert len(found["modules"]) > 40 and CORE + ".firmware.ctap2.make_credential" in found["modules"]
     assert CORE + ".p256" in found["modules"] and CORE + ".boards.host.pytest_plugin" in found["modules"]
+    assert CORE + ".ed25519" in found["modules"] and found["algorithms"] == [-7, -8, -9, -19]
     for name in FORBIDDEN_TOP_LEVEL:
         assert name not in found["top_level"], name
         assert not any(n == name or n.startswith(name + ".") for n in found["site_packages"]), name

@@ -28,9 +28,6 @@ from firmware import crypto, store as st
 from firmware.credential import Wrapper
 from firmware.presence import TOUCH_DECLINED, TOUCH_OK
 
-# The only algorithm the key makes credentials with (COSE ES256).
-COSE_ALG_ES256 = -7
-
 # Files of the directory tools/make_attestation.py --out DIR writes that the
 # key itself loads: the store records, written into the store before it starts.
 ATTESTATION_RECORDS = (("att.rec", st.REC_ATTESTATION, True), ("eatt.rec", st.REC_ENTERPRISE_ATTESTATION, False))
@@ -157,15 +154,17 @@ class Credential:
     """A discoverable credential (passkey) the key holds, as read from its store.
 
     rp_id, rp_id_hash, user_id (the user handle), user_name,
-    user_display_name, credential_id, alg (COSE, always -7: ES256),
-    public_key (65-byte uncompressed P-256 point), cred_protect (1..3),
+    user_display_name, credential_id, alg (the COSE algorithm the relying
+    party chose: -7 ES256, -8 EdDSA, -9 ESP256, -19 Ed25519), public_key
+    (a 65-byte uncompressed P-256 point, or the 32-byte Ed25519 key),
+    cose_key (the COSE_Key map makeCredential attested), cred_protect (1..3),
     has_cred_blob, has_large_blob_key, created (the key's creation sequence
     number: higher is newer).
     """
 
     __slots__ = (
         "rp_id", "rp_id_hash", "user_id", "user_name", "user_display_name", "credential_id",
-        "alg", "public_key", "cred_protect", "has_cred_blob", "has_large_blob_key", "created",
+        "alg", "public_key", "cose_key", "cred_protect", "has_cred_blob", "has_large_blob_key", "created",
     )
 
     def __init__(self, **fields):
@@ -197,8 +196,6 @@ def read_credentials(storage):
     earlier master secret (left by a reset cut short) are not the key's and
     are left out, as the key itself leaves them out.
     """
-    import p256
-
     state = st.decode_twin(storage.read(st.REC_STATE))[0]
     if not isinstance(state, dict) or st.STATE_MASTER_SECRET not in state:
         return []
@@ -223,8 +220,9 @@ def read_credentials(storage):
                 user_name=rec.get(st.RK_USER_NAME),
                 user_display_name=rec.get(st.RK_USER_DISPLAY_NAME),
                 credential_id=cred_id,
-                alg=COSE_ALG_ES256,
-                public_key=p256.public_key(unwrapped.private_key) if unwrapped is not None else None,
+                alg=unwrapped.alg if unwrapped is not None else None,
+                public_key=unwrapped.public_key() if unwrapped is not None else None,
+                cose_key=unwrapped.cose_key() if unwrapped is not None else None,
                 cred_protect=rec.get(st.RK_CRED_PROTECT) or 1,
                 has_cred_blob=bool(rec.get(st.RK_CRED_BLOB)),
                 has_large_blob_key=st.RK_LARGE_BLOB_KEY in rec,

@@ -51,7 +51,11 @@ class User:
 
 
 class RelyingParty:
-    def __init__(self, rp_id="localhost", origin="https://localhost", name="Example RP", require_uv=False):
+    def __init__(self, rp_id="localhost", origin="https://localhost", name="Example RP", require_uv=False,
+                 algorithms=None):
+        # algorithms: the COSE algorithms offered, most preferred first
+        # (None: py_webauthn's default list, which starts with EdDSA).
+        self.algorithms = algorithms
         self.rp_id = rp_id
         self.origin = origin
         self.name = name
@@ -90,6 +94,7 @@ class RelyingParty:
                 resident_key=ResidentKeyRequirement.REQUIRED, user_verification=self._uv()
             ),
             exclude_credentials=[PublicKeyCredentialDescriptor(id=cid) for cid in user.credentials],
+            **({"supported_pub_key_algs": self.algorithms} if self.algorithms else {}),
         )
         self.users.setdefault(username, user)
         return self._session("registration", options.challenge, username), webauthn.options_to_json(options)
@@ -103,6 +108,7 @@ class RelyingParty:
                 expected_rp_id=self.rp_id,
                 expected_origin=self.origin,
                 require_user_verification=self.require_uv,
+                **({"supported_pub_key_algs": self.algorithms} if self.algorithms else {}),
             )
         except Exception as e:  # py_webauthn's InvalidRegistrationResponse and parse errors
             raise SignInError("registration refused: %s" % e) from e

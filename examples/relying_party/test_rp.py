@@ -16,8 +16,9 @@ from fido2.client import ClientError
 from fido2.webauthn import AuthenticatorData
 from pyfido_key import create_credential_json, get_assertion_json
 from webauthn.helpers import decode_credential_public_key
+from webauthn.helpers.cose import COSEAlgorithmIdentifier
 
-from rp import SignInError, _b64url_decode
+from rp import RelyingParty, SignInError, _b64url_decode
 
 
 def flags_of(credential_json):
@@ -45,8 +46,10 @@ def test_sign_up_then_sign_in_with_the_passkey(rp, fido2_client, virtual_key):
     assert held.user_name == "alice"
     assert held.user_id == rp.users["alice"].handle
     assert held.credential_id == reg.credential_id
+    # py_webauthn offers EdDSA first, so the key made an Ed25519 passkey.
     cose = decode_credential_public_key(reg.credential_public_key)
-    assert held.public_key == b"\x04" + cose.x + cose.y
+    assert held.alg == cose.alg == COSEAlgorithmIdentifier.EDDSA
+    assert held.public_key == cose.x
 
     username, response = sign_in(rp, fido2_client)
     assert username == "alice"
@@ -54,6 +57,17 @@ def test_sign_up_then_sign_in_with_the_passkey(rp, fido2_client, virtual_key):
     assert auth_data.is_user_present() and not auth_data.is_user_verified()
     assert auth_data.counter > reg.sign_count
     assert rp.users["alice"].credentials[reg.credential_id].sign_count == auth_data.counter
+
+
+def test_a_site_that_offers_only_es256_gets_a_p256_passkey(fido2_client, virtual_key):
+    rp = RelyingParty(rp_id="localhost", origin="https://localhost", algorithms=[COSEAlgorithmIdentifier.ECDSA_SHA_256])
+    reg = sign_up(rp, fido2_client)
+    (held,) = virtual_key.credentials()
+    cose = decode_credential_public_key(reg.credential_public_key)
+    assert held.alg == cose.alg == COSEAlgorithmIdentifier.ECDSA_SHA_256
+    assert held.public_key == b"\x04" + cose.x + cose.y
+    username, _ = sign_in(rp, fido2_client)
+    assert username == "alice"
 
 
 @pytest.mark.virtual_key(pin="246810")
