@@ -72,6 +72,7 @@ def test_credentials_lists_the_passkeys_the_key_holds(process):
         assert bob.alg == -7 and bob.cred_protect == 1
         pk = second.credential_data.public_key
         assert bob.public_key == b"\x04" + pk[-2] + pk[-3]  # COSE x (-2), y (-3)
+        assert bob.cose_key == dict(pk)
         assert bob.user() == {"id": b"user-2", "name": "bob", "displayName": "Bob"}
         assert [c.user_name for c in key.credentials(rp_id="example.com")] == ["bob", "alice"]
         assert key.credentials(rp_id="other.example") == []
@@ -155,6 +156,19 @@ def test_a_key_without_pin_cannot_do_uv():
         with pytest.raises(ClientError):
             register(key, uv="required")
         assert key.credentials() == []
+
+
+@pytest.mark.parametrize("process", MODES)
+@pytest.mark.parametrize("alg", [-8, -9, -19])
+def test_credentials_report_each_passkeys_own_algorithm(process, alg):
+    with VirtualKey(process=process) as key:
+        att = Ctap2(key.device).make_credential(b"\1" * 32, {"id": "example.com"}, {"id": b"u", "name": "u"},
+                                                [{"type": "public-key", "alg": alg}], options={"rk": True})
+        pk = att.auth_data.credential_data.public_key
+        (held,) = key.credentials()
+        assert held.alg == alg == pk[3] and held.cose_key == dict(pk)
+        # Ed25519 keys are the 32-byte OKP x, P-256 ones the uncompressed point
+        assert held.public_key == (pk[-2] if alg in (-8, -19) else b"\x04" + pk[-2] + pk[-3])
 
 
 # -- presence ------------------------------------------------------------------------
