@@ -88,7 +88,7 @@ demo: sysdeps venv p256-host ed25519-host
 	$(PY) tools/demo.py
 
 # pytest exits 5 when it collected nothing: that is a failure here, never green.
-test: deps boards-test-deps p256-host ed25519-host p256-m0 p256-ct pico-test-images
+test: deps boards-test-deps p256-host ed25519-host p256-m0 p256-ct ed25519-build-for-tests pico-test-images
 	@set -o pipefail; $(PY) -m pytest host_tests $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests -- failing"; exit 1; fi; \
 	exit $$rc

@@ -1,7 +1,8 @@
 // Test-only services for MicroPython running under Node (tools/mpy_wasm.mjs).
 //
 // Registered in MicroPython as the JS module `testcrypto`; used by the
-// bridges in host_tests/mpy_wasm/ (p256.py, cryptolib.py), never on a board.
+// bridges in host_tests/mpy_wasm/ (p256.py, ed25519.py, cryptolib.py), never
+// on a board.
 //
 // Calling convention: bytes arrive as Python proxies and are copied with
 // Uint8Array.from(x). Results are Uint8Array (bytes(r) on the Python side),
@@ -243,6 +244,28 @@ function aes(mode, key, iv, data, encrypt) {
   return new Uint8Array(Buffer.concat([c.update(data), c.final()]));
 }
 
+// Ed25519 (lib/ed25519's API) with Node's crypto, which is OpenSSL's:
+// the seed goes in as PKCS#8, public keys as SPKI (RFC 8410 prefixes).
+const ED25519_PKCS8 = Buffer.from("302e020100300506032b657004220420", "hex");
+const ED25519_SPKI = Buffer.from("302a300506032b6570032100", "hex");
+
+function ed25519Private(seed) {
+  if (seed.length !== 32) throw new Error("seed must be 32 bytes");
+  return crypto.createPrivateKey({ key: Buffer.concat([ED25519_PKCS8, seed]), format: "der", type: "pkcs8" });
+}
+
+function ed25519Verify(pub, msg, sig) {
+  if (pub.length !== 32) throw new Error("public key must be 32 bytes");
+  if (sig.length !== 64) throw new Error("signature must be 64 bytes");
+  let key;
+  try {
+    key = crypto.createPublicKey({ key: Buffer.concat([ED25519_SPKI, pub]), format: "der", type: "spki" });
+  } catch (e) {
+    return false; // not a point: verify() says False, as lib/ed25519 does
+  }
+  return crypto.verify(null, msg, key, sig);
+}
+
 export const services = {
   random_bytes: safe((n) => new Uint8Array(crypto.randomBytes(n))),
   aes_cbc_encrypt: safe((key, iv, data) => aes("cbc", u8(key), u8(iv), u8(data), true)),
@@ -272,6 +295,10 @@ export const services = {
     ecdh.setPrivateKey(Buffer.from(d));
     return new Uint8Array(ecdh.computeSecret(Buffer.from(q)));
   }),
+  ed25519_public_key: safe((seed) => new Uint8Array(
+    crypto.createPublicKey(ed25519Private(u8(seed))).export({ format: "der", type: "spki" }).subarray(-32))),
+  ed25519_sign: safe((seed, msg) => new Uint8Array(crypto.sign(null, u8(msg), ed25519Private(u8(seed))))),
+  ed25519_verify: safe((pub, msg, sig) => ed25519Verify(u8(pub), u8(msg), u8(sig))),
   p256_compress: safe((pub) => encodePoint(decodePoint(u8(pub)), true)),
   p256_decompress: safe((pub) => encodePoint(decodePoint(u8(pub)), false)),
   p256_validate: safe((pub) => {

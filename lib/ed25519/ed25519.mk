@@ -38,6 +38,11 @@ $(BUILD)/host/ed25519.so $(BUILD)/host32/ed25519.so: $(ED25519_CORE) $(ED25519_D
 ed25519-table-check: | venv
 	$(PY) $(ED25519_DIR)/gen_table.py --check
 
+# Everything the test modules build through make, built once before pytest
+# starts its workers (two workers must never run the same compile at once).
+.PHONY: ed25519-build-for-tests
+ed25519-build-for-tests: $(ED25519_HOST_SO) $(ED25519_HOST32_SO) ed25519-m0-build ed25519-ct-build
+
 # --- Cortex-M0+ (RP2040) -----------------------------------------------------
 # lib/p256's harness (m0/m0_harness.h, link.ld, the rp2040js runner) with
 # this library's m0/m0_main.c; -Os is the build measured, -O2 is MicroPython
