@@ -229,11 +229,15 @@ class MicroPythonKey:
         key through the wrap.
     heapsize: the MicroPython heap in bytes (None: the interpreter's default).
         Only the unix port holds to it; the wasm build grows its heap.
+    without: module names whose import fails with ImportError, as on a
+        firmware built without them (e.g. ("ed25519",)); such a key is never
+        taken from or given to the pool.
     """
 
-    def __init__(self, storage=None, presence="auto", config=None, ticks=None, heapsize=None):
+    def __init__(self, storage=None, presence="auto", config=None, ticks=None, heapsize=None, without=()):
         self._configure(storage, presence, config, ticks)
         self.heapsize = heapsize
+        self.without = tuple(without)
         self._proc = None
         self._pipe = None
         self._tmp = None
@@ -265,7 +269,13 @@ class MicroPythonKey:
         # The unix port uses its filesystem in place: it lives as long as the process.
         self._tmp = tempfile.TemporaryDirectory(prefix="mpy-key-")
         files = {"/" + p: open(os.path.join(mpy.REPO, p), "rb").read() for p in _BOARD_FILES}
-        cmd = mpy.key_command(self._tmp.name, _SCRIPT, files, self.heapsize)
+        script = _SCRIPT
+        if self.without:
+            # First on sys.path, ahead of the test bridges: each raises ImportError.
+            for name in self.without:
+                files["/without/%s.py" % name] = "raise ImportError(%r)\n" % ("no module named '%s'" % name)
+            script = "import sys\nsys.path.insert(0, '/without')\n" + script
+        cmd = mpy.key_command(self._tmp.name, script, files, self.heapsize)
         r, w = os.pipe()
         os.set_blocking(r, False)  # shared with the child: its reads never block
         try:

@@ -52,16 +52,27 @@ for _module, _skip in _CPYTHON_ONLY.items():
     adopt_tests(globals(), _module, _skip, _ON_THE_KEY)
 
 
-def test_without_the_ed25519_module_the_key_offers_no_eddsa(device):
-    """The WebAssembly build has no ed25519 module (and no way to load a
-    native one): getInfo lists ES256 and ESP256 only, and an RP that accepts
-    EdDSA alone gets CTAP2_ERR_UNSUPPORTED_ALGORITHM (test_e2e_algorithms'
-    scenarios, run above, take the ES256/ESP256 branches here)."""
-    import mpy
+def test_without_the_ed25519_module_the_key_offers_no_eddsa():
+    """A firmware without the ed25519 module (stock MicroPython with only
+    p256.mpy): getInfo lists ES256 and ESP256 only, and an RP that accepts
+    EdDSA alone gets CTAP2_ERR_UNSUPPORTED_ALGORITHM, on MicroPython itself."""
+    from mpy_key import MicroPythonKey
+
+    with MicroPythonKey(without=("ed25519",)) as key:
+        _offers_no_eddsa(key.open_device())
+        assert not key.take_errors()
+
+
+def test_with_the_ed25519_module_the_key_offers_eddsa(device):
+    from fido2.ctap2 import Ctap2
+
+    assert [a["alg"] for a in Ctap2(device).get_info().algorithms] == [-7, -8, -9, -19]
+
+
+def _offers_no_eddsa(device):
     from fido2.ctap import CtapError
     from fido2.ctap2 import Ctap2
 
-    mpy.only_on("wasm", "the unix port may be built with lib/ed25519 as a user C module")
     ctap = Ctap2(device)
     assert [a["alg"] for a in ctap.get_info().algorithms] == [-7, -9]
     for algs in ([-8], [-19], [-19, -8]):
