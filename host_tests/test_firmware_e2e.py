@@ -3,7 +3,8 @@ CircuitPython's) on an emulated Pico.
 
 The scenarios of test_e2e_webauthn.py, test_e2e_pin.py, test_e2e_extensions.py
 (large blobs, credential management and the extensions included),
-test_e2e_u2f.py and test_e2e_hid.py run unchanged; `key_factory` below makes
+test_e2e_u2f.py, test_e2e_hid.py, test_e2e_algorithms.py (EdDSA, ESP256,
+Ed25519) and test_e2e_ctap22.py run unchanged; `key_factory` below makes
 their keys FirmwareKeys (host_tests/firmware_key.py): the firmware image,
 provisioned with tools/provision.py, booting on rp2040js, its FIDO interface
 enumerated by the emulator's USB host and served on a socket. python-fido2
@@ -19,6 +20,8 @@ named below with the reason.
 
 import pytest
 
+import test_e2e_algorithms
+import test_e2e_ctap22
 import test_e2e_extensions
 import test_e2e_hid
 import test_e2e_pin
@@ -54,6 +57,8 @@ _VIRTUAL_KEY_ONLY = {
         "test_ctap1_rides_out_keepalives": "slows down the CPython core's key generation (monkeypatch)",
     },
     test_e2e_hid: {},
+    test_e2e_algorithms: {},
+    test_e2e_ctap22: {},
 }
 
 _ON_THE_KEY = ("key_factory", "virtual_key", "device", "powered", "client", "pin_client", "u2f", "manual_key")

@@ -1,7 +1,7 @@
 """libfido2 (the second real client) against the real firmware on the emulated Pico.
 
 The scenarios of test_libfido2.py, test_libfido2_pin.py,
-test_libfido2_extensions.py and test_libfido2_u2f.py run unchanged on a
+test_libfido2_extensions.py, test_libfido2_ssh.py and test_libfido2_u2f.py run unchanged on a
 FirmwareKey (host_tests/firmware_key.py): libfido2's own CTAPHID, CBOR,
 CTAP2 and U2F code, plugged into the emulated key's socket with
 fido_dev_set_io_functions. libfido2's U2F code polls on 6985 as browsers do,
@@ -13,6 +13,7 @@ import pytest
 import test_libfido2
 import test_libfido2_extensions
 import test_libfido2_pin
+import test_libfido2_ssh
 import test_libfido2_u2f
 from firmware_key import firmware_key_factory, firmware_template  # noqa: F401 (pytest fixtures)
 from libfido2 import dev  # noqa: F401 (pytest fixture)
@@ -38,6 +39,7 @@ _VIRTUAL_KEY_ONLY = {
     test_libfido2_extensions: {
         "test_hmac_secret_without_and_with_uv": _SECRET,
     },
+    test_libfido2_ssh: {},
     test_libfido2_u2f: {
         "test_libfido2_u2f_with_keepalives": "slows down the CPython core's key generation (monkeypatch)",
     },

@@ -135,7 +135,7 @@ def test_ctap22_members_and_a_persistent_token_leave_libfido2_working(dev, virtu
         info = dev.cbor_info()
         assert info.versions == py.versions and info.options == py.options
         assert info.extensions == py.extensions and info.min_pin_length == py.min_pin_length
-        assert dev.credman_metadata(PIN) == (1, virtual_key.authenticator.store.rk_remaining())
+        assert dev.credman_metadata(PIN) == (1, py.remaining_disc_creds)
         (cid,) = dev.credman_credential_ids(RP_ID, PIN)
         dev.credman_delete(cid, PIN)
         after = ctap.get_info()
