@@ -928,7 +928,7 @@ static void fe_mul(fe r, const fe a, const fe b)
     fe_reduce(r, c);
 }
 
-static void fe_sqr(fe r, const fe a)
+static INLINE void fe_sqr(fe r, const fe a)
 {
 #if LIMB_BITS == 32 && defined(__ARM_ARCH_6M__)
     /* ARMv6-M: the general product is as fast (its row is unrolled and
@@ -1305,6 +1305,7 @@ static void pt_add_affine(point *p, const affine *q)
 
 /* Algorithm 6: r = 2p; r may be p (in place: Y Z, step 28 of the paper,
  * is computed before step 6 overwrites Z). 8M + 3S + 2 mul-by-b. */
+NOINLINE
 static void pt_dbl(point *r, const point *p)
 {
     fe t0, t1, t2, t3, t4;
@@ -1342,6 +1343,75 @@ static void pt_dbl(point *r, const point *p)
     fe_mul(r->z, t4, t1);    /* 32 */
     fe_add(r->z, r->z, r->z); /* 33 */
     fe_add(r->z, r->z, r->z); /* 34 */
+}
+
+/* Jacobian coordinates (X : Y : Z) with x = X/Z^2, y = Y/Z^3, for the
+ * variable-base ladder only. These formulas are NOT complete: the ladder
+ * (var_mul) calls them only where the operands are proven distinct and
+ * finite, and does its one possibly exceptional addition with the complete
+ * projective pt_add_affine above. */
+
+/* p = 2p in place, a = -3 (dbl-2001-b of the Explicit-Formulas Database,
+ * Bernstein-Lange, with Z3 = 2 Y Z as a product): 4M + 4S, two
+ * temporaries. For p finite with y != 0 (every point of P-256 but
+ * infinity: the group order is an odd prime). */
+NOINLINE
+static void jac_dbl(point *p)
+{
+    fe t0, t1;
+    fe_sqr(t0, p->z);         /* delta = Z^2 */
+    fe_sub(t1, p->x, t0);
+    fe_add(t0, p->x, t0);
+    fe_mul(t1, t1, t0);       /* (X - delta)(X + delta) */
+    fe_add(t0, t1, t1);
+    fe_add(t1, t0, t1);       /* alpha = 3 (X - delta)(X + delta) */
+    fe_mul(p->z, p->z, p->y);
+    fe_add(p->z, p->z, p->z); /* Z3 = 2 Y Z */
+    fe_sqr(p->y, p->y);       /* gamma = Y^2 */
+    fe_mul(t0, p->x, p->y);   /* beta = X gamma */
+    fe_add(t0, t0, t0);
+    fe_add(t0, t0, t0);       /* 4 beta */
+    fe_sqr(p->x, t1);
+    fe_sub(p->x, p->x, t0);
+    fe_sub(p->x, p->x, t0);   /* X3 = alpha^2 - 8 beta */
+    fe_sub(t0, t0, p->x);
+    fe_mul(t0, t0, t1);       /* alpha (4 beta - X3) */
+    fe_sqr(p->y, p->y);       /* gamma^2 */
+    fe_add(p->y, p->y, p->y);
+    fe_add(p->y, p->y, p->y);
+    fe_add(p->y, p->y, p->y); /* 8 gamma^2 */
+    fe_sub(p->y, t0, p->y);   /* Y3 = alpha (4 beta - X3) - 8 gamma^2 */
+}
+
+/* p += q with q affine, in place (madd-2004-hmv, Hankerson-Menezes-
+ * Vanstone): 8M + 3S. For p finite and p != +-q (then H = 0 and the result
+ * is garbage). q is clobbered (its coordinates are this function's
+ * scratch once read). If ratio is not NULL it receives H = Z3 / Z1. */
+NOINLINE
+static void jac_add_affine(point *p, affine *q, limb_t *ratio)
+{
+    fe t1, t2;
+    fe_sqr(t1, p->z);             /* Z1^2 */
+    fe_mul(t2, t1, p->z);         /* Z1^3 */
+    fe_mul(q->x, q->x, t1);       /* U2 = X2 Z1^2 */
+    fe_mul(q->y, q->y, t2);       /* S2 = Y2 Z1^3 */
+    fe_sub(q->x, q->x, p->x);     /* H = U2 - X1 */
+    fe_sub(q->y, q->y, p->y);     /* R = S2 - Y1 */
+    if (ratio) {
+        limbs_copy(ratio, q->x);
+    }
+    fe_mul(p->z, p->z, q->x);     /* Z3 = Z1 H */
+    fe_sqr(t1, q->x);             /* H^2 */
+    fe_mul(t2, t1, q->x);         /* H^3 */
+    fe_mul(t1, t1, p->x);         /* X1 H^2 */
+    fe_sqr(p->x, q->y);
+    fe_sub(p->x, p->x, t2);
+    fe_sub(p->x, p->x, t1);
+    fe_sub(p->x, p->x, t1);       /* X3 = R^2 - H^3 - 2 X1 H^2 */
+    fe_mul(t2, t2, p->y);         /* Y1 H^3 */
+    fe_sub(t1, t1, p->x);
+    fe_mul(t1, t1, q->y);         /* R (X1 H^2 - X3) */
+    fe_sub(p->y, t1, t2);         /* Y3 = R (X1 H^2 - X3) - Y1 H^3 */
 }
 
 /* y = mask ? -y : y */
@@ -1406,6 +1476,7 @@ static inline limb_t recoded_bit(const sc k, int i, int l)
 
 /* k = n - k if k is even, in place, for 0 <= k < n; returns the mask of
  * that choice (all ones if negated). */
+NOINLINE
 static limb_t sc_make_odd(sc k)
 {
     sc nk;
@@ -1416,17 +1487,14 @@ static limb_t sc_make_odd(sc k)
     return neg;
 }
 
-/* r += the digit whose teeth are the signed bits pos, pos + stride, ...,
+/* e = the digit whose teeth are the signed bits pos, pos + stride, ...,
  * pos + (teeth-1) stride of the recoded k (L = l), looked up in tab
- * (2^(teeth-1) entries). The entry is copied out with masks, so neither
- * the branch nor the memory address depends on k. Its own frame: the
- * copy never shares a stack frame with the caller's table or pt_dbl's
- * temporaries. Not wiped here: the API function's burn_stack covers it. */
+ * (2^(teeth-1) entries), sign included. The entry is copied out with
+ * masks, so neither a branch nor a memory address depends on k. */
 NOINLINE
-static void add_teeth(point *r, const sc k, int l, int pos, int stride, int teeth,
-                      const affine *tab)
+static void lookup_teeth(affine *e, const sc k, int l, int pos, int stride, int teeth,
+                         const affine *tab)
 {
-    affine e;
     limb_t raw = 0;
     for (int t = 0; t < teeth; t++) {
         raw |= recoded_bit(k, pos + t * stride, l) << t;
@@ -1435,17 +1503,28 @@ static void add_teeth(point *r, const sc k, int l, int pos, int stride, int teet
     limb_t flip = mask_of((raw >> (teeth - 1)) ^ 1);
     limb_t idx = (raw ^ flip) & (((limb_t)1 << (teeth - 1)) - 1);
     for (int i = 0; i < NLIMBS; i++) {
-        e.x[i] = 0;
-        e.y[i] = 0;
+        e->x[i] = 0;
+        e->y[i] = 0;
     }
     for (int j = 0; j < 1 << (teeth - 1); j++) {
         limb_t m = mask_of(ct_eq((limb_t)j, idx));
         for (int i = 0; i < NLIMBS; i++) {
-            e.x[i] |= tab[j].x[i] & m;
-            e.y[i] |= tab[j].y[i] & m;
+            e->x[i] |= tab[j].x[i] & m;
+            e->y[i] |= tab[j].y[i] & m;
         }
     }
-    fe_cneg(e.y, flip);
+    fe_cneg(e->y, flip);
+}
+
+/* r += that digit's point (complete addition). Its own frame: the entry
+ * never shares a stack frame with the caller's table or pt_dbl's
+ * temporaries. Not wiped here: the API function's burn_stack covers it. */
+NOINLINE
+static void add_teeth(point *r, const sc k, int l, int pos, int stride, int teeth,
+                      const affine *tab)
+{
+    affine e;
+    lookup_teeth(&e, k, l, pos, stride, teeth, tab);
     pt_add_affine(r, &e);
 }
 
@@ -1478,19 +1557,48 @@ NOINLINE static void comb_mul(point *r, sc k)
 }
 
 /*
- * k P for any point P by fixed windows of VAR_TEETH signed bits: each
- * window is an odd digit in [-(2^w - 1), 2^w - 1] and the table holds
- * P, 3P, 5P, 7P in affine coordinates (entry idx = (2 idx + 1) P), so the
- * additions are the cheaper mixed ones. 86 windows: 255 doublings and 86
- * mixed additions. Three bits per window keep the table at 256 bytes,
- * which is what brings ECDH and verification under 1 KB of stack on the
- * M0+; four bits would need 64 additions (about 4% of an ECDH less) but
- * twice the table and twice the inversions that make it affine.
+ * k P for any point P: ECDH, and the u2 Q of verification.
+ *
+ * Fixed windows of w signed bits (w = 4 for ECDH; 3 for verification,
+ * whose comb_mul afterwards needs the stack): each window is an odd digit
+ * in [-(2^w - 1), 2^w - 1], and the table holds P, 3P, ..., (2^w - 1) P in
+ * affine coordinates (entry idx = (2 idx + 1) P). The accumulator is in
+ * Jacobian coordinates: w doublings (jac_dbl, a = -3) and one mixed
+ * addition (jac_add_affine) per window.
+ *
+ * Those two formulas are not complete, so where can they fail? Let
+ * A_j = sum_{i >= j} d_i 2^(w (i - j)) be the scalar of the accumulator
+ * after window j (d_i the digits, A_0 = k', the odd k < n made odd).
+ * The lower windows sum to an odd number of absolute value below 2^(w j),
+ * so A_j is odd and 0 < A_j < k' / 2^(w j) + 1. Then:
+ * - no doubling meets infinity or a point of order 2: 2^i A_j is never
+ *   0 mod n (n is an odd prime and 0 < A_j < n);
+ * - the addition at window j adds d_j P to 2^w A_(j+1) P, which fails
+ *   exactly when 2^w A_(j+1) = +-d_j (mod n). As integers never: the
+ *   left side is at least 2^w > |d_j|. For j >= 1 the left side is below
+ *   n / 2^w + 2^w, so there is no wrap mod n either;
+ * - for j = 0 it can wrap: k' = n + 2 d_0 (k = 2, 6, ..., n - 2, ...)
+ *   makes 2^w A_1 P = d_0 P, a doubling. So the last addition, and only
+ *   it, uses the complete projective formula (Jacobian (X, Y, Z) is
+ *   projective (X Z, Y, Z^3)), in the caller's frame (var_finish).
+ * Every branch and loop bound is public; the lookups read every entry.
+ *
+ * ECDH costs 252 doublings (4M + 4S) and 63 mixed additions (8M + 3S);
+ * the old projective ladder with complete formulas (3-bit windows) did 255
+ * doublings and 86 additions at 13 multiplications each.
  */
-#define VAR_TEETH 3
-#define VAR_ENTRIES (1 << (VAR_TEETH - 1))
-#define VAR_WINDOWS ((256 + VAR_TEETH - 1) / VAR_TEETH)
-#define VAR_L (VAR_TEETH * VAR_WINDOWS)
+#define VAR_TEETH_ECDH 4
+#define VAR_TEETH_VERIFY 3
+#define VAR_ENTRIES(w) (1 << ((w) - 1))
+#define VAR_WINDOWS(w) ((256 + (w) - 1) / (w))
+
+/* What var_mul leaves for the last, complete addition (and, for ECDH, the
+ * affine result): it overlays the dead table in the caller's frame. */
+typedef struct {
+    point p;
+    affine e;
+    fe x, y;
+} var_out;
 
 static void pt_from_affine(point *r, const affine *a)
 {
@@ -1500,39 +1608,115 @@ static void pt_from_affine(point *r, const affine *a)
     limbs_copy(r->y, a->y);
 }
 
-/* tab[0] = P on entry; fills tab[i] = (2i + 1) P, each made affine by its
- * own inversion. 2P waits in the last entry until that entry's turn. acc
- * is scratch. (Montgomery's trick, one inversion for 3P, 5P and 7P, would
- * save 2.5% of an ECDH on the M0+, but it keeps the three Z in this frame
- * while the inversion's 360 bytes of stack sit below it.) */
-static void var_table(affine tab[VAR_ENTRIES], point *acc)
+/* Entries a[0..n-1] (Jacobian X, Y with a common Z) rescaled to the common
+ * Z r: X r^2, Y r^3. With r = 1/Z this makes them affine. */
+NOINLINE
+static void var_rescale(affine *a, int n, const fe r)
 {
-    pt_from_affine(acc, &tab[0]);
-    pt_dbl(acc, acc);
-    pt_to_affine(tab[VAR_ENTRIES - 1].x, tab[VAR_ENTRIES - 1].y, acc);
-    pt_from_affine(acc, &tab[0]);
-    for (int i = 1; i < VAR_ENTRIES; i++) {
-        pt_add_affine(acc, &tab[VAR_ENTRIES - 1]); /* (2i + 1) P */
-        pt_to_affine(tab[i].x, tab[i].y, acc);
+    fe t;
+    fe_sqr(t, r);
+    for (int i = 0; i < n; i++) {
+        fe_mul(a[i].x, a[i].x, t);
+    }
+    fe_mul(t, t, r);
+    for (int i = 0; i < n; i++) {
+        fe_mul(a[i].y, a[i].y, t);
     }
 }
 
-/* r = k P with P in tab[0] (the caller's table, so the point needs no
- * copy); k < n is overwritten (made odd), tab is filled. */
-NOINLINE static void var_mul(point *r, sc k, affine tab[VAR_ENTRIES])
+/*
+ * tab[1..n-1] = (2i + 1) P in Jacobian coordinates with one common Z,
+ * whose value is returned in zf; tab[0] = P (affine) is left alone.
+ * 2P = (X2, Y2, Z2) is affine on the isomorphic curve E' (scaled by Z2:
+ * (x, y) -> (x Z2^2, y Z2^3); the addition formula does not involve the
+ * curve's coefficients), so (2i + 1) P = (2i - 1) P + 2P are mixed
+ * additions on E' starting from P' = (x Z2^2, y Z2^3). Each addition
+ * multiplies Z by a ratio, and the entries already made are rescaled to
+ * the new Z, so that one inversion of Z Z2 at the end makes them all
+ * affine on E. 2P' waits in the last entry until that entry's turn, and
+ * each addition works on a copy of it in its own entry. No addition is
+ * exceptional: (2i - 1) P = +-2P would need 2i - 1 = +-2 (mod n).
+ */
+NOINLINE
+static void var_chain(affine *tab, int n, fe zf)
 {
-    limb_t neg = sc_make_odd(k);
-    var_table(tab, r);
-    pt_set_infinity(r);
-    for (int w = VAR_WINDOWS - 1; w >= 0; w--) {
-        if (w != VAR_WINDOWS - 1) {
-            for (int i = 0; i < VAR_TEETH; i++) {
-                pt_dbl(r, r);
-            }
-        }
-        add_teeth(r, k, VAR_L, w * VAR_TEETH, 1, VAR_TEETH, tab);
+    point acc;
+    fe r;
+    pt_from_affine(&acc, &tab[0]);
+    jac_dbl(&acc);
+    limbs_copy(tab[n - 1].x, acc.x);
+    limbs_copy(tab[n - 1].y, acc.y);
+    limbs_copy(zf, acc.z);
+    fe_sqr(r, zf);
+    fe_mul(acc.x, tab[0].x, r);
+    fe_mul(r, r, zf);
+    fe_mul(acc.y, tab[0].y, r);
+    for (int i = 0; i < NLIMBS; i++) {
+        acc.z[i] = 0;
     }
-    fe_cneg(r->y, neg);
+    acc.z[0] = 1;
+    for (int i = 1; i < n; i++) {
+        if (i < n - 1) {
+            tab[i] = tab[n - 1];
+        }
+        jac_add_affine(&acc, &tab[i], r);
+        var_rescale(tab + 1, i - 1, r);
+        limbs_copy(tab[i].x, acc.x);
+        limbs_copy(tab[i].y, acc.y);
+    }
+    fe_mul(zf, zf, acc.z);
+}
+
+/* tab[0] = P on entry (public); fills tab[i] = (2i + 1) P, affine, with
+ * one inversion. */
+NOINLINE
+static void var_table(affine *tab, int n)
+{
+    fe zi;
+    var_chain(tab, n, zi);
+    fe_inv(zi, zi);
+    var_rescale(tab + 1, n - 1, zi);
+}
+
+/* k P with the table of P for w-bit windows (var_table): every window but
+ * the last, that window's doublings, and its entry; out overlays the
+ * table, which is dead by then. k < n is overwritten (made odd). Returns
+ * the mask of the final negation: k P = -(out->p + out->e) where it is
+ * all ones (var_finish). */
+NOINLINE
+static limb_t var_mul(var_out *out, sc k, const affine *tab, int w, int windows)
+{
+    point acc;
+    affine e;
+    int l = w * windows;
+    limb_t neg = sc_make_odd(k);
+    lookup_teeth(&e, k, l, (windows - 1) * w, 1, w, tab);
+    pt_from_affine(&acc, &e);
+    for (int j = windows - 2; j >= 0; j--) {
+        for (int i = 0; i < w; i++) {
+            jac_dbl(&acc);
+        }
+        lookup_teeth(&e, k, l, j * w, 1, w, tab);
+        if (j > 0) {
+            jac_add_affine(&acc, &e, NULL);
+        }
+    }
+    /* Jacobian -> projective for pt_add_affine: (X Z, Y, Z^3) */
+    fe_mul(acc.x, acc.x, acc.z);
+    fe_sqr(e.x, acc.z);
+    fe_mul(acc.z, acc.z, e.x);
+    lookup_teeth(&e, k, l, 0, 1, w, tab);
+    out->p = acc;
+    out->e = e;
+    return neg; /* acc and e: the API function's burn_stack wipes them */
+}
+
+/* out->p = k P (projective) from what var_mul left: the last addition,
+ * complete (it is a doubling for k = 2, 6, ...: see above). */
+static void var_finish(var_out *out, limb_t neg)
+{
+    pt_add_affine(&out->p, &out->e);
+    fe_cneg(out->p.y, neg);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1843,9 +2027,11 @@ int p256_verify(int *valid, const uint8_t *pub, size_t pub_len,
                 const uint8_t *digest, size_t digest_len,
                 const uint8_t *sig, size_t sig_len)
 {
-    affine tab[VAR_ENTRIES];
+    union {
+        affine tab[VAR_ENTRIES(VAR_TEETH_VERIFY)];
+        var_out fin;
+    } vb;
     sc u1, u2;
-    point acc;
     *valid = 0;
     if (pub_len != P256_PUB_LEN && pub_len != P256_PUB_COMP_LEN) {
         return P256_ERR_PUB_LEN;
@@ -1856,24 +2042,27 @@ int p256_verify(int *valid, const uint8_t *pub, size_t pub_len,
     if (sig_len != P256_SIG_LEN) {
         return P256_ERR_SIG_LEN;
     }
-    int err = pt_decode(&tab[0], pub, pub_len);
+    int err = pt_decode(&vb.tab[0], pub, pub_len);
     if (err != P256_OK || !verify_scalars(u1, u2, digest, sig)) {
         return err;
     }
-    var_mul(&acc, u2, tab);
-    comb_mul(&acc, u1);
-    if (limbs_is_zero(acc.z)) {
+    var_table(vb.tab, VAR_ENTRIES(VAR_TEETH_VERIFY));
+    var_finish(&vb.fin, var_mul(&vb.fin, u2, vb.tab, VAR_TEETH_VERIFY,
+                                       VAR_WINDOWS(VAR_TEETH_VERIFY)));
+    point *acc = &vb.fin.p;
+    comb_mul(acc, u1);
+    if (limbs_is_zero(acc->z)) {
         return P256_OK;
     }
-    /* the table is dead: its entries are the scratch of the final check */
-    limb_t *r = tab[0].x, *t = tab[0].y, *rn = tab[1].x;
+    /* the entry is dead: its coordinates are the scratch of the final check */
+    limb_t *r = vb.fin.e.x, *t = vb.fin.e.y, *rn = vb.fin.x;
     limbs_from_bytes(r, sig);
-    fe_mul(t, r, acc.z);
-    if (limbs_eq(t, acc.x)) {
+    fe_mul(t, r, acc->z);
+    if (limbs_eq(t, acc->x)) {
         *valid = 1;
     } else if (limbs_add(rn, r, P256_N) == 0 && limbs_sub(t, rn, P256_P) == 1) {
-        fe_mul(t, rn, acc.z);
-        *valid = (int)limbs_eq(t, acc.x);
+        fe_mul(t, rn, acc->z);
+        *valid = (int)limbs_eq(t, acc->x);
     }
     return P256_OK;
 }
@@ -1884,24 +2073,28 @@ int p256_ecdh(uint8_t secret[P256_SECRET_LEN], const uint8_t *priv, size_t priv_
               const uint8_t *peer, size_t peer_len)
 {
     sc d;
-    affine tab[VAR_ENTRIES];
-    point r;
+    union {
+        affine tab[VAR_ENTRIES(VAR_TEETH_ECDH)];
+        var_out fin;
+    } vb;
     int err = load_private(d, priv, priv_len);
     if (err != P256_OK) {
         return err;
     }
-    err = pt_decode(&tab[0], peer, peer_len);
+    err = pt_decode(&vb.tab[0], peer, peer_len);
     if (err == P256_OK) {
-        var_mul(&r, d, tab);
-        limb_t ok = pt_to_affine(tab[0].x, tab[0].y, &r);
+        var_table(vb.tab, VAR_ENTRIES(VAR_TEETH_ECDH));
+        /* x(-R) = x(R): the final negation is not needed */
+        (void)var_mul(&vb.fin, d, vb.tab, VAR_TEETH_ECDH, VAR_WINDOWS(VAR_TEETH_ECDH));
+        pt_add_affine(&vb.fin.p, &vb.fin.e);
+        limb_t ok = pt_to_affine(vb.fin.x, vb.fin.y, &vb.fin.p);
         DECLASSIFY(&ok, sizeof ok);
-        limbs_to_bytes(secret, tab[0].x);
+        limbs_to_bytes(secret, vb.fin.x);
         DECLASSIFY(secret, P256_SECRET_LEN);
         err = ok ? P256_OK : P256_ERR_INTERNAL; /* unreachable: prime order */
     }
     p256_wipe(d, sizeof d);
-    p256_wipe(tab, sizeof tab);
-    p256_wipe(&r, sizeof r);
+    p256_wipe(&vb, sizeof vb);
     burn_stack(BURN_ECDH);
     return err;
 }
