@@ -1507,45 +1507,61 @@ static void pt_dbl(point *r, const point *p)
  * finite, and does its one possibly exceptional addition with the complete
  * projective pt_add_affine above. */
 
-/* p = 2p in place, a = -3 (dbl-2001-b of the Explicit-Formulas Database,
- * Bernstein-Lange, with Z3 = 2 Y Z as a product): 4M + 4S, two
+/* r = a / 2 mod p: a + p if a is odd (masked), then one shift right
+ * with the carry as the top bit. */
+static void fe_half(fe r, const fe a)
+{
+    limb_t t[NLIMBS];
+    limb_t mask = mask_of(a[0] & 1);
+    for (int i = 0; i < NLIMBS; i++) {
+        t[i] = P256_P[i] & mask;
+    }
+    limb_t carry = limbs_add(r, a, t);
+    for (int i = 0; i < NLIMBS - 1; i++) {
+        r[i] = (r[i] >> 1) | (r[i + 1] << (LIMB_BITS - 1));
+    }
+    r[NLIMBS - 1] = (r[NLIMBS - 1] >> 1) | (carry << (LIMB_BITS - 1));
+}
+
+/* p = 2p in place, a = -3: dbl-2001-b of the Explicit-Formulas Database
+ * (Bernstein-Lange) with the result scaled by 1/2 (the same Jacobian
+ * point): L = 3 (X - Z^2)(X + Z^2) / 2, B = X Y^2, X3 = L^2 - 2B,
+ * Y3 = L (B - X3) - Y^4, Z3 = Y Z. 4M + 4S, seven additions and a
+ * halving where the unscaled formula needs fourteen additions; two
  * temporaries. For p finite with y != 0 (every point of P-256 but
  * infinity: the group order is an odd prime). */
 NOINLINE
 static void jac_dbl(point *p)
 {
     fe t0, t1;
-    fe_sqr(t0, p->z);         /* delta = Z^2 */
+    fe_sqr(t0, p->z);         /* Z^2 */
     fe_sub(t1, p->x, t0);
     fe_add(t0, p->x, t0);
-    fe_mul(t1, t1, t0);       /* (X - delta)(X + delta) */
-    fe_add(t0, t1, t1);
-    fe_add(t1, t0, t1);       /* alpha = 3 (X - delta)(X + delta) */
-    fe_mul(p->z, p->z, p->y);
-    fe_add(p->z, p->z, p->z); /* Z3 = 2 Y Z */
-    fe_sqr(p->y, p->y);       /* gamma = Y^2 */
-    fe_mul(t0, p->x, p->y);   /* beta = X gamma */
-    fe_add(t0, t0, t0);
-    fe_add(t0, t0, t0);       /* 4 beta */
+    fe_mul(t1, t1, t0);       /* (X - Z^2)(X + Z^2) */
+    fe_half(t0, t1);
+    fe_add(t1, t1, t0);       /* L */
+    fe_mul(p->z, p->z, p->y); /* Z3 = Y Z */
+    fe_sqr(p->y, p->y);       /* Y^2 */
+    fe_mul(t0, p->x, p->y);   /* B = X Y^2 */
     fe_sqr(p->x, t1);
     fe_sub(p->x, p->x, t0);
-    fe_sub(p->x, p->x, t0);   /* X3 = alpha^2 - 8 beta */
+    fe_sub(p->x, p->x, t0);   /* X3 = L^2 - 2B */
     fe_sub(t0, t0, p->x);
-    fe_mul(t0, t0, t1);       /* alpha (4 beta - X3) */
-    fe_sqr(p->y, p->y);       /* gamma^2 */
-    fe_add(p->y, p->y, p->y);
-    fe_add(p->y, p->y, p->y);
-    fe_add(p->y, p->y, p->y); /* 8 gamma^2 */
-    fe_sub(p->y, t0, p->y);   /* Y3 = alpha (4 beta - X3) - 8 gamma^2 */
+    fe_mul(t0, t0, t1);       /* L (B - X3) */
+    fe_sqr(p->y, p->y);       /* Y^4 */
+    fe_sub(p->y, t0, p->y);   /* Y3 = L (B - X3) - Y^4 */
 }
 
 /* p += q with q affine, in place (madd-2004-hmv, Hankerson-Menezes-
  * Vanstone): 8M + 3S. For p finite and p != +-q (then H = 0 and the result
  * is garbage). q is clobbered: once read, its coordinates are the scratch
  * that keeps this frame at one temporary. If ratio is not NULL it
- * receives H = Z3 / Z1. */
+ * receives H = Z3 / Z1. With check (public data only: it branches) p = q
+ * and p = -q are detected instead: p is left alone and the return value
+ * is 1 (p = q: the caller doubles) or 2 (p = -q: the sum is infinity);
+ * else 0. */
 NOINLINE
-static void jac_add_affine(point *p, affine *q, limb_t *ratio)
+static int jac_add_affine(point *p, affine *q, limb_t *ratio, int check)
 {
     fe t;
     fe_sqr(t, p->z);              /* Z1^2 */
@@ -1556,6 +1572,9 @@ static void jac_add_affine(point *p, affine *q, limb_t *ratio)
     fe_sub(q->y, q->y, p->y);     /* R = S2 - Y1 */
     if (ratio) {
         limbs_copy(ratio, q->x);
+    }
+    if (check && limbs_is_zero(q->x)) {
+        return limbs_is_zero(q->y) ? 1 : 2;
     }
     fe_mul(p->z, p->z, q->x);     /* Z3 = Z1 H */
     fe_sqr(t, q->x);              /* H^2 */
@@ -1570,6 +1589,7 @@ static void jac_add_affine(point *p, affine *q, limb_t *ratio)
     fe_mul(t, t, p->y);           /* Y1 H^3 */
     fe_sub(p->y, p->x, t);        /* Y3 = R (X1 H^2 - X3) - Y1 H^3 */
     limbs_copy(p->x, q->x);
+    return 0;
 }
 
 /* y = mask ? -y : y */
@@ -1746,7 +1766,6 @@ NOINLINE static void comb_mul(point *r, sc k)
  * doublings and 86 additions at 13 multiplications each.
  */
 #define VAR_TEETH_ECDH 4
-#define VAR_TEETH_VERIFY 3
 #define VAR_ENTRIES(w) (1 << ((w) - 1))
 #define VAR_WINDOWS(w) ((256 + (w) - 1) / (w))
 
@@ -1817,7 +1836,7 @@ static void var_chain(affine *tab, int n, fe zf)
         if (i < n - 1) {
             tab[i] = tab[n - 1];
         }
-        jac_add_affine(&acc, &tab[i], r);
+        jac_add_affine(&acc, &tab[i], r, 0);
         var_rescale(tab + 1, i - 1, r);
         limbs_copy(tab[i].x, acc.x);
         limbs_copy(tab[i].y, acc.y);
@@ -1836,18 +1855,18 @@ static void var_table(affine *tab, int n)
     var_rescale(tab + 1, n - 1, zi);
 }
 
-/* k P with the table of P for w-bit windows (var_table): every window but
- * the last, that window's doublings, and its entry; out overlays the
- * table, which is dead by then. k < n is overwritten (made odd). Returns
- * the mask of the final negation: k P = -(out->p + out->e) where it is
- * all ones (var_finish). */
+/* +-k P with the table of P for w-bit windows (var_table): every window
+ * but the last, that window's doublings, and its entry, for the caller's
+ * last, complete addition out->p += out->e (pt_add_affine); out overlays
+ * the table, which is dead by then. k < n is overwritten (made odd, so
+ * the result is k P or -k P: the same x, which is all ECDH needs). */
 NOINLINE
-static limb_t var_mul(var_out *out, sc k, const affine *tab, int w, int windows)
+static void var_mul(var_out *out, sc k, const affine *tab, int w, int windows)
 {
     point acc;
     affine e;
     int l = w * windows;
-    limb_t neg = sc_make_odd(k);
+    (void)sc_make_odd(k);
     lookup_teeth(&e, k, l, (windows - 1) * w, 1, w, tab);
     pt_from_affine(&acc, &e);
     for (int j = windows - 2; j >= 0; j--) {
@@ -1856,7 +1875,7 @@ static limb_t var_mul(var_out *out, sc k, const affine *tab, int w, int windows)
         }
         lookup_teeth(&e, k, l, j * w, 1, w, tab);
         if (j > 0) {
-            jac_add_affine(&acc, &e, NULL);
+            jac_add_affine(&acc, &e, NULL, 0);
         }
     }
     /* Jacobian -> projective for pt_add_affine: (X Z, Y, Z^3) */
@@ -1865,16 +1884,94 @@ static limb_t var_mul(var_out *out, sc k, const affine *tab, int w, int windows)
     fe_mul(acc.z, acc.z, e.x);
     lookup_teeth(&e, k, l, 0, 1, w, tab);
     out->p = acc;
-    out->e = e;
-    return neg; /* acc and e: the API function's burn_stack wipes them */
+    out->e = e; /* acc and e: the API function's burn_stack wipes them */
 }
 
-/* out->p = k P (projective) from what var_mul left: the last addition,
- * complete (it is a doubling for k = 2, 6, ...: see above). */
-static void var_finish(var_out *out, limb_t neg)
+/*
+ * k P for verification, where k and P are public so the time may depend on
+ * them: a width-4 NAF of k over the table P, 3P, 5P, 7P. Its digits are
+ * odd, |d| <= 7, with at least three zeros after each, so about 256 / 5 =
+ * 51 additions instead of the 85 of 3-bit fixed windows, on the same
+ * 256-byte table. Additions that meet p = q or p = -q are detected
+ * (jac_add_affine's check) and become a doubling or infinity.
+ */
+#define WNAF_ENTRIES 4 /* P, 3P, 5P, 7P */
+#define WNAF_MAX 66     /* nonzero digits of a 257-digit width-4 NAF: <= 1 in 4 */
+
+/* nz[] = the nonzero digits of the width-4 NAF of k, lowest first, each
+ * as position << 4 | (digit + 8); returns their number. */
+NOINLINE
+static int wnaf_recode(uint16_t nz[WNAF_MAX], const sc k)
 {
-    pt_add_affine(&out->p, &out->e);
-    fe_cneg(out->p.y, neg);
+    sc t, d;
+    int count = 0;
+    limbs_copy(t, k);
+    for (int pos = 0; !limbs_is_zero(t); pos++) {
+        if (t[0] & 1) {
+            int v = (int)(t[0] & 15);
+            for (int i = 0; i < NLIMBS; i++) {
+                d[i] = 0;
+            }
+            if (v > 8) { /* v - 16 in [-7, -1]: t + (16 - v), t stays below 2^256 */
+                v -= 16;
+                d[0] = (limb_t)-v;
+                limbs_add(t, t, d);
+            } else {
+                d[0] = (limb_t)v;
+                limbs_sub(t, t, d);
+            }
+            nz[count++] = (uint16_t)(pos << 4 | (v + 8));
+        }
+        for (int i = 0; i < NLIMBS - 1; i++) {
+            t[i] = (t[i] >> 1) | (t[i + 1] << (LIMB_BITS - 1));
+        }
+        t[NLIMBS - 1] >>= 1;
+    }
+    return count;
+}
+
+/* e = digit * P from the table of odd multiples */
+static void wnaf_entry(affine *e, const affine *tab, uint16_t code)
+{
+    int v = (code & 15) - 8;
+    *e = tab[((v < 0 ? -v : v) - 1) / 2];
+    fe_cneg(e->y, mask_of(v < 0));
+}
+
+/* out->p = k P, projective (infinity as (0 : 1 : 0)), for public k and P
+ * with tab = P, 3P, 5P, 7P (var_table); out overlays the table. */
+NOINLINE
+static void wnaf_mul(var_out *out, const sc k, const affine *tab)
+{
+    uint16_t nz[WNAF_MAX];
+    point acc;
+    affine e;
+    int inf = 1, count = wnaf_recode(nz, k);
+    for (int i = count - 1; i >= 0; i--) {
+        wnaf_entry(&e, tab, nz[i]);
+        if (inf) {
+            pt_from_affine(&acc, &e);
+            inf = 0;
+        } else {
+            int c = jac_add_affine(&acc, &e, NULL, 1);
+            if (c == 1) {
+                jac_dbl(&acc);
+            }
+            inf = c == 2;
+        }
+        for (int g = (nz[i] >> 4) - (i ? nz[i - 1] >> 4 : 0); g > 0 && !inf; g--) {
+            jac_dbl(&acc);
+        }
+    }
+    if (inf) {
+        pt_set_infinity(&out->p);
+        return;
+    }
+    /* Jacobian -> projective: (X Z, Y, Z^3) */
+    fe_mul(out->p.x, acc.x, acc.z);
+    limbs_copy(out->p.y, acc.y);
+    fe_sqr(e.x, acc.z);
+    fe_mul(out->p.z, acc.z, e.x);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -2186,7 +2283,7 @@ int p256_verify(int *valid, const uint8_t *pub, size_t pub_len,
                 const uint8_t *sig, size_t sig_len)
 {
     union {
-        affine tab[VAR_ENTRIES(VAR_TEETH_VERIFY)];
+        affine tab[WNAF_ENTRIES];
         var_out fin;
     } vb;
     sc u1, u2;
@@ -2204,9 +2301,8 @@ int p256_verify(int *valid, const uint8_t *pub, size_t pub_len,
     if (err != P256_OK || !verify_scalars(u1, u2, digest, sig)) {
         return err;
     }
-    var_table(vb.tab, VAR_ENTRIES(VAR_TEETH_VERIFY));
-    var_finish(&vb.fin, var_mul(&vb.fin, u2, vb.tab, VAR_TEETH_VERIFY,
-                                       VAR_WINDOWS(VAR_TEETH_VERIFY)));
+    var_table(vb.tab, WNAF_ENTRIES);
+    wnaf_mul(&vb.fin, u2, vb.tab);
     point *acc = &vb.fin.p;
     comb_mul(acc, u1);
     if (limbs_is_zero(acc->z)) {
@@ -2242,8 +2338,7 @@ int p256_ecdh(uint8_t secret[P256_SECRET_LEN], const uint8_t *priv, size_t priv_
     err = pt_decode(&vb.tab[0], peer, peer_len);
     if (err == P256_OK) {
         var_table(vb.tab, VAR_ENTRIES(VAR_TEETH_ECDH));
-        /* x(-R) = x(R): the final negation is not needed */
-        (void)var_mul(&vb.fin, d, vb.tab, VAR_TEETH_ECDH, VAR_WINDOWS(VAR_TEETH_ECDH));
+        var_mul(&vb.fin, d, vb.tab, VAR_TEETH_ECDH, VAR_WINDOWS(VAR_TEETH_ECDH));
         pt_add_affine(&vb.fin.p, &vb.fin.e);
         limb_t ok = pt_to_affine(vb.fin.x, vb.fin.y, &vb.fin.p);
         DECLASSIFY(&ok, sizeof ok);
