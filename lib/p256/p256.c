@@ -779,7 +779,7 @@ static void sqr_wide(limb_t c[2 * NLIMBS], const limb_t *a)
  */
 void p256_sqr_m0(uint32_t c[16], const uint32_t a[8]);
 __asm__(".syntax unified\n"
-        ".section .text.p256_sqr_m0,\"ax\",%progbits\n"
+        ".pushsection .text.p256_sqr_m0,\"ax\",%progbits\n"
         ".balign 2\n"
         ".global p256_sqr_m0\n"
         ".hidden p256_sqr_m0\n"
@@ -912,7 +912,7 @@ __asm__(".syntax unified\n"
         "    mov r11, r7\n"
         "    pop {r4, r5, r6, r7, pc}\n"
         ".size p256_sqr_m0, . - p256_sqr_m0\n"
-        ".text\n");
+        ".popsection\n");
 #endif
 
 #if LIMB_BITS == 64
