@@ -160,7 +160,9 @@ G_X = 0x6B17D1F2E12C4247F8BCE6E563A440F277037D812DEB33A0F4A13945D898C296
 G_Y = 0x4FE342E2FE1A7F9B8EE7EB4A7C0F9E162BCE33576B315ECECBB6406837BF51F5
 G65 = b"\x04" + b32(G_X) + b32(G_Y)
 MINUS_G65 = b"\x04" + b32(G_X) + b32(P - G_Y)
-ECDH_W, COMB_SPACING = 4, 15
+ECDH_W = 4
+with open(os.path.join(REPO, "lib", "p256", "p256_table.h")) as _f:
+    COMB_SPACING = int(re.search(r"#define P256_COMB_SPACING (\d+)", _f.read()).group(1))
 
 
 def ladder_digits(k, w):

@@ -2340,10 +2340,11 @@ static int verify_scalars(sc u1, sc u2, const uint8_t digest[32], const uint8_t 
 }
 
 /*
- * ECDSA verification (SEC1 4.1.4). Everything here is public, but it uses
- * the same constant-time ladders (fewer lines to trust). u1 G + u2 Q is
- * one running point: var_mul gives u2 Q / 2^(S-1) and comb_mul, which
- * doubles its input S-1 times, adds u1 G to it. The final check avoids an
+ * ECDSA verification (SEC1 4.1.4). Everything here is public: u2 Q goes
+ * through a variable-time width-4 NAF (wnaf_mul), u1 G through the same
+ * constant-time comb as signing. u1 G + u2 Q is one running point:
+ * wnaf_mul gives u2 Q / 2^(S-1) and comb_mul, which doubles its input
+ * S-1 times, adds u1 G to it. The final check avoids an
  * inversion: x(R) = X/Z, and x(R) mod n = r exactly when X = r Z or, if
  * r + n < p, X = (r + n) Z.
  */
