@@ -7,9 +7,11 @@
  *   3. arithmetic mod p: schoolbook product + Solinas reduction
  *   4. arithmetic mod n: Montgomery multiplication
  *   4b. inversion mod p and mod n: Bernstein-Yang safegcd
- *   5. points: complete projective formulas (Renes-Costello-Batina 2016)
+ *   5. points: complete projective formulas (Renes-Costello-Batina 2016),
+ *      and Jacobian ones (a = -3 doubling, mixed addition) for k P
  *   6. scalar multiplication: signed multi-comb for G, signed odd-digit
- *      windows over an affine table for any P
+ *      windows over an affine table for any P (ECDH, constant time), a
+ *      width-4 NAF for verification's u2 Q (public data)
  *   7. encodings, ECDSA, ECDH, DER
  *
  * Limbs are 64-bit where the compiler has unsigned __int128, else 32-bit.
