@@ -146,6 +146,155 @@ def test_ecdh_matches_openssl(d1, d2, compressed):
     assert p256.ecdh(b32(d2), p256.public_key(b32(d1))) == expect
 
 
+# ------------------------------------------- the variable-base ladders' edge cases
+#
+# ECDH (4-bit signed windows, constant time) and the u2 Q of verification
+# (width-4 NAF, public data) run in Jacobian coordinates with an addition
+# formula that fails when its two points are equal or opposite. For ECDH
+# p256.c proves that this can only happen at the last window, which it
+# adds with the complete formula; verification checks every addition.
+# The models below recode a scalar exactly as p256.c does and list the
+# additions that meet that case, so the tests can aim at them.
+
+G_X = 0x6B17D1F2E12C4247F8BCE6E563A440F277037D812DEB33A0F4A13945D898C296
+G_Y = 0x4FE342E2FE1A7F9B8EE7EB4A7C0F9E162BCE33576B315ECECBB6406837BF51F5
+G65 = b"\x04" + b32(G_X) + b32(G_Y)
+MINUS_G65 = b"\x04" + b32(G_X) + b32(P - G_Y)
+ECDH_W = 4
+with open(os.path.join(REPO, "lib", "p256", "p256_table.h")) as _f:
+    COMB_SPACING = int(re.search(r"#define P256_COMB_SPACING (\d+)", _f.read()).group(1))
+
+
+def ladder_digits(k, w):
+    """(k', digits low first) as var_mul sees them."""
+    kp = k if k & 1 else N - k
+    windows = -(-256 // w)
+    m = (kp >> 1) | (1 << (w * windows - 1))
+    bits = [2 * ((m >> i) & 1) - 1 for i in range(w * windows)]
+    digits = [sum(bits[j * w + t] << t for t in range(w)) for j in range(windows)]
+    assert sum(d << (w * j) for j, d in enumerate(digits)) == kp
+    return kp, digits
+
+
+def exceptional_windows(k, w):
+    """Windows j whose addition adds +-d_j P to 2^w A_(j+1) P with
+    2^w A_(j+1) = +-d_j (mod n): a doubling or a sum at infinity."""
+    _, digits = ladder_digits(k, w)
+    acc, out = digits[-1], []
+    for j in range(len(digits) - 2, -1, -1):
+        left = (acc << w) % N
+        if left in (digits[j] % N, -digits[j] % N):
+            out.append(j)
+        acc = (acc << w) + digits[j]
+    return out
+
+
+def exceptional_scalars(w):
+    """Every k (1 <= k < n) whose ladder meets an exceptional addition:
+    k' = n + 2 d_0 with d_0 < 0, so k' is n - 2, n - 6, ..., or n - 2 (2^w - 1)."""
+    cands = [c for m in range(1, 1 << w, 2) for c in (2 * m, N - 2 * m)]
+    return sorted(c for c in cands if exceptional_windows(c, w))
+
+
+def wnaf_exceptions(k):
+    """The additions of verification's width-4 NAF ladder (wnaf_mul) that
+    meet p = q ("dbl") or p = -q ("inf")."""
+    digits, pos, t = [], 0, k
+    while t:
+        if t & 1:
+            v = t & 15
+            v = v - 16 if v > 8 else v
+            t -= v
+            digits.append((pos, v))
+        t >>= 1
+        pos += 1
+    acc, out = None, []
+    for i in range(len(digits) - 1, -1, -1):
+        pos, v = digits[i]
+        if acc is not None and acc % N in (v % N, -v % N):
+            out.append("dbl" if acc % N == v % N else "inf")
+        acc = v if acc is None else acc + v
+        acc <<= pos - (digits[i - 1][0] if i else 0)
+    assert acc % N == k
+    return out
+
+
+def test_ladder_model_only_the_last_window_is_exceptional():
+    hits = exceptional_scalars(ECDH_W)
+    assert hits == [2, N - 2]  # both are k' = n - 2, whose last digit is -1
+    for k in hits:
+        assert exceptional_windows(k, ECDH_W) == [0]
+    rnd = __import__("random").Random(4)
+    for k in [1, 3, N - 1, N - 3, N // 2, 2**255] + [rnd.randrange(1, N) for _ in range(200)]:
+        assert exceptional_windows(k, ECDH_W) == [], k
+
+
+def test_wnaf_model_finds_the_doubling():
+    """u2 / 2^(S-1) = n - 2 makes verification's last addition a doubling
+    (no small k or n - k below 3000 does otherwise, nor any random one)."""
+    assert wnaf_exceptions(N - 2) == ["dbl"]
+    rnd = __import__("random").Random(5)
+    for k in [1, 2, 3, N - 1, N - 3] + [rnd.randrange(1, N) for _ in range(200)]:
+        assert wnaf_exceptions(k) == [], k
+
+
+@pytest.mark.parametrize("d", sorted(set(exceptional_scalars(ECDH_W) + [1, 2, 3, N - 1, N - 2, N - 3, 2**255, N // 2])))
+@pytest.mark.parametrize("peer", ["random", "G", "-G"])
+def test_ecdh_edge_scalars_match_openssl(d, peer):
+    """Scalars whose last addition is a doubling, the smallest and largest
+    scalars, and the peer key G and -G (whose table is G, 3G, ..., 15G or
+    its negation)."""
+    if peer == "random":
+        other = ossl_key(0x1234567 * d % (N - 1) + 1)
+        pub = ossl_pub(other)
+    else:
+        pub = G65 if peer == "G" else MINUS_G65
+    expect = ossl_key(d).exchange(ec.ECDH(), ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), pub))
+    assert p256.ecdh(b32(d), pub) == expect
+    assert p256.ecdh(b32(d), p256.compress(pub)) == expect
+
+
+def _signature_with_u2(d, k, target):
+    """A valid (digest, r||s) for key d and nonce k whose u2 = r / s is
+    target * 2^(S-1) mod n, so that the verification ladder's scalar
+    u2 / 2^(S-1) (p256.c folds the comb's doublings into it) is target."""
+    key = ossl_key(k)
+    r = int.from_bytes(ossl_pub(key)[1:33], "big") % N
+    s = r * pow(target * 2 ** (COMB_SPACING - 1), -1, N) % N
+    z = (s * k - r * d) % N
+    return b32(z), b32(r) + b32(s)
+
+
+@pytest.mark.parametrize("target", [1, 2, 3, N - 1, N - 2])
+def test_verify_with_exceptional_u2(target):
+    """N - 2 is the doubling of the NAF ladder (wnaf_exceptions)."""
+    d, k = 0xC0FFEE + target % 1000, 0xBADCAFE + target % 977
+    digest, sig = _signature_with_u2(d, k, target)
+    key = ossl_key(d)
+    pub = ossl_pub(key)
+    der = utils.encode_dss_signature(int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big"))
+    key.public_key().verify(der, digest, ALG)  # a valid signature: OpenSSL agrees
+    assert p256.verify(pub, digest, sig) is True
+    assert p256.verify(p256.compress(pub), digest, sig) is True
+    bad = bytearray(digest)
+    bad[-1] ^= 1
+    assert p256.verify(pub, bytes(bad), sig) is False
+
+
+def test_verify_with_public_key_minus_g():
+    """Q = -G: the verification ladder's table is -G, -3G, -5G, -7G."""
+    d = N - 1  # public key -G
+    pub = p256.public_key(b32(d))
+    assert pub == MINUS_G65
+    for i in range(4):
+        digest = bytes([i]) * 32
+        sig = p256.sign(b32(d), digest, b"")
+        assert p256.verify(pub, digest, sig) is True
+        ossl_key(d).public_key().verify(
+            utils.encode_dss_signature(int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big")),
+            digest, ALG)
+
+
 # ---------------------------------------------------------------- encodings
 
 

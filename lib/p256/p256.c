@@ -7,9 +7,11 @@
  *   3. arithmetic mod p: schoolbook product + Solinas reduction
  *   4. arithmetic mod n: Montgomery multiplication
  *   4b. inversion mod p and mod n: Bernstein-Yang safegcd
- *   5. points: complete projective formulas (Renes-Costello-Batina 2016)
+ *   5. points: complete projective formulas (Renes-Costello-Batina 2016),
+ *      and Jacobian ones (a = -3 doubling, mixed addition) for k P
  *   6. scalar multiplication: signed multi-comb for G, signed odd-digit
- *      windows over an affine table for any P
+ *      windows over an affine table for any P (ECDH, constant time), a
+ *      width-4 NAF for verification's u2 Q (public data)
  *   7. encodings, ECDSA, ECDH, DER
  *
  * Limbs are 64-bit where the compiler has unsigned __int128, else 32-bit.
@@ -213,11 +215,11 @@ void p256_wipe(void *p, size_t n)
 #if defined(__thumb__) && !defined(__thumb2__) && defined(__OPTIMIZE_SIZE__)
 #define BURN_SIGN 704   /* HMAC, or nonce_x, comb_mul and below */
 #define BURN_PUBLIC 672 /* public_from_scalar and below */
-#define BURN_ECDH 480   /* var_mul and below */
+#define BURN_ECDH 432   /* the inversions (var_table, pt_to_affine), var_mul and below */
 #elif defined(__thumb__) && !defined(__thumb2__)
 #define BURN_SIGN 928
 #define BURN_PUBLIC 992
-#define BURN_ECDH 800
+#define BURN_ECDH 576
 #else
 #define BURN_SIGN 1088
 #define BURN_PUBLIC 1152
@@ -611,6 +613,7 @@ static void mod_add(limb_t *r, const limb_t *a, const limb_t *b, const limb_t *m
     limbs_cmov(r, t, mask_of(carry | (borrow ^ 1)));
 }
 
+#if !defined(P256_ASM_ARMV6M) /* (ARMv6-M has its own fe_sub, and n needs no subtraction) */
 static void mod_sub(limb_t *r, const limb_t *a, const limb_t *b, const limb_t *m)
 {
     limb_t t[NLIMBS];
@@ -620,7 +623,71 @@ static void mod_sub(limb_t *r, const limb_t *a, const limb_t *b, const limb_t *m
     }
     limbs_add(r, r, t); /* add m back after a borrow; the carry out is expected */
 }
+#endif
 
+#if defined(P256_ASM_ARMV6M)
+/* ARMv6-M: the correction by p in carry chains that use p's words as
+ * they are (0xffffffff three times, 0, 0, 0, 1, 0xffffffff) instead of
+ * loading them, and no copy: fe_fix compares r with p without storing
+ * (one SBCS chain), then subtracts p & mask in place; fe_sub adds p & mask
+ * in place. The point formulas run a few thousand additions per ECDH, and
+ * every reduction ends with fe_fix: together 0.67 M of an ECDH's cycles
+ * on the M0+ (9.37 M -> 8.70 M) against the generic mod_add/mod_sub and
+ * limbs_sub + limbs_cmov. */
+#define FE_FIX_STEP(i, op, w) \
+    "ldr %[x], [%[r], #4*" #i "]\n\t" op " %[x], %[" w "]\n\t" "str %[x], [%[r], #4*" #i "]\n\t"
+#define FE_FIX(op1, op)                                                                   \
+    "ldr %[x], [%[r]]\n\t" op1 " %[x], %[x], %[m]\n\t" "str %[x], [%[r]]\n\t"        \
+    FE_FIX_STEP(1, op, "m") FE_FIX_STEP(2, op, "m") FE_FIX_STEP(3, op, "z")               \
+    FE_FIX_STEP(4, op, "z") FE_FIX_STEP(5, op, "z") FE_FIX_STEP(6, op, "o")               \
+    FE_FIX_STEP(7, op, "m")
+
+/* r = r - p if carry or r >= p, for r < 2p (carry: bit 256 of r) */
+static INLINE void fe_fix(uint32_t *r, uint32_t carry)
+{
+    uint32_t x, m, z, o;
+    /* m = all ones if r < p (the chain r - p borrows) */
+    __asm__ volatile(".syntax unified\n\t"
+                     "movs %[z], #0\n\t"
+                     "mvns %[m], %[z]\n\t"
+                     "movs %[o], #1\n\t"
+                     "ldr %[x], [%[r]]\n\tsubs %[x], %[x], %[m]\n\t"
+                     "ldr %[x], [%[r], #4]\n\tsbcs %[x], %[m]\n\t"
+                     "ldr %[x], [%[r], #8]\n\tsbcs %[x], %[m]\n\t"
+                     "ldr %[x], [%[r], #12]\n\tsbcs %[x], %[z]\n\t"
+                     "ldr %[x], [%[r], #16]\n\tsbcs %[x], %[z]\n\t"
+                     "ldr %[x], [%[r], #20]\n\tsbcs %[x], %[z]\n\t"
+                     "ldr %[x], [%[r], #24]\n\tsbcs %[x], %[o]\n\t"
+                     "ldr %[x], [%[r], #28]\n\tsbcs %[x], %[m]\n\t"
+                     "sbcs %[m], %[m]\n\t"
+                     : [x] "=&l"(x), [m] "=&l"(m), [z] "=&l"(z), [o] "=&l"(o)
+                     : [r] "l"(r)
+                     : "cc", "memory");
+    m = ~m | (0 - carry);
+    o = m & 1;
+    __asm__ volatile(".syntax unified\n\t" FE_FIX("subs", "sbcs")
+                     : [x] "=&l"(x)
+                     : [r] "l"(r), [m] "l"(m), [z] "l"(z), [o] "l"(o)
+                     : "cc", "memory");
+}
+
+NOINLINE
+static void fe_add(fe r, const fe a, const fe b)
+{
+    fe_fix(r, limbs_add(r, a, b));
+}
+
+NOINLINE
+static void fe_sub(fe r, const fe a, const fe b)
+{
+    uint32_t m = 0 - limbs_sub(r, a, b), o = m & 1, z = 0, x;
+    /* add p back after a borrow */
+    __asm__ volatile(".syntax unified\n\t" FE_FIX("adds", "adcs")
+                     : [x] "=&l"(x)
+                     : [r] "l"(r), [m] "l"(m), [z] "l"(z), [o] "l"(o)
+                     : "cc", "memory");
+}
+#else
 static void fe_add(fe r, const fe a, const fe b)
 {
     mod_add(r, a, b, P256_P);
@@ -630,6 +697,7 @@ static void fe_sub(fe r, const fe a, const fe b)
 {
     mod_sub(r, a, b, P256_P);
 }
+#endif
 
 /* c[0..N-1] += a[0..N-1] * b, returns the carry out (one limb). Unrolled:
  * on the M0+ this loop is about half of all the time spent. */
@@ -662,15 +730,17 @@ static void mul_wide(limb_t c[2 * NLIMBS], const limb_t *a, const limb_t *b)
     }
 }
 
-#if !(LIMB_BITS == 32 && defined(__ARM_ARCH_6M__))
-/* c = a^2: the cross products a[i]*a[j] (i < j) once, then doubled, then
- * the squares a[i]^2 added on the diagonal: N(N+1)/2 products, not N^2. */
+/* c = a^2: the cross products a[i]*a[j] (i < j) once, then doubled and
+ * the squares a[i]^2 added on the diagonal in one pass: N(N+1)/2
+ * products, not N^2. */
+#if !defined(P256_ASM_ARMV6M)
+#if defined(__GNUC__) && defined(__OPTIMIZE_SIZE__)
+__attribute__((noinline))
+#endif
 static void sqr_wide(limb_t c[2 * NLIMBS], const limb_t *a)
 {
-    limb_t carry;
-    c[0] = 0;
-    c[2 * NLIMBS - 1] = 0;
-    for (int j = 1; j < NLIMBS; j++) {
+    limb_t carry, top = 0;
+    for (int j = 0; j < NLIMBS; j++) {
         c[j] = 0;
     }
     for (int i = 0; i < NLIMBS - 1; i++) {
@@ -682,16 +752,169 @@ static void sqr_wide(limb_t c[2 * NLIMBS], const limb_t *a)
         }
         c[i + NLIMBS] = carry;
     }
+    c[2 * NLIMBS - 1] = 0;
     carry = 0;
     for (int i = 0; i < NLIMBS; i++) {
         limb_t lo = c[2 * i], hi = c[2 * i + 1];
-        dlimb_t p = muladd(a[i], a[i], lo << 1, carry);     /* + low limb doubled */
+        dlimb_t p = muladd(a[i], a[i], (lo << 1) | top, carry); /* + low limb doubled */
+        top = hi >> (LIMB_BITS - 1);
         c[2 * i] = (limb_t)p;
-        p = (p >> LIMB_BITS) + ((dlimb_t)hi << 1) + (lo >> (LIMB_BITS - 1));
+        p = (p >> LIMB_BITS) + ((hi << 1) | (lo >> (LIMB_BITS - 1)));
         c[2 * i + 1] = (limb_t)p;
         carry = (limb_t)(p >> LIMB_BITS);
     }
 }
+#endif
+
+#if defined(P256_ASM_ARMV6M)
+/*
+ * c = a^2 on ARMv6-M, 36 products instead of the general product's 64:
+ * the cross products a[i] a[j] (i < j) row by row, the whole doubled in
+ * one ADCS chain, then the squares a[i]^2 added on the diagonal. A
+ * function of its own in asm because the row loop needs all eight low
+ * registers (b and the loop end wait in r8, r9): 34 cycles a product
+ * against the general product's 31, which is unrolled. Same 32x32->64
+ * step as muladd, no branch on data (the loops' counts are fixed), so
+ * constant time. Its stack: the nine saved registers (36 bytes), less
+ * than mul_wide's frame, so fe_mul stays the deepest chain the call-graph
+ * checks see.
+ */
+void p256_sqr_m0(uint32_t c[16], const uint32_t a[8]);
+__asm__(".syntax unified\n"
+        ".pushsection .text.p256_sqr_m0,\"ax\",%progbits\n"
+        ".balign 2\n"
+        ".global p256_sqr_m0\n"
+        ".hidden p256_sqr_m0\n"
+        ".thumb_func\n"
+        ".type p256_sqr_m0, %function\n"
+        "p256_sqr_m0:\n"
+        "    push {r4, r5, r6, r7, lr}\n"
+        "    mov r4, r8\n"
+        "    mov r5, r9\n"
+        "    mov r6, r10\n"
+        "    mov r7, r11\n"
+        "    push {r4, r5, r6, r7}\n"
+        "    mov r10, r0\n"               /* c */
+        "    mov r11, r1\n"               /* a */
+        "    movs r3, r1\n"
+        "    adds r3, #32\n"
+        "    mov r9, r3\n"                /* end of a */
+        "    movs r2, #0\n"
+        "    movs r3, #64\n"
+        "1:  subs r3, #4\n"               /* c = 0 */
+        "    str r2, [r0, r3]\n"
+        "    bne 1b\n"
+        "    mov r12, r3\n"               /* 4 i = 0 */
+        /* row i: c[2i+1 .. i+7] += a[i] a[i+1 .. 7], c[i+8] = carry */
+        "2:  mov r3, r12\n"
+        "    mov r1, r11\n"
+        "    ldr r4, [r1, r3]\n"
+        "    mov r8, r4\n"                /* b = a[i] */
+        "    adds r1, r1, r3\n"
+        "    adds r1, #4\n"               /* a + i + 1 */
+        "    mov r0, r10\n"
+        "    adds r0, r0, r3\n"
+        "    adds r0, r0, r3\n"
+        "    adds r0, #4\n"               /* c + 2i + 1 */
+        "    movs r2, #0\n"               /* carry */
+        "3:  ldm r1!, {r3}\n"             /* x = a[j] */
+        "    mov r4, r8\n"
+        "    lsrs r5, r3, #16\n"
+        "    uxth r3, r3\n"
+        "    lsrs r6, r4, #16\n"
+        "    uxth r4, r4\n"
+        "    movs r7, r3\n"
+        "    muls r7, r4\n"               /* xl bl */
+        "    muls r4, r5\n"               /* xh bl */
+        "    muls r3, r6\n"               /* xl bh */
+        "    muls r6, r5\n"               /* xh bh */
+        "    adds r3, r3, r4\n"
+        "    movs r5, #0\n"
+        "    adcs r5, r5\n"
+        "    lsls r5, r5, #16\n"
+        "    adds r6, r6, r5\n"
+        "    lsls r5, r3, #16\n"
+        "    lsrs r3, r3, #16\n"
+        "    adds r7, r7, r5\n"
+        "    adcs r6, r3\n"               /* (r6:r7) = x b */
+        "    ldr r3, [r0]\n"
+        "    movs r5, #0\n"
+        "    adds r7, r7, r3\n"
+        "    adcs r6, r5\n"
+        "    adds r7, r7, r2\n"
+        "    adcs r6, r5\n"
+        "    stm r0!, {r7}\n"
+        "    movs r2, r6\n"
+        "    cmp r1, r9\n"
+        "    bne 3b\n"
+        "    str r2, [r0]\n"
+        "    mov r3, r12\n"
+        "    adds r3, #4\n"
+        "    mov r12, r3\n"
+        "    cmp r3, #28\n"
+        "    bne 2b\n"
+        /* c = 2 c: one carry chain (LDM/STM leave the flags alone) */
+        "    mov r0, r10\n"
+        "    mov r1, r10\n"
+        "    ldm r0!, {r3, r4, r5, r6}\n"
+        "    adds r3, r3, r3\n"
+        "    adcs r4, r4\n"
+        "    adcs r5, r5\n"
+        "    adcs r6, r6\n"
+        "    stm r1!, {r3, r4, r5, r6}\n"
+        "    ldm r0!, {r3, r4, r5, r6}\n"
+        "    adcs r3, r3\n"
+        "    adcs r4, r4\n"
+        "    adcs r5, r5\n"
+        "    adcs r6, r6\n"
+        "    stm r1!, {r3, r4, r5, r6}\n"
+        "    ldm r0!, {r3, r4, r5, r6}\n"
+        "    adcs r3, r3\n"
+        "    adcs r4, r4\n"
+        "    adcs r5, r5\n"
+        "    adcs r6, r6\n"
+        "    stm r1!, {r3, r4, r5, r6}\n"
+        "    ldm r0!, {r3, r4, r5, r6}\n"
+        "    adcs r3, r3\n"
+        "    adcs r4, r4\n"
+        "    adcs r5, r5\n"
+        "    adcs r6, r6\n"
+        "    stm r1!, {r3, r4, r5, r6}\n"
+        /* c += a[i]^2 at word 2i, the carry kept in r2 */
+        "    mov r0, r10\n"
+        "    mov r1, r11\n"
+        "    movs r2, #0\n"
+        "4:  ldm r1!, {r3}\n"
+        "    lsrs r5, r3, #16\n"
+        "    uxth r3, r3\n"
+        "    movs r7, r3\n"
+        "    muls r7, r3\n"               /* xl^2 */
+        "    muls r3, r5\n"               /* xl xh */
+        "    muls r5, r5\n"               /* xh^2 */
+        "    lsrs r6, r3, #15\n"
+        "    lsls r3, r3, #17\n"
+        "    adds r7, r7, r3\n"
+        "    adcs r5, r6\n"               /* (r5:r7) = x^2 */
+        "    ldr r3, [r0]\n"
+        "    ldr r4, [r0, #4]\n"
+        "    movs r6, #0\n"
+        "    adds r7, r7, r2\n"
+        "    adcs r5, r6\n"
+        "    adds r3, r3, r7\n"
+        "    adcs r4, r5\n"
+        "    movs r2, #0\n"
+        "    adcs r2, r2\n"
+        "    stm r0!, {r3, r4}\n"
+        "    cmp r1, r9\n"
+        "    bne 4b\n"
+        "    pop {r4, r5, r6, r7}\n"
+        "    mov r8, r4\n"
+        "    mov r9, r5\n"
+        "    mov r10, r6\n"
+        "    mov r11, r7\n"
+        "    pop {r4, r5, r6, r7, pc}\n"
+        ".size p256_sqr_m0, . - p256_sqr_m0\n"
+        ".popsection\n");
 #endif
 
 #if LIMB_BITS == 64
@@ -907,10 +1130,13 @@ static void fe_reduce(fe r, limb_t c[2 * NLIMBS])
     acc >>= 32;
 #endif
     fold(w, fold(w, (int32_t)acc));
-
+#if defined(P256_ASM_ARMV6M)
+    fe_fix(w, 0);
+#else
     /* every column has been read: reuse the product as scratch */
     limb_t borrow = limbs_sub(c, r, P256_P);
     limbs_cmov(r, c, mask_of(borrow ^ 1));
+#endif
 }
 #undef CW
 
@@ -928,17 +1154,18 @@ static void fe_mul(fe r, const fe a, const fe b)
     fe_reduce(r, c);
 }
 
+#if LIMB_BITS == 32
+NOINLINE /* as fe_mul */
+#endif
 static void fe_sqr(fe r, const fe a)
 {
-#if LIMB_BITS == 32 && defined(__ARM_ARCH_6M__)
-    /* ARMv6-M: the general product is as fast (its row is unrolled and
-     * sqr_wide's doubling costs 64-bit shifts) and the code is smaller */
-    fe_mul(r, a, a);
-#else
     limb_t c[2 * NLIMBS];
+#if defined(P256_ASM_ARMV6M)
+    p256_sqr_m0(c, a);
+#else
     sqr_wide(c, a);
-    fe_reduce(r, c);
 #endif
+    fe_reduce(r, c);
 }
 
 /* r = r^(2^n) * a */
@@ -1305,6 +1532,7 @@ static void pt_add_affine(point *p, const affine *q)
 
 /* Algorithm 6: r = 2p; r may be p (in place: Y Z, step 28 of the paper,
  * is computed before step 6 overwrites Z). 8M + 3S + 2 mul-by-b. */
+NOINLINE
 static void pt_dbl(point *r, const point *p)
 {
     fe t0, t1, t2, t3, t4;
@@ -1342,6 +1570,97 @@ static void pt_dbl(point *r, const point *p)
     fe_mul(r->z, t4, t1);    /* 32 */
     fe_add(r->z, r->z, r->z); /* 33 */
     fe_add(r->z, r->z, r->z); /* 34 */
+}
+
+/* Jacobian coordinates (X : Y : Z) with x = X/Z^2, y = Y/Z^3, for the
+ * variable-base ladder only. These formulas are NOT complete: the ladder
+ * (var_mul) calls them only where the operands are proven distinct and
+ * finite, and does its one possibly exceptional addition with the complete
+ * projective pt_add_affine above. */
+
+/* r = a / 2 mod p: a + p if a is odd (masked), then one shift right
+ * with the carry as the top bit. */
+static void fe_half(fe r, const fe a)
+{
+    limb_t t[NLIMBS];
+    limb_t mask = mask_of(a[0] & 1);
+    for (int i = 0; i < NLIMBS; i++) {
+        t[i] = P256_P[i] & mask;
+    }
+    limb_t carry = limbs_add(r, a, t);
+    for (int i = 0; i < NLIMBS - 1; i++) {
+        r[i] = (r[i] >> 1) | (r[i + 1] << (LIMB_BITS - 1));
+    }
+    r[NLIMBS - 1] = (r[NLIMBS - 1] >> 1) | (carry << (LIMB_BITS - 1));
+}
+
+/* p = 2p in place, a = -3: dbl-2001-b of the Explicit-Formulas Database
+ * (Bernstein-Lange) with the result scaled by 1/2 (the same Jacobian
+ * point): L = 3 (X - Z^2)(X + Z^2) / 2, B = X Y^2, X3 = L^2 - 2B,
+ * Y3 = L (B - X3) - Y^4, Z3 = Y Z. 4M + 4S, seven additions and a
+ * halving where the unscaled formula needs fourteen additions; two
+ * temporaries. For p finite with y != 0 (every point of P-256 but
+ * infinity: the group order is an odd prime). */
+NOINLINE
+static void jac_dbl(point *p)
+{
+    fe t0, t1;
+    fe_sqr(t0, p->z);         /* Z^2 */
+    fe_sub(t1, p->x, t0);
+    fe_add(t0, p->x, t0);
+    fe_mul(t1, t1, t0);       /* (X - Z^2)(X + Z^2) */
+    fe_half(t0, t1);
+    fe_add(t1, t1, t0);       /* L */
+    fe_mul(p->z, p->z, p->y); /* Z3 = Y Z */
+    fe_sqr(p->y, p->y);       /* Y^2 */
+    fe_mul(t0, p->x, p->y);   /* B = X Y^2 */
+    fe_sqr(p->x, t1);
+    fe_sub(p->x, p->x, t0);
+    fe_sub(p->x, p->x, t0);   /* X3 = L^2 - 2B */
+    fe_sub(t0, t0, p->x);
+    fe_mul(t0, t0, t1);       /* L (B - X3) */
+    fe_sqr(p->y, p->y);       /* Y^4 */
+    fe_sub(p->y, t0, p->y);   /* Y3 = L (B - X3) - Y^4 */
+}
+
+/* p += q with q affine, in place (madd-2004-hmv, Hankerson-Menezes-
+ * Vanstone): 8M + 3S. For p finite and p != +-q (then H = 0 and the result
+ * is garbage). q is clobbered: once read, its coordinates are the scratch
+ * that keeps this frame at one temporary. If ratio is not NULL it
+ * receives H = Z3 / Z1. With check (public data only: it branches) p = q
+ * and p = -q are detected instead: p is left alone and the return value
+ * is 1 (p = q: the caller doubles) or 2 (p = -q: the sum is infinity);
+ * else 0. */
+NOINLINE
+static int jac_add_affine(point *p, affine *q, limb_t *ratio, int check)
+{
+    fe t;
+    fe_sqr(t, p->z);              /* Z1^2 */
+    fe_mul(q->x, q->x, t);        /* U2 = X2 Z1^2 */
+    fe_mul(t, t, p->z);           /* Z1^3 */
+    fe_mul(q->y, q->y, t);        /* S2 = Y2 Z1^3 */
+    fe_sub(q->x, q->x, p->x);     /* H = U2 - X1 */
+    fe_sub(q->y, q->y, p->y);     /* R = S2 - Y1 */
+    if (ratio) {
+        limbs_copy(ratio, q->x);
+    }
+    if (check && limbs_is_zero(q->x)) {
+        return limbs_is_zero(q->y) ? 1 : 2;
+    }
+    fe_mul(p->z, p->z, q->x);     /* Z3 = Z1 H */
+    fe_sqr(t, q->x);              /* H^2 */
+    fe_mul(p->x, p->x, t);        /* X1 H^2 */
+    fe_mul(t, t, q->x);           /* H^3 */
+    fe_sqr(q->x, q->y);
+    fe_sub(q->x, q->x, t);
+    fe_sub(q->x, q->x, p->x);
+    fe_sub(q->x, q->x, p->x);     /* X3 = R^2 - H^3 - 2 X1 H^2 */
+    fe_sub(p->x, p->x, q->x);
+    fe_mul(p->x, p->x, q->y);     /* R (X1 H^2 - X3) */
+    fe_mul(t, t, p->y);           /* Y1 H^3 */
+    fe_sub(p->y, p->x, t);        /* Y3 = R (X1 H^2 - X3) - Y1 H^3 */
+    limbs_copy(p->x, q->x);
+    return 0;
 }
 
 /* y = mask ? -y : y */
@@ -1406,6 +1725,7 @@ static inline limb_t recoded_bit(const sc k, int i, int l)
 
 /* k = n - k if k is even, in place, for 0 <= k < n; returns the mask of
  * that choice (all ones if negated). */
+NOINLINE
 static limb_t sc_make_odd(sc k)
 {
     sc nk;
@@ -1416,17 +1736,14 @@ static limb_t sc_make_odd(sc k)
     return neg;
 }
 
-/* r += the digit whose teeth are the signed bits pos, pos + stride, ...,
+/* e = the digit whose teeth are the signed bits pos, pos + stride, ...,
  * pos + (teeth-1) stride of the recoded k (L = l), looked up in tab
- * (2^(teeth-1) entries). The entry is copied out with masks, so neither
- * the branch nor the memory address depends on k. Its own frame: the
- * copy never shares a stack frame with the caller's table or pt_dbl's
- * temporaries. Not wiped here: the API function's burn_stack covers it. */
+ * (2^(teeth-1) entries), sign included. The entry is copied out with
+ * masks, so neither a branch nor a memory address depends on k. */
 NOINLINE
-static void add_teeth(point *r, const sc k, int l, int pos, int stride, int teeth,
-                      const affine *tab)
+static void lookup_teeth(affine *e, const sc k, int l, int pos, int stride, int teeth,
+                         const affine *tab)
 {
-    affine e;
     limb_t raw = 0;
     for (int t = 0; t < teeth; t++) {
         raw |= recoded_bit(k, pos + t * stride, l) << t;
@@ -1435,17 +1752,28 @@ static void add_teeth(point *r, const sc k, int l, int pos, int stride, int teet
     limb_t flip = mask_of((raw >> (teeth - 1)) ^ 1);
     limb_t idx = (raw ^ flip) & (((limb_t)1 << (teeth - 1)) - 1);
     for (int i = 0; i < NLIMBS; i++) {
-        e.x[i] = 0;
-        e.y[i] = 0;
+        e->x[i] = 0;
+        e->y[i] = 0;
     }
     for (int j = 0; j < 1 << (teeth - 1); j++) {
         limb_t m = mask_of(ct_eq((limb_t)j, idx));
         for (int i = 0; i < NLIMBS; i++) {
-            e.x[i] |= tab[j].x[i] & m;
-            e.y[i] |= tab[j].y[i] & m;
+            e->x[i] |= tab[j].x[i] & m;
+            e->y[i] |= tab[j].y[i] & m;
         }
     }
-    fe_cneg(e.y, flip);
+    fe_cneg(e->y, flip);
+}
+
+/* r += that digit's point (complete addition). Its own frame: the entry
+ * never shares a stack frame with the caller's table or pt_dbl's
+ * temporaries. Not wiped here: the API function's burn_stack covers it. */
+NOINLINE
+static void add_teeth(point *r, const sc k, int l, int pos, int stride, int teeth,
+                      const affine *tab)
+{
+    affine e;
+    lookup_teeth(&e, k, l, pos, stride, teeth, tab);
     pt_add_affine(r, &e);
 }
 
@@ -1478,19 +1806,47 @@ NOINLINE static void comb_mul(point *r, sc k)
 }
 
 /*
- * k P for any point P by fixed windows of VAR_TEETH signed bits: each
- * window is an odd digit in [-(2^w - 1), 2^w - 1] and the table holds
- * P, 3P, 5P, 7P in affine coordinates (entry idx = (2 idx + 1) P), so the
- * additions are the cheaper mixed ones. 86 windows: 255 doublings and 86
- * mixed additions. Three bits per window keep the table at 256 bytes,
- * which is what brings ECDH and verification under 1 KB of stack on the
- * M0+; four bits would need 64 additions (about 4% of an ECDH less) but
- * twice the table and twice the inversions that make it affine.
+ * k P for any point P: ECDH, and the u2 Q of verification.
+ *
+ * Fixed windows of w signed bits (w = 4 for ECDH; 3 for verification,
+ * whose comb_mul afterwards needs the stack): each window is an odd digit
+ * in [-(2^w - 1), 2^w - 1], and the table holds P, 3P, ..., (2^w - 1) P in
+ * affine coordinates (entry idx = (2 idx + 1) P). The accumulator is in
+ * Jacobian coordinates: w doublings (jac_dbl, a = -3) and one mixed
+ * addition (jac_add_affine) per window.
+ *
+ * Those two formulas are not complete, so where can they fail? Let
+ * A_j = sum_{i >= j} d_i 2^(w (i - j)) be the scalar of the accumulator
+ * after window j (d_i the digits, A_0 = k', the odd k < n made odd).
+ * The lower windows sum to an odd number of absolute value below 2^(w j),
+ * so A_j is odd and 0 < A_j < k' / 2^(w j) + 1. Then:
+ * - no doubling meets infinity or a point of order 2: 2^i A_j is never
+ *   0 mod n (n is an odd prime and 0 < A_j < n);
+ * - the addition at window j adds d_j P to 2^w A_(j+1) P, which fails
+ *   exactly when 2^w A_(j+1) = +-d_j (mod n). As integers never: the
+ *   left side is at least 2^w > |d_j|. For j >= 1 the left side is below
+ *   n / 2^w + 2^w, so there is no wrap mod n either;
+ * - for j = 0 it can wrap: k' = n + 2 d_0 (k = 2, 6, ..., n - 2, ...)
+ *   makes 2^w A_1 P = d_0 P, a doubling. So the last addition, and only
+ *   it, uses the complete projective formula (Jacobian (X, Y, Z) is
+ *   projective (X Z, Y, Z^3)), in the caller's frame (var_finish).
+ * Every branch and loop bound is public; the lookups read every entry.
+ *
+ * ECDH costs 252 doublings (4M + 4S) and 63 mixed additions (8M + 3S);
+ * the old projective ladder with complete formulas (3-bit windows) did 255
+ * doublings and 86 additions at 13 multiplications each.
  */
-#define VAR_TEETH 3
-#define VAR_ENTRIES (1 << (VAR_TEETH - 1))
-#define VAR_WINDOWS ((256 + VAR_TEETH - 1) / VAR_TEETH)
-#define VAR_L (VAR_TEETH * VAR_WINDOWS)
+#define VAR_TEETH_ECDH 4
+#define VAR_ENTRIES(w) (1 << ((w) - 1))
+#define VAR_WINDOWS(w) ((256 + (w) - 1) / (w))
+
+/* What var_mul leaves for the last, complete addition (and, for ECDH, the
+ * affine result): it overlays the dead table in the caller's frame. */
+typedef struct {
+    point p;
+    affine e;
+    fe x, y;
+} var_out;
 
 static void pt_from_affine(point *r, const affine *a)
 {
@@ -1500,39 +1856,193 @@ static void pt_from_affine(point *r, const affine *a)
     limbs_copy(r->y, a->y);
 }
 
-/* tab[0] = P on entry; fills tab[i] = (2i + 1) P, each made affine by its
- * own inversion. 2P waits in the last entry until that entry's turn. acc
- * is scratch. (Montgomery's trick, one inversion for 3P, 5P and 7P, would
- * save 2.5% of an ECDH on the M0+, but it keeps the three Z in this frame
- * while the inversion's 360 bytes of stack sit below it.) */
-static void var_table(affine tab[VAR_ENTRIES], point *acc)
+/* Entries a[0..n-1] (Jacobian X, Y with a common Z) rescaled to the common
+ * Z r: X r^2, Y r^3. With r = 1/Z this makes them affine. */
+NOINLINE
+static void var_rescale(affine *a, int n, const fe r)
 {
-    pt_from_affine(acc, &tab[0]);
-    pt_dbl(acc, acc);
-    pt_to_affine(tab[VAR_ENTRIES - 1].x, tab[VAR_ENTRIES - 1].y, acc);
-    pt_from_affine(acc, &tab[0]);
-    for (int i = 1; i < VAR_ENTRIES; i++) {
-        pt_add_affine(acc, &tab[VAR_ENTRIES - 1]); /* (2i + 1) P */
-        pt_to_affine(tab[i].x, tab[i].y, acc);
+    fe t;
+    fe_sqr(t, r);
+    for (int i = 0; i < n; i++) {
+        fe_mul(a[i].x, a[i].x, t);
+    }
+    fe_mul(t, t, r);
+    for (int i = 0; i < n; i++) {
+        fe_mul(a[i].y, a[i].y, t);
     }
 }
 
-/* r = k P with P in tab[0] (the caller's table, so the point needs no
- * copy); k < n is overwritten (made odd), tab is filled. */
-NOINLINE static void var_mul(point *r, sc k, affine tab[VAR_ENTRIES])
+/*
+ * tab[1..n-1] = (2i + 1) P in Jacobian coordinates with one common Z,
+ * whose value is returned in zf; tab[0] = P (affine) is left alone.
+ * 2P = (X2, Y2, Z2) is affine on the isomorphic curve E' (scaled by Z2:
+ * (x, y) -> (x Z2^2, y Z2^3); the addition formula does not involve the
+ * curve's coefficients), so (2i + 1) P = (2i - 1) P + 2P are mixed
+ * additions on E' starting from P' = (x Z2^2, y Z2^3). Each addition
+ * multiplies Z by a ratio, and the entries already made are rescaled to
+ * the new Z, so that one inversion of Z Z2 at the end makes them all
+ * affine on E. 2P' waits in the last entry until that entry's turn, and
+ * each addition works on a copy of it in its own entry. No addition is
+ * exceptional: (2i - 1) P = +-2P would need 2i - 1 = +-2 (mod n).
+ */
+NOINLINE
+static void var_chain(affine *tab, int n, fe zf)
 {
-    limb_t neg = sc_make_odd(k);
-    var_table(tab, r);
-    pt_set_infinity(r);
-    for (int w = VAR_WINDOWS - 1; w >= 0; w--) {
-        if (w != VAR_WINDOWS - 1) {
-            for (int i = 0; i < VAR_TEETH; i++) {
-                pt_dbl(r, r);
-            }
-        }
-        add_teeth(r, k, VAR_L, w * VAR_TEETH, 1, VAR_TEETH, tab);
+    point acc;
+    fe r;
+    pt_from_affine(&acc, &tab[0]);
+    jac_dbl(&acc);
+    limbs_copy(tab[n - 1].x, acc.x);
+    limbs_copy(tab[n - 1].y, acc.y);
+    limbs_copy(zf, acc.z);
+    fe_sqr(r, zf);
+    fe_mul(acc.x, tab[0].x, r);
+    fe_mul(r, r, zf);
+    fe_mul(acc.y, tab[0].y, r);
+    for (int i = 0; i < NLIMBS; i++) {
+        acc.z[i] = 0;
     }
-    fe_cneg(r->y, neg);
+    acc.z[0] = 1;
+    for (int i = 1; i < n; i++) {
+        if (i < n - 1) {
+            tab[i] = tab[n - 1];
+        }
+        jac_add_affine(&acc, &tab[i], r, 0);
+        var_rescale(tab + 1, i - 1, r);
+        limbs_copy(tab[i].x, acc.x);
+        limbs_copy(tab[i].y, acc.y);
+    }
+    fe_mul(zf, zf, acc.z);
+}
+
+/* tab[0] = P on entry (public); fills tab[i] = (2i + 1) P, affine, with
+ * one inversion. */
+NOINLINE
+static void var_table(affine *tab, int n)
+{
+    fe zi;
+    var_chain(tab, n, zi);
+    fe_inv(zi, zi);
+    var_rescale(tab + 1, n - 1, zi);
+}
+
+/* +-k P with the table of P for w-bit windows (var_table): every window
+ * but the last, that window's doublings, and its entry, for the caller's
+ * last, complete addition out->p += out->e (pt_add_affine); out overlays
+ * the table, which is dead by then. k < n is overwritten (made odd, so
+ * the result is k P or -k P: the same x, which is all ECDH needs). */
+NOINLINE
+static void var_mul(var_out *out, sc k, const affine *tab, int w, int windows)
+{
+    point acc;
+    affine e;
+    int l = w * windows;
+    (void)sc_make_odd(k);
+    lookup_teeth(&e, k, l, (windows - 1) * w, 1, w, tab);
+    pt_from_affine(&acc, &e);
+    for (int j = windows - 2; j >= 0; j--) {
+        for (int i = 0; i < w; i++) {
+            jac_dbl(&acc);
+        }
+        lookup_teeth(&e, k, l, j * w, 1, w, tab);
+        if (j > 0) {
+            jac_add_affine(&acc, &e, NULL, 0);
+        }
+    }
+    /* Jacobian -> projective for pt_add_affine: (X Z, Y, Z^3) */
+    fe_mul(acc.x, acc.x, acc.z);
+    fe_sqr(e.x, acc.z);
+    fe_mul(acc.z, acc.z, e.x);
+    lookup_teeth(&e, k, l, 0, 1, w, tab);
+    out->p = acc;
+    out->e = e; /* acc and e: the API function's burn_stack wipes them */
+}
+
+/*
+ * k P for verification, where k and P are public so the time may depend on
+ * them: a width-4 NAF of k over the table P, 3P, 5P, 7P. Its digits are
+ * odd, |d| <= 7, with at least three zeros after each, so about 256 / 5 =
+ * 51 additions instead of the 85 of 3-bit fixed windows, on the same
+ * 256-byte table. Additions that meet p = q or p = -q are detected
+ * (jac_add_affine's check) and become a doubling or infinity.
+ */
+#define WNAF_ENTRIES 4 /* P, 3P, 5P, 7P */
+#define WNAF_MAX 66     /* nonzero digits of a 257-digit width-4 NAF: <= 1 in 4 */
+
+/* nz[] = the nonzero digits of the width-4 NAF of k, lowest first, each
+ * as position << 4 | (digit + 8); returns their number. */
+NOINLINE
+static int wnaf_recode(uint16_t nz[WNAF_MAX], const sc k)
+{
+    sc t, d;
+    int count = 0;
+    limbs_copy(t, k);
+    for (int pos = 0; !limbs_is_zero(t); pos++) {
+        if (t[0] & 1) {
+            int v = (int)(t[0] & 15);
+            for (int i = 0; i < NLIMBS; i++) {
+                d[i] = 0;
+            }
+            if (v > 8) { /* v - 16 in [-7, -1]: t + (16 - v), t stays below 2^256 */
+                v -= 16;
+                d[0] = (limb_t)-v;
+                limbs_add(t, t, d);
+            } else {
+                d[0] = (limb_t)v;
+                limbs_sub(t, t, d);
+            }
+            nz[count++] = (uint16_t)(pos << 4 | (v + 8));
+        }
+        for (int i = 0; i < NLIMBS - 1; i++) {
+            t[i] = (t[i] >> 1) | (t[i + 1] << (LIMB_BITS - 1));
+        }
+        t[NLIMBS - 1] >>= 1;
+    }
+    return count;
+}
+
+/* e = digit * P from the table of odd multiples */
+static void wnaf_entry(affine *e, const affine *tab, uint16_t code)
+{
+    int v = (code & 15) - 8;
+    *e = tab[((v < 0 ? -v : v) - 1) / 2];
+    fe_cneg(e->y, mask_of(v < 0));
+}
+
+/* out->p = k P, projective (infinity as (0 : 1 : 0)), for public k and P
+ * with tab = P, 3P, 5P, 7P (var_table); out overlays the table. */
+NOINLINE
+static void wnaf_mul(var_out *out, const sc k, const affine *tab)
+{
+    uint16_t nz[WNAF_MAX];
+    point acc;
+    affine e;
+    int inf = 1, count = wnaf_recode(nz, k);
+    for (int i = count - 1; i >= 0; i--) {
+        wnaf_entry(&e, tab, nz[i]);
+        if (inf) {
+            pt_from_affine(&acc, &e);
+            inf = 0;
+        } else {
+            int c = jac_add_affine(&acc, &e, NULL, 1);
+            if (c == 1) {
+                jac_dbl(&acc);
+            }
+            inf = c == 2;
+        }
+        for (int g = (nz[i] >> 4) - (i ? nz[i - 1] >> 4 : 0); g > 0 && !inf; g--) {
+            jac_dbl(&acc);
+        }
+    }
+    if (inf) {
+        pt_set_infinity(&out->p);
+        return;
+    }
+    /* Jacobian -> projective: (X Z, Y, Z^3) */
+    fe_mul(out->p.x, acc.x, acc.z);
+    limbs_copy(out->p.y, acc.y);
+    fe_sqr(e.x, acc.z);
+    fe_mul(out->p.z, acc.z, e.x);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1832,10 +2342,11 @@ static int verify_scalars(sc u1, sc u2, const uint8_t digest[32], const uint8_t 
 }
 
 /*
- * ECDSA verification (SEC1 4.1.4). Everything here is public, but it uses
- * the same constant-time ladders (fewer lines to trust). u1 G + u2 Q is
- * one running point: var_mul gives u2 Q / 2^(S-1) and comb_mul, which
- * doubles its input S-1 times, adds u1 G to it. The final check avoids an
+ * ECDSA verification (SEC1 4.1.4). Everything here is public: u2 Q goes
+ * through a variable-time width-4 NAF (wnaf_mul), u1 G through the same
+ * constant-time comb as signing. u1 G + u2 Q is one running point:
+ * wnaf_mul gives u2 Q / 2^(S-1) and comb_mul, which doubles its input
+ * S-1 times, adds u1 G to it. The final check avoids an
  * inversion: x(R) = X/Z, and x(R) mod n = r exactly when X = r Z or, if
  * r + n < p, X = (r + n) Z.
  */
@@ -1843,9 +2354,11 @@ int p256_verify(int *valid, const uint8_t *pub, size_t pub_len,
                 const uint8_t *digest, size_t digest_len,
                 const uint8_t *sig, size_t sig_len)
 {
-    affine tab[VAR_ENTRIES];
+    union {
+        affine tab[WNAF_ENTRIES];
+        var_out fin;
+    } vb;
     sc u1, u2;
-    point acc;
     *valid = 0;
     if (pub_len != P256_PUB_LEN && pub_len != P256_PUB_COMP_LEN) {
         return P256_ERR_PUB_LEN;
@@ -1856,24 +2369,26 @@ int p256_verify(int *valid, const uint8_t *pub, size_t pub_len,
     if (sig_len != P256_SIG_LEN) {
         return P256_ERR_SIG_LEN;
     }
-    int err = pt_decode(&tab[0], pub, pub_len);
+    int err = pt_decode(&vb.tab[0], pub, pub_len);
     if (err != P256_OK || !verify_scalars(u1, u2, digest, sig)) {
         return err;
     }
-    var_mul(&acc, u2, tab);
-    comb_mul(&acc, u1);
-    if (limbs_is_zero(acc.z)) {
+    var_table(vb.tab, WNAF_ENTRIES);
+    wnaf_mul(&vb.fin, u2, vb.tab);
+    point *acc = &vb.fin.p;
+    comb_mul(acc, u1);
+    if (limbs_is_zero(acc->z)) {
         return P256_OK;
     }
-    /* the table is dead: its entries are the scratch of the final check */
-    limb_t *r = tab[0].x, *t = tab[0].y, *rn = tab[1].x;
+    /* the entry is dead: its coordinates are the scratch of the final check */
+    limb_t *r = vb.fin.e.x, *t = vb.fin.e.y, *rn = vb.fin.x;
     limbs_from_bytes(r, sig);
-    fe_mul(t, r, acc.z);
-    if (limbs_eq(t, acc.x)) {
+    fe_mul(t, r, acc->z);
+    if (limbs_eq(t, acc->x)) {
         *valid = 1;
     } else if (limbs_add(rn, r, P256_N) == 0 && limbs_sub(t, rn, P256_P) == 1) {
-        fe_mul(t, rn, acc.z);
-        *valid = (int)limbs_eq(t, acc.x);
+        fe_mul(t, rn, acc->z);
+        *valid = (int)limbs_eq(t, acc->x);
     }
     return P256_OK;
 }
@@ -1884,24 +2399,27 @@ int p256_ecdh(uint8_t secret[P256_SECRET_LEN], const uint8_t *priv, size_t priv_
               const uint8_t *peer, size_t peer_len)
 {
     sc d;
-    affine tab[VAR_ENTRIES];
-    point r;
+    union {
+        affine tab[VAR_ENTRIES(VAR_TEETH_ECDH)];
+        var_out fin;
+    } vb;
     int err = load_private(d, priv, priv_len);
     if (err != P256_OK) {
         return err;
     }
-    err = pt_decode(&tab[0], peer, peer_len);
+    err = pt_decode(&vb.tab[0], peer, peer_len);
     if (err == P256_OK) {
-        var_mul(&r, d, tab);
-        limb_t ok = pt_to_affine(tab[0].x, tab[0].y, &r);
+        var_table(vb.tab, VAR_ENTRIES(VAR_TEETH_ECDH));
+        var_mul(&vb.fin, d, vb.tab, VAR_TEETH_ECDH, VAR_WINDOWS(VAR_TEETH_ECDH));
+        pt_add_affine(&vb.fin.p, &vb.fin.e);
+        limb_t ok = pt_to_affine(vb.fin.x, vb.fin.y, &vb.fin.p);
         DECLASSIFY(&ok, sizeof ok);
-        limbs_to_bytes(secret, tab[0].x);
+        limbs_to_bytes(secret, vb.fin.x);
         DECLASSIFY(secret, P256_SECRET_LEN);
         err = ok ? P256_OK : P256_ERR_INTERNAL; /* unreachable: prime order */
     }
     p256_wipe(d, sizeof d);
-    p256_wipe(tab, sizeof tab);
-    p256_wipe(&r, sizeof r);
+    p256_wipe(&vb, sizeof vb);
     burn_stack(BURN_ECDH);
     return err;
 }
