@@ -9,7 +9,6 @@ content. Cycles and stack are reported by `make ed25519-m0` /
 import importlib.util
 import os
 import shutil
-import sys
 
 import pytest
 
