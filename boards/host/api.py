@@ -6,7 +6,7 @@
         ...
         assert key.credentials()[0].rp_id == "example.com"
 
-The key is the real core (CTAP 2.1 behind CTAPHID, the same code a board
+The key is the real core (CTAP 2.2 behind CTAPHID, the same code a board
 runs), served on a local socket from a thread of this process or from a
 child process. Everything below the socket is the firmware; nothing fakes a
 response. This module is host-board code (CPython only): the core does not

@@ -48,7 +48,7 @@ def _socket_arg(p, what):
 def build_parser(prog=None):
     ap = argparse.ArgumentParser(
         prog=prog,
-        description="PyFIDO virtual key: a real CTAP 2.1 authenticator (the PyFIDO key's firmware core) "
+        description="PyFIDO virtual key: a real CTAP 2.2 authenticator (the PyFIDO key's firmware core) "
         "behind real CTAPHID, for testing WebAuthn relying parties and FIDO2 clients. "
         "Not a secure element: never keep real secrets in it.",
     )

@@ -1,4 +1,4 @@
-"""The relying party's tests: sign-up and sign-in through a real CTAP 2.1 key.
+"""The relying party's tests: sign-up and sign-in through a real CTAP 2.2 key.
 
 `fido2_client` is a python-fido2 Fido2Client (what a browser does) on
 `virtual_key`, a pyfido-key VirtualKey; both come from pyfido-key's pytest

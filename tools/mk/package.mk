@@ -15,12 +15,12 @@ PACKAGE_TESTS := host_tests/test_package.py host_tests/test_virtual_key_api.py \
 package: venv-test sysdeps
 	$(PY) -m build --outdir $(BUILD)/dist .
 
-test-package: venv-test sysdeps p256-host
+test-package: venv-test sysdeps p256-host ed25519-host
 	$(PY) -m pytest $(PACKAGE_TESTS) -rs
 
 # What a key costs a test suite: start/stop per fixture, ceremonies per second.
 .PHONY: bench-virtual-key
-bench-virtual-key: venv-test p256-host
+bench-virtual-key: venv-test p256-host ed25519-host
 	$(PY) tools/bench_virtual_key.py
 
 bench: bench-virtual-key

@@ -1,4 +1,4 @@
-"""PyFIDO virtual key: a real CTAP 2.1 authenticator for relying-party tests.
+"""PyFIDO virtual key: a real CTAP 2.2 authenticator for relying-party tests.
 
     from pyfido_key import VirtualKey
     with VirtualKey(pin="123456") as key:
