@@ -277,14 +277,11 @@ class Authenticator:
         extensions = self.extensions()
         if "credProtect" in extensions and 2 in self.pin_uv_auth_protocols:
             versions.append("FIDO_2_1")
-            # FIDO_2_2 (Proposed Standard 2025-02-28) on top: its getInfo
-            # members (get_info.py), the persistentPinUvAuthToken with
-            # perCredMgmtRO, encIdentifier and encCredStoreState
-            # (client_pin.py, credential_management.py), thirdPartyPayment,
-            # pinComplexityPolicy and hmac-secret-mc (extensions.py), and
-            # longTouchForReset where the board can time a press (reset.py).
-            if "thirdPartyPayment" in extensions and "pinComplexityPolicy" in extensions:
-                versions.append("FIDO_2_2")
+            # No "FIDO_2_2": CTAP 2.2 (Proposed Standard 2025-02-28) defines
+            # no version string of its own; its features are announced by
+            # their own getInfo members and extensions (get_info.py), which
+            # is how platforms find them. "FIDO_2_3" (CTAP 2.3, 2026-02-26)
+            # would also promise 2.3's changes, which are not checked here.
         return versions
 
     def extensions(self):
