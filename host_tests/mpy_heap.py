@@ -96,6 +96,10 @@ REQUESTS = (
     "clientPIN getPinUvAuthToken pcmr",
     "getInfo, persistent token",
     "credMgmt getCredsMetadata, persistent token",
+    # EdDSA (-8) credentials, where the firmware has lib/ed25519
+    "makeCredential EdDSA",
+    "makeCredential rk EdDSA",
+    "getAssertion allowList EdDSA",
 )
 
 # The same request with 1, 5 and 10 passkeys of one site (issue 14): what
@@ -125,6 +129,10 @@ _SCRIPT = r"""
 import gc, micropython, struct, sys, hashlib, binascii
 import cbor
 import p256, cryptolib
+try:
+    import ed25519
+except ImportError:
+    ed25519 = None
 from firmware import crypto, main_loop
 from firmware.presence import TOUCH_OK
 from firmware.pin_protocol import PinProtocolV2
@@ -292,6 +300,9 @@ board.random = bridge(board.random)
 if BRIDGED:
     for _name in ("keygen", "public_key", "sign", "verify", "ecdh", "sig_to_der", "sig_from_der", "validate_public_key"):
         setattr(p256, _name, bridge(getattr(p256, _name)))
+    if ed25519 is not None:
+        for _name in ("public_key", "sign", "verify"):
+            setattr(ed25519, _name, bridge(getattr(ed25519, _name)))
     _aes = cryptolib.aes
     for _name in ("encrypt", "decrypt"):
         setattr(_aes, _name, bridge(getattr(_aes, _name)))  # self comes first
@@ -460,10 +471,11 @@ def const_data(data):
 CDH = bytes(range(32))
 RP = {"id": "example.com", "name": "Example"}
 ES256 = [{"alg": -7, "type": "public-key"}]
+EDDSA = [{"alg": -8, "type": "public-key"}]
 RP_ID = RP["id"]
 
-def make_credential(user_id, rk=False, ext=None, extra=None):
-    req = {1: CDH, 2: RP, 3: {"id": user_id, "name": "alice", "displayName": "Alice"}, 4: ES256}
+def make_credential(user_id, rk=False, ext=None, extra=None, algs=ES256, rp=RP):
+    req = {1: CDH, 2: rp, 3: {"id": user_id, "name": "alice", "displayName": "Alice"}, 4: algs}
     if ext:
         req[6] = ext
     if rk:
@@ -482,6 +494,14 @@ measure("CTAPHID PING 7609 B", PING, const_data(bytes(range(256)) * 29 + bytes(1
 measure("getInfo", CBOR, const_data(b"\x04"))
 measure("makeCredential", CBOR, const_data(make_credential(b"user")))
 measure("makeCredential rk", CBOR, const_data(make_credential(b"user-rk", rk=True)))
+# EdDSA credentials (lib/ed25519; the wasm build's bridge stands in for it),
+# on a site of their own so that example.com's rows below are unchanged.
+ED_RP = {"id": "ed.example", "name": "Ed"}
+measure("makeCredential EdDSA", CBOR, const_data(make_credential(b"user-ed", algs=EDDSA, rp=ED_RP)))
+measure("makeCredential rk EdDSA", CBOR, const_data(make_credential(b"user-ed-rk", rk=True, algs=EDDSA, rp=ED_RP)))
+ed_cid = credential_id(ctap(make_credential(b"user-ed", algs=EDDSA, rp=ED_RP)))
+measure("getAssertion allowList EdDSA", CBOR,
+        const_data(b"\x02" + cbor.dumps({1: ED_RP["id"], 2: CDH, 3: [{"id": ed_cid, "type": "public-key"}]})))
 ctap(make_credential(b"user-2", rk=True))
 ctap(make_credential(b"user-3", rk=True))
 cid = credential_id(ctap(make_credential(b"user")))

@@ -70,6 +70,10 @@ CEILINGS = {
     "clientPIN getPinUvAuthToken pcmr": 5440,
     "getInfo, persistent token": 1600,
     "credMgmt getCredsMetadata, persistent token": 1472,
+    # EdDSA credentials: less than ES256's (no DER signature, a 32-byte key)
+    "makeCredential EdDSA": 3776,
+    "makeCredential rk EdDSA": 6208,
+    "getAssertion allowList EdDSA": 3072,
 }
 
 # Flat in the passkeys of a site (issue 14): the same request with 1, 5 and
