@@ -828,6 +828,70 @@ static void mul128(uint32_t out[8], const uint32_t a[4], const uint32_t b[4])
             : "r8", "r9", "r10", "cc", "memory");
 }
 
+/* (A, B, C) += 2 a[i] a[j], i < j: the product of M128_P added again */
+#define S128_X(i, j, A, B, C)                                                        \
+    M128_P(i, j, A, B, C)                                                           \
+    "adds  %[" #A "], %[" #A "], %[w]\n\t"                                          \
+    "adcs  %[" #B "], %[" #B "], %[v]\n\t"                                          \
+    "adcs  %[" #C "], %[" #C "], %[u]\n\t"
+
+/* (A, B, C) += a[i]^2: xl^2 + xh^2 2^32 + 2 xl xh 2^16 */
+#define S128_D(i, A, B, C)                                                           \
+    "mov   %[x], r8\n\t"                                                            \
+    "ldr   %[x], [%[x], #" #i "]\n\t"                                               \
+    "lsrs  %[u], %[x], #16\n\t"                                                     \
+    "uxth  %[x], %[x]\n\t"                                                          \
+    "movs  %[w], %[x]\n\t"                                                          \
+    "muls  %[w], %[x]\n\t" /* xl^2 */                                               \
+    "movs  %[v], %[u]\n\t"                                                          \
+    "muls  %[v], %[u]\n\t" /* xh^2 */                                               \
+    "muls  %[x], %[u]\n\t" /* xl xh */                                              \
+    "lsls  %[u], %[x], #17\n\t"                                                     \
+    "lsrs  %[x], %[x], #15\n\t"                                                     \
+    "adds  %[w], %[w], %[u]\n\t"                                                    \
+    "adcs  %[v], %[v], %[x]\n\t" /* v:w = a[i]^2 */                                 \
+    "movs  %[u], #0\n\t"                                                            \
+    "adds  %[" #A "], %[" #A "], %[w]\n\t"                                          \
+    "adcs  %[" #B "], %[" #B "], %[v]\n\t"                                          \
+    "adcs  %[" #C "], %[" #C "], %[u]\n\t"
+
+/* out[0..7] = a[0..3]^2: six cross products counted twice, four squares */
+NOINLINE
+static void sqr128(uint32_t out[8], const uint32_t a[4])
+{
+    uint32_t x = (uint32_t)a, y, u = (uint32_t)out, v, w, c0, c1, c2;
+    __asm__ volatile(".syntax unified\n\t"
+            "mov   r8, %[x]\n\t"
+            "mov   r9, %[x]\n\t"
+            "mov   r10, %[u]\n\t"
+            "movs  %[c0], #0\n\t"
+            "movs  %[c1], #0\n\t"
+            "movs  %[c2], #0\n\t"
+            S128_D(0, c0, c1, c2)
+            M128_OUT(0, c0)
+            S128_X(0, 4, c1, c2, c0)
+            M128_OUT(4, c1)
+            S128_X(0, 8, c2, c0, c1)
+            S128_D(4, c2, c0, c1)
+            M128_OUT(8, c2)
+            S128_X(0, 12, c0, c1, c2)
+            S128_X(4, 8, c0, c1, c2)
+            M128_OUT(12, c0)
+            S128_X(4, 12, c1, c2, c0)
+            S128_D(8, c1, c2, c0)
+            M128_OUT(16, c1)
+            S128_X(8, 12, c2, c0, c1)
+            M128_OUT(20, c2)
+            S128_D(12, c0, c1, c2)
+            "mov   %[u], r10\n\t"
+            "str   %[c0], [%[u], #24]\n\t"
+            "str   %[c1], [%[u], #28]\n\t"
+            : [x] "+&l"(x), [y] "=&l"(y), [u] "+&l"(u), [v] "=&l"(v), [w] "=&l"(w),
+              [c0] "=&l"(c0), [c1] "=&l"(c1), [c2] "=&l"(c2)
+            :
+            : "r8", "r9", "r10", "cc", "memory");
+}
+
 /* d = |x - y| for four limbs; returns all ones when x < y, else 0:
  * x - y on the borrow chain, then d = (d ^ mask) - mask, both branch-free */
 NOINLINE
@@ -894,14 +958,8 @@ static limb_t sub128_abs(limb_t d[4], const limb_t x[4], const limb_t y[4])
  * middle term is L + H + (m ^ s) + (s & 1) with the top word s + carries.
  */
 NOINLINE
-static void fe_mul(fe r, const fe a, const fe b)
+static void kara_fold(fe r, limb_t c[2 * NLIMBS], limb_t m[8], limb_t s)
 {
-    limb_t c[2 * NLIMBS], m[8];
-    /* |aL - aH| and |bH - bL| wait in c's top half until H is computed */
-    limb_t s = sub128_abs(c + 8, a, a + 4) ^ sub128_abs(c + 12, b + 4, b);
-    mul128(m, c + 8, c + 12);
-    mul128(c, a, b);
-    mul128(c + 8, a + 4, b + 4);
     uint32_t x, y, z;
     __asm__ volatile(".syntax unified\n\t"
             "lsrs  %[x], %[s], #1\n\t"   /* carry = s & 1 */
@@ -936,10 +994,29 @@ static void fe_mul(fe r, const fe a, const fe b)
     fe_fold(r, c);
 }
 
-/* the same Karatsuba with b = a: |aL - aH| squared, subtracted */
+/* c and m: L, H and the product of |aL - aH| |bH - bL|, then the fold */
+NOINLINE
+static void fe_mul(fe r, const fe a, const fe b)
+{
+    limb_t c[2 * NLIMBS], m[8];
+    /* |aL - aH| and |bH - bL| wait in c's top half until H is computed */
+    limb_t s = sub128_abs(c + 8, a, a + 4) ^ sub128_abs(c + 12, b + 4, b);
+    mul128(m, c + 8, c + 12);
+    mul128(c, a, b);
+    mul128(c + 8, a + 4, b + 4);
+    kara_fold(r, c, m, s);
+}
+
+/* the same with b = a: (aL - aH)(aH - aL) = -|aL - aH|^2, squarings only */
+NOINLINE
 static void fe_sqr(fe r, const fe a)
 {
-    fe_mul(r, a, a);
+    limb_t c[2 * NLIMBS], m[8];
+    sub128_abs(c + 8, a, a + 4);
+    sqr128(m, c + 8);
+    sqr128(c, a);
+    sqr128(c + 8, a + 4);
+    kara_fold(r, c, m, ~(limb_t)0);
 }
 
 #else
