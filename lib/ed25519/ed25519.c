@@ -1469,6 +1469,46 @@ static inline limb_t recoded_bit(const uint8_t k[32], int i)
     return i < 256 ? (k[i >> 3] >> (i & 7)) & 1 : 0;
 }
 
+#if defined(ED25519_ASM_ARMV6M)
+/* two words of the entry ANDed with the mask, ORed into e (LDM/STM) */
+#define LK2                                                                          \
+    "ldm   %[tab]!, {%[d0], %[d1]}\n\t"                                             \
+    "ands  %[d0], %[m]\n\t"                                                         \
+    "ands  %[d1], %[m]\n\t"                                                         \
+    "ldm   %[e]!, {%[a0], %[a1]}\n\t"                                               \
+    "orrs  %[d0], %[a0]\n\t"                                                        \
+    "orrs  %[d1], %[a1]\n\t"                                                        \
+    "subs  %[e], #8\n\t"                                                            \
+    "stm   %[e]!, {%[d0], %[d1]}\n\t"
+
+/* e |= tab[idx] (e zero before): every entry read, each masked by
+ * (j == idx) computed without a branch; the loop's count is public */
+NOINLINE
+static void lookup_niels(niels *e, const limb_t *tab, limb_t idx)
+{
+    uint32_t pe = (uint32_t)e, m = idx, d0, d1, a0, a1, j = 0;
+    __asm__ volatile(".syntax unified\n\t"
+            "mov   r8, %[m]\n\t"          /* idx */
+            "mov   r9, %[e]\n\t"          /* e */
+            "1:\n\t"
+            "mov   %[d0], r8\n\t"
+            "eors  %[d0], %[j]\n\t"
+            "negs  %[d1], %[d0]\n\t"
+            "orrs  %[d1], %[d0]\n\t"
+            "asrs  %[d1], %[d1], #31\n\t" /* -1 when j != idx */
+            "mvns  %[m], %[d1]\n\t"
+            "mov   %[e], r9\n\t"
+            LK2 LK2 LK2 LK2 LK2 LK2 LK2 LK2 LK2 LK2 LK2 LK2
+            "adds  %[j], #1\n\t"
+            "cmp   %[j], %[n]\n\t"
+            "bne   1b\n\t"
+            : [e] "+&l"(pe), [m] "+&l"(m), [d0] "=&l"(d0), [d1] "=&l"(d1), [a0] "=&l"(a0),
+              [a1] "=&l"(a1), [j] "+&l"(j), [tab] "+&l"(tab)
+            : [n] "I"(1 << (ED_COMB_TEETH - 1))
+            : "r8", "r9", "cc", "memory");
+}
+#endif
+
 /* r += the digit with teeth pos, pos + S, ... from block blk's table */
 NOINLINE
 static void add_teeth(point *r, const uint8_t k[32], int pos, const limb_t (*tab)[3][NLIMBS], int want_t)
@@ -1485,6 +1525,9 @@ static void add_teeth(point *r, const uint8_t k[32], int pos, const limb_t (*tab
         e.ym[i] = 0;
         e.t2d[i] = 0;
     }
+#if defined(ED25519_ASM_ARMV6M)
+    lookup_niels(&e, tab[0][0], idx);
+#else
     for (int j = 0; j < 1 << (ED_COMB_TEETH - 1); j++) {
         limb_t m = mask_of(ct_eq((limb_t)j, idx));
         for (int i = 0; i < NLIMBS; i++) {
@@ -1493,6 +1536,7 @@ static void add_teeth(point *r, const uint8_t k[32], int pos, const limb_t (*tab
             e.t2d[i] |= tab[j][2][i] & m;
         }
     }
+#endif
     /* -(x, y) = (-x, y): swap y + x and y - x, negate 2 d x y */
     for (int i = 0; i < NLIMBS; i++) {
         limb_t s = (e.yp[i] ^ e.ym[i]) & flip;
