@@ -765,15 +765,14 @@ static void fe_mac_fold(fe r, const limb_t c[2 * NLIMBS])
     "muls  %[y], %[u]\n\t" /* xh yl */                                              \
     "muls  %[x], %[v]\n\t" /* xl yh */                                              \
     "muls  %[v], %[u]\n\t" /* xh yh */                                              \
-    "adds  %[x], %[x], %[y]\n\t"                                                    \
-    "movs  %[u], #0\n\t"                                                            \
-    "adcs  %[u], %[u], %[u]\n\t"                                                    \
-    "lsls  %[u], %[u], #16\n\t"                                                     \
-    "adds  %[v], %[v], %[u]\n\t"                                                    \
     "lsls  %[u], %[x], #16\n\t"                                                     \
     "lsrs  %[x], %[x], #16\n\t"                                                     \
     "adds  %[w], %[w], %[u]\n\t"                                                    \
-    "adcs  %[v], %[v], %[x]\n\t" /* v:w = a[i] b[j] */                              \
+    "adcs  %[v], %[v], %[x]\n\t" /* cannot carry out: a partial sum */              \
+    "lsls  %[u], %[y], #16\n\t"                                                     \
+    "lsrs  %[y], %[y], #16\n\t"                                                     \
+    "adds  %[w], %[w], %[u]\n\t"                                                    \
+    "adcs  %[v], %[v], %[y]\n\t" /* v:w = a[i] b[j] */                              \
     "movs  %[u], #0\n\t"                                                            \
     "adds  %[" #A "], %[" #A "], %[w]\n\t"                                          \
     "adcs  %[" #B "], %[" #B "], %[v]\n\t"                                          \
