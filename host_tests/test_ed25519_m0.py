@@ -82,11 +82,17 @@ P = 2**255 - 19
 EDGES = [0, 1, 2, 19, 37, 38, P - 1, P, P + 1, P + 18, 2 * P - 1, 2**255 - 1, 2**256 - 1, 2**256 - 38,
          2**256 - 39, 2**255, 2**32 - 1, 2**64 - 1, 2**224 - 1, int("ffffffff00000000" * 4, 16),
          int("00000000ffffffff" * 4, 16), int("ffff0000" * 8, 16), int("0000ffff" * 8, 16),
-         int("80000000" * 8, 16), int("7fffffff" * 8, 16)]
+         int("80000000" * 8, 16), int("7fffffff" * 8, 16),
+         # Karatsuba halves (low 128 bits L, high H): L < H, L > H, L = H, one
+         # half zero, |L - H| at its extremes, so every sign of the middle term
+         2**128 - 1, (2**128 - 1) << 128, 2**128, 2**128 + 1, (2**128 + 1) * 5, (2**128 + 1) * (2**128 - 1),
+         (1 << 128) | (2**128 - 1), ((2**128 - 2) << 128) | (2**128 - 1), (2**127) * (2**128 + 1),
+         ((2**128 - 1) << 128) | 1, int("0000ffff" * 4 + "ffff0000" * 4, 16)]
 
 
 def test_m0_field_arithmetic_equals_python_at_the_edges(image):
-    """The Cortex-M0+ inline asm (Comba multiply and squaring, carry-flag
+    """The Cortex-M0+ inline asm (the Karatsuba multiply over the Comba
+    128-bit product, the squaring, carry-flag
     addition and subtraction, the folds by 38) on operands anywhere in
     [0, 2^256), edge patterns and random ones, against Python integers:
     each result fully reduced mod p. (ED25519_TEST_HOOKS image only.)"""

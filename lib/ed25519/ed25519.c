@@ -559,49 +559,16 @@ static void fe_fold(fe r, const limb_t c[2 * NLIMBS])
 
 #if defined(ED25519_ASM_ARMV6M)
 /*
- * Cortex-M0+: product scanning (Comba). Each column of the product is the
- * sum of its 32x32-bit partial products in a three-word accumulator
- * (c0, c1, c2); mac() adds one product: four 16x16 MULS (single-cycle on
- * the RP2040, so constant time) put together with the carry flag, which C
- * cannot name. MOVS #0 leaves the carry flag alone, which the sequence
- * relies on. Squaring adds each cross product twice (the column's cross
- * sum doubled) and the squares once: 36 products instead of 64.
+ * Cortex-M0+: one level of subtractive Karatsuba over a 128x128-bit
+ * product (mul128) written out as Comba in asm: aL bL, aH bH and
+ * |aL - aH| |bH - bL|, 48 32x32 products instead of 64. Each 32x32 product
+ * is four 16x16 MULS (single-cycle on the RP2040, so constant time) put
+ * together with the carry flag, which C cannot name, into a three-word
+ * column accumulator whose registers rotate from column to column. MOVS #0
+ * leaves the carry flag alone, which the sequences rely on. The operand
+ * and output pointers wait in r8-r10 (MOV to a low register is one cycle),
+ * so the eight low registers hold the product and the accumulator.
  */
-#define MAC(acc0, acc1, acc2, x_in, y_in)                                          \
-    do {                                                                     \
-        uint32_t x_ = (x_in), y_ = (y_in), u_, v_, w_;                       \
-        __asm__(".syntax unified\n\t"                                         \
-                "lsrs  %[u], %[x], #16\n\t"                                   \
-                "uxth  %[x], %[x]\n\t"                                        \
-                "lsrs  %[v], %[y], #16\n\t"                                   \
-                "uxth  %[y], %[y]\n\t"                                        \
-                "movs  %[w], %[x]\n\t"                                        \
-                "muls  %[w], %[y]\n\t" /* xl yl */                           \
-                "muls  %[y], %[u]\n\t" /* xh yl */                           \
-                "muls  %[x], %[v]\n\t" /* xl yh */                           \
-                "muls  %[v], %[u]\n\t" /* xh yh */                           \
-                "adds  %[x], %[x], %[y]\n\t"                                  \
-                "movs  %[u], #0\n\t"                                          \
-                "adcs  %[u], %[u], %[u]\n\t"                                  \
-                "lsls  %[u], %[u], #16\n\t"                                   \
-                "adds  %[v], %[v], %[u]\n\t"                                  \
-                "lsls  %[u], %[x], #16\n\t"                                   \
-                "lsrs  %[x], %[x], #16\n\t"                                   \
-                "adds  %[w], %[w], %[u]\n\t"                                  \
-                "adcs  %[v], %[v], %[x]\n\t" /* v:w = x y */                 \
-                : [x] "+&l"(x_), [y] "+&l"(y_), [u] "=&l"(u_), [v] "=&l"(v_), \
-                  [w] "=&l"(w_)                                              \
-                :                                                            \
-                : "cc");                                                     \
-        __asm__(".syntax unified\n\t"                                         \
-                "movs  %[u], #0\n\t"                                          \
-                "adds  %[c0], %[c0], %[w]\n\t"                                \
-                "adcs  %[c1], %[c1], %[v]\n\t"                                \
-                "adcs  %[c2], %[c2], %[u]\n\t"                                \
-                : [c0] "+l"(acc0), [c1] "+l"(acc1), [c2] "+l"(acc2), [u] "=&l"(u_) \
-                : [w] "l"(w_), [v] "l"(v_)                                   \
-                : "cc");                                                     \
-    } while (0)
 
 /* r = lo + 38 hi: per limb 38 hi[i] (two 16x16 MULS) + lo[i] + the carry
  * of the limb below, then the top carry (< 40) folded as 38 twice. */
@@ -783,140 +750,272 @@ static void fe_mac_fold(fe r, const limb_t c[2 * NLIMBS])
             : "cc", "memory");
 }
 
-/*
- * (c0, c1, col->c2) += sum_{i < n} pa[i] pb[-i]: one column of a product,
- * n = col->end - pa >= 1. Eight low registers hold pa, c0, c1 and the product's five; the
- * column's other state waits in r8-r11 (MOV to and from them is one
- * cycle), so nothing spills inside the loop.
- */
-struct column {
-    const uint32_t *pb;
-    const uint32_t *end; /* pa's value after the last product */
-    uint32_t c2;
-};
+/* (A, B, C) += a[i] b[j]; i, j are byte offsets */
+#define M128_P(i, j, A, B, C)                                                        \
+    "mov   %[x], r8\n\t"                                                            \
+    "ldr   %[x], [%[x], #" #i "]\n\t"                                               \
+    "mov   %[y], r9\n\t"                                                            \
+    "ldr   %[y], [%[y], #" #j "]\n\t"                                               \
+    "lsrs  %[u], %[x], #16\n\t"                                                     \
+    "uxth  %[x], %[x]\n\t"                                                          \
+    "lsrs  %[v], %[y], #16\n\t"                                                     \
+    "uxth  %[y], %[y]\n\t"                                                          \
+    "movs  %[w], %[x]\n\t"                                                          \
+    "muls  %[w], %[y]\n\t" /* xl yl */                                              \
+    "muls  %[y], %[u]\n\t" /* xh yl */                                              \
+    "muls  %[x], %[v]\n\t" /* xl yh */                                              \
+    "muls  %[v], %[u]\n\t" /* xh yh */                                              \
+    "lsls  %[u], %[x], #16\n\t"                                                     \
+    "lsrs  %[x], %[x], #16\n\t"                                                     \
+    "adds  %[w], %[w], %[u]\n\t"                                                    \
+    "adcs  %[v], %[v], %[x]\n\t" /* cannot carry out: a partial sum */              \
+    "lsls  %[u], %[y], #16\n\t"                                                     \
+    "lsrs  %[y], %[y], #16\n\t"                                                     \
+    "adds  %[w], %[w], %[u]\n\t"                                                    \
+    "adcs  %[v], %[v], %[y]\n\t" /* v:w = a[i] b[j] */                              \
+    "movs  %[u], #0\n\t"                                                            \
+    "adds  %[" #A "], %[" #A "], %[w]\n\t"                                          \
+    "adcs  %[" #B "], %[" #B "], %[v]\n\t"                                          \
+    "adcs  %[" #C "], %[" #C "], %[u]\n\t"
 
-static INLINE void mac_column(uint32_t *c0, uint32_t *c1, const uint32_t *pa, struct column *col)
+/* out[k] = A (byte offset k), and A becomes the accumulator's new top word */
+#define M128_OUT(k, A)                                                               \
+    "mov   %[u], r10\n\t"                                                           \
+    "str   %[" #A "], [%[u], #" #k "]\n\t"                                          \
+    "movs  %[" #A "], #0\n\t"
+
+/* out[0..7] = a[0..3] b[0..3] */
+NOINLINE
+static void mul128(uint32_t out[8], const uint32_t a[4], const uint32_t b[4])
 {
-    uint32_t x = (uint32_t)col, y, u, v, w;
+    uint32_t x = (uint32_t)a, y = (uint32_t)b, u = (uint32_t)out, v, w, c0, c1, c2;
     __asm__ volatile(".syntax unified\n\t"
-            "mov   r11, %[x]\n\t"
-            "ldr   %[u], [%[x], #0]\n\t"
-            "mov   r10, %[u]\n\t"                /* pb */
-            "ldr   %[u], [%[x], #4]\n\t"
-            "mov   r8, %[u]\n\t"                 /* end */
-            "ldr   %[u], [%[x], #8]\n\t"
-            "mov   r9, %[u]\n\t"                 /* c2 */
-            "1:\n\t"
-            "ldm   %[pa]!, {%[x]}\n\t"
-            "mov   %[u], r10\n\t"
-            "ldr   %[y], [%[u]]\n\t"
-            "subs  %[u], #4\n\t"
+            "mov   r8, %[x]\n\t"
+            "mov   r9, %[y]\n\t"
             "mov   r10, %[u]\n\t"
-            "lsrs  %[u], %[x], #16\n\t"
-            "uxth  %[x], %[x]\n\t"
-            "lsrs  %[v], %[y], #16\n\t"
-            "uxth  %[y], %[y]\n\t"
-            "movs  %[w], %[x]\n\t"
-            "muls  %[w], %[y]\n\t"
-            "muls  %[y], %[u]\n\t"
-            "muls  %[x], %[v]\n\t"
-            "muls  %[v], %[u]\n\t"
-            "adds  %[x], %[x], %[y]\n\t"
-            "movs  %[u], #0\n\t"
-            "adcs  %[u], %[u], %[u]\n\t"
-            "lsls  %[u], %[u], #16\n\t"
-            "adds  %[v], %[v], %[u]\n\t"
-            "lsls  %[u], %[x], #16\n\t"
-            "lsrs  %[x], %[x], #16\n\t"
-            "adds  %[w], %[w], %[u]\n\t"
-            "adcs  %[v], %[v], %[x]\n\t"         /* v:w = product */
-            "adds  %[c0], %[c0], %[w]\n\t"
-            "adcs  %[c1], %[c1], %[v]\n\t"
-            "movs  %[u], #0\n\t"
-            "adcs  %[u], %[u], %[u]\n\t"
-            "add   r9, %[u]\n\t"
-            "cmp   %[pa], r8\n\t"
-            "bne   1b\n\t"
-            "mov   %[x], r11\n\t"
-            "mov   %[u], r9\n\t"
-            "str   %[u], [%[x], #8]\n\t"
-            : [x] "+&l"(x), [y] "=&l"(y), [u] "=&l"(u), [v] "=&l"(v), [w] "=&l"(w),
-              [c0] "+&l"(*c0), [c1] "+&l"(*c1), [pa] "+&l"(pa)
+            "movs  %[c0], #0\n\t"
+            "movs  %[c1], #0\n\t"
+            "movs  %[c2], #0\n\t"
+            M128_P(0, 0, c0, c1, c2)
+            M128_OUT(0, c0)
+            M128_P(0, 4, c1, c2, c0)
+            M128_P(4, 0, c1, c2, c0)
+            M128_OUT(4, c1)
+            M128_P(0, 8, c2, c0, c1)
+            M128_P(4, 4, c2, c0, c1)
+            M128_P(8, 0, c2, c0, c1)
+            M128_OUT(8, c2)
+            M128_P(0, 12, c0, c1, c2)
+            M128_P(4, 8, c0, c1, c2)
+            M128_P(8, 4, c0, c1, c2)
+            M128_P(12, 0, c0, c1, c2)
+            M128_OUT(12, c0)
+            M128_P(4, 12, c1, c2, c0)
+            M128_P(8, 8, c1, c2, c0)
+            M128_P(12, 4, c1, c2, c0)
+            M128_OUT(16, c1)
+            M128_P(8, 12, c2, c0, c1)
+            M128_P(12, 8, c2, c0, c1)
+            M128_OUT(20, c2)
+            M128_P(12, 12, c0, c1, c2)
+            "mov   %[u], r10\n\t"
+            "str   %[c0], [%[u], #24]\n\t"
+            "str   %[c1], [%[u], #28]\n\t"
+            : [x] "+&l"(x), [y] "+&l"(y), [u] "+&l"(u), [v] "=&l"(v), [w] "=&l"(w),
+              [c0] "=&l"(c0), [c1] "=&l"(c1), [c2] "=&l"(c2)
             :
-            : "r8", "r9", "r10", "r11", "cc", "memory");
+            : "r8", "r9", "r10", "cc", "memory");
 }
 
+/* (A, B, C) += 2 a[i] a[j], i < j: the product of M128_P added again */
+#define S128_X(i, j, A, B, C)                                                        \
+    M128_P(i, j, A, B, C)                                                           \
+    "adds  %[" #A "], %[" #A "], %[w]\n\t"                                          \
+    "adcs  %[" #B "], %[" #B "], %[v]\n\t"                                          \
+    "adcs  %[" #C "], %[" #C "], %[u]\n\t"
+
+/* (A, B, C) += a[i]^2: xl^2 + xh^2 2^32 + 2 xl xh 2^16 */
+#define S128_D(i, A, B, C)                                                           \
+    "mov   %[x], r8\n\t"                                                            \
+    "ldr   %[x], [%[x], #" #i "]\n\t"                                               \
+    "lsrs  %[u], %[x], #16\n\t"                                                     \
+    "uxth  %[x], %[x]\n\t"                                                          \
+    "movs  %[w], %[x]\n\t"                                                          \
+    "muls  %[w], %[x]\n\t" /* xl^2 */                                               \
+    "movs  %[v], %[u]\n\t"                                                          \
+    "muls  %[v], %[u]\n\t" /* xh^2 */                                               \
+    "muls  %[x], %[u]\n\t" /* xl xh */                                              \
+    "lsls  %[u], %[x], #17\n\t"                                                     \
+    "lsrs  %[x], %[x], #15\n\t"                                                     \
+    "adds  %[w], %[w], %[u]\n\t"                                                    \
+    "adcs  %[v], %[v], %[x]\n\t" /* v:w = a[i]^2 */                                 \
+    "movs  %[u], #0\n\t"                                                            \
+    "adds  %[" #A "], %[" #A "], %[w]\n\t"                                          \
+    "adcs  %[" #B "], %[" #B "], %[v]\n\t"                                          \
+    "adcs  %[" #C "], %[" #C "], %[u]\n\t"
+
+/* out[0..7] = a[0..3]^2: six cross products counted twice, four squares */
+NOINLINE
+static void sqr128(uint32_t out[8], const uint32_t a[4])
+{
+    uint32_t x = (uint32_t)a, y, u = (uint32_t)out, v, w, c0, c1, c2;
+    __asm__ volatile(".syntax unified\n\t"
+            "mov   r8, %[x]\n\t"
+            "mov   r9, %[x]\n\t"
+            "mov   r10, %[u]\n\t"
+            "movs  %[c0], #0\n\t"
+            "movs  %[c1], #0\n\t"
+            "movs  %[c2], #0\n\t"
+            S128_D(0, c0, c1, c2)
+            M128_OUT(0, c0)
+            S128_X(0, 4, c1, c2, c0)
+            M128_OUT(4, c1)
+            S128_X(0, 8, c2, c0, c1)
+            S128_D(4, c2, c0, c1)
+            M128_OUT(8, c2)
+            S128_X(0, 12, c0, c1, c2)
+            S128_X(4, 8, c0, c1, c2)
+            M128_OUT(12, c0)
+            S128_X(4, 12, c1, c2, c0)
+            S128_D(8, c1, c2, c0)
+            M128_OUT(16, c1)
+            S128_X(8, 12, c2, c0, c1)
+            M128_OUT(20, c2)
+            S128_D(12, c0, c1, c2)
+            "mov   %[u], r10\n\t"
+            "str   %[c0], [%[u], #24]\n\t"
+            "str   %[c1], [%[u], #28]\n\t"
+            : [x] "+&l"(x), [y] "=&l"(y), [u] "+&l"(u), [v] "=&l"(v), [w] "=&l"(w),
+              [c0] "=&l"(c0), [c1] "=&l"(c1), [c2] "=&l"(c2)
+            :
+            : "r8", "r9", "r10", "cc", "memory");
+}
+
+/* d = |x - y| for four limbs; returns all ones when x < y, else 0:
+ * x - y on the borrow chain, then d = (d ^ mask) - mask, both branch-free */
+NOINLINE
+static limb_t sub128_abs(limb_t d[4], const limb_t x[4], const limb_t y[4])
+{
+    uint32_t t, u, mask;
+    __asm__ volatile(".syntax unified\n\t"
+            "ldr   %[t], [%[x], #0]\n\t"
+            "ldr   %[u], [%[y], #0]\n\t"
+            "subs  %[t], %[t], %[u]\n\t"
+            "str   %[t], [%[d], #0]\n\t"
+            "ldr   %[t], [%[x], #4]\n\t"
+            "ldr   %[u], [%[y], #4]\n\t"
+            "sbcs  %[t], %[t], %[u]\n\t"
+            "str   %[t], [%[d], #4]\n\t"
+            "ldr   %[t], [%[x], #8]\n\t"
+            "ldr   %[u], [%[y], #8]\n\t"
+            "sbcs  %[t], %[t], %[u]\n\t"
+            "str   %[t], [%[d], #8]\n\t"
+            "ldr   %[t], [%[x], #12]\n\t"
+            "ldr   %[u], [%[y], #12]\n\t"
+            "sbcs  %[t], %[t], %[u]\n\t"
+            "str   %[t], [%[d], #12]\n\t"
+            "sbcs  %[m], %[m], %[m]\n\t"   /* mask = -borrow */
+            "ldr   %[t], [%[d], #0]\n\t"
+            "eors  %[t], %[m]\n\t"
+            "subs  %[t], %[t], %[m]\n\t"
+            "str   %[t], [%[d], #0]\n\t"
+            "ldr   %[t], [%[d], #4]\n\t"
+            "eors  %[t], %[m]\n\t"
+            "sbcs  %[t], %[t], %[m]\n\t"
+            "str   %[t], [%[d], #4]\n\t"
+            "ldr   %[t], [%[d], #8]\n\t"
+            "eors  %[t], %[m]\n\t"
+            "sbcs  %[t], %[t], %[m]\n\t"
+            "str   %[t], [%[d], #8]\n\t"
+            "ldr   %[t], [%[d], #12]\n\t"
+            "eors  %[t], %[m]\n\t"
+            "sbcs  %[t], %[t], %[m]\n\t"
+            "str   %[t], [%[d], #12]\n\t"
+            : [t] "=&l"(t), [u] "=&l"(u), [m] "=&l"(mask)
+            : [d] "l"(d), [x] "l"(x), [y] "l"(y)
+            : "cc", "memory");
+    return mask;
+}
+
+/* one limb of a carry chain: dst[do] = p[po] (^ s) + q[qo] + carry */
+#define KM_ADC(op, p, po, q, qo, dst, dof)                                           \
+    "ldr   %[x], [%[" #p "], #" #po "]\n\t"                                         \
+    "ldr   %[y], [%[" #q "], #" #qo "]\n\t"                                         \
+    op "  %[x], %[x], %[y]\n\t"                                                     \
+    "str   %[x], [%[" #dst "], #" #dof "]\n\t"
+#define KM_XADC(i)                                                                  \
+    "ldr   %[x], [%[m], #" #i "]\n\t"                                               \
+    "eors  %[x], %[s]\n\t"                                                          \
+    "ldr   %[y], [%[c], #" #i "]\n\t"                                               \
+    "adcs  %[x], %[x], %[y]\n\t"                                                    \
+    "str   %[x], [%[m], #" #i "]\n\t"
+
+/*
+ * a b = L + 2^128 (L + H + (aL - aH)(bH - bL)) + 2^256 H with L = aL bL,
+ * H = aH bH; the middle term is aL bH + aH bL, in [0, 2^257). The sign s
+ * of (aL - aH)(bH - bL) = s |aL - aH| |bH - bL| is a mask (no branch); the
+ * middle term is L + H + (m ^ s) + (s & 1) with the top word s + carries.
+ */
+NOINLINE
+static void kara_fold(fe r, limb_t c[2 * NLIMBS], limb_t m[8], limb_t s)
+{
+    uint32_t x, y, z;
+    __asm__ volatile(".syntax unified\n\t"
+            "lsrs  %[x], %[s], #1\n\t"   /* carry = s & 1 */
+            KM_XADC(0) KM_XADC(4) KM_XADC(8) KM_XADC(12)
+            KM_XADC(16) KM_XADC(20) KM_XADC(24) KM_XADC(28)
+            "movs  %[z], #0\n\t"
+            "adcs  %[s], %[s], %[z]\n\t" /* top word */
+            KM_ADC("adds", m, 0, c, 32, m, 0) KM_ADC("adcs", m, 4, c, 36, m, 4)
+            KM_ADC("adcs", m, 8, c, 40, m, 8) KM_ADC("adcs", m, 12, c, 44, m, 12)
+            KM_ADC("adcs", m, 16, c, 48, m, 16) KM_ADC("adcs", m, 20, c, 52, m, 20)
+            KM_ADC("adcs", m, 24, c, 56, m, 24) KM_ADC("adcs", m, 28, c, 60, m, 28)
+            "adcs  %[s], %[s], %[z]\n\t" /* the middle term: m and s (0 or 1) */
+            KM_ADC("adds", c, 16, m, 0, c, 16) KM_ADC("adcs", c, 20, m, 4, c, 20)
+            KM_ADC("adcs", c, 24, m, 8, c, 24) KM_ADC("adcs", c, 28, m, 12, c, 28)
+            KM_ADC("adcs", c, 32, m, 16, c, 32) KM_ADC("adcs", c, 36, m, 20, c, 36)
+            KM_ADC("adcs", c, 40, m, 24, c, 40) KM_ADC("adcs", c, 44, m, 28, c, 44)
+            "ldr   %[x], [%[c], #48]\n\t"
+            "adcs  %[x], %[x], %[s]\n\t"
+            "str   %[x], [%[c], #48]\n\t"
+            "ldr   %[x], [%[c], #52]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "str   %[x], [%[c], #52]\n\t"
+            "ldr   %[x], [%[c], #56]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "str   %[x], [%[c], #56]\n\t"
+            "ldr   %[x], [%[c], #60]\n\t"
+            "adcs  %[x], %[x], %[z]\n\t"
+            "str   %[x], [%[c], #60]\n\t"
+            : [x] "=&l"(x), [y] "=&l"(y), [z] "=&l"(z), [s] "+&l"(s)
+            : [c] "l"(c), [m] "l"(m)
+            : "cc", "memory");
+    fe_fold(r, c);
+}
+
+/* c and m: L, H and the product of |aL - aH| |bH - bL|, then the fold */
 NOINLINE
 static void fe_mul(fe r, const fe a, const fe b)
 {
-    limb_t c[2 * NLIMBS];
-    uint32_t c0 = 0, c1 = 0;
-    struct column col;
-    limb_t *out = c;
-    /* columns 0..7: a[0..k] against b[k..0]; columns 8..14: a[k-7..7]
-     * against b[7..k-7] */
-    col.pb = b;
-    col.end = a + 1;
-    const limb_t *pa = a;
-    do {
-        col.c2 = 0;
-        mac_column(&c0, &c1, pa, &col);
-        *out++ = c0;
-        c0 = c1;
-        c1 = col.c2;
-        col.pb++;
-        col.end++;
-    } while (col.end != a + NLIMBS + 1);
-    col.pb = b + NLIMBS - 1;
-    col.end = a + NLIMBS;
-    do {
-        pa++;
-        col.c2 = 0;
-        mac_column(&c0, &c1, pa, &col);
-        *out++ = c0;
-        c0 = c1;
-        c1 = col.c2;
-    } while (pa != a + NLIMBS - 1);
-    *out = c0;
-    fe_fold(r, c);
+    limb_t c[2 * NLIMBS], m[8];
+    /* |aL - aH| and |bH - bL| wait in c's top half until H is computed */
+    limb_t s = sub128_abs(c + 8, a, a + 4) ^ sub128_abs(c + 12, b + 4, b);
+    mul128(m, c + 8, c + 12);
+    mul128(c, a, b);
+    mul128(c + 8, a + 4, b + 4);
+    kara_fold(r, c, m, s);
 }
 
-/* cross products once, doubled, plus the squares on the diagonal */
+/* the same with b = a: (aL - aH)(aH - aL) = -|aL - aH|^2, squarings only */
 NOINLINE
 static void fe_sqr(fe r, const fe a)
 {
-    limb_t c[2 * NLIMBS];
-    uint32_t c0 = 0, c1 = 0, c2 = 0;
-    struct column col;
-    for (int k = 0; k < 2 * NLIMBS - 1; k++) {
-        int lo = k < NLIMBS ? 0 : k - NLIMBS + 1;
-        uint32_t d0 = 0, d1 = 0;
-        col.c2 = 0;
-        if (k - lo > lo) { /* public: the column's shape */
-            col.pb = a + (k - lo);
-            col.end = a + lo + ((k - lo) - lo + 1) / 2;
-            mac_column(&d0, &d1, a + lo, &col);
-        }
-        uint32_t d2 = (col.c2 << 1) | (d1 >> 31);
-        d1 = (d1 << 1) | (d0 >> 31);
-        d0 <<= 1;
-        __asm__(".syntax unified\n\t"
-                "adds  %[c0], %[c0], %[d0]\n\t"
-                "adcs  %[c1], %[c1], %[d1]\n\t"
-                "adcs  %[c2], %[c2], %[d2]\n\t"
-                : [c0] "+l"(c0), [c1] "+l"(c1), [c2] "+l"(c2)
-                : [d0] "l"(d0), [d1] "l"(d1), [d2] "l"(d2)
-                : "cc");
-        if ((k & 1) == 0) {
-            MAC(c0, c1, c2, a[k / 2], a[k / 2]);
-        }
-        c[k] = c0;
-        c0 = c1;
-        c1 = c2;
-        c2 = 0;
-    }
-    c[2 * NLIMBS - 1] = c0;
-    fe_fold(r, c);
+    limb_t c[2 * NLIMBS], m[8];
+    sub128_abs(c + 8, a, a + 4);
+    sqr128(m, c + 8);
+    sqr128(c, a);
+    sqr128(c + 8, a + 4);
+    kara_fold(r, c, m, ~(limb_t)0);
 }
 
 #else
@@ -1369,6 +1468,46 @@ static inline limb_t recoded_bit(const uint8_t k[32], int i)
     return i < 256 ? (k[i >> 3] >> (i & 7)) & 1 : 0;
 }
 
+#if defined(ED25519_ASM_ARMV6M)
+/* two words of the entry ANDed with the mask, ORed into e (LDM/STM) */
+#define LK2                                                                          \
+    "ldm   %[tab]!, {%[d0], %[d1]}\n\t"                                             \
+    "ands  %[d0], %[m]\n\t"                                                         \
+    "ands  %[d1], %[m]\n\t"                                                         \
+    "ldm   %[e]!, {%[a0], %[a1]}\n\t"                                               \
+    "orrs  %[d0], %[a0]\n\t"                                                        \
+    "orrs  %[d1], %[a1]\n\t"                                                        \
+    "subs  %[e], #8\n\t"                                                            \
+    "stm   %[e]!, {%[d0], %[d1]}\n\t"
+
+/* e |= tab[idx] (e zero before): every entry read, each masked by
+ * (j == idx) computed without a branch; the loop's count is public */
+NOINLINE
+static void lookup_niels(niels *e, const limb_t *tab, limb_t idx)
+{
+    uint32_t pe = (uint32_t)e, m = idx, d0, d1, a0, a1, j = 0;
+    __asm__ volatile(".syntax unified\n\t"
+            "mov   r8, %[m]\n\t"          /* idx */
+            "mov   r9, %[e]\n\t"          /* e */
+            "1:\n\t"
+            "mov   %[d0], r8\n\t"
+            "eors  %[d0], %[j]\n\t"
+            "negs  %[d1], %[d0]\n\t"
+            "orrs  %[d1], %[d0]\n\t"
+            "asrs  %[d1], %[d1], #31\n\t" /* -1 when j != idx */
+            "mvns  %[m], %[d1]\n\t"
+            "mov   %[e], r9\n\t"
+            LK2 LK2 LK2 LK2 LK2 LK2 LK2 LK2 LK2 LK2 LK2 LK2
+            "adds  %[j], #1\n\t"
+            "cmp   %[j], %[n]\n\t"
+            "bne   1b\n\t"
+            : [e] "+&l"(pe), [m] "+&l"(m), [d0] "=&l"(d0), [d1] "=&l"(d1), [a0] "=&l"(a0),
+              [a1] "=&l"(a1), [j] "+&l"(j), [tab] "+&l"(tab)
+            : [n] "I"(1 << (ED_COMB_TEETH - 1))
+            : "r8", "r9", "cc", "memory");
+}
+#endif
+
 /* r += the digit with teeth pos, pos + S, ... from block blk's table */
 NOINLINE
 static void add_teeth(point *r, const uint8_t k[32], int pos, const limb_t (*tab)[3][NLIMBS], int want_t)
@@ -1385,6 +1524,9 @@ static void add_teeth(point *r, const uint8_t k[32], int pos, const limb_t (*tab
         e.ym[i] = 0;
         e.t2d[i] = 0;
     }
+#if defined(ED25519_ASM_ARMV6M)
+    lookup_niels(&e, tab[0][0], idx);
+#else
     for (int j = 0; j < 1 << (ED_COMB_TEETH - 1); j++) {
         limb_t m = mask_of(ct_eq((limb_t)j, idx));
         for (int i = 0; i < NLIMBS; i++) {
@@ -1393,6 +1535,7 @@ static void add_teeth(point *r, const uint8_t k[32], int pos, const limb_t (*tab
             e.t2d[i] |= tab[j][2][i] & m;
         }
     }
+#endif
     /* -(x, y) = (-x, y): swap y + x and y - x, negate 2 d x y */
     for (int i = 0; i < NLIMBS; i++) {
         limb_t s = (e.yp[i] ^ e.ym[i]) & flip;
