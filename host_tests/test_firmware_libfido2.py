@@ -34,6 +34,8 @@ _VIRTUAL_KEY_ONLY = {
     },
     test_libfido2_pin: {
         "test_change_pin_and_wrong_pins": _INSIDE,
+        "test_reset_with_long_touch_for_reset": "turns longTouchForReset on through the board's CONFIG, which "
+                                                "a board takes from provisioning (provision.py --long-touch-for-reset)",
         "test_config_always_uv_and_a_longer_min_pin_force_a_pin_change": _INSIDE,
     },
     test_libfido2_extensions: {
