@@ -16,9 +16,7 @@ Used by `make ed25519-m0`, host_tests/test_ed25519_m0.py and
 tools/bench_ed25519.py.
 """
 
-import argparse
 import importlib.util
-import json
 import os
 import random
 import subprocess
@@ -113,55 +111,21 @@ def make_calls(cases, seed):
     return calls, expect
 
 
+def _matches(op, out_hex, expected):
+    res = bytes.fromhex(out_hex[0]) if out_hex else b""
+    return (res == b"\x01") is expected if op == "verify" else res == expected
+
+
 def check(binary, cases=3, seed=1):
     """Run on the emulator, compare with the host; per-op stats."""
     calls, expect = make_calls(cases, seed)
     results = p256_m0.run_emulator(binary, calls)
-    if len(results) != len(calls):
-        raise RuntimeError("emulator returned %d results for %d calls" % (len(results), len(calls)))
-    mismatches, stats = [], {}
-    for call, (rc, out), got in zip(calls, expect, results):
-        if rc:
-            ok = got["rc"] != 0
-        else:
-            res = bytes.fromhex(got["out"][0]) if got["out"] else b""
-            ok = got["rc"] == 0 and ((res == b"\x01") is out if call["op"] == "verify" else res == out)
-        if not ok:
-            mismatches.append((call, rc, out, got))
-        elif not rc:
-            s = stats.setdefault(call["op"], {"cycles": [], "stack": []})
-            s["cycles"].append(got["cycles"])
-            s["stack"].append(got["stack"])
+    mismatches, stats = p256_m0.tally(calls, expect, results, _matches)
     return mismatches, stats, len(calls)
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    r = sub.add_parser("report")
-    r.add_argument("--obj", required=True)
-    r.add_argument("--ci", required=True)
-    c = sub.add_parser("check")
-    c.add_argument("--bin", required=True)
-    c.add_argument("--cases", type=int, default=3)
-    c.add_argument("--seed", type=int, default=1)
-    c.add_argument("--json", help="also write the per-op stats here")
-    args = ap.parse_args()
-    if args.cmd == "report":
-        report(args.obj, args.ci)
-        return
-    mismatches, stats, n = check(args.bin, args.cases, args.seed)
-    print("rp2040js (Cortex-M0+) vs host build: %d calls, %d mismatches" % (n, len(mismatches)))
-    for call, rc, out, got in mismatches[:5]:
-        print("  MISMATCH", call["op"], "host:", rc or out, "m0:", got)
-    print("  %-11s %12s %12s %8s" % ("operation", "cycles(med)", "cycles(max)", "stack"))
-    for op, s in stats.items():
-        cyc = sorted(s["cycles"])
-        print("  %-11s %12d %12d %8d" % (op, cyc[len(cyc) // 2], cyc[-1], max(s["stack"])))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(stats, f)
-    sys.exit(1 if mismatches else 0)
+    p256_m0.main(report, check, __doc__)
 
 
 if __name__ == "__main__":
