@@ -370,3 +370,29 @@ def _text(data):
     if data is None:
         return ""
     return data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+
+
+# The head of a unix-port script that looks for secrets left on the C stack
+# (test_p256_micropython_wipe.py, test_ed25519_micropython_wipe.py): the
+# process's stack mapping as `stack` (/proc/self/maps, read with uctypes),
+# on_stack(value), and deep(it), which runs `it` under 200 C frames
+# (filter_iternext) so that nothing overwrites its dead frames before the
+# scan -- and with no handler among them: a MemoryError goes straight to
+# the caller's.
+STACK_SCAN = """import uctypes
+
+lo = hi = None
+with open("/proc/self/maps") as f:
+    for line in f:
+        if line.rstrip().endswith("[stack]"):
+            lo, hi = [int(x, 16) for x in line.split()[0].split("-")]
+stack = uctypes.bytearray_at(lo, hi - lo)
+
+def on_stack(value):
+    return bytes(stack).find(value) >= 0
+
+def deep(it):
+    for _ in range(200):
+        it = filter(None, it)
+    return it
+"""

@@ -26,24 +26,8 @@ L = 2**252 + 27742317777372353535851937790883648493
 SEED = bytes(range(100, 132))
 MSG = b"wipe test message"
 
-_SCRIPT = r"""
-import uctypes
+_SCRIPT = mpy.STACK_SCAN + r"""
 import %(module)s as ed25519
-
-lo = hi = None
-with open("/proc/self/maps") as f:
-    for line in f:
-        if line.rstrip().endswith("[stack]"):
-            lo, hi = [int(x, 16) for x in line.split()[0].split("-")]
-stack = uctypes.bytearray_at(lo, hi - lo)
-
-def on_stack(value):
-    return bytes(stack).find(value) >= 0
-
-def deep(it):
-    for _ in range(200):
-        it = filter(None, it)
-    return it
 
 SEED = bytes.fromhex("%(seed)s")
 MSG = %(msg)r

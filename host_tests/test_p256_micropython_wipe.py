@@ -25,26 +25,9 @@ import pytest
 import mpy
 from mpy import only_on
 
-_SCRIPT = r"""
-import gc, micropython, uctypes
+_SCRIPT = mpy.STACK_SCAN + r"""
+import gc, micropython
 import %(module)s as p256
-
-lo = hi = None
-with open("/proc/self/maps") as f:
-    for line in f:
-        if line.rstrip().endswith("[stack]"):
-            lo, hi = [int(x, 16) for x in line.split()[0].split("-")]
-stack = uctypes.bytearray_at(lo, hi - lo)
-
-def on_stack(value):
-    return bytes(stack).find(value) >= 0
-
-def deep(it):
-    # 200 C frames (filter_iternext) above whatever `it` calls, and no
-    # handler among them: a MemoryError goes straight to the caller's.
-    for _ in range(200):
-        it = filter(None, it)
-    return it
 
 SEED = bytes(range(40))
 priv, pub = p256.keygen(SEED)
