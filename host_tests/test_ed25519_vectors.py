@@ -5,13 +5,12 @@ printed where absent) and the cryptography_vectors package's
 asymmetric/Ed25519/sign.input (the 1024 vectors of the SUPERCOP/ref10
 test, sk||pk:pk:msg:sig||msg)."""
 
-import json
 import os
 
 import cryptography_vectors
 import pytest
 
-from conftest import wycheproof_dir
+from vectors import wycheproof_file
 from ed25519_support import load_ed25519
 
 ed25519 = load_ed25519()
@@ -92,21 +91,11 @@ def test_rfc8032_test_1024_message_is_the_rfc_one():
 # ---------------------------------------------------------------- Wycheproof
 
 
-def _wycheproof(name):
-    d = wycheproof_dir()
-    path = d and os.path.join(d, name)
-    if not path or not os.path.exists(path):
-        pytest.skip("Wycheproof vectors not found (%s): set WYCHEPROOF_DIR to the directory "
-                    "holding %s" % (path or "no ../shared/vectors/wycheproof", name))
-    with open(path) as f:
-        return json.load(f)
-
-
 def test_wycheproof_ed25519():
     """Every case: "valid" must verify, "invalid" must not. Signatures of
     another length than 64 bytes (TruncatedSignature, SignatureWithGarbage)
     are refused with ValueError, the API's answer to a wrong length."""
-    data = _wycheproof("ed25519_test.json")
+    data = wycheproof_file("ed25519_test.json")
     assert data["algorithm"] == "EDDSA"
     count = 0
     for g in data["testGroups"]:

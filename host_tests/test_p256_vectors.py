@@ -16,7 +16,6 @@ flag and checked both ways, so the decision cannot drift:
 """
 
 import hashlib
-import json
 import os
 import re
 
@@ -25,7 +24,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, utils
 
-from conftest import wycheproof_dir
+from vectors import wycheproof_file
 from p256_support import load_p256
 
 p256 = load_p256()
@@ -51,16 +50,6 @@ def digest32(h):
 # ---------------------------------------------------------------- Wycheproof
 
 
-def _wycheproof(name):
-    d = wycheproof_dir()
-    path = d and os.path.join(d, name)
-    if not path or not os.path.exists(path):
-        pytest.skip("Wycheproof vectors not found (%s): set WYCHEPROOF_DIR to the directory "
-                    "holding %s" % (path or "no ../shared/vectors/wycheproof", name))
-    with open(path) as f:
-        return json.load(f)
-
-
 def _cases(data):
     for g in data["testGroups"]:
         for t in g["tests"]:
@@ -83,7 +72,7 @@ def _expected(t):
 @pytest.mark.parametrize("fname,der", [("ecdsa_secp256r1_sha256_test.json", True),
                                        ("ecdsa_secp256r1_sha256_p1363_test.json", False)])
 def test_wycheproof_ecdsa(fname, der):
-    data = _wycheproof(fname)
+    data = wycheproof_file(fname)
     failures, count = [], 0
     for g, t in _cases(data):
         assert g["sha"] == "SHA-256"
@@ -111,7 +100,7 @@ def _spki_point(spki):
 
 @pytest.mark.parametrize("fname", ["ecdh_secp256r1_test.json", "ecdh_secp256r1_ecpoint_test.json"])
 def test_wycheproof_ecdh(fname):
-    data = _wycheproof(fname)
+    data = wycheproof_file(fname)
     failures, count = [], 0
     for g, t in _cases(data):
         assert g["curve"] == "secp256r1"

@@ -41,11 +41,17 @@ def nist_blocks(relpath):
     return out
 
 
-def wycheproof(name):
-    """The test groups of a Wycheproof file, or a skip with the reason stated."""
+def wycheproof_file(name):
+    """A whole Wycheproof file (its JSON), or a skip with the reason stated."""
     d = wycheproof_dir()
     path = d and os.path.join(d, name)
     if not path or not os.path.exists(path):
-        pytest.skip("Wycheproof vectors not found (set WYCHEPROOF_DIR): %s" % name)
+        pytest.skip("Wycheproof vectors not found (%s): set WYCHEPROOF_DIR to the directory "
+                    "holding %s" % (path or "no ../shared/vectors/wycheproof", name))
     with open(path) as f:
-        return json.load(f)["testGroups"]
+        return json.load(f)
+
+
+def wycheproof(name):
+    """The test groups of a Wycheproof file, or a skip with the reason stated."""
+    return wycheproof_file(name)["testGroups"]
