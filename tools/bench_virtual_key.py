@@ -25,21 +25,10 @@ hostpaths.setup()
 from fido2.ctap2 import Ctap2  # noqa: E402
 
 from boards.host.api import VirtualKey  # noqa: E402
+from bench_e2e import rate  # noqa: E402  (operations per second over a time budget)
 
 ES256 = [{"type": "public-key", "alg": -7}]
 RP = {"id": "bench.example"}
-
-
-def rate(fn, seconds):
-    n = 0
-    t0 = time.perf_counter()
-    end = t0 + seconds
-    while True:
-        fn()
-        n += 1
-        now = time.perf_counter()
-        if now >= end:
-            return n / (now - t0)
 
 
 def start_stop_ms(runs, **options):
