@@ -20,7 +20,6 @@ import importlib.util
 import os
 import random
 import subprocess
-import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
@@ -68,19 +67,9 @@ def report(obj, ci):
     return sizes, stacks
 
 
-def _host():
-    build_host = os.path.join(REPO, "build", "host")
-    if build_host not in sys.path:
-        sys.path.insert(0, build_host)
-    import ed25519  # noqa: E402 (the CPython build of the same C core)
-    if not hasattr(ed25519, "sign"):
-        raise SystemExit("build/host/ed25519 is missing: run `make ed25519-host` first")
-    return ed25519
-
-
 def make_calls(cases, seed):
     """Calls for the emulator and what the host build says they return."""
-    ed = _host()
+    ed = p256_m0.host_module("ed25519")
     rnd = random.Random(seed)
     rb = lambda n: bytes(rnd.getrandbits(8) for _ in range(n))  # noqa: E731
     calls, expect = [], []

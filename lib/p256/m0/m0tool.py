@@ -21,6 +21,7 @@ Used by `make p256-m0`, host_tests/test_p256_m0.py and tools/bench_p256.py.
 """
 
 import argparse
+import importlib
 import json
 import os
 import random
@@ -113,19 +114,20 @@ def report(obj, ci):
     return text, table, stacks
 
 
-def _host():
+def host_module(name="p256"):
+    """The CPython build of a library's C core (build/host/NAME), to compare the M0+ build with."""
     build_host = os.path.join(REPO, "build", "host")
     if build_host not in sys.path:
         sys.path.insert(0, build_host)
-    import p256  # noqa: E402 (the CPython build of the same C core)
-    if not hasattr(p256, "sign"):
-        raise SystemExit("build/host/p256 is missing: run `make p256-host` first")
-    return p256
+    module = importlib.import_module(name)
+    if not hasattr(module, "sign"):
+        raise SystemExit("build/host/%s is missing: run `make %s-host` first" % (name, name))
+    return module
 
 
 def make_calls(cases, seed):
     """Calls for the emulator and what the host build says they return."""
-    p256 = _host()
+    p256 = host_module()
     rnd = random.Random(seed)
     rb = lambda n: bytes(rnd.getrandbits(8) for _ in range(n))  # noqa: E731
     calls, expect = [], []
