@@ -5,7 +5,6 @@ get_cred_store_state), and the 2.2 getInfo members, on the virtual key.
 """
 
 import pytest
-from fido2.client import UserInteraction
 from fido2.ctap import CtapError
 from fido2.ctap2 import ClientPin, CredentialManagement
 from fido2.ctap2.pin import PinProtocolV1, PinProtocolV2
@@ -17,6 +16,7 @@ from fido2.webauthn import (
 )
 
 from conftest import RP_ID, webauthn_client
+from test_e2e_pin import Pin, protocol  # noqa: F401 (protocol: the v1/v2 fixture)
 
 ERR = CtapError.ERR
 PIN = "271828"
@@ -24,22 +24,12 @@ PERM = ClientPin.PERMISSION
 PCMR = PERM.PERSISTENT_CREDENTIAL_MGMT
 
 
-@pytest.fixture(params=[PinProtocolV1, PinProtocolV2], ids=["v1", "v2"])
-def protocol(request):
-    return request.param
-
-
-class _Pin(UserInteraction):
-    def request_pin(self, permissions, rp_id):
-        return PIN
-
-
 def _register(powered, n):
     """A discoverable credential for user n, made by Fido2Client with the PIN."""
     server = Fido2Server(PublicKeyCredentialRpEntity(id=RP_ID, name="Example"))
     user = PublicKeyCredentialUserEntity(id=b"user-%d" % n, name="user%d" % n, display_name="User %d" % n)
     opts, state = server.register_begin(user, resident_key_requirement=ResidentKeyRequirement.REQUIRED)
-    client = webauthn_client(powered.dev, interaction=_Pin())
+    client = webauthn_client(powered.dev, interaction=Pin(PIN))
     result = client.make_credential(opts.public_key)
     server.register_complete(state, result)
     return result
@@ -221,7 +211,7 @@ def _client(powered, extensions):
     return Fido2Client(
         powered.dev,
         client_data_collector=DefaultClientDataCollector(ORIGIN),
-        user_interaction=_Pin(),
+        user_interaction=Pin(PIN),
         extensions=extensions,
     )
 
